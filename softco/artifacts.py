@@ -1,0 +1,423 @@
+"""Artifact kinds: what roles publish on the board, and the registry that names them.
+
+Every artifact is a pydantic model with ``extra="forbid"``. Cross-artifact references (a REQ id
+that the PRD never defined, a file the design never listed) are checked when an artifact is
+validated with a :class:`Refs` context, so an LLM answer that invents ids is rejected and re-asked.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+REQ_ID = re.compile(r"^REQ-[1-9][0-9]*$")
+SAFE_PATH = re.compile(r"^(?!/)(?!.*(?:^|/)\.\.(?:/|$))[A-Za-z0-9_.\-/]+$")
+
+
+class Refs(BaseModel):
+    """What an artifact may refer to: the PRD's requirement ids and the design's file paths."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    req_ids: set[str] | None = None
+    design_paths: set[str] | None = None
+
+
+def _refs(info: ValidationInfo) -> Refs:
+    ctx = info.context
+    if isinstance(ctx, Refs):
+        return ctx
+    return Refs()
+
+
+def _check_req_ids(ids: list[str], info: ValidationInfo) -> list[str]:
+    for rid in ids:
+        if not REQ_ID.match(rid):
+            raise ValueError(f"{rid!r} is not a requirement id; use the form REQ-1, REQ-2, ...")
+    known = _refs(info).req_ids
+    if known is not None:
+        unknown = [r for r in ids if r not in known]
+        if unknown:
+            raise ValueError(
+                f"unknown requirement id(s) {unknown}; the PRD defines {sorted(known, key=_req_num)}"
+            )
+    return ids
+
+
+def _check_design_path(path: str, info: ValidationInfo) -> str:
+    known = _refs(info).design_paths
+    if known is not None and path not in known:
+        raise ValueError(f"file {path!r} is not in the design; the design lists {sorted(known)}")
+    return path
+
+
+def _req_num(rid: str) -> int:
+    return int(rid.split("-")[1]) if REQ_ID.match(rid) else 0
+
+
+def check_relative_path(path: str) -> str:
+    """A repo-relative POSIX path with no '..', no leading '/', nothing exotic."""
+    if not SAFE_PATH.match(path) or path.startswith((".git/", ".softco/")) or path in {".git", ".softco"}:
+        raise ValueError(
+            f"{path!r} is not a safe relative file path (letters, digits, '_', '-', '.', '/'; "
+            "no leading '/', no '..', nothing under .git or .softco)"
+        )
+    return path
+
+
+class Artifact(BaseModel):
+    """Base of every artifact kind."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: ClassVar[str] = ""
+
+    def title(self) -> str:
+        return self.kind
+
+    def subject(self) -> str:
+        """What this artifact is about; part of the step keys of the steps it triggers."""
+        return self.kind
+
+    def repo_files(self) -> dict[str, str]:
+        """Source files this artifact puts into the generated repo (path -> content)."""
+        return {}
+
+
+class Requirement(Artifact):
+    kind: ClassVar[str] = "requirement"
+    text: str = Field(min_length=1, description="The user's one-line requirement, verbatim.")
+
+    def title(self) -> str:
+        return self.text if len(self.text) <= 60 else self.text[:57] + "..."
+
+    def subject(self) -> str:
+        return "project"
+
+
+class RequirementItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(description="REQ-1, REQ-2, ... in order")
+    title: str = Field(min_length=1)
+    description: str
+    priority: Literal["P0", "P1", "P2"]
+    acceptance_criteria: list[str] = Field(min_length=1)
+
+
+class Prd(Artifact):
+    kind: ClassVar[str] = "prd"
+    project_name: str = Field(description="Short product name")
+    summary: str
+    goals: list[str] = Field(min_length=1)
+    user_stories: list[str] = Field(min_length=1)
+    requirements: list[RequirementItem] = Field(min_length=1)
+    competitive_analysis: list[str] = Field(default_factory=list)
+    open_questions: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _ids_in_order(self) -> Prd:
+        expected = [f"REQ-{i}" for i in range(1, len(self.requirements) + 1)]
+        got = [r.id for r in self.requirements]
+        if got != expected:
+            raise ValueError(f"requirement ids must be {expected} in that order, got {got}")
+        return self
+
+    def title(self) -> str:
+        return f"{self.project_name} ({len(self.requirements)} requirements)"
+
+    def subject(self) -> str:
+        return "project"
+
+    def req_ids(self) -> set[str]:
+        return {r.id for r in self.requirements}
+
+
+class DesignFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    path: str = Field(description="Repo-relative path, e.g. todo/storage.py")
+    purpose: str
+    req_ids: list[str] = Field(description="REQ ids this file implements (may be empty)")
+    interfaces: list[str] = Field(
+        description="Public signatures with a one-line docstring each, e.g. "
+        "'def add_task(title: str, priority: str) -> Task: Add a task and return it.'"
+    )
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, v: str) -> str:
+        return check_relative_path(v)
+
+    @field_validator("req_ids")
+    @classmethod
+    def _reqs(cls, v: list[str], info: ValidationInfo) -> list[str]:
+        return _check_req_ids(v, info)
+
+
+class Design(Artifact):
+    kind: ClassVar[str] = "design"
+    approach: str
+    package: str = Field(description="Import name of the Python package, e.g. 'todo'")
+    entry_point: str = Field(
+        default="",
+        description="Console script target 'package.module:function', or empty for a library",
+    )
+    dependencies: list[str] = Field(
+        default_factory=list, description="Third-party PyPI requirements; prefer the stdlib"
+    )
+    files: list[DesignFile] = Field(min_length=1)
+    class_diagram: str = Field(description="mermaid classDiagram source")
+    sequence_diagram: str = Field(description="mermaid sequenceDiagram source")
+
+    @field_validator("package")
+    @classmethod
+    def _package(cls, v: str) -> str:
+        if not re.fullmatch(r"[a-z_][a-z0-9_]*", v):
+            raise ValueError(f"package {v!r} must be a lowercase Python identifier")
+        return v
+
+    @model_validator(mode="after")
+    def _files(self) -> Design:
+        paths = [f.path for f in self.files]
+        dupes = sorted({p for p in paths if paths.count(p) > 1})
+        if dupes:
+            raise ValueError(f"files listed twice in the design: {dupes}")
+        tests = [p for p in paths if p.startswith("tests/")]
+        if tests:
+            raise ValueError(f"tests belong to QA, not to the design: {tests}")
+        reserved = [p for p in paths if p in {"pyproject.toml", "README.md"} or p.startswith("docs/")]
+        if reserved:
+            raise ValueError(f"softco writes these files itself; leave them out: {reserved}")
+        return self
+
+    def title(self) -> str:
+        return f"{self.package}: {len(self.files)} files"
+
+    def subject(self) -> str:
+        return "project"
+
+    def paths(self) -> set[str]:
+        return {f.path for f in self.files}
+
+
+class Task(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    path: str = Field(description="The one design file this task writes")
+    description: str
+    req_ids: list[str]
+    depends_on: list[str] = Field(
+        default_factory=list, description="Paths of design files whose interfaces this file uses"
+    )
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, v: str, info: ValidationInfo) -> str:
+        return _check_design_path(v, info)
+
+    @field_validator("req_ids")
+    @classmethod
+    def _reqs(cls, v: list[str], info: ValidationInfo) -> list[str]:
+        return _check_req_ids(v, info)
+
+    @field_validator("depends_on")
+    @classmethod
+    def _deps(cls, v: list[str], info: ValidationInfo) -> list[str]:
+        return [_check_design_path(p, info) for p in v]
+
+
+class Tasks(Artifact):
+    kind: ClassVar[str] = "tasks"
+    tasks: list[Task] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _one_per_file_no_cycles(self, info: ValidationInfo) -> Tasks:
+        paths = [t.path for t in self.tasks]
+        dupes = sorted({p for p in paths if paths.count(p) > 1})
+        if dupes:
+            raise ValueError(f"one task per file; these files have several: {dupes}")
+        known = _refs(info).design_paths
+        if known is not None and set(paths) != known:
+            raise ValueError(f"every design file needs exactly one task; missing {sorted(known - set(paths))}")
+        deps = {t.path: [d for d in t.depends_on if d != t.path] for t in self.tasks}
+        state: dict[str, int] = {}
+
+        def visit(p: str, trail: list[str]) -> None:
+            if state.get(p) == 2:
+                return
+            if state.get(p) == 1:
+                raise ValueError(f"task dependencies form a cycle: {' -> '.join(trail + [p])}")
+            state[p] = 1
+            for d in deps.get(p, []):
+                visit(d, trail + [p])
+            state[p] = 2
+
+        for p in paths:
+            visit(p, [])
+        return self
+
+    def title(self) -> str:
+        return f"{len(self.tasks)} tasks"
+
+    def subject(self) -> str:
+        return "project"
+
+
+class Code(Artifact):
+    kind: ClassVar[str] = "code"
+    path: str
+    content: str = Field(description="The whole file")
+    req_ids: list[str] = Field(description="REQ ids this file implements")
+    notes: str = Field(default="", description="One line: what this version does or fixes")
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, v: str, info: ValidationInfo) -> str:
+        return _check_design_path(check_relative_path(v), info)
+
+    @field_validator("req_ids")
+    @classmethod
+    def _reqs(cls, v: list[str], info: ValidationInfo) -> list[str]:
+        return _check_req_ids(v, info)
+
+    def title(self) -> str:
+        return f"{self.path}" + (f" ({self.notes})" if self.notes else "")
+
+    def subject(self) -> str:
+        return self.path
+
+    def repo_files(self) -> dict[str, str]:
+        return {self.path: self.content}
+
+
+class TestCase(BaseModel):
+    __test__: ClassVar[bool] = False
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(description="The test function's name, e.g. test_add_task_sets_priority")
+    req_ids: list[str] = Field(min_length=1)
+
+    @field_validator("req_ids")
+    @classmethod
+    def _reqs(cls, v: list[str], info: ValidationInfo) -> list[str]:
+        return _check_req_ids(v, info)
+
+
+class Tests(Artifact):
+    kind: ClassVar[str] = "tests"
+    __test__: ClassVar[bool] = False
+    path: str = Field(description="tests/test_<something>.py")
+    source: str = Field(description="The design file these tests exercise")
+    content: str = Field(description="The whole pytest file")
+    cases: list[TestCase] = Field(min_length=1, description="Every test function with its REQ ids")
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, v: str) -> str:
+        check_relative_path(v)
+        if not re.fullmatch(r"tests/(?:[A-Za-z0-9_]+/)*test_[A-Za-z0-9_]+\.py", v):
+            raise ValueError(f"test file {v!r} must be named tests/test_<name>.py")
+        return v
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, v: str, info: ValidationInfo) -> str:
+        return _check_design_path(v, info)
+
+    @model_validator(mode="after")
+    def _cases_exist(self) -> Tests:
+        missing = [
+            c.name for c in self.cases if not re.search(rf"def {re.escape(c.name)}\s*\(", self.content)
+        ]
+        if missing:
+            raise ValueError(f"cases name tests that are not defined in content: {missing}")
+        return self
+
+    def title(self) -> str:
+        return f"{self.path}: {len(self.cases)} tests for {self.source}"
+
+    def subject(self) -> str:
+        return self.source
+
+    def repo_files(self) -> dict[str, str]:
+        return {self.path: self.content}
+
+
+Outcome = Literal["passed", "failed", "error", "skipped"]
+
+
+class TestResult(BaseModel):
+    __test__: ClassVar[bool] = False
+    model_config = ConfigDict(extra="forbid")
+    file: str
+    name: str
+    req_ids: list[str]
+    outcome: Outcome
+    message: str = ""
+    duration: float = 0.0
+
+    @property
+    def nodeid(self) -> str:
+        return f"{self.file}::{self.name}"
+
+
+class TestReport(Artifact):
+    kind: ClassVar[str] = "test_report"
+    __test__: ClassVar[bool] = False
+    round: int = Field(ge=1)
+    passed: int
+    failed: int
+    errors: int
+    skipped: int
+    exit_code: int
+    results: list[TestResult]
+    output: str = Field(default="", description="The tail of pytest's output")
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0 and self.errors == 0 and self.passed > 0
+
+    def title(self) -> str:
+        return f"round {self.round}: {self.passed} passed, {self.failed + self.errors} failed"
+
+    def subject(self) -> str:
+        return f"round-{self.round}"
+
+
+class Failure(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    test: str = Field(description="tests/test_x.py::test_name")
+    message: str
+
+
+class BugReport(Artifact):
+    kind: ClassVar[str] = "bug_report"
+    round: int = Field(ge=1)
+    path: str = Field(description="The design file that owns the failure")
+    req_ids: list[str]
+    failures: list[Failure] = Field(min_length=1)
+
+    def title(self) -> str:
+        return f"{self.path}: {len(self.failures)} failing test(s) in round {self.round}"
+
+    def subject(self) -> str:
+        return f"round-{self.round}/{self.path}"
+
+
+KINDS: dict[str, type[Artifact]] = {
+    cls.kind: cls
+    for cls in (Requirement, Prd, Design, Tasks, Code, Tests, TestReport, BugReport)
+}
+
+
+def artifact_class(kind: str) -> type[Artifact]:
+    try:
+        return KINDS[kind]
+    except KeyError:
+        raise KeyError(f"unknown artifact kind {kind!r}; known kinds: {sorted(KINDS)}") from None
+
+
+def parse_artifact(kind: str, data: Any, refs: Refs | None = None) -> Artifact:
+    """Validate ``data`` (a dict or JSON text) as an artifact of ``kind``."""
+    cls = artifact_class(kind)
+    if isinstance(data, str | bytes):
+        return cls.model_validate_json(data, context=refs or Refs())
+    return cls.model_validate(data, context=refs or Refs())

@@ -1,0 +1,219 @@
+"""The company: hires the SOP's roles and runs them on the board until nothing is left to do.
+
+Scheduling is event driven and deterministic. After every publish the company finds the steps
+that became ready (a watched kind arrived, a fan-out item's dependencies are done, a batch action's
+producers are idle) and appends them to one queue. Up to ``concurrency`` queued steps run at once,
+but results are published strictly in queue order, so the same answers give the same board and the
+same commits at any concurrency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from softco.artifacts import Artifact, Design, Prd, Requirement, TestReport
+from softco.board import Board, Message
+from softco.roles import BoardView, Step, StepContext, run_step
+from softco.sandbox import Limits
+from softco.scaffold import pyproject, readme
+from softco.sop import RoleSpec, Sop
+from softco.views import doc_files
+from softco.workspace import Author, Workspace
+
+CUSTOMER = Author("Customer", "customer@softco.local")
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_TESTS_FAIL, EXIT_BUDGET = 0, 1, 2, 3, 4
+
+
+@dataclass
+class Settings:
+    max_fix_rounds: int = 3
+    concurrency: int = 4
+    limits: Limits = field(default_factory=Limits)
+
+
+@dataclass
+class Event:
+    """A progress event for the CLI: 'start' / 'publish' / 'skip' of a step."""
+
+    kind: str
+    step_key: str
+    role: RoleSpec | None
+    message: Message | None = None
+    title: str = ""
+
+
+@dataclass
+class Outcome:
+    exit_code: int
+    reason: str
+    report: TestReport | None
+
+
+class Company:
+    def __init__(
+        self,
+        sop: Sop,
+        llm: Any,
+        board: Board,
+        workspace: Workspace,
+        run_id: str,
+        settings: Settings,
+        on_event: Callable[[Event], None] | None = None,
+    ) -> None:
+        self.sop = sop
+        self.llm = llm
+        self.board = board
+        self.ws = workspace
+        self.run_id = run_id
+        self.settings = settings
+        self.on_event = on_event or (lambda e: None)
+        self.view = BoardView()
+        self.finished: set[str] = set()
+        self.queue: list[Step] = []
+        self.tasks: dict[str, asyncio.Task[list[Artifact]]] = {}
+        for m in board.messages():
+            self.view.add(m)
+            self.finished.add(m.step_key)
+        self.finished |= {s.key for s in board.steps() if s.status == "done"}
+
+    # publishing -------------------------------------------------------------------------
+    def publish_requirement(self, text: str) -> Message:
+        return self._publish(Requirement(text=text), None, "requirement/publish/project", "customer", CUSTOMER, "publish")
+
+    def _publish(
+        self, artifact: Artifact, cause_id: int | None, step_key: str, role_id: str,
+        author: Author, action: str,
+    ) -> Message:
+        msg = self.board.publish(
+            self.run_id, artifact.kind, artifact.subject(), role_id, action, step_key,
+            artifact.model_dump(mode="json"), cause_id,
+        )
+        self.view.add(msg)
+        files = {**artifact.repo_files(), **doc_files(artifact)}
+        if isinstance(artifact, Design):
+            prd = self.view.payload("prd")
+            if prd is not None:
+                p = Prd.model_validate(prd)
+                files["pyproject.toml"] = pyproject(p, artifact)
+                files["README.md"] = readme(p, artifact, self.view.requirement())
+        changed = self.ws.write(files)
+        if artifact.kind == "requirement":
+            changed.append(".gitignore")
+        message = (
+            f"{artifact.kind}: {artifact.title()}\n\nSoftco-Run: {self.run_id}\n"
+            f"Softco-Message: {msg.id}\nSoftco-SOP: {self.sop.sop_hash}\n"
+        )
+        sha = self.ws.commit(changed, message, author)
+        if sha:
+            self.board.set_commit(msg.id, sha)
+        self.on_event(Event("publish", step_key, self._role(role_id), msg, artifact.title()))
+        return msg
+
+    def _role(self, role_id: str) -> RoleSpec | None:
+        return next((r for r in self.sop.roles if r.id == role_id), None)
+
+    # scheduling -------------------------------------------------------------------------
+    def _when(self, step: Step) -> bool:
+        if not step.action.when:
+            return True
+        expr = self.sop.env.compile_expression(step.action.when)
+        return bool(expr(trigger=step.trigger.payload, item=step.item, subject=step.subject))
+
+    def _queued_keys(self) -> set[str]:
+        return {s.key for s in self.queue}
+
+    def _enqueue(self, step: Step) -> None:
+        if step.key in self.finished or step.key in self._queued_keys():
+            return
+        if not self._when(step):
+            self.finished.add(step.key)
+            self.on_event(Event("skip", step.key, step.role))
+            return
+        self.queue.append(step)
+
+    def discover(self) -> None:
+        """Queue every step that became ready, non-batch actions first, then batch ones."""
+        for role in self.sop.roles:
+            for action in role.actions:
+                if action.batch:
+                    continue
+                for msg in list(self.view.messages):
+                    if msg.kind not in action.trigger:
+                        continue
+                    if action.for_each is None:
+                        self._enqueue(Step(role, action, msg.subject, msg))
+                        continue
+                    items = msg.payload.get(action.for_each, [])
+                    for item in items:
+                        key = str(item.get("path") or item.get("id"))
+                        deps = [str(d) for d in item.get("depends_on", []) if d != key]
+                        if all(f"{role.id}/{action.name}/{d}" in self.finished for d in deps):
+                            self._enqueue(Step(role, action, key, msg, item=item))
+        for role in self.sop.roles:
+            for action in role.actions:
+                if not action.batch:
+                    continue
+                prefix = f"{role.id}/{action.name}/"
+                done = {m.step_key: m.cause_id or 0 for m in self.view.messages if m.step_key.startswith(prefix)}
+                pending = [s for s in self.queue if s.action is action]
+                watermark = max([*done.values(), *(s.watermark or 0 for s in pending)], default=0)
+                new = [m for m in self.view.messages if m.kind in action.trigger and m.id > watermark]
+                if not new or any(s.action.publishes in action.trigger for s in self.queue):
+                    continue
+                n = len(done) + len(pending) + 1
+                self._enqueue(Step(role, action, f"round-{n}", new[-1], watermark=new[-1].id))
+
+    def _start_ready(self, ctx: StepContext) -> None:
+        for step in self.queue[: max(1, self.settings.concurrency)]:
+            if step.key not in self.tasks:
+                self.on_event(Event("start", step.key, step.role))
+                self.tasks[step.key] = asyncio.create_task(run_step(ctx, step))
+
+    async def run(self, requirement: str | None = None) -> Outcome:
+        if requirement is not None and "requirement" not in self.view.latest:
+            self.publish_requirement(requirement)
+        ctx = StepContext(
+            sop=self.sop, llm=self.llm, board=self.board, run_id=self.run_id, view=self.view,
+            project_dir=self.ws.root, max_fix_rounds=self.settings.max_fix_rounds,
+            limits=self.settings.limits,
+        )
+        try:
+            self.discover()
+            while self.queue:
+                self._start_ready(ctx)
+                head = self.queue[0]
+                artifacts = await self.tasks[head.key]
+                self.queue.pop(0)
+                del self.tasks[head.key]
+                cause = head.watermark if head.watermark is not None else head.trigger.id
+                for art in artifacts:
+                    self._publish(art, cause, head.key, head.role.id, Author(head.role.author, head.role.email), head.action.name)
+                self.finished.add(head.key)
+                self.discover()
+        finally:
+            for t in self.tasks.values():
+                t.cancel()
+            if self.tasks:
+                await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+            self.tasks.clear()
+        return self.outcome()
+
+    def outcome(self) -> Outcome:
+        last = self.view.payload("test_report")
+        if last is None:
+            return Outcome(EXIT_TESTS_FAIL, "no tests were run", None)
+        report = TestReport.model_validate(last)
+        if report.ok:
+            return Outcome(EXIT_OK, f"all {report.passed} tests pass", report)
+        failing = [r.nodeid for r in report.results if r.outcome in ("failed", "error")]
+        why = f"{len(failing)} test(s) still fail after {report.round - 1} fix round(s)" if failing else "no test passed"
+        return Outcome(EXIT_TESTS_FAIL, why, report)
+
+
+def project_board_path(project: Path) -> Path:
+    return project / ".softco" / "board.sqlite"

@@ -1,0 +1,1 @@
+"""The LLM boundary and its providers."""

@@ -1,0 +1,98 @@
+"""The LLM boundary: one small interface every provider implements.
+
+A provider turns an :class:`LLMRequest` (chat messages, plus an optional JSON schema the answer
+must follow) into an :class:`LLMResponse` (the raw text of the answer and the token usage).
+Validation of the answer and re-asking with the validation error live one level up, in
+:mod:`softco.llm.structured`, so every provider gets them for free.
+
+Finding a provider (``openai``, ``replay:FILE``, a scripted one in tests) is apart from calling
+it: see :func:`softco.llm.providers.make_llm`.
+"""
+
+from __future__ import annotations
+
+import abc
+import hashlib
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ChatMessage(BaseModel):
+    """One chat message, as the OpenAI chat API has it."""
+
+    model_config = ConfigDict(extra="forbid")
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class ModelSettings(BaseModel):
+    """Per-call model settings; ``None`` leaves the provider's default."""
+
+    model_config = ConfigDict(extra="forbid")
+    model: str | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+
+
+class LLMRequest(BaseModel):
+    """What a step asks of the model."""
+
+    model_config = ConfigDict(extra="forbid")
+    step_key: str = Field(description="role/action/subject: stable across runs")
+    messages: list[ChatMessage]
+    schema_name: str | None = None
+    json_schema: dict[str, Any] | None = None
+    settings: ModelSettings = Field(default_factory=ModelSettings)
+    attempt: int = 1
+
+    def request_hash(self) -> str:
+        """Hash of everything that decides the answer (not the attempt number)."""
+        body = self.model_dump(mode="json", exclude={"attempt", "step_key"})
+        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
+
+    def prompt_hash(self) -> str:
+        """Hash of the rendered messages only: what a template change touches."""
+        body = [m.model_dump() for m in self.messages]
+        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
+
+
+class Usage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+        )
+
+
+class LLMResponse(BaseModel):
+    """The model's answer: raw text (JSON text for structured steps) and usage."""
+
+    model_config = ConfigDict(extra="forbid")
+    content: str
+    usage: Usage = Field(default_factory=Usage)
+    model: str = ""
+    finish_reason: str = "stop"
+
+
+class LLMError(Exception):
+    """The model could not be reached or kept failing; the message says what to do next."""
+
+
+class LLM(abc.ABC):
+    """An LLM provider. Implementations must be safe to call concurrently."""
+
+    #: The model name reported in summaries and recordings.
+    model: str = ""
+
+    @abc.abstractmethod
+    async def complete(self, request: LLMRequest) -> LLMResponse:
+        """Answer one request. Raise :class:`LLMError` when no answer can be had."""
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook
+        """Release network resources; the default has none."""

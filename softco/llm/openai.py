@@ -1,0 +1,140 @@
+"""Any OpenAI-compatible chat endpoint, through the official ``openai`` client.
+
+Structured steps ask for ``response_format={"type": "json_schema", ...}``. An endpoint that
+rejects that gets JSON mode with the schema in the prompt, and one that rejects JSON mode too gets
+the schema in the prompt alone; the fallback is remembered for the rest of the run. Retries with
+backoff on 429 (honouring Retry-After), 5xx, timeouts and connection errors are the client's own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+from urllib.parse import urlparse
+
+import openai
+
+from softco.llm.base import LLM, ChatMessage, LLMError, LLMRequest, LLMResponse, Usage
+
+DEFAULT_MODEL = "gpt-4o-mini"
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
+STEP_HEADER = "X-Softco-Step"
+
+
+class EndpointNotConfigured(LLMError):
+    pass
+
+
+def is_local(url: str) -> bool:
+    return (urlparse(url).hostname or "") in LOCAL_HOSTS
+
+
+def make_client(base_url: str | None, api_key: str | None, timeout: float = 600.0) -> openai.AsyncOpenAI:
+    """Build the client from arguments, falling back to the openai client's own env variables."""
+    base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
+    api_key = api_key or os.environ.get("OPENAI_API_KEY") or None
+    if not api_key:
+        if base_url and is_local(base_url):
+            api_key = "not-needed"
+        else:
+            raise EndpointNotConfigured(
+                "no LLM endpoint configured: set OPENAI_API_KEY (and OPENAI_BASE_URL for another "
+                "provider), or pass --base-url http://127.0.0.1:PORT/v1 for a local server; "
+                "`softco demo` runs offline"
+            )
+    return openai.AsyncOpenAI(base_url=base_url, api_key=api_key, max_retries=4, timeout=timeout)
+
+
+def schema_instructions(name: str, schema: dict[str, Any]) -> str:
+    return (
+        f"Answer with one JSON object (no prose, no code fences) for `{name}` that follows this "
+        f"JSON schema:\n{json.dumps(schema, indent=1)}"
+    )
+
+
+class OpenAILLM(LLM):
+    """An OpenAI-compatible endpoint. Pass ``client`` to point it anywhere (tests do)."""
+
+    def __init__(self, client: openai.AsyncOpenAI, model: str = DEFAULT_MODEL) -> None:
+        self.client = client
+        self.model = model
+        self._mode = "json_schema"  # -> "json_object" -> "prompt"
+
+    async def complete(self, request: LLMRequest) -> LLMResponse:
+        while True:
+            try:
+                return await self._call(request)
+            except openai.BadRequestError as exc:
+                if request.json_schema is None or not self._downgrade(exc):
+                    raise LLMError(f"step {request.step_key}: the endpoint refused the request: {exc}") from None
+            except openai.APITimeoutError:
+                raise LLMError(f"step {request.step_key}: the endpoint timed out after retries; run `softco resume`") from None
+            except openai.APIConnectionError as exc:
+                raise LLMError(
+                    f"step {request.step_key}: cannot reach the endpoint ({exc}); check "
+                    "--base-url / OPENAI_BASE_URL, then `softco resume`"
+                ) from None
+            except openai.APIStatusError as exc:
+                raise LLMError(
+                    f"step {request.step_key}: the endpoint answered HTTP {exc.status_code} after "
+                    f"retries: {exc.message}; then `softco resume`"
+                ) from None
+
+    def _downgrade(self, exc: openai.BadRequestError) -> bool:
+        """Move to the next structured-output fallback; False when none is left."""
+        text = str(exc).lower()
+        if not any(w in text for w in ("response_format", "json_schema", "json_object", "schema")):
+            return False
+        order = ["json_schema", "json_object", "prompt"]
+        i = order.index(self._mode)
+        if i + 1 >= len(order):
+            return False
+        self._mode = order[i + 1]
+        return True
+
+    async def _call(self, request: LLMRequest) -> LLMResponse:
+        messages = list(request.messages)
+        kwargs: dict[str, Any] = {}
+        schema = request.json_schema
+        if schema is not None:
+            name = request.schema_name or "answer"
+            if self._mode == "json_schema":
+                kwargs["response_format"] = {
+                    "type": "json_schema",
+                    "json_schema": {"name": name, "schema": schema, "strict": False},
+                }
+            else:
+                if self._mode == "json_object":
+                    kwargs["response_format"] = {"type": "json_object"}
+                messages.append(ChatMessage(role="user", content=schema_instructions(name, schema)))
+        s = request.settings
+        if s.temperature is not None:
+            kwargs["temperature"] = s.temperature
+        if s.max_tokens is not None:
+            kwargs["max_tokens"] = s.max_tokens
+        model = s.model or self.model
+        resp = await self.client.chat.completions.create(
+            model=model,
+            messages=[m.model_dump() for m in messages],  # type: ignore[misc]
+            extra_headers={STEP_HEADER: request.step_key},
+            **kwargs,
+        )
+        if not resp.choices:
+            return LLMResponse(content="", model=model, finish_reason="empty")
+        choice = resp.choices[0]
+        usage = Usage()
+        if resp.usage is not None:
+            usage = Usage(
+                prompt_tokens=resp.usage.prompt_tokens or 0,
+                completion_tokens=resp.usage.completion_tokens or 0,
+            )
+        return LLMResponse(
+            content=choice.message.content or "",
+            usage=usage,
+            model=resp.model or model,
+            finish_reason=choice.finish_reason or "stop",
+        )
+
+    async def aclose(self) -> None:
+        await self.client.close()

@@ -1,0 +1,122 @@
+"""Ask for a structured answer; re-ask with the validation error when it does not fit.
+
+Re-asking sends the model its own bad answer and the exact error (instructor's way), never the
+identical prompt again.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from pydantic import ValidationError
+
+from softco.llm.base import LLM, ChatMessage, LLMError, LLMRequest, LLMResponse, Usage
+
+T = TypeVar("T")
+MAX_REASKS = 2
+
+
+class InvalidAnswer(LLMError):
+    """The model's answers kept failing validation."""
+
+    def __init__(self, message: str, attempts: list[Attempt]) -> None:
+        super().__init__(message)
+        self.attempts = attempts
+
+
+@dataclass
+class Attempt:
+    request: LLMRequest
+    response: LLMResponse
+    started_at: float
+    finished_at: float
+    error: str | None = None
+
+
+@dataclass
+class StructuredResult(Generic[T]):
+    value: T
+    attempts: list[Attempt] = field(default_factory=list)
+
+    @property
+    def usage(self) -> Usage:
+        total = Usage()
+        for a in self.attempts:
+            total = total + a.response.usage
+        return total
+
+
+def describe_error(exc: Exception) -> str:
+    """A compact, model-readable account of why an answer was rejected."""
+    if isinstance(exc, ValidationError):
+        lines = []
+        for err in exc.errors(include_url=False):
+            loc = ".".join(str(p) for p in err["loc"]) or "(root)"
+            lines.append(f"- {loc}: {err['msg']}")
+        return "\n".join(lines)
+    if isinstance(exc, json.JSONDecodeError):
+        return f"- the answer is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+    return f"- {exc}"
+
+
+def strip_fences(text: str) -> str:
+    """Models sometimes wrap JSON in ```json fences despite being told not to."""
+    t = text.strip()
+    if t.startswith("```"):
+        t = t.split("\n", 1)[1] if "\n" in t else ""
+        if t.rstrip().endswith("```"):
+            t = t.rstrip()[:-3]
+    return t.strip()
+
+
+async def ask_structured(
+    llm: LLM,
+    request: LLMRequest,
+    parse: Callable[[str], T],
+    max_reasks: int = MAX_REASKS,
+) -> StructuredResult[T]:
+    """Ask ``llm`` and parse the answer; re-ask at most ``max_reasks`` times with the error."""
+    attempts: list[Attempt] = []
+    current = request
+    for n in range(max_reasks + 1):
+        started = time.time()
+        response = await llm.complete(current)
+        finished = time.time()
+        try:
+            if response.finish_reason == "length":
+                raise ValueError("the answer was cut off (token limit); answer more concisely")
+            if not response.content.strip():
+                raise ValueError("the answer was empty")
+            value = parse(strip_fences(response.content))
+        except (ValidationError, ValueError) as exc:  # JSONDecodeError is a ValueError
+            error = describe_error(exc)
+            attempts.append(Attempt(current, response, started, finished, error))
+            if n == max_reasks:
+                raise InvalidAnswer(
+                    f"step {request.step_key}: the model's answer failed validation "
+                    f"{max_reasks + 1} times; last error:\n{error}",
+                    attempts,
+                ) from None
+            current = request.model_copy(
+                update={
+                    "messages": [
+                        *request.messages,
+                        ChatMessage(role="assistant", content=response.content[:20000]),
+                        ChatMessage(
+                            role="user",
+                            content="Your answer was rejected:\n"
+                            f"{error}\n"
+                            "Answer again with the whole corrected JSON object, nothing else.",
+                        ),
+                    ],
+                    "attempt": n + 2,
+                }
+            )
+            continue
+        attempts.append(Attempt(current, response, started, finished))
+        return StructuredResult(value, attempts)
+    raise AssertionError("unreachable")  # pragma: no cover

@@ -1,0 +1,102 @@
+"""ScriptedLLM: a model whose answers are written in advance. For tests of softco and of your SOPs.
+
+    llm = ScriptedLLM({
+        "product_manager/write_prd/project": prd_dict,
+        "engineer/write_code/todo/cli.py": ["not json", code_dict],  # bad first, then good
+    })
+    ... run the company ...
+    llm.assert_complete()          # every scripted answer was used
+    llm.calls                      # the requests, in the order they came
+
+Answers may be given as a list (served in order, whatever the step) or a mapping from step key
+to an answer or a list of answers for that step (served in order for that step). An answer is a
+string (sent as is), a dict or pydantic model (sent as JSON), an exception (raised), or a
+callable taking the :class:`LLMRequest` and returning one of those.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Union
+
+from pydantic import BaseModel
+
+from softco.llm.base import LLM, LLMError, LLMRequest, LLMResponse, Usage
+
+Answer = Union[str, dict[str, Any], BaseModel, BaseException, Callable[[LLMRequest], Any]]
+
+
+class ScriptExhausted(LLMError):
+    pass
+
+
+def answer_text(answer: Any, request: LLMRequest) -> str:
+    """Turn a scripted answer into the text a model would have sent."""
+    if callable(answer) and not isinstance(answer, BaseModel | type):
+        answer = answer(request)
+    if isinstance(answer, BaseException):
+        raise answer
+    if isinstance(answer, BaseModel):
+        return answer.model_dump_json()
+    if isinstance(answer, dict | list):
+        return json.dumps(answer)
+    return str(answer)
+
+
+def estimate_tokens(text: str) -> int:
+    """A rough token count (4 characters a token) for fakes that must report usage."""
+    return max(1, len(text) // 4)
+
+
+class ScriptedLLM(LLM):
+    def __init__(
+        self,
+        answers: Sequence[Answer] | Mapping[str, Answer | Sequence[Answer]],
+        model: str = "scripted",
+    ) -> None:
+        self.model = model
+        self.calls: list[LLMRequest] = []
+        self._ordered: deque[Answer] = deque()
+        self._by_step: dict[str, deque[Answer]] = {}
+        if isinstance(answers, Mapping):
+            for key, val in answers.items():
+                items = list(val) if isinstance(val, list | tuple) else [val]
+                self._by_step[key] = deque(items)
+        else:
+            self._ordered = deque(answers)
+        self._lock = asyncio.Lock()
+
+    async def complete(self, request: LLMRequest) -> LLMResponse:
+        async with self._lock:
+            self.calls.append(request)
+            queue = self._by_step.get(request.step_key)
+            if queue:
+                answer = queue.popleft()
+            elif self._ordered:
+                answer = self._ordered.popleft()
+            else:
+                raise ScriptExhausted(f"ScriptedLLM has no answer left for step {request.step_key}")
+        text = answer_text(answer, request)
+        prompt = sum(estimate_tokens(m.content) for m in request.messages)
+        return LLMResponse(
+            content=text,
+            usage=Usage(prompt_tokens=prompt, completion_tokens=estimate_tokens(text)),
+            model=self.model,
+        )
+
+    def remaining(self) -> list[str]:
+        left = [f"(ordered answer #{i + 1})" for i in range(len(self._ordered))]
+        left += [f"{k} x{len(q)}" for k, q in self._by_step.items() if q]
+        return left
+
+    def assert_complete(self) -> None:
+        """Fail if any scripted answer was never asked for."""
+        left = self.remaining()
+        if left:
+            raise AssertionError(f"scripted answers never used: {left}")
+
+    def steps_called(self) -> list[str]:
+        return [c.step_key for c in self.calls]

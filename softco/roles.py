@@ -1,0 +1,213 @@
+"""A role at run time: the trigger it watched comes in, its action runs, artifacts come out.
+
+A :class:`Step` is one action of one role on one subject; its key ``role/action/subject`` is stable
+across runs. LLM actions render the role's templates with what is on the board and ask for the
+artifact kind they publish; tool actions run softco's built-in tools.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from softco import qa_tools
+from softco.artifacts import (
+    Artifact,
+    Refs,
+    TestReport,
+    Tests,
+    artifact_class,
+    parse_artifact,
+)
+from softco.board import Board, Message
+from softco.budget import cost_usd
+from softco.llm.base import LLM, ChatMessage, LLMRequest
+from softco.llm.structured import Attempt, InvalidAnswer, ask_structured
+from softco.prompts import render
+from softco.sandbox import Limits
+from softco.sop import ActionSpec, RoleSpec, Sop
+
+
+@dataclass
+class Step:
+    role: RoleSpec
+    action: ActionSpec
+    subject: str
+    trigger: Message
+    item: dict[str, Any] | None = None
+    watermark: int | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.role.id}/{self.action.name}/{self.subject}"
+
+
+@dataclass
+class BoardView:
+    """The artifacts in force: the latest of each kind, and the latest per file."""
+
+    messages: list[Message] = field(default_factory=list)
+    latest: dict[str, Message] = field(default_factory=dict)
+    code: dict[str, dict[str, Any]] = field(default_factory=dict)
+    tests: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def add(self, m: Message) -> None:
+        self.messages.append(m)
+        self.latest[m.kind] = m
+        if m.kind == "code":
+            self.code[m.payload["path"]] = m.payload
+        elif m.kind == "tests":
+            self.tests[m.payload["path"]] = m.payload
+
+    def payload(self, kind: str) -> dict[str, Any] | None:
+        m = self.latest.get(kind)
+        return m.payload if m else None
+
+    def refs(self) -> Refs:
+        prd, design = self.payload("prd"), self.payload("design")
+        return Refs(
+            req_ids={r["id"] for r in prd["requirements"]} if prd else None,
+            design_paths={f["path"] for f in design["files"]} if design else None,
+        )
+
+    def requirement(self) -> str:
+        req = self.payload("requirement")
+        return req["text"] if req else ""
+
+
+def template_context(view: BoardView, step: Step) -> dict[str, Any]:
+    """Everything a template may use. Templates pick what goes into the prompt."""
+    prd, design = view.payload("prd"), view.payload("design")
+
+    def req(rid: str) -> dict[str, Any]:
+        for r in (prd or {}).get("requirements", []):
+            if r["id"] == rid:
+                return dict(r)
+        raise KeyError(f"no requirement {rid} in the PRD")
+
+    def design_file(path: str) -> dict[str, Any]:
+        for f in (design or {}).get("files", []):
+            if f["path"] == path:
+                return dict(f)
+        raise KeyError(f"no file {path} in the design")
+
+    def failing_test_files(bug: dict[str, Any]) -> list[str]:
+        return sorted({f["test"].split("::")[0] for f in bug["failures"]} & set(view.tests))
+
+    return {
+        "role": step.role.model_dump(),
+        "action": step.action.name,
+        "subject": step.subject,
+        "requirement": view.requirement(),
+        "prd": prd,
+        "design": design,
+        "tasks": view.payload("tasks"),
+        "trigger": step.trigger.payload,
+        "item": step.item,
+        "code": dict(view.code),
+        "tests_by_path": dict(view.tests),
+        "req": req,
+        "design_file": design_file,
+        "failing_test_files": failing_test_files,
+    }
+
+
+def build_request(sop: Sop, view: BoardView, step: Step) -> LLMRequest:
+    assert step.action.template is not None
+    ctx = template_context(view, step)
+    cls = artifact_class(step.action.publishes)
+    return LLMRequest(
+        step_key=step.key,
+        messages=[
+            ChatMessage(role="system", content=render(sop.env, "system.j2", ctx)),
+            ChatMessage(role="user", content=render(sop.env, step.action.template, ctx)),
+        ],
+        schema_name=cls.kind,
+        json_schema=cls.model_json_schema(),
+        settings=step.role.model,
+    )
+
+
+@dataclass
+class StepContext:
+    """What running a step needs besides the step itself."""
+
+    sop: Sop
+    llm: LLM
+    board: Board
+    run_id: str
+    view: BoardView
+    project_dir: Any
+    max_fix_rounds: int
+    limits: Limits
+
+
+def _record_attempts(ctx: StepContext, step: Step, attempts: list[Attempt], final: str) -> None:
+    for i, a in enumerate(attempts):
+        model = a.response.model or a.request.settings.model or ctx.llm.model
+        last = i == len(attempts) - 1
+        status = final if last else "invalid"
+        ctx.board.record_step(
+            key=step.key, run_id=ctx.run_id, role=step.role.id, action=step.action.name,
+            subject=step.subject, status=status, started_at=a.started_at,
+            finished_at=a.finished_at, attempt=i + 1, request_hash=a.request.request_hash(),
+            request_json=a.request.model_dump_json(), response_json=a.response.model_dump_json(),
+            prompt_tokens=a.response.usage.prompt_tokens,
+            completion_tokens=a.response.usage.completion_tokens,
+            cost_usd=cost_usd(model, a.response.usage.prompt_tokens, a.response.usage.completion_tokens),
+            error=a.error,
+        )
+
+
+async def run_llm_step(ctx: StepContext, step: Step) -> list[Artifact]:
+    request = build_request(ctx.sop, ctx.view, step)
+    refs = ctx.view.refs()
+    kind = step.action.publishes
+
+    def parse(text: str) -> Artifact:
+        return parse_artifact(kind, text, refs)
+
+    try:
+        result = await ask_structured(ctx.llm, request, parse)
+    except InvalidAnswer as exc:
+        _record_attempts(ctx, step, exc.attempts, "invalid")
+        raise
+    _record_attempts(ctx, step, result.attempts, "ok")
+    return [result.value]
+
+
+def run_tool_step(ctx: StepContext, step: Step) -> list[Artifact]:
+    started = time.time()
+    view = ctx.view
+    tests = {p: Tests.model_validate(t) for p, t in view.tests.items()}
+    design = view.payload("design")
+    artifacts: list[Artifact]
+    if step.action.tool == "run_tests":
+        round_no = int(step.subject.removeprefix("round-"))
+        deps = list(design["dependencies"]) if design else []
+        artifacts = [qa_tools.run_tests(qa_tools.TestRun(ctx.project_dir, tests, round_no, deps, ctx.limits))]
+    elif step.action.tool == "triage":
+        report = TestReport.model_validate(step.trigger.payload)
+        if report.round > ctx.max_fix_rounds:
+            artifacts = []
+        else:
+            paths = {f["path"] for f in design["files"]} if design else set()
+            artifacts = list(qa_tools.triage(report, tests, paths))
+    else:  # pragma: no cover - the SOP model admits no other tool
+        raise ValueError(f"unknown tool {step.action.tool}")
+    ctx.board.record_step(
+        key=step.key, run_id=ctx.run_id, role=step.role.id, action=step.action.name,
+        subject=step.subject, status="done", started_at=started, finished_at=time.time(),
+        response_json=json.dumps([a.title() for a in artifacts]),
+    )
+    return artifacts
+
+
+async def run_step(ctx: StepContext, step: Step) -> list[Artifact]:
+    if step.action.tool:
+        return await asyncio.to_thread(run_tool_step, ctx, step)
+    return await run_llm_step(ctx, step)
+

@@ -1,0 +1,107 @@
+"""The generated repo: choosing its directory, writing files safely, committing with gitpython."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import git
+
+from softco.artifacts import check_relative_path
+
+GITIGNORE = ".softco/\n__pycache__/\n*.pyc\n.pytest_cache/\n*.egg-info/\n"
+MAX_FILE_BYTES = 512 * 1024
+
+
+class WorkspaceError(Exception):
+    """A path or directory problem; the message says what to do."""
+
+
+def slugify(text: str, limit: int = 40) -> str:
+    words = re.findall(r"[a-z0-9]+", text.lower())
+    slug = ""
+    for w in words:
+        if len(slug) + len(w) + 1 > limit:
+            break
+        slug = f"{slug}-{w}" if slug else w
+    return slug or "project"
+
+
+def choose_project_dir(output: Path, name: str) -> Path:
+    """A new directory under ``output``: ``name``, else ``name-2``, ``name-3``... never an existing one."""
+    for n in range(1, 1000):
+        candidate = output / (name if n == 1 else f"{name}-{n}")
+        if not candidate.exists():
+            return candidate
+    raise WorkspaceError(f"{output}: too many projects named {name!r}; pass --name")
+
+
+@dataclass(frozen=True)
+class Author:
+    name: str
+    email: str
+
+
+class Workspace:
+    """The git repo of one generated project."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.repo = git.Repo(root)
+
+    @classmethod
+    def create(cls, root: Path) -> Workspace:
+        try:
+            root.mkdir(parents=True, exist_ok=False)
+        except FileExistsError:
+            raise WorkspaceError(f"{root} already exists; softco never writes into an existing directory") from None
+        except OSError as exc:
+            raise WorkspaceError(f"cannot create {root}: {exc.strerror}; choose another --output") from None
+        git.Repo.init(root, initial_branch="main")
+        (root / ".gitignore").write_text(GITIGNORE)
+        (root / ".softco").mkdir()
+        return cls(root)
+
+    def resolve(self, rel: str) -> Path:
+        """The absolute path for a repo-relative path, refusing anything that escapes the repo."""
+        check_relative_path(rel)
+        target = self.root / rel
+        cur = self.root
+        for part in Path(rel).parts:
+            cur = cur / part
+            if cur.is_symlink():
+                raise WorkspaceError(f"{rel}: goes through a symlink; refusing to write")
+        if not target.resolve().is_relative_to(self.root.resolve()):
+            raise WorkspaceError(f"{rel}: resolves outside the project; refusing to write")
+        return target
+
+    def write(self, files: dict[str, str]) -> list[str]:
+        """Write files; return the ones whose content changed."""
+        changed = []
+        for rel, content in files.items():
+            data = content.encode("utf-8")
+            if len(data) > MAX_FILE_BYTES:
+                raise WorkspaceError(f"{rel}: {len(data)} bytes is over the {MAX_FILE_BYTES} byte limit")
+            target = self.resolve(rel)
+            if target.is_file() and target.read_bytes() == data:
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+            changed.append(rel)
+        return changed
+
+    def read(self, rel: str) -> str | None:
+        target = self.resolve(rel)
+        return target.read_text(encoding="utf-8") if target.is_file() else None
+
+    def commit(self, paths: list[str], message: str, author: Author) -> str | None:
+        """Commit ``paths`` as ``author``; None when nothing changed."""
+        if not paths:
+            return None
+        self.repo.index.add(paths)
+        if self.repo.head.is_valid() and not self.repo.index.diff("HEAD"):
+            return None
+        actor = git.Actor(author.name, author.email)
+        commit = self.repo.index.commit(message, author=actor, committer=actor)
+        return commit.hexsha
