@@ -179,8 +179,8 @@ async def run_llm_step(ctx: StepContext, step: Step) -> list[Artifact]:
     return [result.value]
 
 
-def run_tool_step(ctx: StepContext, step: Step) -> list[Artifact]:
-    started = time.time()
+def tool_artifacts(ctx: StepContext, step: Step) -> list[Artifact]:
+    """Run a built-in tool. Runs in a worker thread: it must not touch the board."""
     view = ctx.view
     tests = {p: Tests.model_validate(t) for p, t in view.tests.items()}
     design = view.payload("design")
@@ -198,16 +198,18 @@ def run_tool_step(ctx: StepContext, step: Step) -> list[Artifact]:
             artifacts = list(qa_tools.triage(report, tests, paths))
     else:  # pragma: no cover - the SOP model admits no other tool
         raise ValueError(f"unknown tool {step.action.tool}")
+    return artifacts
+
+
+async def run_step(ctx: StepContext, step: Step) -> list[Artifact]:
+    if not step.action.tool:
+        return await run_llm_step(ctx, step)
+    started = time.time()
+    artifacts = await asyncio.to_thread(tool_artifacts, ctx, step)
     ctx.board.record_step(
         key=step.key, run_id=ctx.run_id, role=step.role.id, action=step.action.name,
         subject=step.subject, status="done", started_at=started, finished_at=time.time(),
         response_json=json.dumps([a.title() for a in artifacts]),
     )
     return artifacts
-
-
-async def run_step(ctx: StepContext, step: Step) -> list[Artifact]:
-    if step.action.tool:
-        return await asyncio.to_thread(run_tool_step, ctx, step)
-    return await run_llm_step(ctx, step)
 

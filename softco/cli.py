@@ -1,0 +1,134 @@
+"""The softco command line: parses, delegates to run / report, prints. Nothing else lives here."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from softco.company import EXIT_USAGE
+from softco.run import NewOptions, RunError, output_dir, resume, start_new
+
+app = typer.Typer(
+    help="softco: a small software company of LLM roles. One line in, a tested git repo out.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(highlight=False)
+
+DEMO_REQUIREMENT = "a command-line todo app with priorities, due dates and JSON storage"
+
+
+def demo_recording() -> Path:
+    return Path(__file__).parent / "demo" / "todo_session.jsonl"
+
+
+@app.command()
+def new(
+    requirement: Annotated[str | None, typer.Argument(help="What to build, in one line.")] = None,
+    from_file: Annotated[Path | None, typer.Option("--from-file", help="Read the requirement from a file ('-' for stdin).")] = None,
+    name: Annotated[str | None, typer.Option(help="Project directory name (default: from the requirement).")] = None,
+    output: Annotated[Path | None, typer.Option(help="Where projects go.", envvar="SOFTCO_OUTPUT")] = None,
+    sop: Annotated[Path | None, typer.Option(help="A SOP directory (from `softco sop init`).")] = None,
+    model: Annotated[str | None, typer.Option(help="Model name.", envvar="SOFTCO_MODEL")] = None,
+    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint URL.")] = None,
+    max_fix_rounds: Annotated[int, typer.Option(help="Engineer/QA fix rounds at most.")] = 3,
+    concurrency: Annotated[int, typer.Option(help="Steps that may run at once.")] = 4,
+    llm: Annotated[str | None, typer.Option(help="'openai' (default), 'replay:FILE' or 'script:FILE'.")] = None,
+    record: Annotated[Path | None, typer.Option(help="Record every LLM exchange to this JSONL file.")] = None,
+) -> None:
+    """Build a project from one line of requirement."""
+    if (requirement is None) == (from_file is None):
+        raise RunError("give the requirement either as an argument or with --from-file, not both or neither")
+    text = requirement if requirement is not None else read_requirement_file(from_file)  # type: ignore[arg-type]
+    opts = NewOptions(
+        requirement=text, name=name, output=output, sop_dir=sop, model=model, base_url=base_url,
+        max_fix_rounds=max_fix_rounds, concurrency=concurrency, llm=llm, record=record,
+    )
+    raise typer.Exit(start_new(opts, console))
+
+
+def read_requirement_file(path: Path) -> str:
+    limit = 1_000_000
+    try:
+        data = sys.stdin.buffer.read(limit + 1) if str(path) == "-" else path.open("rb").read(limit + 1)
+    except OSError as exc:
+        raise RunError(f"cannot read {path}: {exc.strerror}") from None
+    if len(data) > limit:
+        raise RunError(f"{path} is over {limit} bytes; a requirement should be a few paragraphs")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise RunError(f"{path} is not UTF-8 text; save it as UTF-8") from None
+
+
+@app.command("resume")
+def resume_cmd(project: Annotated[Path, typer.Argument(help="A project directory made by softco.")]) -> None:
+    """Continue a stopped run; finished steps are not redone."""
+    raise typer.Exit(resume(project, console))
+
+
+@app.command()
+def demo(
+    output: Annotated[Path | None, typer.Option(help="Where the demo project goes.", envvar="SOFTCO_OUTPUT")] = None,
+) -> None:
+    """Replay the bundled recorded session: the whole company works offline, for real."""
+    recording = demo_recording()
+    if not recording.is_file():
+        raise RunError(f"the bundled recording is missing ({recording}); reinstall softco")
+    console.print(
+        "softco demo: the LLM's answers come from a bundled recording; the board, git, the sandbox "
+        "and pytest run for real.", highlight=False,
+    )
+    opts = NewOptions(requirement=DEMO_REQUIREMENT, name="todo-demo", output=output, llm=f"replay:{recording}")
+    raise typer.Exit(start_new(opts, console))
+
+
+@app.command()
+def runs(output: Annotated[Path | None, typer.Option(help="Where projects are.", envvar="SOFTCO_OUTPUT")] = None) -> None:
+    """List the projects under the output directory with their last run's status."""
+    from softco.board import Board
+    from softco.company import project_board_path
+
+    out = output_dir(output)
+    found = sorted(p for p in out.iterdir() if project_board_path(p).is_file()) if out.is_dir() else []
+    if not found:
+        console.print(f"no softco projects under {out}")
+        return
+    for p in found:
+        board = Board(project_board_path(p))
+        try:
+            last = board.runs()[-1] if board.runs() else None
+        finally:
+            board.close()
+        status = f"{last.status} (exit {last.exit_code})" if last else "no run"
+        console.print(f"{p.name:40} {status:20} {last.requirement[:60] if last else ''}")
+
+
+def main() -> None:
+    """Entry point: one-line errors, exit codes from DESIGN.md, never a traceback for bad input."""
+    try:
+        app(standalone_mode=False)
+    except RunError as exc:
+        sys.stderr.write(f"softco: error: {exc}\n")
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        sys.stderr.write("softco: interrupted; `softco resume DIR` continues the run\n")
+        sys.exit(130)
+    except Exception as exc:  # click usage errors and the like
+        from click.exceptions import ClickException
+
+        if isinstance(exc, ClickException):
+            exc.show()
+            sys.exit(exc.exit_code if exc.exit_code else EXIT_USAGE)
+        raise
+
+
+if __name__ == "__main__":
+    main()

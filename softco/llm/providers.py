@@ -1,0 +1,44 @@
+"""Finding a provider from what the user typed: `openai` (default), `replay:FILE`, `script:FILE`."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from softco.llm.base import LLM, LLMError
+from softco.llm.openai import DEFAULT_MODEL, OpenAILLM, make_client
+from softco.llm.replay import ReplayLLM
+from softco.llm.testing import ScriptedLLM
+
+
+class ProviderError(LLMError):
+    """The --llm value cannot be used; the message says what to pass instead."""
+
+
+def default_model() -> str:
+    return os.environ.get("SOFTCO_MODEL") or DEFAULT_MODEL
+
+
+def make_llm(
+    spec: str | None,
+    model: str | None = None,
+    base_url: str | None = None,
+    on_warning: Callable[[str], None] | None = None,
+) -> LLM:
+    """Build the provider named by ``spec`` (None means the OpenAI-compatible endpoint)."""
+    if spec is None or spec == "openai":
+        return OpenAILLM(make_client(base_url, None), model or default_model())
+    kind, _, arg = spec.partition(":")
+    if kind == "replay" and arg:
+        return ReplayLLM(Path(arg), on_warning=on_warning)
+    if kind == "script" and arg:
+        try:
+            answers = json.loads(Path(arg).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ProviderError(f"cannot read script {arg}: {exc}") from None
+        if not isinstance(answers, dict | list):
+            raise ProviderError(f"{arg}: a script is a JSON list of answers or an object step key -> answer(s)")
+        return ScriptedLLM(answers, model=model or "scripted")
+    raise ProviderError(f"unknown --llm {spec!r}; use 'openai', 'replay:FILE' or 'script:FILE'")

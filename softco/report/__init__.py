@@ -1,0 +1,1 @@
+"""Views of a project: the terminal summary and progress lines."""

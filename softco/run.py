@@ -1,0 +1,158 @@
+"""Starting and resuming runs: from the user's options to a company working on a board."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from rich.console import Console
+
+from softco.board import Board
+from softco.company import EXIT_ERROR, EXIT_USAGE, Company, Outcome, Settings, project_board_path
+from softco.llm.base import LLM, LLMError
+from softco.llm.providers import ProviderError, default_model, make_llm
+from softco.llm.replay import RecordingLLM, ReplayError, make_header
+from softco.llm.openai import EndpointNotConfigured
+from softco.prompts import TemplateError
+from softco.report.stats import run_stats
+from softco.report.terminal import print_summary, progress_printer
+from softco.sop import SopError, load_sop
+from softco.workspace import Workspace, WorkspaceError, choose_project_dir, slugify
+
+MAX_REQUIREMENT_CHARS = 20_000
+
+
+class RunError(Exception):
+    """A run could not start or had to stop; ``exit_code`` follows DESIGN.md."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+@dataclass
+class NewOptions:
+    requirement: str
+    name: str | None = None
+    output: Path | None = None
+    sop_dir: Path | None = None
+    model: str | None = None
+    base_url: str | None = None
+    max_fix_rounds: int = 3
+    concurrency: int = 4
+    llm: str | None = None
+    record: Path | None = None
+    produced_by: str | None = None
+
+
+def output_dir(output: Path | None) -> Path:
+    return output or Path(os.environ.get("SOFTCO_OUTPUT") or "output")
+
+
+def check_requirement(text: str) -> str:
+    text = text.strip()
+    if not text:
+        raise RunError("the requirement is empty; say what to build, e.g. softco new \"a CLI todo app\"")
+    if len(text) > MAX_REQUIREMENT_CHARS:
+        raise RunError(f"the requirement is {len(text)} characters; the limit is {MAX_REQUIREMENT_CHARS}")
+    return text
+
+
+def _make_llm(opts: NewOptions, console: Console, sop_hash: str, requirement: str) -> LLM:
+    def warn(msg: str) -> None:
+        console.print(f"[yellow]warning:[/] {msg}", highlight=False)
+
+    try:
+        llm = make_llm(opts.llm, opts.model, opts.base_url, on_warning=warn)
+    except (EndpointNotConfigured, ProviderError, ReplayError) as exc:
+        raise RunError(str(exc)) from None
+    if opts.record is not None:
+        produced = opts.produced_by or f"recorded from model {llm.model} via softco {opts.llm or 'openai'}"
+        llm = RecordingLLM(llm, opts.record, make_header(sop_hash, llm.model, produced, requirement))
+    return llm
+
+
+async def _drive(company: Company, llm: LLM, requirement: str | None) -> Outcome:
+    try:
+        return await company.run(requirement)
+    finally:
+        await llm.aclose()
+
+
+def execute(company: Company, llm: LLM, board: Board, run_id: str, requirement: str | None) -> Outcome:
+    try:
+        outcome = asyncio.run(_drive(company, llm, requirement))
+    except ReplayError as exc:
+        board.finish_run(run_id, "stopped", EXIT_USAGE)
+        raise RunError(str(exc), EXIT_USAGE) from None
+    except (LLMError, TemplateError) as exc:
+        board.finish_run(run_id, "stopped", EXIT_ERROR)
+        raise RunError(f"{exc}\nthe run stopped; continue it with `softco resume {company.ws.root}`", EXIT_ERROR) from None
+    board.finish_run(run_id, "done", outcome.exit_code)
+    return outcome
+
+
+def start_new(opts: NewOptions, console: Console) -> int:
+    requirement = check_requirement(opts.requirement)
+    try:
+        sop = load_sop(opts.sop_dir)
+    except SopError as exc:
+        raise RunError(str(exc)) from None
+    if opts.max_fix_rounds < 0 or opts.concurrency < 1:
+        raise RunError("--max-fix-rounds must be >= 0 and --concurrency >= 1")
+    llm = _make_llm(opts, console, sop.sop_hash, requirement)
+    out = output_dir(opts.output)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        project = choose_project_dir(out, slugify(opts.name or requirement))
+        ws = Workspace.create(project)
+    except (WorkspaceError, OSError) as exc:
+        raise RunError(f"cannot create the project under {out}: {exc}") from None
+    board = Board(project_board_path(project))
+    run_id = uuid.uuid4().hex[:12]
+    settings = Settings(max_fix_rounds=opts.max_fix_rounds, concurrency=opts.concurrency)
+    saved = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(opts).items()}
+    saved["sop_dir"] = str(opts.sop_dir.resolve()) if opts.sop_dir else None
+    board.start_run(run_id, requirement, sop.sop_hash, llm.model or default_model(), saved)
+    console.print(f"softco: building [bold]{project}[/] (run {run_id}, model {llm.model})", highlight=False)
+    company = Company(sop, llm, board, ws, run_id, settings, on_event=progress_printer(console))
+    try:
+        outcome = execute(company, llm, board, run_id, requirement)
+        print_summary(console, project, outcome, run_stats(board))
+        return outcome.exit_code
+    finally:
+        board.close()
+
+
+def resume(project: Path, console: Console) -> int:
+    """Continue the last run of a project: finished steps are not redone."""
+    board_path = project_board_path(project)
+    if not board_path.is_file():
+        raise RunError(f"{project} is not a softco project (no {board_path.relative_to(project)})")
+    board = Board(board_path)
+    try:
+        runs = board.runs()
+        if not runs:
+            raise RunError(f"{project}: the board has no run to resume")
+        last = runs[-1]
+        saved = last.settings
+        opts = NewOptions(**{**saved, "record": None, "output": None,
+                             "sop_dir": Path(saved["sop_dir"]) if saved.get("sop_dir") else None})
+        try:
+            sop = load_sop(opts.sop_dir)
+        except SopError as exc:
+            raise RunError(str(exc)) from None
+        llm = _make_llm(opts, console, sop.sop_hash, last.requirement)
+        run_id = uuid.uuid4().hex[:12]
+        board.start_run(run_id, last.requirement, sop.sop_hash, llm.model, saved)
+        settings = Settings(max_fix_rounds=opts.max_fix_rounds, concurrency=opts.concurrency)
+        company = Company(sop, llm, board, Workspace(project), run_id, settings, on_event=progress_printer(console))
+        console.print(f"softco: resuming [bold]{project}[/] (run {run_id})", highlight=False)
+        outcome = execute(company, llm, board, run_id, None)
+        print_summary(console, project, outcome, run_stats(board))
+        return outcome.exit_code
+    finally:
+        board.close()
