@@ -18,7 +18,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console(highlight=False)
+console = Console(highlight=False, soft_wrap=True)
 
 DEMO_REQUIREMENT = "a command-line todo app with priorities, due dates and JSON storage"
 
@@ -112,7 +112,7 @@ def runs(output: Annotated[Path | None, typer.Option(help="Where projects are.",
 def main() -> None:
     """Entry point: one-line errors, exit codes from DESIGN.md, never a traceback for bad input."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
     except RunError as exc:
         sys.stderr.write(f"softco: error: {exc}\n")
         sys.exit(exc.exit_code)
@@ -128,6 +128,7 @@ def main() -> None:
             exc.show()
             sys.exit(exc.exit_code if exc.exit_code else EXIT_USAGE)
         raise
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -104,7 +104,7 @@ def start_new(opts: NewOptions, console: Console) -> int:
     if opts.max_fix_rounds < 0 or opts.concurrency < 1:
         raise RunError("--max-fix-rounds must be >= 0 and --concurrency >= 1")
     llm = _make_llm(opts, console, sop.sop_hash, requirement)
-    out = output_dir(opts.output)
+    out = output_dir(opts.output).absolute()
     try:
         out.mkdir(parents=True, exist_ok=True)
         project = choose_project_dir(out, slugify(opts.name or requirement))
@@ -129,6 +129,7 @@ def start_new(opts: NewOptions, console: Console) -> int:
 
 def resume(project: Path, console: Console) -> int:
     """Continue the last run of a project: finished steps are not redone."""
+    project = project.absolute()
     board_path = project_board_path(project)
     if not board_path.is_file():
         raise RunError(f"{project} is not a softco project (no {board_path.relative_to(project)})")

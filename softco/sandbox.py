@@ -71,7 +71,7 @@ def ensure_venv(project: Path, dependencies: list[str]) -> Path:
     It has no pip of its own; softco's own site-packages are visible through a .pth file so pytest
     is there offline. Declared dependencies are installed with the host's pip.
     """
-    venv = project / ".softco" / "venv"
+    venv = project.absolute() / ".softco" / "venv"
     python = venv / "bin" / "python"
     if not python.exists():
         subprocess.run(
@@ -125,6 +125,7 @@ def _limit(limits: Limits) -> None:  # runs in the child, before exec
 
 def run(project: Path, argv: list[str], limits: Limits) -> SandboxResult:
     """Run ``argv`` (argv[0] resolved in the project's venv) with cwd = project, sandboxed."""
+    project = project.absolute()
     prefix = netns_prefix()
     warnings = []
     if not prefix:

@@ -40,7 +40,7 @@ from collections.abc import Callable, Mapping, Sequence
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any, Union
+from typing import Any, cast
 from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -146,9 +146,9 @@ class FakeReply(BaseModel):
 
 
 #: What a script may answer: text, JSON-able data, a pydantic model or a :class:`FakeReply`.
-Answer = Union[str, dict[str, Any], list[Any], BaseModel, FakeReply]
+Answer = str | dict[str, Any] | list[Any] | BaseModel | FakeReply
 #: A script entry: an answer, or a callable computing one from the request.
-ScriptAnswer = Union[Answer, Callable[[FakeRequest], Answer]]
+ScriptAnswer = Answer | Callable[[FakeRequest], Answer]
 
 
 class ScriptProblem(Exception):
@@ -178,9 +178,9 @@ class FakeOpenAIServer:
 
     def __init__(
         self,
-        answer: Callable[[FakeRequest], Answer] | Mapping[str, ScriptAnswer | Sequence[ScriptAnswer]] | Sequence[
-            ScriptAnswer
-        ] = (),
+        answer: Callable[[FakeRequest], Answer]
+        | Mapping[str, ScriptAnswer | Sequence[ScriptAnswer]]
+        | Sequence[ScriptAnswer] = (),
         *,
         model: str = "fake-model",
         reject_json_schema: bool = False,
@@ -201,7 +201,8 @@ class FakeOpenAIServer:
         self._ordered: deque[ScriptAnswer] = deque()
         if isinstance(answer, Mapping):
             for key, val in answer.items():
-                self._by_step[key] = deque(val if isinstance(val, list | tuple) else [val])
+                items = list(val) if isinstance(val, list | tuple) else [val]
+                self._by_step[key] = deque(cast(list[ScriptAnswer], items))
         elif callable(answer) and not isinstance(answer, BaseModel):
             self._func = answer
         elif isinstance(answer, str):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
 import openai
 
@@ -20,6 +20,9 @@ from softco.llm.base import LLM, ChatMessage, LLMError, LLMRequest, LLMResponse,
 DEFAULT_MODEL = "gpt-4o-mini"
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
 STEP_HEADER = "X-Softco-Step"
+
+#: Tests set this to False (tests/conftest.py) so that no request can leave 127.0.0.1 by accident.
+ALLOW_REMOTE_REQUESTS = True
 
 
 class EndpointNotConfigured(LLMError):
@@ -94,6 +97,8 @@ class OpenAILLM(LLM):
         return True
 
     async def _call(self, request: LLMRequest) -> LLMResponse:
+        if not ALLOW_REMOTE_REQUESTS and not is_local(str(self.client.base_url)):
+            raise RuntimeError(f"a model request to {self.client.base_url} was attempted with remote requests disabled")
         messages = list(request.messages)
         kwargs: dict[str, Any] = {}
         schema = request.json_schema
@@ -117,7 +122,9 @@ class OpenAILLM(LLM):
         resp = await self.client.chat.completions.create(
             model=model,
             messages=[m.model_dump() for m in messages],  # type: ignore[misc]
-            extra_headers={STEP_HEADER: request.step_key},
+            # percent-encoded: a subject (a generated file path) may hold non-ASCII or newlines,
+            # which HTTP headers cannot carry
+            extra_headers={STEP_HEADER: quote(request.step_key, safe="/")},
             **kwargs,
         )
         if not resp.choices:

@@ -1,0 +1,61 @@
+"""Shared test helpers: run the CLI for real, read a generated repo."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import git
+
+
+@dataclass
+class CliResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(args: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 300) -> CliResult:
+    """Run `softco ARGS` in a real subprocess (the way a user does)."""
+    full_env = {k: v for k, v in os.environ.items() if k not in {"OPENAI_API_KEY", "OPENAI_BASE_URL"}}
+    full_env.update(env or {})
+    full_env["COLUMNS"] = "200"
+    proc = subprocess.run(
+        [sys.executable, "-m", "softco.cli", *args], cwd=cwd, env=full_env, capture_output=True,
+        text=True, timeout=timeout,
+    )
+    return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+def write_script(path: Path, answers: dict[str, object]) -> Path:
+    path.write_text(json.dumps(answers))
+    return path
+
+
+@dataclass
+class CommitInfo:
+    author: str
+    email: str
+    subject: str
+    trailers: dict[str, str]
+    files: list[str]
+
+
+def commits(repo_dir: Path) -> list[CommitInfo]:
+    repo = git.Repo(repo_dir)
+    out = []
+    for c in reversed(list(repo.iter_commits())):
+        lines = str(c.message).strip().splitlines()
+        trailers = dict(line.split(": ", 1) for line in lines if line.startswith("Softco-"))
+        out.append(CommitInfo(str(c.author.name), str(c.author.email), lines[0], trailers, sorted(c.stats.files)))
+    return out
+
+
+def only_project(output: Path) -> Path:
+    dirs = [p for p in output.iterdir() if p.is_dir()]
+    assert len(dirs) == 1, dirs
+    return dirs[0]

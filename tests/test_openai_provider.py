@@ -1,0 +1,318 @@
+"""The OpenAI provider end to end: real ``openai.AsyncOpenAI`` client -> real socket -> FakeOpenAIServer.
+
+Nothing here leaves 127.0.0.1; OPENAI_API_KEY and OPENAI_BASE_URL are removed for every test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import urllib.request
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+from urllib.error import HTTPError
+
+import pytest
+from pydantic import BaseModel, ConfigDict, Field
+
+from softco.llm.base import ChatMessage, LLMError, LLMRequest, LLMResponse, Usage
+from softco.llm.fake_server import FakeOpenAIServer, FakeReply, FakeRequest
+from softco.llm.openai import EndpointNotConfigured, OpenAILLM, make_client, schema_instructions
+from softco.llm.structured import InvalidAnswer, StructuredResult, ask_structured
+from softco.llm.testing import estimate_tokens
+
+T = TypeVar("T")
+STEP = "product_manager/write_prd/project"
+GOOD: dict[str, Any] = {"name": "todo", "count": 3}
+
+
+class Item(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    count: int = Field(ge=0)
+
+
+@pytest.fixture(autouse=True)
+def _no_real_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+
+
+def make_request(step: str = STEP, schema: bool = True) -> LLMRequest:
+    return LLMRequest(
+        step_key=step,
+        messages=[
+            ChatMessage(role="system", content="You are a product manager."),
+            ChatMessage(role="user", content="Write the item for: a todo app."),
+        ],
+        schema_name="Item" if schema else None,
+        json_schema=Item.model_json_schema() if schema else None,
+    )
+
+
+def with_llm(srv: FakeOpenAIServer, use: Callable[[OpenAILLM], Awaitable[T]]) -> T:
+    """Build the provider on a client pointed at ``srv``, run ``use`` and close the client."""
+
+    async def main() -> T:
+        llm = OpenAILLM(make_client(base_url=srv.base_url, api_key=None), model="test-model")
+        try:
+            return await use(llm)
+        finally:
+            await llm.aclose()
+
+    return asyncio.run(main())
+
+
+def ask(srv: FakeOpenAIServer, request: LLMRequest | None = None) -> StructuredResult[Item]:
+    return with_llm(srv, lambda llm: ask_structured(llm, request or make_request(), Item.model_validate_json))
+
+
+def user_messages(req: FakeRequest) -> list[str]:
+    return [m["content"] for m in req.messages if m["role"] == "user"]
+
+
+def assistant_messages(req: FakeRequest) -> list[str]:
+    return [m["content"] for m in req.messages if m["role"] == "assistant"]
+
+
+# -- structured outputs ---------------------------------------------------------------------------
+
+
+def test_structured_request_sends_json_schema_and_step_header() -> None:
+    with FakeOpenAIServer({STEP: GOOD}) as srv:
+        result = ask(srv)
+    assert result.value == Item(name="todo", count=3)
+    (req,) = srv.requests
+    assert (req.method, req.path) == ("POST", "/v1/chat/completions")
+    assert req.headers["x-softco-step"] == STEP
+    assert req.step == STEP
+    assert req.body["model"] == "test-model"
+    assert req.body["response_format"] == {
+        "type": "json_schema",
+        "json_schema": {"name": "Item", "schema": Item.model_json_schema(), "strict": False},
+    }
+    assert req.messages == [m.model_dump() for m in make_request().messages]  # no schema text added
+    srv.assert_complete()
+
+
+def test_step_key_with_non_ascii_or_newline_is_percent_encoded() -> None:
+    steps = ["engineer/write_code/app/café.py", "engineer/write_code/app/a\nb.py"]
+
+    async def each(llm: OpenAILLM) -> list[str]:
+        return [(await llm.complete(make_request(step=s, schema=False))).content for s in steps]
+
+    with FakeOpenAIServer(dict.fromkeys(steps, "plain text")) as srv:
+        assert with_llm(srv, each) == ["plain text"] * 2
+    assert [r.step for r in srv.requests] == steps
+    assert [r.headers["x-softco-step"] for r in srv.requests] == [
+        "engineer/write_code/app/caf%C3%A9.py",
+        "engineer/write_code/app/a%0Ab.py",
+    ]
+    srv.assert_complete()
+
+
+def test_rejected_json_schema_falls_back_to_json_mode_and_remembers_it() -> None:
+    schema_text = schema_instructions("Item", Item.model_json_schema())
+
+    async def twice(llm: OpenAILLM) -> list[StructuredResult[Item]]:
+        return [await ask_structured(llm, make_request(), Item.model_validate_json) for _ in range(2)]
+
+    with FakeOpenAIServer(lambda req: GOOD, reject_json_schema=True) as srv:
+        results = with_llm(srv, twice)
+    assert [r.value for r in results] == [Item(**GOOD)] * 2
+    first, second, third = srv.requests  # the fallback is remembered: no second rejected request
+    assert first.response_format is not None and first.response_format["type"] == "json_schema"
+    for req in (second, third):
+        assert req.response_format == {"type": "json_object"}
+        assert req.messages[-1] == {"role": "user", "content": schema_text}
+        assert json.dumps(Item.model_json_schema(), indent=1) in req.last_user_message
+    assert not srv.errors
+
+
+def test_endpoint_without_json_mode_gets_the_schema_in_the_prompt_only() -> None:
+    with FakeOpenAIServer(lambda req: GOOD, reject_json_schema=True, reject_json_object=True) as srv:
+        result = ask(srv)
+    assert result.value == Item(**GOOD)
+    assert [(r.response_format or {}).get("type") for r in srv.requests] == ["json_schema", "json_object", None]
+    assert srv.requests[-1].last_user_message == schema_instructions("Item", Item.model_json_schema())
+
+
+# -- re-asking with the error ---------------------------------------------------------------------
+
+
+def test_bad_answers_are_reasked_with_the_answer_and_the_error() -> None:
+    not_json = "Sure! Here is the item: {name: todo"
+    wrong = {"name": "todo", "count": -1}
+    with FakeOpenAIServer({STEP: [not_json, wrong, GOOD]}) as srv:
+        result = ask(srv)
+    assert result.value == Item(**GOOD)
+    assert [a.error is None for a in result.attempts] == [False, False, True]
+    json_error, schema_error = result.attempts[0].error, result.attempts[1].error
+    assert json_error is not None and "Invalid JSON" in json_error
+    assert schema_error is not None and "count" in schema_error and "greater than or equal to 0" in schema_error
+
+    first, second, third = srv.requests
+    original = [m.model_dump() for m in make_request().messages]
+    assert first.messages == original
+    # each re-ask: the original prompt, the model's own bad answer, then the exact error
+    assert second.messages[: len(original)] == original
+    assert assistant_messages(second) == [not_json]
+    assert json_error in user_messages(second)[-1]
+    assert third.messages[: len(original)] == original
+    assert assistant_messages(third) == [json.dumps(wrong)]
+    assert schema_error in user_messages(third)[-1]
+    assert second.body != first.body and third.body != second.body  # never the identical prompt
+    srv.assert_complete()
+
+
+def test_three_bad_answers_raise_invalid_answer_with_the_error() -> None:
+    with FakeOpenAIServer({STEP: ["nope", "{}", {"name": "todo"}]}) as srv, pytest.raises(InvalidAnswer) as info:
+        ask(srv)
+    assert "failed validation 3 times" in str(info.value)
+    assert "count: Field required" in str(info.value)
+    assert len(info.value.attempts) == 3
+    assert len(srv.requests) == 3
+    srv.assert_complete()
+
+
+def test_cut_off_answer_is_reasked() -> None:
+    cut = FakeReply(content='{"name": "to', finish_reason="length")
+    with FakeOpenAIServer({STEP: [cut, GOOD]}) as srv:
+        result = ask(srv)
+    assert result.value == Item(**GOOD)
+    assert result.attempts[0].response.finish_reason == "length"
+    assert "cut off" in srv.requests[1].last_user_message
+
+
+# -- transport errors and retries -----------------------------------------------------------------
+
+
+def test_rate_limit_with_retry_after_zero_is_survived() -> None:
+    with FakeOpenAIServer({STEP: [FakeReply.rate_limited(retry_after=0), GOOD]}) as srv:
+        result = ask(srv)
+    assert result.value == Item(**GOOD)
+    assert len(srv.requests) == 2
+    assert len(result.attempts) == 1  # the retry is the client's, below the structured layer
+    srv.assert_complete()
+
+
+def test_server_error_then_success_is_survived() -> None:
+    with FakeOpenAIServer({STEP: [FakeReply.server_error(500, retry_after=0), GOOD]}) as srv:
+        result = ask(srv)
+    assert result.value == Item(**GOOD)
+    assert len(srv.requests) == 2
+    srv.assert_complete()
+
+
+def test_refused_request_is_an_llm_error_not_a_fallback() -> None:
+    refusal = FakeReply(status=400, error="The model `nope` does not exist", error_code="model_not_found")
+    with FakeOpenAIServer({STEP: refusal}) as srv, pytest.raises(LLMError, match="refused the request.*does not exist"):
+        ask(srv)
+    assert len(srv.requests) == 1
+
+
+def test_exhausted_script_fails_fast_and_is_recorded() -> None:
+    with FakeOpenAIServer({STEP: GOOD}) as srv:
+        ask(srv)
+        started = time.monotonic()
+        with pytest.raises(LLMError, match="HTTP 500.*no scripted answer left"):
+            ask(srv)
+        assert time.monotonic() - started < 1  # x-should-retry: false, so no backoff
+    assert len(srv.requests) == 2
+    assert len(srv.errors) == 1 and "no scripted answer left for step" in srv.errors[0]
+    with pytest.raises(AssertionError, match="no scripted answer left"):
+        srv.assert_complete()
+
+
+def test_unknown_path_is_a_json_404() -> None:
+    with FakeOpenAIServer() as srv:
+        with pytest.raises(HTTPError) as info:
+            urllib.request.urlopen(f"{srv.base_url}/models", timeout=5)
+        with info.value as err:
+            assert err.code == 404
+            assert "Unknown path GET /v1/models" in json.load(err)["error"]["message"]
+    assert [r.path for r in srv.requests] == ["/v1/models"]
+
+
+# -- usage and timing -----------------------------------------------------------------------------
+
+
+def test_usage_comes_back_in_the_response() -> None:
+    request = make_request(schema=False)
+    with FakeOpenAIServer(
+        {STEP: ["Hello there, this is the answer.", FakeReply(content="x", prompt_tokens=120, completion_tokens=7)]}
+    ) as srv:
+        estimated = with_llm(srv, lambda llm: llm.complete(request))
+        given = with_llm(srv, lambda llm: llm.complete(request))
+    assert isinstance(estimated, LLMResponse)
+    assert estimated.usage == Usage(
+        prompt_tokens=sum(estimate_tokens(m.content) for m in request.messages),
+        completion_tokens=estimate_tokens("Hello there, this is the answer."),
+    )
+    assert estimated.model == "test-model" and estimated.finish_reason == "stop"
+    assert given.usage == Usage(prompt_tokens=120, completion_tokens=7)
+
+
+def test_structured_usage_adds_up_the_attempts() -> None:
+    reply = FakeReply(content="not json", prompt_tokens=100, completion_tokens=10)
+    with FakeOpenAIServer({STEP: [reply, FakeReply(content=GOOD, prompt_tokens=130, completion_tokens=20)]}) as srv:
+        result = ask(srv)
+    assert result.usage == Usage(prompt_tokens=230, completion_tokens=30)
+
+
+def test_latency_and_concurrency() -> None:
+    text = "x" * 400  # 100 completion tokens
+
+    async def many(llm: OpenAILLM) -> list[LLMResponse]:
+        return await asyncio.gather(*(llm.complete(make_request(f"s/{i}", schema=False)) for i in range(6)))
+
+    with FakeOpenAIServer(lambda req: text, latency=0.05, per_token_latency=0.001) as srv:
+        started = time.monotonic()
+        responses = with_llm(srv, many)
+        elapsed = time.monotonic() - started
+    assert [r.content for r in responses] == [text] * 6
+    durations = [r.finished_at - r.received_at for r in srv.requests if r.finished_at is not None]
+    assert len(durations) == 6 and min(durations) >= 0.15  # 0.05 + 100 * 0.001
+    assert elapsed < 0.15 * 6  # served concurrently
+    assert sorted(r.step for r in srv.requests if r.step) == [f"s/{i}" for i in range(6)]
+
+
+# -- configuration --------------------------------------------------------------------------------
+
+
+def test_local_base_url_needs_no_key() -> None:
+    with FakeOpenAIServer({STEP: GOOD}) as srv:
+        ask(srv)
+    assert srv.requests[0].headers["authorization"] == "Bearer not-needed"
+
+
+def test_local_base_url_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def call() -> LLMResponse:
+        llm = OpenAILLM(make_client(None, None))
+        try:
+            return await llm.complete(make_request(schema=False))
+        finally:
+            await llm.aclose()
+
+    with FakeOpenAIServer({STEP: "hi"}) as srv:
+        monkeypatch.setenv("OPENAI_BASE_URL", srv.base_url)
+        assert asyncio.run(call()).content == "hi"
+    srv.assert_complete()
+
+
+def test_no_endpoint_configured_says_how_to_configure() -> None:
+    with pytest.raises(EndpointNotConfigured) as info:
+        make_client(None, None)
+    message = str(info.value)
+    for hint in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "--base-url", "softco demo"):
+        assert hint in message
+    with pytest.raises(EndpointNotConfigured):
+        make_client("https://llm.example.com/v1", None)  # a remote URL still needs a key
+
+
+def test_server_is_not_usable_before_start() -> None:
+    srv = FakeOpenAIServer()
+    with pytest.raises(RuntimeError, match="not started"):
+        _ = srv.base_url
+    srv.close()  # harmless

@@ -1,0 +1,88 @@
+"""Every default template renders with a realistic context; a missing variable fails loudly."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from scripted_project import DESIGN, OPS_BUGGY, PRD, TASKS, TESTS_ANSWER, code
+
+from softco.board import Message
+from softco.prompts import TemplateError
+from softco.roles import BoardView, Step, build_request
+from softco.sop import load_sop
+
+
+def msg(mid: int, kind: str, subject: str, payload: dict) -> Message:  # type: ignore[type-arg]
+    return Message(mid, "r", kind, subject, "x", "a", f"x/a/{subject}", None, payload, None, time.time())
+
+
+def fixture_view() -> BoardView:
+    view = BoardView()
+    bug = {"round": 1, "path": "calc/ops.py", "req_ids": ["REQ-2"],
+           "failures": [{"test": "tests/test_ops.py::test_divide_by_zero_raises", "message": "DID NOT RAISE"}]}
+    for i, (kind, subject, payload) in enumerate([
+        ("requirement", "project", {"text": "a calculator"}),
+        ("prd", "project", PRD), ("design", "project", DESIGN), ("tasks", "project", TASKS),
+        ("code", "calc/ops.py", code("calc/ops.py", OPS_BUGGY, ["REQ-1", "REQ-2"])),
+        ("tests", "calc/ops.py", TESTS_ANSWER), ("bug_report", "round-1/calc/ops.py", bug),
+    ]):
+        view.add(msg(i + 1, kind, subject, payload))
+    return view
+
+
+def steps_for(view: BoardView) -> list[Step]:
+    sop = load_sop()
+    out = []
+    for role in sop.roles:
+        for action in role.actions:
+            if action.template is None:
+                continue
+            trigger = view.latest[action.trigger[0]]
+            item = TASKS["tasks"][1] if action.for_each else None  # __init__.py depends on ops.py
+            out.append(Step(role, action, "s", trigger, item=item))
+    return out
+
+
+def test_every_default_template_renders() -> None:
+    view = fixture_view()
+    sop = load_sop()
+    steps = steps_for(view)
+    assert {s.action.name for s in steps} == {"write_prd", "write_design", "write_tasks", "write_code",
+                                              "fix_code", "write_tests"}
+    for step in steps:
+        req = build_request(sop, view, step)
+        system, user = req.messages
+        assert step.role.name in system.content and step.role.goal.split()[0] in system.content
+        assert req.json_schema is not None and req.schema_name == step.action.publishes
+        assert len(user.content) > 200
+    by_action = {s.action.name: build_request(sop, view, s).messages[1].content for s in steps}
+    assert "a calculator" in by_action["write_prd"]
+    assert "REQ-2" in by_action["write_design"] and "Safe division" in by_action["write_design"]
+    # the engineer sees the interfaces of its dependencies, not their code
+    assert "def divide(a: float, b: float)" in by_action["write_code"]
+    assert "return a / b" not in by_action["write_code"]
+    assert "DID NOT RAISE" in by_action["fix_code"] and "return a / b" in by_action["fix_code"]
+    assert "def test_divide_by_zero_raises" in by_action["fix_code"]
+    assert "return a / b" in by_action["write_tests"]
+
+
+def test_missing_variable_names_template_and_line(tmp_path: Path) -> None:
+    sop_dir = tmp_path / "sop"
+    (sop_dir / "sop_templates").mkdir(parents=True)
+    (sop_dir / "sop_templates" / "write_prd.j2").write_text("Line one\nWrite a PRD for {{ requirment }}\n")
+    sop = load_sop(sop_dir)
+    step = next(s for s in steps_for(fixture_view()) if s.action.name == "write_prd")
+    with pytest.raises(TemplateError, match=r"write_prd\.j2:2: 'requirment' is undefined"):
+        build_request(sop, fixture_view(), step)
+
+
+def test_templates_are_sandboxed(tmp_path: Path) -> None:
+    sop_dir = tmp_path / "sop"
+    (sop_dir / "sop_templates").mkdir(parents=True)
+    (sop_dir / "sop_templates" / "write_prd.j2").write_text("{{ req.__globals__ }}\n")
+    sop = load_sop(sop_dir)
+    step = next(s for s in steps_for(fixture_view()) if s.action.name == "write_prd")
+    with pytest.raises(TemplateError, match="write_prd.j2"):
+        build_request(sop, fixture_view(), step)
