@@ -40,9 +40,7 @@ def _check_req_ids(ids: list[str], info: ValidationInfo) -> list[str]:
     if known is not None:
         unknown = [r for r in ids if r not in known]
         if unknown:
-            raise ValueError(
-                f"unknown requirement id(s) {unknown}; the PRD defines {sorted(known, key=_req_num)}"
-            )
+            raise ValueError(f"unknown requirement id(s) {unknown}; the PRD defines {sorted(known, key=_req_num)}")
     return ids
 
 
@@ -324,9 +322,7 @@ class Tests(Artifact):
 
     @model_validator(mode="after")
     def _cases_exist(self) -> Tests:
-        missing = [
-            c.name for c in self.cases if not re.search(rf"def {re.escape(c.name)}\s*\(", self.content)
-        ]
+        missing = [c.name for c in self.cases if not re.search(rf"def {re.escape(c.name)}\s*\(", self.content)]
         if missing:
             raise ValueError(f"cases name tests that are not defined in content: {missing}")
         return self
@@ -403,8 +399,7 @@ class BugReport(Artifact):
 
 
 KINDS: dict[str, type[Artifact]] = {
-    cls.kind: cls
-    for cls in (Requirement, Prd, Design, Tasks, Code, Tests, TestReport, BugReport)
+    cls.kind: cls for cls in (Requirement, Prd, Design, Tasks, Code, Tests, TestReport, BugReport)
 }
 
 

@@ -147,9 +147,7 @@ class Board:
         self.db.execute("COMMIT")
 
     def _migrate(self) -> None:
-        self.db.execute(
-            "CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)"
-        )
+        self.db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
         done = {r[0] for r in self.db.execute("SELECT name FROM migrations")}
         for name, sql in MIGRATIONS:
             if name in done:
@@ -161,9 +159,7 @@ class Board:
                 db.execute("INSERT INTO migrations VALUES (?, ?)", (name, time.time()))
 
     # runs -------------------------------------------------------------------------------
-    def start_run(
-        self, run_id: str, requirement: str, sop_hash: str, model: str, settings: dict[str, Any]
-    ) -> None:
+    def start_run(self, run_id: str, requirement: str, sop_hash: str, model: str, settings: dict[str, Any]) -> None:
         with self.transaction() as db:
             db.execute(
                 "INSERT INTO runs (id, requirement, sop_hash, model, settings_json, status, started_at)"
@@ -182,9 +178,15 @@ class Board:
         rows = self.db.execute("SELECT * FROM runs ORDER BY started_at").fetchall()
         return [
             RunRow(
-                id=r["id"], requirement=r["requirement"], sop_hash=r["sop_hash"], model=r["model"],
-                settings=json.loads(r["settings_json"]), status=r["status"],
-                exit_code=r["exit_code"], started_at=r["started_at"], finished_at=r["finished_at"],
+                id=r["id"],
+                requirement=r["requirement"],
+                sop_hash=r["sop_hash"],
+                model=r["model"],
+                settings=json.loads(r["settings_json"]),
+                status=r["status"],
+                exit_code=r["exit_code"],
+                started_at=r["started_at"],
+                finished_at=r["finished_at"],
             )
             for r in rows
         ]
@@ -206,13 +208,21 @@ class Board:
             cur = db.execute(
                 "INSERT INTO messages (run_id, kind, subject, sender_role, action, step_key, cause_id,"
                 " payload_json, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (run_id, kind, subject, sender_role, action, step_key, cause_id,
-                 json.dumps(payload, sort_keys=True), now),
+                (
+                    run_id,
+                    kind,
+                    subject,
+                    sender_role,
+                    action,
+                    step_key,
+                    cause_id,
+                    json.dumps(payload, sort_keys=True),
+                    now,
+                ),
             )
             mid = cur.lastrowid
         assert mid is not None
-        return Message(mid, run_id, kind, subject, sender_role, action, step_key, cause_id,
-                       payload, None, now)
+        return Message(mid, run_id, kind, subject, sender_role, action, step_key, cause_id, payload, None, now)
 
     def set_commit(self, message_id: int, sha: str) -> None:
         with self.transaction() as db:
@@ -225,20 +235,39 @@ class Board:
             rows = self.db.execute("SELECT * FROM messages WHERE kind=? ORDER BY id", (kind,)).fetchall()
         return [
             Message(
-                id=r["id"], run_id=r["run_id"], kind=r["kind"], subject=r["subject"],
-                sender_role=r["sender_role"], action=r["action"], step_key=r["step_key"],
-                cause_id=r["cause_id"], payload=json.loads(r["payload_json"]),
-                commit_sha=r["commit_sha"], created_at=r["created_at"],
+                id=r["id"],
+                run_id=r["run_id"],
+                kind=r["kind"],
+                subject=r["subject"],
+                sender_role=r["sender_role"],
+                action=r["action"],
+                step_key=r["step_key"],
+                cause_id=r["cause_id"],
+                payload=json.loads(r["payload_json"]),
+                commit_sha=r["commit_sha"],
+                created_at=r["created_at"],
             )
             for r in rows
         ]
 
     # steps ------------------------------------------------------------------------------
     def record_step(
-        self, key: str, run_id: str, role: str, action: str, subject: str, status: str,
-        started_at: float, finished_at: float, attempt: int = 1, request_hash: str | None = None,
-        request_json: str | None = None, response_json: str | None = None,
-        prompt_tokens: int = 0, completion_tokens: int = 0, cost_usd: float | None = None,
+        self,
+        key: str,
+        run_id: str,
+        role: str,
+        action: str,
+        subject: str,
+        status: str,
+        started_at: float,
+        finished_at: float,
+        attempt: int = 1,
+        request_hash: str | None = None,
+        request_json: str | None = None,
+        response_json: str | None = None,
+        prompt_tokens: int = 0,
+        completion_tokens: int = 0,
+        cost_usd: float | None = None,
         error: str | None = None,
     ) -> int:
         """One row per LLM call (each attempt) or tool call."""
@@ -247,9 +276,24 @@ class Board:
                 "INSERT INTO steps (key, run_id, role, action, subject, attempt, status, request_hash,"
                 " request_json, response_json, prompt_tokens, completion_tokens, cost_usd,"
                 " started_at, finished_at, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (key, run_id, role, action, subject, attempt, status, request_hash, request_json,
-                 response_json, prompt_tokens, completion_tokens, cost_usd, started_at,
-                 finished_at, error),
+                (
+                    key,
+                    run_id,
+                    role,
+                    action,
+                    subject,
+                    attempt,
+                    status,
+                    request_hash,
+                    request_json,
+                    response_json,
+                    prompt_tokens,
+                    completion_tokens,
+                    cost_usd,
+                    started_at,
+                    finished_at,
+                    error,
+                ),
             )
             sid = cur.lastrowid
         assert sid is not None
@@ -260,11 +304,21 @@ class Board:
         rows = self.db.execute(sql, (run_id,) if run_id else ()).fetchall()
         return [
             StepRow(
-                id=r["id"], key=r["key"], run_id=r["run_id"], role=r["role"], action=r["action"],
-                subject=r["subject"], attempt=r["attempt"], status=r["status"],
-                request_hash=r["request_hash"], prompt_tokens=r["prompt_tokens"],
-                completion_tokens=r["completion_tokens"], cost_usd=r["cost_usd"],
-                started_at=r["started_at"], finished_at=r["finished_at"], error=r["error"],
+                id=r["id"],
+                key=r["key"],
+                run_id=r["run_id"],
+                role=r["role"],
+                action=r["action"],
+                subject=r["subject"],
+                attempt=r["attempt"],
+                status=r["status"],
+                request_hash=r["request_hash"],
+                prompt_tokens=r["prompt_tokens"],
+                completion_tokens=r["completion_tokens"],
+                cost_usd=r["cost_usd"],
+                started_at=r["started_at"],
+                finished_at=r["finished_at"],
+                error=r["error"],
                 response_json=r["response_json"],
             )
             for r in rows

@@ -30,7 +30,9 @@ def demo_recording() -> Path:
 @app.command()
 def new(
     requirement: Annotated[str | None, typer.Argument(help="What to build, in one line.")] = None,
-    from_file: Annotated[Path | None, typer.Option("--from-file", help="Read the requirement from a file ('-' for stdin).")] = None,
+    from_file: Annotated[
+        Path | None, typer.Option("--from-file", help="Read the requirement from a file ('-' for stdin).")
+    ] = None,
     name: Annotated[str | None, typer.Option(help="Project directory name (default: from the requirement).")] = None,
     output: Annotated[Path | None, typer.Option(help="Where projects go.", envvar="SOFTCO_OUTPUT")] = None,
     sop: Annotated[Path | None, typer.Option(help="A SOP directory (from `softco sop init`).")] = None,
@@ -46,8 +48,16 @@ def new(
         raise RunError("give the requirement either as an argument or with --from-file, not both or neither")
     text = requirement if requirement is not None else read_requirement_file(from_file)  # type: ignore[arg-type]
     opts = NewOptions(
-        requirement=text, name=name, output=output, sop_dir=sop, model=model, base_url=base_url,
-        max_fix_rounds=max_fix_rounds, concurrency=concurrency, llm=llm, record=record,
+        requirement=text,
+        name=name,
+        output=output,
+        sop_dir=sop,
+        model=model,
+        base_url=base_url,
+        max_fix_rounds=max_fix_rounds,
+        concurrency=concurrency,
+        llm=llm,
+        record=record,
     )
     raise typer.Exit(start_new(opts, console))
 
@@ -82,14 +92,17 @@ def demo(
         raise RunError(f"the bundled recording is missing ({recording}); reinstall softco")
     console.print(
         "softco demo: the LLM's answers come from a bundled recording; the board, git, the sandbox "
-        "and pytest run for real.", highlight=False,
+        "and pytest run for real.",
+        highlight=False,
     )
     opts = NewOptions(requirement=DEMO_REQUIREMENT, name="todo-demo", output=output, llm=f"replay:{recording}")
     raise typer.Exit(start_new(opts, console))
 
 
 @app.command()
-def runs(output: Annotated[Path | None, typer.Option(help="Where projects are.", envvar="SOFTCO_OUTPUT")] = None) -> None:
+def runs(
+    output: Annotated[Path | None, typer.Option(help="Where projects are.", envvar="SOFTCO_OUTPUT")] = None,
+) -> None:
     """List the projects under the output directory with their last run's status."""
     from softco.board import Board
     from softco.company import project_board_path

@@ -83,15 +83,28 @@ class Company:
 
     # publishing -------------------------------------------------------------------------
     def publish_requirement(self, text: str) -> Message:
-        return self._publish(Requirement(text=text), None, "requirement/publish/project", "customer", CUSTOMER, "publish")
+        return self._publish(
+            Requirement(text=text), None, "requirement/publish/project", "customer", CUSTOMER, "publish"
+        )
 
     def _publish(
-        self, artifact: Artifact, cause_id: int | None, step_key: str, role_id: str,
-        author: Author, action: str,
+        self,
+        artifact: Artifact,
+        cause_id: int | None,
+        step_key: str,
+        role_id: str,
+        author: Author,
+        action: str,
     ) -> Message:
         msg = self.board.publish(
-            self.run_id, artifact.kind, artifact.subject(), role_id, action, step_key,
-            artifact.model_dump(mode="json"), cause_id,
+            self.run_id,
+            artifact.kind,
+            artifact.subject(),
+            role_id,
+            action,
+            step_key,
+            artifact.model_dump(mode="json"),
+            cause_id,
         )
         self.view.add(msg)
         files = {**artifact.repo_files(), **doc_files(artifact)}
@@ -178,8 +191,13 @@ class Company:
         if requirement is not None and "requirement" not in self.view.latest:
             self.publish_requirement(requirement)
         ctx = StepContext(
-            sop=self.sop, llm=self.llm, board=self.board, run_id=self.run_id, view=self.view,
-            project_dir=self.ws.root, max_fix_rounds=self.settings.max_fix_rounds,
+            sop=self.sop,
+            llm=self.llm,
+            board=self.board,
+            run_id=self.run_id,
+            view=self.view,
+            project_dir=self.ws.root,
+            max_fix_rounds=self.settings.max_fix_rounds,
             limits=self.settings.limits,
         )
         try:
@@ -192,7 +210,9 @@ class Company:
                 del self.tasks[head.key]
                 cause = head.watermark if head.watermark is not None else head.trigger.id
                 for art in artifacts:
-                    self._publish(art, cause, head.key, head.role.id, Author(head.role.author, head.role.email), head.action.name)
+                    self._publish(
+                        art, cause, head.key, head.role.id, Author(head.role.author, head.role.email), head.action.name
+                    )
                 self.finished.add(head.key)
                 self.discover()
         finally:
@@ -211,7 +231,9 @@ class Company:
         if report.ok:
             return Outcome(EXIT_OK, f"all {report.passed} tests pass", report)
         failing = [r.nodeid for r in report.results if r.outcome in ("failed", "error")]
-        why = f"{len(failing)} test(s) still fail after {report.round - 1} fix round(s)" if failing else "no test passed"
+        why = (
+            f"{len(failing)} test(s) still fail after {report.round - 1} fix round(s)" if failing else "no test passed"
+        )
         return Outcome(EXIT_TESTS_FAIL, why, report)
 
 

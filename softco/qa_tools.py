@@ -70,13 +70,24 @@ def run_tests(run: TestRun) -> TestReport:
     python = sandbox.ensure_venv(run.project, run.dependencies)
     result = sandbox.run(
         run.project,
-        [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}",
-         "-o", "junit_family=xunit2", *sorted(run.tests)],
+        [
+            str(python),
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"--junitxml={junit}",
+            "-o",
+            "junit_family=xunit2",
+            *sorted(run.tests),
+        ],
         run.limits,
     )
     parsed = _parse_junit(junit, set(run.tests)) if junit.exists() else {}
     why_missing = (
-        f"timed out after {run.limits.wall_seconds:.0f} s" if result.timed_out
+        f"timed out after {run.limits.wall_seconds:.0f} s"
+        if result.timed_out
         else f"did not run (pytest exit code {result.exit_code})"
     )
     results: list[TestResult] = []
@@ -84,13 +95,30 @@ def run_tests(run: TestRun) -> TestReport:
         for case in run.tests[path].cases:
             hit = parsed.get((path, case.name)) or parsed.get((path, "*"))
             outcome, message, seconds = hit if hit else ("error", why_missing, 0.0)
-            results.append(TestResult(file=path, name=case.name, req_ids=case.req_ids,
-                                      outcome=outcome, message=message, duration=seconds))  # type: ignore[arg-type]
+            results.append(
+                TestResult.model_validate(
+                    {
+                        "file": path,
+                        "name": case.name,
+                        "req_ids": case.req_ids,
+                        "outcome": outcome,
+                        "message": message,
+                        "duration": seconds,
+                    }
+                )
+            )
     count = {o: sum(r.outcome == o for r in results) for o in ("passed", "failed", "error", "skipped")}
     output = "\n".join(result.warnings + [result.output[-OUTPUT_TAIL:]])
-    return TestReport(round=run.round, passed=count["passed"], failed=count["failed"],
-                      errors=count["error"], skipped=count["skipped"], exit_code=result.exit_code,
-                      results=results, output=output)
+    return TestReport(
+        round=run.round,
+        passed=count["passed"],
+        failed=count["failed"],
+        errors=count["error"],
+        skipped=count["skipped"],
+        exit_code=result.exit_code,
+        results=results,
+        output=output,
+    )
 
 
 FRAME = re.compile(r'^(?:\s*File "([^"]+)", line \d+|([\w./\-]+\.py):\d+: )', re.MULTILINE)
@@ -118,8 +146,12 @@ def triage(report: TestReport, tests: dict[str, Tests], design_paths: set[str]) 
     for path in sorted(grouped):
         failing = grouped[path]
         reqs = sorted({q for r in failing for q in r.req_ids}, key=lambda q: int(q.split("-")[1]))
-        bugs.append(BugReport(
-            round=report.round, path=path, req_ids=reqs,
-            failures=[Failure(test=r.nodeid, message=r.message or r.outcome) for r in failing],
-        ))
+        bugs.append(
+            BugReport(
+                round=report.round,
+                path=path,
+                req_ids=reqs,
+                failures=[Failure(test=r.nodeid, message=r.message or r.outcome) for r in failing],
+            )
+        )
     return bugs

@@ -151,10 +151,18 @@ def _record_attempts(ctx: StepContext, step: Step, attempts: list[Attempt], fina
         last = i == len(attempts) - 1
         status = final if last else "invalid"
         ctx.board.record_step(
-            key=step.key, run_id=ctx.run_id, role=step.role.id, action=step.action.name,
-            subject=step.subject, status=status, started_at=a.started_at,
-            finished_at=a.finished_at, attempt=i + 1, request_hash=a.request.request_hash(),
-            request_json=a.request.model_dump_json(), response_json=a.response.model_dump_json(),
+            key=step.key,
+            run_id=ctx.run_id,
+            role=step.role.id,
+            action=step.action.name,
+            subject=step.subject,
+            status=status,
+            started_at=a.started_at,
+            finished_at=a.finished_at,
+            attempt=i + 1,
+            request_hash=a.request.request_hash(),
+            request_json=a.request.model_dump_json(),
+            response_json=a.response.model_dump_json(),
             prompt_tokens=a.response.usage.prompt_tokens,
             completion_tokens=a.response.usage.completion_tokens,
             cost_usd=cost_usd(model, a.response.usage.prompt_tokens, a.response.usage.completion_tokens),
@@ -207,9 +215,14 @@ async def run_step(ctx: StepContext, step: Step) -> list[Artifact]:
     started = time.time()
     artifacts = await asyncio.to_thread(tool_artifacts, ctx, step)
     ctx.board.record_step(
-        key=step.key, run_id=ctx.run_id, role=step.role.id, action=step.action.name,
-        subject=step.subject, status="done", started_at=started, finished_at=time.time(),
+        key=step.key,
+        run_id=ctx.run_id,
+        role=step.role.id,
+        action=step.action.name,
+        subject=step.subject,
+        status="done",
+        started_at=started,
+        finished_at=time.time(),
         response_json=json.dumps([a.title() for a in artifacts]),
     )
     return artifacts
-

@@ -13,9 +13,9 @@ from rich.console import Console
 from softco.board import Board
 from softco.company import EXIT_ERROR, EXIT_USAGE, Company, Outcome, Settings, project_board_path
 from softco.llm.base import LLM, LLMError
+from softco.llm.openai import EndpointNotConfigured
 from softco.llm.providers import ProviderError, default_model, make_llm
 from softco.llm.replay import RecordingLLM, ReplayError, make_header
-from softco.llm.openai import EndpointNotConfigured
 from softco.prompts import TemplateError
 from softco.report.stats import run_stats
 from softco.report.terminal import print_summary, progress_printer
@@ -55,7 +55,7 @@ def output_dir(output: Path | None) -> Path:
 def check_requirement(text: str) -> str:
     text = text.strip()
     if not text:
-        raise RunError("the requirement is empty; say what to build, e.g. softco new \"a CLI todo app\"")
+        raise RunError('the requirement is empty; say what to build, e.g. softco new "a CLI todo app"')
     if len(text) > MAX_REQUIREMENT_CHARS:
         raise RunError(f"the requirement is {len(text)} characters; the limit is {MAX_REQUIREMENT_CHARS}")
     return text
@@ -90,7 +90,9 @@ def execute(company: Company, llm: LLM, board: Board, run_id: str, requirement: 
         raise RunError(str(exc), EXIT_USAGE) from None
     except (LLMError, TemplateError) as exc:
         board.finish_run(run_id, "stopped", EXIT_ERROR)
-        raise RunError(f"{exc}\nthe run stopped; continue it with `softco resume {company.ws.root}`", EXIT_ERROR) from None
+        raise RunError(
+            f"{exc}\nthe run stopped; continue it with `softco resume {company.ws.root}`", EXIT_ERROR
+        ) from None
     board.finish_run(run_id, "done", outcome.exit_code)
     return outcome
 
@@ -140,8 +142,14 @@ def resume(project: Path, console: Console) -> int:
             raise RunError(f"{project}: the board has no run to resume")
         last = runs[-1]
         saved = last.settings
-        opts = NewOptions(**{**saved, "record": None, "output": None,
-                             "sop_dir": Path(saved["sop_dir"]) if saved.get("sop_dir") else None})
+        opts = NewOptions(
+            **{
+                **saved,
+                "record": None,
+                "output": None,
+                "sop_dir": Path(saved["sop_dir"]) if saved.get("sop_dir") else None,
+            }
+        )
         try:
             sop = load_sop(opts.sop_dir)
         except SopError as exc:

@@ -74,12 +74,12 @@ def ensure_venv(project: Path, dependencies: list[str]) -> Path:
     venv = project.absolute() / ".softco" / "venv"
     python = venv / "bin" / "python"
     if not python.exists():
-        subprocess.run(
-            [sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, capture_output=True
-        )
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, capture_output=True)
         purelib = subprocess.run(
             [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-            check=True, capture_output=True, text=True,
+            check=True,
+            capture_output=True,
+            text=True,
         ).stdout.strip()
         Path(purelib, "_softco_host.pth").write_text("\n".join(_host_site_dirs()) + "\n")
     marker = venv / "softco-deps.txt"
@@ -87,12 +87,13 @@ def ensure_venv(project: Path, dependencies: list[str]) -> Path:
     if dependencies and (not marker.exists() or marker.read_text() != wanted):
         proc = subprocess.run(
             [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", *dependencies],
-            capture_output=True, text=True, env=clean_env(project, Path(tempfile.gettempdir())),
+            capture_output=True,
+            text=True,
+            env=clean_env(project, Path(tempfile.gettempdir())),
         )
         if proc.returncode != 0:
             raise RuntimeError(
-                f"installing the generated project's dependencies {dependencies} failed:\n"
-                f"{proc.stderr[-2000:]}"
+                f"installing the generated project's dependencies {dependencies} failed:\n{proc.stderr[-2000:]}"
             )
         marker.write_text(wanted)
     return python
@@ -136,8 +137,12 @@ def run(project: Path, argv: list[str], limits: Limits) -> SandboxResult:
     with tempfile.TemporaryDirectory(prefix="softco-home-") as home:
         try:
             proc = subprocess.Popen(
-                [*prefix, *argv], cwd=project, env=clean_env(project, Path(home)),
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                [*prefix, *argv],
+                cwd=project,
+                env=clean_env(project, Path(home)),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
                 preexec_fn=functools.partial(_limit, limits),  # noqa: PLW1509
             )
         except OSError as exc:

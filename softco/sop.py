@@ -35,13 +35,10 @@ class ActionSpec(BaseModel):
     publishes: str
     template: str | None = None
     tool: Literal["run_tests", "triage"] | None = None
-    for_each: str | None = Field(
-        default=None, description="a list field of the trigger artifact: one step per item"
-    )
+    for_each: str | None = Field(default=None, description="a list field of the trigger artifact: one step per item")
     batch: bool = Field(
         default=False,
-        description="run once over all new trigger messages, when nothing that publishes them "
-        "is still to run",
+        description="run once over all new trigger messages, when nothing that publishes them is still to run",
     )
     when: str | None = Field(default=None, description="Jinja expression; the step runs if true")
 

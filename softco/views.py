@@ -16,7 +16,8 @@ def prd_md(p: Prd) -> str:
         reqs.append(f"- **{r.id}** [{r.priority}] **{r.title}**: {r.description}\n{crit}")
     return (
         f"# PRD: {p.project_name}\n\n{p.summary}\n\n## Goals\n{_bullets(p.goals)}\n\n"
-        f"## User stories\n{_bullets(p.user_stories)}\n\n## Requirements\n" + "\n".join(reqs)
+        f"## User stories\n{_bullets(p.user_stories)}\n\n## Requirements\n"
+        + "\n".join(reqs)
         + f"\n\n## Competitive analysis\n{_bullets(p.competitive_analysis)}\n\n"
         f"## Open questions\n{_bullets(p.open_questions)}\n"
     )
@@ -30,7 +31,8 @@ def design_md(d: Design) -> str:
     deps = ", ".join(d.dependencies) or "standard library only"
     return (
         f"# Design: `{d.package}`\n\n{d.approach}\n\nEntry point: `{d.entry_point or '(library)'}`"
-        f"  \nDependencies: {deps}\n\n## Files\n" + "\n".join(files)
+        f"  \nDependencies: {deps}\n\n## Files\n"
+        + "\n".join(files)
         + f"\n\n## Classes\n```mermaid\n{d.class_diagram.strip()}\n```\n\n"
         f"## Main sequence\n```mermaid\n{d.sequence_diagram.strip()}\n```\n"
     )
@@ -45,16 +47,16 @@ def tasks_md(t: Tasks) -> str:
 
 
 def test_report_md(r: TestReport) -> str:
-    rows = [
-        f"| `{c.nodeid}` | {', '.join(c.req_ids)} | {c.outcome} |" for c in r.results
-    ]
+    rows = [f"| `{c.nodeid}` | {', '.join(c.req_ids)} | {c.outcome} |" for c in r.results]
     failures = [
         f"### `{c.nodeid}`\n```\n{c.message.strip()}\n```" for c in r.results if c.outcome in ("failed", "error")
     ]
     return (
         f"# Test report, round {r.round}\n\n{r.passed} passed, {r.failed} failed, {r.errors} errors, "
         f"{r.skipped} skipped (pytest exit code {r.exit_code})\n\n| test | requirements | outcome |\n"
-        "|---|---|---|\n" + "\n".join(rows) + "\n"
+        "|---|---|---|\n"
+        + "\n".join(rows)
+        + "\n"
         + ("\n## Failures\n" + "\n\n".join(failures) + "\n" if failures else "")
     )
 

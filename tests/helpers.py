@@ -25,8 +25,12 @@ def run_cli(args: list[str], cwd: Path, env: dict[str, str] | None = None, timeo
     full_env.update(env or {})
     full_env["COLUMNS"] = "200"
     proc = subprocess.run(
-        [sys.executable, "-m", "softco.cli", *args], cwd=cwd, env=full_env, capture_output=True,
-        text=True, timeout=timeout,
+        [sys.executable, "-m", "softco.cli", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
 

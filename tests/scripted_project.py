@@ -16,10 +16,20 @@ PRD: dict[str, Any] = {
     "goals": ["Add and divide numbers safely"],
     "user_stories": ["As a developer, I want safe division so that bad input fails loudly."],
     "requirements": [
-        {"id": "REQ-1", "title": "Add", "description": "add(a, b) returns a + b", "priority": "P0",
-         "acceptance_criteria": ["add(2, 3) == 5"]},
-        {"id": "REQ-2", "title": "Safe division", "description": "divide(a, b) raises ValueError when b is 0",
-         "priority": "P0", "acceptance_criteria": ["divide(6, 3) == 2", "divide(1, 0) raises ValueError"]},
+        {
+            "id": "REQ-1",
+            "title": "Add",
+            "description": "add(a, b) returns a + b",
+            "priority": "P0",
+            "acceptance_criteria": ["add(2, 3) == 5"],
+        },
+        {
+            "id": "REQ-2",
+            "title": "Safe division",
+            "description": "divide(a, b) raises ValueError when b is 0",
+            "priority": "P0",
+            "acceptance_criteria": ["divide(6, 3) == 2", "divide(1, 0) raises ValueError"],
+        },
     ],
     "competitive_analysis": [],
     "open_questions": [],
@@ -31,11 +41,21 @@ DESIGN: dict[str, Any] = {
     "entry_point": "",
     "dependencies": [],
     "files": [
-        {"path": "calc/__init__.py", "purpose": "Package exports", "req_ids": [],
-         "interfaces": ["from calc.ops import add, divide"]},
-        {"path": "calc/ops.py", "purpose": "Arithmetic", "req_ids": ["REQ-1", "REQ-2"],
-         "interfaces": ["def add(a: float, b: float) -> float: Sum.",
-                        "def divide(a: float, b: float) -> float: Quotient; ValueError if b == 0."]},
+        {
+            "path": "calc/__init__.py",
+            "purpose": "Package exports",
+            "req_ids": [],
+            "interfaces": ["from calc.ops import add, divide"],
+        },
+        {
+            "path": "calc/ops.py",
+            "purpose": "Arithmetic",
+            "req_ids": ["REQ-1", "REQ-2"],
+            "interfaces": [
+                "def add(a: float, b: float) -> float: Sum.",
+                "def divide(a: float, b: float) -> float: Quotient; ValueError if b == 0.",
+            ],
+        },
     ],
     "class_diagram": "classDiagram\n  class ops",
     "sequence_diagram": "sequenceDiagram\n  User->>ops: divide(1, 0)\n  ops-->>User: ValueError",
@@ -43,14 +63,22 @@ DESIGN: dict[str, Any] = {
 
 TASKS: dict[str, Any] = {
     "tasks": [
-        {"path": "calc/ops.py", "description": "Implement add and divide.", "req_ids": ["REQ-1", "REQ-2"],
-         "depends_on": []},
-        {"path": "calc/__init__.py", "description": "Re-export the functions.", "req_ids": [],
-         "depends_on": ["calc/ops.py"]},
+        {
+            "path": "calc/ops.py",
+            "description": "Implement add and divide.",
+            "req_ids": ["REQ-1", "REQ-2"],
+            "depends_on": [],
+        },
+        {
+            "path": "calc/__init__.py",
+            "description": "Re-export the functions.",
+            "req_ids": [],
+            "depends_on": ["calc/ops.py"],
+        },
     ]
 }
 
-OPS_BUGGY = '''def add(a: float, b: float) -> float:
+OPS_BUGGY = """def add(a: float, b: float) -> float:
     return a + b
 
 
@@ -58,9 +86,9 @@ def divide(a: float, b: float) -> float:
     if b == 0:
         return 0
     return a / b
-'''
+"""
 
-OPS_FIXED = '''def add(a: float, b: float) -> float:
+OPS_FIXED = """def add(a: float, b: float) -> float:
     return a + b
 
 
@@ -68,11 +96,11 @@ def divide(a: float, b: float) -> float:
     if b == 0:
         raise ValueError("cannot divide by zero")
     return a / b
-'''
+"""
 
 INIT = "from calc.ops import add, divide\n\n__all__ = ['add', 'divide']\n"
 
-TESTS = '''import pytest
+TESTS = """import pytest
 
 from calc.ops import add, divide
 
@@ -88,7 +116,7 @@ def test_divide():
 def test_divide_by_zero_raises():
     with pytest.raises(ValueError):
         divide(1, 0)
-'''
+"""
 
 
 def code(path: str, content: str, req_ids: list[str], notes: str = "") -> dict[str, Any]:
@@ -120,7 +148,9 @@ def answers(fixes: int = 1, fixed: bool = True) -> dict[str, Any]:
     for n in range(1, fixes + 1):
         good = fixed and n == fixes
         script[f"engineer/fix_code/round-{n}/calc/ops.py"] = code(
-            "calc/ops.py", OPS_FIXED if good else OPS_BUGGY, ["REQ-1", "REQ-2"],
+            "calc/ops.py",
+            OPS_FIXED if good else OPS_BUGGY,
+            ["REQ-1", "REQ-2"],
             "raise ValueError on division by zero" if good else "attempted fix",
         )
     return script

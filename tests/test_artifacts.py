@@ -55,8 +55,10 @@ def test_declared_test_cases_must_exist() -> None:
 
 
 def test_design_may_not_claim_tests_or_unknown_keys() -> None:
-    bad = {**DESIGN, "files": [*DESIGN["files"], {"path": "tests/test_x.py", "purpose": "", "req_ids": [],
-                                                  "interfaces": []}]}
+    bad = {
+        **DESIGN,
+        "files": [*DESIGN["files"], {"path": "tests/test_x.py", "purpose": "", "req_ids": [], "interfaces": []}],
+    }
     with pytest.raises(ValidationError, match="tests belong to QA"):
         parse_artifact("design", bad, REFS)
     with pytest.raises(ValidationError, match="Extra inputs are not permitted"):

@@ -13,8 +13,9 @@ from softco.artifacts import Refs, TestReport, parse_artifact
 
 def test_failing_tests_after_last_round_exit_3(tmp_path: Path) -> None:
     script = write_script(tmp_path / "a.json", answers(fixes=1, fixed=False))
-    res = run_cli(["new", REQUIREMENT, "--llm", f"script:{script}", "--max-fix-rounds", "1",
-                   "--output", "out"], tmp_path)
+    res = run_cli(
+        ["new", REQUIREMENT, "--llm", f"script:{script}", "--max-fix-rounds", "1", "--output", "out"], tmp_path
+    )
     assert res.exit_code == 3, res.stdout + res.stderr
     assert "tests/test_ops.py::test_divide_by_zero_raises" in res.stdout
     assert "still fail after 1 fix round" in res.stdout
@@ -22,14 +23,18 @@ def test_failing_tests_after_last_round_exit_3(tmp_path: Path) -> None:
     report = TestReport.model_validate_json((project / "docs/test_report.json").read_text())
     assert report.round == 2
     assert {(r.name, r.outcome) for r in report.results} == {
-        ("test_add", "passed"), ("test_divide", "passed"), ("test_divide_by_zero_raises", "failed")}
+        ("test_add", "passed"),
+        ("test_divide", "passed"),
+        ("test_divide_by_zero_raises", "failed"),
+    }
     assert "test_divide_by_zero_raises" in (project / "docs/test_report.md").read_text()
 
 
 def test_zero_fix_rounds_reports_without_bug_reports(tmp_path: Path) -> None:
     script = write_script(tmp_path / "a.json", {k: v for k, v in answers(fixes=0).items()})
-    res = run_cli(["new", REQUIREMENT, "--llm", f"script:{script}", "--max-fix-rounds", "0",
-                   "--output", "out"], tmp_path)
+    res = run_cli(
+        ["new", REQUIREMENT, "--llm", f"script:{script}", "--max-fix-rounds", "0", "--output", "out"], tmp_path
+    )
     assert res.exit_code == 3, res.stdout + res.stderr
     project = only_project(tmp_path / "out")
     assert not (project / "docs" / "bugs").exists()

@@ -37,8 +37,11 @@ def test_one_line_to_tested_repo_through_http(tmp_path: Path) -> None:
     # the architect's endpoint is rate limited once
     script["architect/write_design/project"] = [FakeReply.rate_limited(0), script["architect/write_design/project"]]
     with FakeOpenAIServer(script) as srv:
-        res = run_cli(["new", REQUIREMENT, "--output", "out", "--model", "fake-model"], tmp_path,
-                      env={"OPENAI_BASE_URL": srv.base_url})
+        res = run_cli(
+            ["new", REQUIREMENT, "--output", "out", "--model", "fake-model"],
+            tmp_path,
+            env={"OPENAI_BASE_URL": srv.base_url},
+        )
         requests = list(srv.requests)
         assert not srv.errors, srv.errors
         srv.assert_complete()
@@ -58,8 +61,19 @@ def test_one_line_to_tested_repo_through_http(tmp_path: Path) -> None:
     project = only_project(tmp_path / "out")
     log = commits(project)
     kinds = [c.subject.split(":")[0] for c in log]
-    assert kinds == ["requirement", "prd", "design", "tasks", "code", "code", "tests", "test_report",
-                     "bug_report", "code", "test_report"]
+    assert kinds == [
+        "requirement",
+        "prd",
+        "design",
+        "tasks",
+        "code",
+        "code",
+        "tests",
+        "test_report",
+        "bug_report",
+        "code",
+        "test_report",
+    ]
     for c in log:
         kind = c.subject.split(":")[0]
         assert c.author == AUTHORS[kind], c
@@ -67,8 +81,13 @@ def test_one_line_to_tested_repo_through_http(tmp_path: Path) -> None:
         assert set(c.trailers) == {"Softco-Run", "Softco-Message", "Softco-SOP"}
     # the roles' first commits come in SOP order
     first_seen = list(dict.fromkeys(c.author for c in log))
-    assert first_seen == ["Customer", "Alice (Product Manager)", "Bob (Architect)", "Carol (Engineer)",
-                          "Dave (QA Engineer)"]
+    assert first_seen == [
+        "Customer",
+        "Alice (Product Manager)",
+        "Bob (Architect)",
+        "Carol (Engineer)",
+        "Dave (QA Engineer)",
+    ]
     # the fix commit changes the buggy file and follows the bug report
     fix = log[9]
     assert fix.files == ["calc/ops.py"] and "raise ValueError" in fix.subject
@@ -80,8 +99,9 @@ def test_one_line_to_tested_repo_through_http(tmp_path: Path) -> None:
 
     # the report names the real tests with their real outcomes, per round, on the board
     db = sqlite3.connect(project / ".softco" / "board.sqlite")
-    reports = [json.loads(p) for (p,) in db.execute(
-        "SELECT payload_json FROM messages WHERE kind='test_report' ORDER BY id")]
+    reports = [
+        json.loads(p) for (p,) in db.execute("SELECT payload_json FROM messages WHERE kind='test_report' ORDER BY id")
+    ]
     assert [(r["round"], r["passed"], r["failed"]) for r in reports] == [(1, 2, 1), (2, 3, 0)]
     failing = [x for x in reports[0]["results"] if x["outcome"] == "failed"]
     assert [(x["name"], x["req_ids"]) for x in failing] == [("test_divide_by_zero_raises", ["REQ-2"])]

@@ -34,7 +34,9 @@ def repo_files(project: Path) -> dict[str, str]:
     return {
         str(p.relative_to(project)): p.read_text()
         for p in project.rglob("*")
-        if p.is_file() and ".git" not in p.parts and ".softco" not in p.parts
+        if p.is_file()
+        and ".git" not in p.parts
+        and ".softco" not in p.parts
         and str(p.relative_to(project)) not in skip
     }
 
@@ -42,8 +44,10 @@ def repo_files(project: Path) -> dict[str, str]:
 def test_record_then_replay_gives_the_same_project(tmp_path: Path) -> None:
     script = write_script(tmp_path / "a.json", answers())
     rec = tmp_path / "session.jsonl"
-    first = run_cli(["new", REQUIREMENT, "--name", "p", "--output", "out", "--llm", f"script:{script}",
-                     "--record", str(rec)], tmp_path)
+    first = run_cli(
+        ["new", REQUIREMENT, "--name", "p", "--output", "out", "--llm", f"script:{script}", "--record", str(rec)],
+        tmp_path,
+    )
     assert first.exit_code == 0, first.stdout + first.stderr
     header, exchanges = load_recording(rec)
     assert header.sop_hash and header.softco_version and header.requirement == REQUIREMENT
@@ -57,14 +61,20 @@ def test_record_then_replay_gives_the_same_project(tmp_path: Path) -> None:
     assert board_artifacts(a) == board_artifacts(b)
     assert repo_files(a) == repo_files(b)
     ca, cb = commits(a), commits(b)
-    assert [(c.author, c.email, c.subject, c.files) for c in ca] == [(c.author, c.email, c.subject, c.files) for c in cb]
+    assert [(c.author, c.email, c.subject, c.files) for c in ca] == [
+        (c.author, c.email, c.subject, c.files) for c in cb
+    ]
 
 
 def test_replay_with_a_missing_step_names_it(tmp_path: Path) -> None:
     script = write_script(tmp_path / "a.json", answers())
     rec = tmp_path / "session.jsonl"
-    assert run_cli(["new", REQUIREMENT, "--output", "out", "--llm", f"script:{script}", "--record", str(rec)],
-                   tmp_path).exit_code == 0
+    assert (
+        run_cli(
+            ["new", REQUIREMENT, "--output", "out", "--llm", f"script:{script}", "--record", str(rec)], tmp_path
+        ).exit_code
+        == 0
+    )
     lines = rec.read_text().splitlines()
     kept = [line for line in lines if '"step_key":"architect/write_tasks/project"' not in line]
     assert len(kept) == len(lines) - 1
@@ -77,14 +87,19 @@ def test_replay_with_a_missing_step_names_it(tmp_path: Path) -> None:
 def test_replay_after_a_template_change_warns_and_completes(tmp_path: Path) -> None:
     script = write_script(tmp_path / "a.json", answers())
     rec = tmp_path / "session.jsonl"
-    assert run_cli(["new", REQUIREMENT, "--output", "out", "--llm", f"script:{script}", "--record", str(rec)],
-                   tmp_path).exit_code == 0
+    assert (
+        run_cli(
+            ["new", REQUIREMENT, "--output", "out", "--llm", f"script:{script}", "--record", str(rec)], tmp_path
+        ).exit_code
+        == 0
+    )
     sop = tmp_path / "sop" / "sop_templates"
     sop.mkdir(parents=True)
     original = (Path(__file__).parent.parent / "sop_templates" / "write_tasks.j2").read_text()
     (sop / "write_tasks.j2").write_text(original + "\nKeep task descriptions under 50 words.\n")
-    res = run_cli(["new", REQUIREMENT, "--output", "out", "--sop", str(tmp_path / "sop"),
-                   "--llm", f"replay:{rec}"], tmp_path)
+    res = run_cli(
+        ["new", REQUIREMENT, "--output", "out", "--sop", str(tmp_path / "sop"), "--llm", f"replay:{rec}"], tmp_path
+    )
     assert res.exit_code == 0, res.stdout + res.stderr
     warnings = [line for line in res.stdout.splitlines() if line.startswith("warning:")]
     assert len(warnings) == 1 and "architect/write_tasks/project" in warnings[0]
@@ -94,8 +109,11 @@ def test_recording_holds_no_api_key_or_auth_header(tmp_path: Path) -> None:
     secret = "sk-test-0123456789abcdef-secret"
     rec = tmp_path / "session.jsonl"
     with FakeOpenAIServer(answers()) as srv:
-        res = run_cli(["new", REQUIREMENT, "--output", "out", "--record", str(rec)], tmp_path,
-                      env={"OPENAI_BASE_URL": srv.base_url, "OPENAI_API_KEY": secret})
+        res = run_cli(
+            ["new", REQUIREMENT, "--output", "out", "--record", str(rec)],
+            tmp_path,
+            env={"OPENAI_BASE_URL": srv.base_url, "OPENAI_API_KEY": secret},
+        )
         sent_keys = {r.headers.get("authorization") for r in srv.requests}
     assert res.exit_code == 0, res.stdout + res.stderr
     assert sent_keys == {f"Bearer {secret}"}  # the key was really in use during the run

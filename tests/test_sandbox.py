@@ -45,14 +45,17 @@ def test_no_network_to_a_listening_local_socket(tmp_path: Path) -> None:
     server.listen(1)
     port = server.getsockname()[1]
     try:
-        res = run_py(project(tmp_path), f"""
+        res = run_py(
+            project(tmp_path),
+            f"""
 import socket
 s = socket.socket(); s.settimeout(2)
 try:
     s.connect(("127.0.0.1", {port})); print("CONNECTED")
 except OSError as e:
     print("BLOCKED", e)
-""")
+""",
+        )
     finally:
         server.close()
     assert "BLOCKED" in res.output and "CONNECTED" not in res.output
@@ -65,8 +68,11 @@ def test_wall_time_limit_stops_a_hang(tmp_path: Path) -> None:
 
 
 def test_memory_limit_stops_a_hog(tmp_path: Path) -> None:
-    res = run_py(project(tmp_path), "x = bytearray(3 * 1024**3); print('DONE' + 'ALLOC')",
-                 sandbox.Limits(wall_seconds=30, memory_bytes=512 * 1024**2))
+    res = run_py(
+        project(tmp_path),
+        "x = bytearray(3 * 1024**3); print('DONE' + 'ALLOC')",
+        sandbox.Limits(wall_seconds=30, memory_bytes=512 * 1024**2),
+    )
     assert res.exit_code != 0 and "DONEALLOC" not in res.output
     assert "MemoryError" in res.output
 

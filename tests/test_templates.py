@@ -20,14 +20,23 @@ def msg(mid: int, kind: str, subject: str, payload: dict) -> Message:  # type: i
 
 def fixture_view() -> BoardView:
     view = BoardView()
-    bug = {"round": 1, "path": "calc/ops.py", "req_ids": ["REQ-2"],
-           "failures": [{"test": "tests/test_ops.py::test_divide_by_zero_raises", "message": "DID NOT RAISE"}]}
-    for i, (kind, subject, payload) in enumerate([
-        ("requirement", "project", {"text": "a calculator"}),
-        ("prd", "project", PRD), ("design", "project", DESIGN), ("tasks", "project", TASKS),
-        ("code", "calc/ops.py", code("calc/ops.py", OPS_BUGGY, ["REQ-1", "REQ-2"])),
-        ("tests", "calc/ops.py", TESTS_ANSWER), ("bug_report", "round-1/calc/ops.py", bug),
-    ]):
+    bug = {
+        "round": 1,
+        "path": "calc/ops.py",
+        "req_ids": ["REQ-2"],
+        "failures": [{"test": "tests/test_ops.py::test_divide_by_zero_raises", "message": "DID NOT RAISE"}],
+    }
+    for i, (kind, subject, payload) in enumerate(
+        [
+            ("requirement", "project", {"text": "a calculator"}),
+            ("prd", "project", PRD),
+            ("design", "project", DESIGN),
+            ("tasks", "project", TASKS),
+            ("code", "calc/ops.py", code("calc/ops.py", OPS_BUGGY, ["REQ-1", "REQ-2"])),
+            ("tests", "calc/ops.py", TESTS_ANSWER),
+            ("bug_report", "round-1/calc/ops.py", bug),
+        ]
+    ):
         view.add(msg(i + 1, kind, subject, payload))
     return view
 
@@ -49,8 +58,14 @@ def test_every_default_template_renders() -> None:
     view = fixture_view()
     sop = load_sop()
     steps = steps_for(view)
-    assert {s.action.name for s in steps} == {"write_prd", "write_design", "write_tasks", "write_code",
-                                              "fix_code", "write_tests"}
+    assert {s.action.name for s in steps} == {
+        "write_prd",
+        "write_design",
+        "write_tasks",
+        "write_code",
+        "fix_code",
+        "write_tests",
+    }
     for step in steps:
         req = build_request(sop, view, step)
         system, user = req.messages

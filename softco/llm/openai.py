@@ -72,7 +72,9 @@ class OpenAILLM(LLM):
                 if request.json_schema is None or not self._downgrade(exc):
                     raise LLMError(f"step {request.step_key}: the endpoint refused the request: {exc}") from None
             except openai.APITimeoutError:
-                raise LLMError(f"step {request.step_key}: the endpoint timed out after retries; run `softco resume`") from None
+                raise LLMError(
+                    f"step {request.step_key}: the endpoint timed out after retries; run `softco resume`"
+                ) from None
             except openai.APIConnectionError as exc:
                 raise LLMError(
                     f"step {request.step_key}: cannot reach the endpoint ({exc}); check "

@@ -20,13 +20,13 @@ import asyncio
 import json
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Union
+from typing import Any, cast
 
 from pydantic import BaseModel
 
 from softco.llm.base import LLM, LLMError, LLMRequest, LLMResponse, Usage
 
-Answer = Union[str, dict[str, Any], BaseModel, BaseException, Callable[[LLMRequest], Any]]
+Answer = str | dict[str, Any] | BaseModel | BaseException | Callable[[LLMRequest], Any]
 
 
 class ScriptExhausted(LLMError):
@@ -64,7 +64,7 @@ class ScriptedLLM(LLM):
         if isinstance(answers, Mapping):
             for key, val in answers.items():
                 items = list(val) if isinstance(val, list | tuple) else [val]
-                self._by_step[key] = deque(items)
+                self._by_step[key] = deque(cast(list[Answer], items))
         else:
             self._ordered = deque(answers)
         self._lock = asyncio.Lock()
