@@ -19,8 +19,6 @@ from softco.artifacts import (
     Refs,
     TestReport,
     Tests,
-    artifact_class,
-    parse_artifact,
 )
 from softco.board import Board, Message
 from softco.budget import cost_usd
@@ -118,7 +116,7 @@ def template_context(view: BoardView, step: Step) -> dict[str, Any]:
 def build_request(sop: Sop, view: BoardView, step: Step) -> LLMRequest:
     assert step.action.template is not None
     ctx = template_context(view, step)
-    cls = artifact_class(step.action.publishes)
+    cls = sop.kind(step.action.publishes)
     return LLMRequest(
         step_key=step.key,
         messages=[
@@ -176,7 +174,7 @@ async def run_llm_step(ctx: StepContext, step: Step) -> list[Artifact]:
     kind = step.action.publishes
 
     def parse(text: str) -> Artifact:
-        return parse_artifact(kind, text, refs)
+        return ctx.sop.kind(kind).model_validate_json(text, context=refs)
 
     try:
         result = await ask_structured(ctx.llm, request, parse)

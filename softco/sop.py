@@ -18,6 +18,7 @@ import yaml
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from softco.artifacts import KINDS, Artifact
 from softco.llm.base import ModelSettings
 from softco.prompts import make_env
 
@@ -174,6 +175,17 @@ class Sop:
             if (d / name).is_file():
                 return d / name
         raise SopError(f"{name}: template not found in {[str(d) for d in self.template_dirs]}")
+
+    @cached_property
+    def kinds(self) -> dict[str, type[Artifact]]:
+        """The artifact kinds this company knows: the built-in ones (custom kinds join here)."""
+        return dict(KINDS)
+
+    def kind(self, name: str) -> type[Artifact]:
+        try:
+            return self.kinds[name]
+        except KeyError:
+            raise SopError(f"unknown artifact kind {name!r}; known kinds: {sorted(self.kinds)}") from None
 
     def role(self, role_id: str) -> RoleSpec:
         for r in self.roles:
