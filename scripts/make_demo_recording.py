@@ -38,8 +38,12 @@ def main() -> int:
         script = Path(tmp) / "answers.json"
         script.write_text(json.dumps(load_answers()))
         opts = NewOptions(
-            requirement=DEMO_REQUIREMENT, name="todo-demo", output=Path(tmp) / "out",
-            llm=f"script:{script}", record=demo_recording(), produced_by=PRODUCED_BY,
+            requirement=DEMO_REQUIREMENT,
+            name="todo-demo",
+            output=Path(tmp) / "out",
+            llm=f"script:{script}",
+            record=demo_recording(),
+            produced_by=PRODUCED_BY,
         )
         code = start_new(opts, Console())
     print(f"wrote {demo_recording()} (exit {code})")

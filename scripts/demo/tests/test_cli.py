@@ -1,6 +1,7 @@
 """Tests for todo/cli.py: the todo command end to end, against a tasks file in tmp_path."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -22,11 +23,22 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
+LINE = re.compile(r"^\s*(?P<id>\d+)\s+\[(?P<done>[x ])\]\s+(?P<priority>\w+)\s+(?P<due>\S+)\s+(?P<title>.+)$")
+
+
 def listed_titles(out: str) -> list[str]:
-    return [line.split("  ")[-1] for line in out.splitlines()]
+    """Titles from task lines: id, [x] or [ ], priority, due date or '-', title."""
+    titles = []
+    for line in out.splitlines():
+        match = LINE.match(line)
+        assert match, f"not a task line: {line!r}"
+        titles.append(match["title"])
+    return titles
 
 
-def test_add_then_list_shows_tasks_by_priority_and_due_date(todo_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_add_then_list_shows_tasks_by_priority_and_due_date(
+    todo_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     f = str(todo_file)
     code, out, _ = run(capsys, "--file", f, "add", "Buy", "milk")
     assert code == 0
@@ -36,10 +48,10 @@ def test_add_then_list_shows_tasks_by_priority_and_due_date(todo_file: Path, cap
     code, out, err = run(capsys, "--file", f, "list")
     assert (code, err) == (0, "")
     assert listed_titles(out) == ["Tax return", "Pay rent", "Buy milk"]
-    first = out.splitlines()[0]
-    for part in ("3", "[ ]", "high", "2024-05-31", "Tax return"):
-        assert part in first
-    assert "-" in out.splitlines()[2], "a task without a due date shows '-'"
+    first, _, last = (LINE.match(line) for line in out.splitlines())
+    assert first and last
+    assert (first["id"], first["done"], first["priority"], first["due"]) == ("3", " ", "high", "2024-05-31")
+    assert (last["id"], last["priority"], last["due"]) == ("1", "medium", "-")
 
 
 def test_list_on_missing_file_says_no_tasks(todo_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -57,7 +69,8 @@ def test_done_hides_task_unless_all_and_priority_filter(todo_file: Path, capsys:
     assert listed_titles(run(capsys, "--file", f, "list")[1]) == ["Walk dog"]
     out = run(capsys, "--file", f, "list", "--all")[1]
     assert listed_titles(out) == ["Fix bike", "Walk dog"]
-    assert "[x]" in out.splitlines()[0]
+    done_line = LINE.match(out.splitlines()[0])
+    assert done_line and done_line["done"] == "x"
     assert listed_titles(run(capsys, "--file", f, "list", "--all", "--priority", "low")[1]) == ["Walk dog"]
     assert json.loads(todo_file.read_text(encoding="utf-8"))["tasks"][1]["done"] is True
 

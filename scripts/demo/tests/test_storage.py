@@ -91,9 +91,7 @@ def test_failed_save_keeps_the_old_file_and_leaves_no_temp_files(
     assert [p.name for p in tmp_path.iterdir()] == ["todo.json"]
 
 
-def test_resolve_path_prefers_explicit_file_then_env_then_home(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_resolve_path_prefers_explicit_file_then_env_then_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     explicit = tmp_path / "explicit.json"
     from_env = tmp_path / "env.json"

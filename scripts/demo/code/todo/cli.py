@@ -80,7 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="A small command-line todo list with priorities and due dates, stored as JSON.",
         epilog=f"The tasks file is --file, else ${ENV_VAR}, else ~/{DEFAULT_FILENAME}.",
     )
-    parser.add_argument("-f", "--file", metavar="PATH", help=f"tasks file (default: ${ENV_VAR} or ~/{DEFAULT_FILENAME})")
+    parser.add_argument(
+        "-f", "--file", metavar="PATH", help=f"tasks file (default: ${ENV_VAR} or ~/{DEFAULT_FILENAME})"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     add = sub.add_parser("add", help="add a task")

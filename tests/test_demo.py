@@ -1,0 +1,47 @@
+"""`softco demo`: the bundled recording replayed through the normal path, offline."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from helpers import commits, run_cli
+
+from softco.cli import demo_recording
+from softco.llm.replay import load_recording
+
+
+def test_demo_runs_the_whole_company_offline(tmp_path: Path) -> None:
+    res = run_cli(["demo", "--output", "out"], tmp_path)
+    assert res.exit_code == 0, res.stdout + res.stderr
+    assert "warning" not in res.stdout  # the recording matches today's default prompts
+    assert "all 35 tests pass" in res.stdout
+    project = tmp_path / "out" / "todo-demo"
+    log = commits(project)
+    authors = {c.author for c in log}
+    assert {"Alice (Product Manager)", "Bob (Architect)", "Carol (Engineer)", "Dave (QA Engineer)"} <= authors
+    subjects = [c.subject for c in log]
+    bug = next(i for i, s in enumerate(subjects) if s.startswith("bug_report: todo/service.py"))
+    fix = log[bug + 1]
+    assert fix.author == "Carol (Engineer)" and fix.files == ["todo/service.py"]
+    assert subjects[bug + 2].startswith("test_report: round 2: 35 passed, 0 failed")
+    assert len([f for c in log for f in c.files if f.startswith("todo/") and f.endswith(".py")]) >= 6
+
+    db = sqlite3.connect(project / ".softco" / "board.sqlite")
+    kinds = [k for (k,) in db.execute("SELECT kind FROM messages ORDER BY id")]
+    reports = [json.loads(p) for (p,) in db.execute("SELECT payload_json FROM messages WHERE kind='test_report'")]
+    db.close()
+    assert kinds.count("bug_report") == 1 and kinds.count("test_report") == 2
+    assert [(r["passed"], r["failed"]) for r in reports] == [(34, 1), (35, 0)]
+    assert all(r["outcome"] == "passed" for r in reports[-1]["results"])
+    assert (project / "todo" / "cli.py").is_file() and len(list((project / "tests").glob("test_*.py"))) >= 4
+
+
+def test_bundled_recording_is_honest_and_complete() -> None:
+    header, exchanges = load_recording(demo_recording())
+    assert "Not a live model" in header.produced_by
+    assert header.requirement.startswith("a command-line todo app")
+    keys = {e.step_key for e in exchanges}
+    assert "engineer/fix_code/round-1/todo/service.py" in keys
+    assert len([k for k in keys if k.startswith("engineer/write_code/")]) >= 4
