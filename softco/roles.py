@@ -23,7 +23,7 @@ from softco.artifacts import (
 from softco.board import Board, Message
 from softco.budget import cost_usd
 from softco.llm.base import LLM, ChatMessage, LLMRequest
-from softco.llm.structured import Attempt, InvalidAnswer, ask_structured
+from softco.llm.structured import Attempt, AttemptsError, ask_structured
 from softco.prompts import render
 from softco.sandbox import Limits
 from softco.sop import ActionSpec, RoleSpec, Sop
@@ -143,27 +143,35 @@ class StepContext:
     limits: Limits
 
 
-def _record_attempts(ctx: StepContext, step: Step, attempts: list[Attempt], final: str) -> None:
+def attempt_status(a: Attempt) -> str:
+    """ok / cached / invalid (re-asked with the error) / fault (transport error, retried)."""
+    if a.response.finish_reason == "fault":
+        return "fault"
+    if a.error:
+        return "invalid"
+    return "cached" if a.response.cached else "ok"
+
+
+def _record_attempts(ctx: StepContext, step: Step, attempts: list[Attempt]) -> None:
     for i, a in enumerate(attempts):
         model = a.response.model or a.request.settings.model or ctx.llm.model
-        last = i == len(attempts) - 1
-        status = final if last else "invalid"
+        usage = a.response.usage
         ctx.board.record_step(
             key=step.key,
             run_id=ctx.run_id,
             role=step.role.id,
             action=step.action.name,
             subject=step.subject,
-            status=status,
+            status=attempt_status(a),
             started_at=a.started_at,
             finished_at=a.finished_at,
             attempt=i + 1,
             request_hash=a.request.request_hash(),
             request_json=a.request.model_dump_json(),
             response_json=a.response.model_dump_json(),
-            prompt_tokens=a.response.usage.prompt_tokens,
-            completion_tokens=a.response.usage.completion_tokens,
-            cost_usd=cost_usd(model, a.response.usage.prompt_tokens, a.response.usage.completion_tokens),
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            cost_usd=0.0 if a.response.cached else cost_usd(model, usage.prompt_tokens, usage.completion_tokens),
             error=a.error,
         )
 
@@ -178,10 +186,10 @@ async def run_llm_step(ctx: StepContext, step: Step) -> list[Artifact]:
 
     try:
         result = await ask_structured(ctx.llm, request, parse)
-    except InvalidAnswer as exc:
-        _record_attempts(ctx, step, exc.attempts, "invalid")
+    except AttemptsError as exc:
+        _record_attempts(ctx, step, exc.attempts)
         raise
-    _record_attempts(ctx, step, result.attempts, "ok")
+    _record_attempts(ctx, step, result.attempts)
     return [result.value]
 
 

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from softco.llm.base import ChatMessage, LLMError, LLMRequest, LLMResponse, Usage
 from softco.llm.fake_server import FakeOpenAIServer, FakeReply, FakeRequest
 from softco.llm.openai import EndpointNotConfigured, OpenAILLM, make_client, schema_instructions
-from softco.llm.structured import InvalidAnswer, StructuredResult, ask_structured
+from softco.llm.structured import MAX_TRANSIENT, EndpointFailing, InvalidAnswer, StructuredResult, ask_structured
 from softco.llm.testing import estimate_tokens
 
 T = TypeVar("T")
@@ -193,8 +193,19 @@ def test_rate_limit_with_retry_after_zero_is_survived() -> None:
         result = ask(srv)
     assert result.value == Item(**GOOD)
     assert len(srv.requests) == 2
-    assert len(result.attempts) == 1  # the retry is the client's, below the structured layer
+    # every attempt is kept for the board: the rate-limited one, then the answer
+    assert [a.response.finish_reason for a in result.attempts] == ["fault", "stop"]
+    assert "HTTP 429" in (result.attempts[0].error or "")
     srv.assert_complete()
+
+
+def test_endpoint_that_keeps_failing_stops_with_every_attempt() -> None:
+    faults = [FakeReply.server_error(503, retry_after=0) for _ in range(MAX_TRANSIENT + 1)]
+    with FakeOpenAIServer({STEP: faults}) as srv, pytest.raises(EndpointFailing, match="gave up after 7") as info:
+        ask(srv)
+    assert len(srv.requests) == MAX_TRANSIENT + 1
+    assert len(info.value.attempts) == MAX_TRANSIENT + 1
+    assert all("HTTP 503" in (a.error or "") for a in info.value.attempts)
 
 
 def test_server_error_then_success_is_survived() -> None:

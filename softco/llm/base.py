@@ -78,10 +78,19 @@ class LLMResponse(BaseModel):
     usage: Usage = Field(default_factory=Usage)
     model: str = ""
     finish_reason: str = "stop"
+    cached: bool = Field(default=False, description="answered from the step cache, no call made")
 
 
 class LLMError(Exception):
     """The model could not be reached or kept failing; the message says what to do next."""
+
+
+class TransientLLMError(LLMError):
+    """A failure worth retrying (rate limit, 5xx, timeout, connection reset)."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class LLM(abc.ABC):

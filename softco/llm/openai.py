@@ -2,8 +2,10 @@
 
 Structured steps ask for ``response_format={"type": "json_schema", ...}``. An endpoint that
 rejects that gets JSON mode with the schema in the prompt, and one that rejects JSON mode too gets
-the schema in the prompt alone; the fallback is remembered for the rest of the run. Retries with
-backoff on 429 (honouring Retry-After), 5xx, timeouts and connection errors are the client's own.
+the schema in the prompt alone; the fallback is remembered for the rest of the run.
+429 / 5xx / timeouts / connection errors become :class:`TransientLLMError`, which
+:mod:`softco.llm.structured` retries with backoff (honouring Retry-After), one board row per
+attempt; the client's own silent retries are off.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from urllib.parse import quote, urlparse
 
 import openai
 
-from softco.llm.base import LLM, ChatMessage, LLMError, LLMRequest, LLMResponse, Usage
+from softco.llm.base import LLM, ChatMessage, LLMError, LLMRequest, LLMResponse, TransientLLMError, Usage
 
 DEFAULT_MODEL = "gpt-4o-mini"
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
@@ -46,7 +48,20 @@ def make_client(base_url: str | None, api_key: str | None, timeout: float = 600.
                 "provider), or pass --base-url http://127.0.0.1:PORT/v1 for a local server; "
                 "`softco demo` runs offline"
             )
-    return openai.AsyncOpenAI(base_url=base_url, api_key=api_key, max_retries=4, timeout=timeout)
+    return openai.AsyncOpenAI(base_url=base_url, api_key=api_key, max_retries=0, timeout=timeout)
+
+
+def retry_after(headers: Any) -> float | None:
+    """Seconds the server asked us to wait (``retry-after-ms`` or ``Retry-After`` in seconds)."""
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = headers.get(name) if headers is not None else None
+        if value is None:
+            continue
+        try:
+            return max(0.0, float(value) * scale)
+        except ValueError:
+            continue  # an HTTP date: fall back to our own backoff
+    return None
 
 
 def schema_instructions(name: str, schema: dict[str, Any]) -> str:
@@ -72,19 +87,17 @@ class OpenAILLM(LLM):
                 if request.json_schema is None or not self._downgrade(exc):
                     raise LLMError(f"step {request.step_key}: the endpoint refused the request: {exc}") from None
             except openai.APITimeoutError:
-                raise LLMError(
-                    f"step {request.step_key}: the endpoint timed out after retries; run `softco resume`"
-                ) from None
+                raise TransientLLMError(f"step {request.step_key}: the endpoint timed out") from None
             except openai.APIConnectionError as exc:
-                raise LLMError(
-                    f"step {request.step_key}: cannot reach the endpoint ({exc}); check "
-                    "--base-url / OPENAI_BASE_URL, then `softco resume`"
+                raise TransientLLMError(
+                    f"step {request.step_key}: cannot reach the endpoint ({exc}); check --base-url / OPENAI_BASE_URL"
                 ) from None
             except openai.APIStatusError as exc:
-                raise LLMError(
-                    f"step {request.step_key}: the endpoint answered HTTP {exc.status_code} after "
-                    f"retries: {exc.message}; then `softco resume`"
-                ) from None
+                message = f"step {request.step_key}: the endpoint answered HTTP {exc.status_code}: {exc.message}"
+                should_retry = exc.response.headers.get("x-should-retry", "")
+                if should_retry != "false" and (exc.status_code in (408, 409, 429) or exc.status_code >= 500):
+                    raise TransientLLMError(message, retry_after(exc.response.headers)) from None
+                raise LLMError(message) from None
 
     def _downgrade(self, exc: openai.BadRequestError) -> bool:
         """Move to the next structured-output fallback; False when none is left."""

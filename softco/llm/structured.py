@@ -6,7 +6,9 @@ identical prompt again.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,18 +16,29 @@ from typing import Generic, TypeVar
 
 from pydantic import ValidationError
 
-from softco.llm.base import LLM, ChatMessage, LLMError, LLMRequest, LLMResponse, Usage
+from softco.llm.base import LLM, ChatMessage, LLMError, LLMRequest, LLMResponse, TransientLLMError, Usage
 
 T = TypeVar("T")
 MAX_REASKS = 2
+MAX_TRANSIENT = 6
+BACKOFF_BASE = 0.5
+BACKOFF_CAP = 30.0
 
 
-class InvalidAnswer(LLMError):
-    """The model's answers kept failing validation."""
+class AttemptsError(LLMError):
+    """A step failed for good; ``attempts`` holds every try, for the board."""
 
     def __init__(self, message: str, attempts: list[Attempt]) -> None:
         super().__init__(message)
         self.attempts = attempts
+
+
+class InvalidAnswer(AttemptsError):
+    """The model's answers kept failing validation."""
+
+
+class EndpointFailing(AttemptsError):
+    """The endpoint kept failing (rate limits, 5xx, timeouts) past the retry bound."""
 
 
 @dataclass
@@ -78,13 +91,31 @@ async def ask_structured(
     request: LLMRequest,
     parse: Callable[[str], T],
     max_reasks: int = MAX_REASKS,
+    max_transient: int = MAX_TRANSIENT,
 ) -> StructuredResult[T]:
-    """Ask ``llm`` and parse the answer; re-ask at most ``max_reasks`` times with the error."""
+    """Ask ``llm`` and parse the answer; re-ask at most ``max_reasks`` times with the error.
+
+    Transient faults (rate limits, 5xx, timeouts) are retried at most ``max_transient`` times with
+    backoff; every attempt, failed or not, is in the result (or the exception) for the board.
+    """
     attempts: list[Attempt] = []
     current = request
-    for n in range(max_reasks + 1):
+    faults = 0
+    n = 0
+    while n <= max_reasks:
         started = time.time()
-        response = await llm.complete(current)
+        try:
+            response = await llm.complete(current)
+        except TransientLLMError as exc:
+            faults += 1
+            failed = LLMResponse(content="", finish_reason="fault")
+            attempts.append(Attempt(current, failed, started, time.time(), str(exc)))
+            if faults > max_transient:
+                raise EndpointFailing(
+                    f"{exc}; gave up after {faults} attempts. Check the endpoint, then `softco resume`", attempts
+                ) from None
+            await asyncio.sleep(backoff(faults, exc.retry_after))
+            continue
         finished = time.time()
         try:
             if response.finish_reason == "length":
@@ -116,7 +147,15 @@ async def ask_structured(
                     "attempt": n + 2,
                 }
             )
+            n += 1
             continue
         attempts.append(Attempt(current, response, started, finished))
         return StructuredResult(value, attempts)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def backoff(fault: int, retry_after: float | None) -> float:
+    """Seconds to wait before retry number ``fault``: the server's word, else exponential with jitter."""
+    if retry_after is not None:
+        return min(retry_after, BACKOFF_CAP)
+    return min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (fault - 1)) * (0.5 + random.random() / 2)
