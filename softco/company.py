@@ -10,6 +10,7 @@ same commits at any concurrency.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,35 +79,28 @@ class Company:
         self.tasks: dict[str, asyncio.Task[list[Artifact]]] = {}
         for m in board.messages():
             self.view.add(m)
-            self.finished.add(m.step_key)
-        self.finished |= {s.key for s in board.steps() if s.status == "done"}
+        self.finished |= {s.key for s in board.steps() if s.status == "published"}
 
     # publishing -------------------------------------------------------------------------
     def publish_requirement(self, text: str) -> Message:
-        return self._publish(
-            Requirement(text=text), None, "requirement/publish/project", "customer", CUSTOMER, "publish"
-        )
+        return self._publish(Requirement(text=text), None, "requirement/publish/project", "customer", "publish")
 
-    def _publish(
-        self,
-        artifact: Artifact,
-        cause_id: int | None,
-        step_key: str,
-        role_id: str,
-        author: Author,
-        action: str,
-    ) -> Message:
+    def _publish(self, artifact: Artifact, cause_id: int | None, step_key: str, role_id: str, action: str) -> Message:
+        """Put an artifact on the board, then into the repo (files + one commit)."""
+        payload = artifact.model_dump(mode="json")
         msg = self.board.publish(
-            self.run_id,
-            artifact.kind,
-            artifact.subject(),
-            role_id,
-            action,
-            step_key,
-            artifact.model_dump(mode="json"),
-            cause_id,
+            self.run_id, artifact.kind, artifact.subject(), role_id, action, step_key, payload, cause_id
         )
         self.view.add(msg)
+        self._materialize(msg, artifact)
+        self.on_event(Event("publish", step_key, self._role(role_id), msg, artifact.title()))
+        return msg
+
+    def _author(self, role_id: str) -> Author:
+        role = self._role(role_id)
+        return Author(role.author, role.email) if role else CUSTOMER
+
+    def _materialize(self, msg: Message, artifact: Artifact) -> None:
         files = {**artifact.repo_files(), **doc_files(artifact)}
         if isinstance(artifact, Design):
             prd = self.view.payload("prd")
@@ -118,14 +112,41 @@ class Company:
         if artifact.kind == "requirement":
             changed.append(".gitignore")
         message = (
-            f"{artifact.kind}: {artifact.title()}\n\nSoftco-Run: {self.run_id}\n"
+            f"{artifact.kind}: {artifact.title()}\n\nSoftco-Run: {msg.run_id}\n"
             f"Softco-Message: {msg.id}\nSoftco-SOP: {self.sop.sop_hash}\n"
         )
-        sha = self.ws.commit(changed, message, author)
+        sha = self.ws.commit(changed, message, self._author(msg.sender_role))
         if sha:
             self.board.set_commit(msg.id, sha)
-        self.on_event(Event("publish", step_key, self._role(role_id), msg, artifact.title()))
-        return msg
+
+    def heal(self) -> int:
+        """Finish what a crash left between "on the board" and "committed"; returns how many."""
+        healed = 0
+        for m in self.board.messages():
+            if m.commit_sha is not None:
+                continue
+            sha = self.ws.commit_with_trailer(f"Softco-Message: {m.id}")
+            if sha is None:
+                before = self.ws.head()
+                self._materialize(m, self.sop.kind(m.kind).model_validate(m.payload))
+                healed += self.ws.head() != before
+            else:
+                self.board.set_commit(m.id, sha)
+        return healed
+
+    def _publish_step(self, step: Step, artifacts: list[Artifact]) -> None:
+        """Publish a step's artifacts once: a step redone after a crash skips what is already out."""
+        out = {(m.kind, m.subject) for m in self.view.messages if m.step_key == step.key}
+        cause = step.watermark if step.watermark is not None else step.trigger.id
+        for art in artifacts:
+            if (art.kind, art.subject()) not in out:
+                self._publish(art, cause, step.key, step.role.id, step.action.name)
+        now = time.time()
+        self.board.record_step(
+            key=step.key, run_id=self.run_id, role=step.role.id, action=step.action.name,
+            subject=step.subject, status="published", started_at=now, finished_at=now, attempt=0,
+        )
+        self.finished.add(step.key)
 
     def _role(self, role_id: str) -> RoleSpec | None:
         return next((r for r in self.sop.roles if r.id == role_id), None)
@@ -200,6 +221,7 @@ class Company:
             max_fix_rounds=self.settings.max_fix_rounds,
             limits=self.settings.limits,
         )
+        self.heal()
         try:
             self.discover()
             while self.queue:
@@ -208,12 +230,7 @@ class Company:
                 artifacts = await self.tasks[head.key]
                 self.queue.pop(0)
                 del self.tasks[head.key]
-                cause = head.watermark if head.watermark is not None else head.trigger.id
-                for art in artifacts:
-                    self._publish(
-                        art, cause, head.key, head.role.id, Author(head.role.author, head.role.email), head.action.name
-                    )
-                self.finished.add(head.key)
+                self._publish_step(head, artifacts)
                 self.discover()
         finally:
             for t in self.tasks.values():

@@ -95,6 +95,16 @@ class Workspace:
         target = self.resolve(rel)
         return target.read_text(encoding="utf-8") if target.is_file() else None
 
+    def head(self) -> str | None:
+        return self.repo.head.commit.hexsha if self.repo.head.is_valid() else None
+
+    def commit_with_trailer(self, trailer: str) -> str | None:
+        """The commit whose message carries ``trailer`` on a line of its own, if any."""
+        if not self.repo.head.is_valid():
+            return None
+        out = self.repo.git.log(f"--grep=^{trailer}$", "--format=%H")
+        return out.split()[0] if out.strip() else None
+
     def commit(self, paths: list[str], message: str, author: Author) -> str | None:
         """Commit ``paths`` as ``author``; None when nothing changed."""
         if not paths:
