@@ -10,6 +10,9 @@ import typer
 from rich.console import Console
 
 from softco.company import EXIT_USAGE
+from softco.report.html import write_report
+from softco.report.project import ReportError, load_project
+from softco.report.show import show as show_view
 from softco.run import NewOptions, RunError, output_dir, resume, start_new
 
 app = typer.Typer(
@@ -42,6 +45,9 @@ def new(
     concurrency: Annotated[int, typer.Option(help="Steps that may run at once.")] = 4,
     llm: Annotated[str | None, typer.Option(help="'openai' (default), 'replay:FILE' or 'script:FILE'.")] = None,
     record: Annotated[Path | None, typer.Option(help="Record every LLM exchange to this JSONL file.")] = None,
+    budget: Annotated[float | None, typer.Option(help="USD cap; exit 4 before a call could cross it.")] = None,
+    token_budget: Annotated[int | None, typer.Option(help="Token cap; exit 4 before a call could cross it.")] = None,
+    cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Reuse answers to identical requests.")] = True,
 ) -> None:
     """Build a project from one line of requirement."""
     if (requirement is None) == (from_file is None):
@@ -58,6 +64,9 @@ def new(
         concurrency=concurrency,
         llm=llm,
         record=record,
+        budget=budget,
+        token_budget=token_budget,
+        cache=cache,
     )
     raise typer.Exit(start_new(opts, console))
 
@@ -77,9 +86,13 @@ def read_requirement_file(path: Path) -> str:
 
 
 @app.command("resume")
-def resume_cmd(project: Annotated[Path, typer.Argument(help="A project directory made by softco.")]) -> None:
+def resume_cmd(
+    project: Annotated[Path, typer.Argument(help="A project directory made by softco.")],
+    budget: Annotated[float | None, typer.Option(help="A new USD budget for the whole project.")] = None,
+    token_budget: Annotated[int | None, typer.Option(help="A new token budget for the whole project.")] = None,
+) -> None:
     """Continue a stopped run; finished steps are not redone."""
-    raise typer.Exit(resume(project, console))
+    raise typer.Exit(resume(project, console, budget, token_budget))
 
 
 @app.command()
@@ -120,6 +133,37 @@ def runs(
             board.close()
         status = f"{last.status} (exit {last.exit_code})" if last else "no run"
         console.print(f"{p.name:40} {status:20} {last.requirement[:60] if last else ''}")
+
+
+@app.command()
+def show(
+    project: Annotated[Path, typer.Argument(help="A project directory made by softco.")],
+    view: Annotated[
+        str | None, typer.Argument(help="prd, design, tasks, code, tests, board, cost or trace (default: overview).")
+    ] = None,
+) -> None:
+    """Show a project in the terminal: an overview, an artifact, the board, the cost or the REQ trace."""
+    try:
+        show_view(console, load_project(project), view)
+    except ReportError as exc:
+        raise RunError(str(exc)) from None
+
+
+@app.command()
+def report(
+    project: Annotated[Path, typer.Argument(help="A project directory made by softco.")],
+    out: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Where to write the HTML (default DIR/.softco/report.html).")
+    ] = None,
+) -> None:
+    """Write one self-contained HTML file to review the project (works offline)."""
+    try:
+        path = write_report(load_project(project), out)
+    except ReportError as exc:
+        raise RunError(str(exc)) from None
+    except OSError as exc:
+        raise RunError(f"cannot write the report: {exc}") from None
+    console.print(str(path))
 
 
 def main() -> None:

@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
 from softco.board import Board
-from softco.company import EXIT_ERROR, EXIT_USAGE, Company, Outcome, Settings, project_board_path
+from softco.budget import Budget, BudgetedLLM, BudgetExceeded, PriceFileError, price_of
+from softco.cache import CachedLLM, StepCache
+from softco.company import EXIT_BUDGET, EXIT_ERROR, EXIT_USAGE, Company, Outcome, Settings, project_board_path
 from softco.llm.base import LLM, LLMError
 from softco.llm.openai import EndpointNotConfigured
 from softco.llm.providers import ProviderError, default_model, make_llm
@@ -46,6 +49,16 @@ class NewOptions:
     llm: str | None = None
     record: Path | None = None
     produced_by: str | None = None
+    budget: float | None = None
+    token_budget: int | None = None
+    cache: bool = True
+
+
+def _jsonable(opts: NewOptions) -> dict[str, Any]:
+    saved = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(opts).items()}
+    saved["sop_dir"] = str(opts.sop_dir.resolve()) if opts.sop_dir else None
+    saved["record"] = None  # a resumed run does not overwrite the first run's recording
+    return saved
 
 
 def output_dir(output: Path | None) -> Path:
@@ -61,18 +74,43 @@ def check_requirement(text: str) -> str:
     return text
 
 
-def _make_llm(opts: NewOptions, console: Console, sop_hash: str, requirement: str) -> LLM:
+def _make_llm(
+    opts: NewOptions, console: Console, sop_hash: str, requirement: str, budget: Budget, cache_path: Path | None
+) -> LLM:
+    """The provider, wrapped: budget check inside, step cache around it, recording outermost."""
+
     def warn(msg: str) -> None:
         console.print(f"[yellow]warning:[/] {msg}", highlight=False)
 
     try:
         llm = make_llm(opts.llm, opts.model, opts.base_url, on_warning=warn)
-    except (EndpointNotConfigured, ProviderError, ReplayError) as exc:
+        if budget.max_usd is not None and price_of(llm.model) is None:
+            raise RunError(
+                f"--budget needs a price, and none is known for model {llm.model!r}: use --token-budget, or "
+                "name a JSON file of prices in SOFTCO_PRICES"
+            )
+    except (EndpointNotConfigured, ProviderError, ReplayError, PriceFileError) as exc:
         raise RunError(str(exc)) from None
+    provider = llm.cache_id
+    llm = BudgetedLLM(llm, budget)
+    if cache_path is not None and provider is not None:
+        llm = CachedLLM(llm, StepCache(cache_path), provider)
     if opts.record is not None:
         produced = opts.produced_by or f"recorded from model {llm.model} via softco {opts.llm or 'openai'}"
         llm = RecordingLLM(llm, opts.record, make_header(sop_hash, llm.model, produced, requirement))
     return llm
+
+
+def cache_path(output: Path, opts: NewOptions) -> Path | None:
+    return output / ".softco" / "cache.sqlite" if opts.cache else None
+
+
+def spent(board: Board) -> Budget:
+    rows = board.steps()
+    return Budget(
+        spent_usd=sum(r.cost_usd or 0.0 for r in rows),
+        spent_tokens=sum(r.prompt_tokens + r.completion_tokens for r in rows if r.status != "cached"),
+    )
 
 
 async def _drive(company: Company, llm: LLM, requirement: str | None) -> Outcome:
@@ -88,6 +126,9 @@ def execute(company: Company, llm: LLM, board: Board, run_id: str, requirement: 
     except ReplayError as exc:
         board.finish_run(run_id, "stopped", EXIT_USAGE)
         raise RunError(str(exc), EXIT_USAGE) from None
+    except BudgetExceeded as exc:
+        board.finish_run(run_id, "stopped", EXIT_BUDGET)
+        raise RunError(str(exc).replace("DIR", str(company.ws.root)), EXIT_BUDGET) from None
     except (LLMError, TemplateError) as exc:
         board.finish_run(run_id, "stopped", EXIT_ERROR)
         raise RunError(
@@ -105,8 +146,9 @@ def start_new(opts: NewOptions, console: Console) -> int:
         raise RunError(str(exc)) from None
     if opts.max_fix_rounds < 0 or opts.concurrency < 1:
         raise RunError("--max-fix-rounds must be >= 0 and --concurrency >= 1")
-    llm = _make_llm(opts, console, sop.sop_hash, requirement)
     out = output_dir(opts.output).absolute()
+    llm = _make_llm(opts, console, sop.sop_hash, requirement, Budget(opts.budget, opts.token_budget),
+                    cache_path(out, opts))
     try:
         out.mkdir(parents=True, exist_ok=True)
         project = choose_project_dir(out, slugify(opts.name or requirement))
@@ -116,8 +158,7 @@ def start_new(opts: NewOptions, console: Console) -> int:
     board = Board(project_board_path(project))
     run_id = uuid.uuid4().hex[:12]
     settings = Settings(max_fix_rounds=opts.max_fix_rounds, concurrency=opts.concurrency)
-    saved = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(opts).items()}
-    saved["sop_dir"] = str(opts.sop_dir.resolve()) if opts.sop_dir else None
+    saved = _jsonable(opts)
     board.start_run(run_id, requirement, sop.sop_hash, llm.model or default_model(), saved)
     console.print(f"softco: building [bold]{project}[/] (run {run_id}, model {llm.model})", highlight=False)
     company = Company(sop, llm, board, ws, run_id, settings, on_event=progress_printer(console))
@@ -129,7 +170,7 @@ def start_new(opts: NewOptions, console: Console) -> int:
         board.close()
 
 
-def resume(project: Path, console: Console) -> int:
+def resume(project: Path, console: Console, budget: float | None = None, token_budget: int | None = None) -> int:
     """Continue the last run of a project: finished steps are not redone."""
     project = project.absolute()
     board_path = project_board_path(project)
@@ -142,9 +183,10 @@ def resume(project: Path, console: Console) -> int:
             raise RunError(f"{project}: the board has no run to resume")
         last = runs[-1]
         saved = last.settings
+        known = {f.name for f in fields(NewOptions)}
         opts = NewOptions(
             **{
-                **saved,
+                **{k: v for k, v in saved.items() if k in known},
                 "record": None,
                 "output": None,
                 "sop_dir": Path(saved["sop_dir"]) if saved.get("sop_dir") else None,
@@ -154,9 +196,15 @@ def resume(project: Path, console: Console) -> int:
             sop = load_sop(opts.sop_dir)
         except SopError as exc:
             raise RunError(str(exc)) from None
-        llm = _make_llm(opts, console, sop.sop_hash, last.requirement)
+        if budget is not None:
+            opts.budget = budget
+        if token_budget is not None:
+            opts.token_budget = token_budget
+        limits = spent(board)
+        limits.max_usd, limits.max_tokens = opts.budget, opts.token_budget
+        llm = _make_llm(opts, console, sop.sop_hash, last.requirement, limits, cache_path(project.parent, opts))
         run_id = uuid.uuid4().hex[:12]
-        board.start_run(run_id, last.requirement, sop.sop_hash, llm.model, saved)
+        board.start_run(run_id, last.requirement, sop.sop_hash, llm.model, {**saved, **_jsonable(opts)})
         settings = Settings(max_fix_rounds=opts.max_fix_rounds, concurrency=opts.concurrency)
         company = Company(sop, llm, board, Workspace(project), run_id, settings, on_event=progress_printer(console))
         console.print(f"softco: resuming [bold]{project}[/] (run {run_id})", highlight=False)

@@ -60,6 +60,6 @@ def commits(repo_dir: Path) -> list[CommitInfo]:
 
 
 def only_project(output: Path) -> Path:
-    dirs = [p for p in output.iterdir() if p.is_dir()]
+    dirs = [p for p in output.iterdir() if p.is_dir() and not p.name.startswith(".")]
     assert len(dirs) == 1, dirs
     return dirs[0]

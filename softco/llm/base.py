@@ -98,6 +98,8 @@ class LLM(abc.ABC):
 
     #: The model name reported in summaries and recordings.
     model: str = ""
+    #: Who answers, for the step cache; None means "do not cache" (replayed or scripted answers).
+    cache_id: str | None = None
 
     @abc.abstractmethod
     async def complete(self, request: LLMRequest) -> LLMResponse:

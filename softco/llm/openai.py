@@ -77,6 +77,7 @@ class OpenAILLM(LLM):
     def __init__(self, client: openai.AsyncOpenAI, model: str = DEFAULT_MODEL) -> None:
         self.client = client
         self.model = model
+        self.cache_id = f"openai|{client.base_url}|{model}"
         self._mode = "json_schema"  # -> "json_object" -> "prompt"
 
     async def complete(self, request: LLMRequest) -> LLMResponse:
