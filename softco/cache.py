@@ -1,10 +1,11 @@
-"""The step cache: a request identical to one already answered gets the same answer, free.
+"""The step cache: a step whose request is identical to one already answered reuses its answer.
 
 Keys are (provider, request hash): the hash covers the rendered messages, the schema and the model
 settings, so a changed template misses exactly for the steps that render it, and everything their
-output feeds. One SQLite file per output directory, shared by its projects, so re-running the same
-requirement or resuming a killed run pays for nothing twice. Only real endpoints are cached;
-replayed and scripted answers are free already.
+output feeds. Only a step's final, validated answer is stored (never a rejected one, which would
+make a re-ask meet the same bad answer again). One SQLite file per output directory, shared by its
+projects, so re-running the same requirement or resuming a killed run pays for nothing twice. Only
+real endpoints are cached; replayed and scripted answers are free already.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from softco.llm.base import LLM, LLMRequest, LLMResponse
+from softco.llm.base import LLMResponse
 
 
 class StepCache:
@@ -40,27 +41,3 @@ class StepCache:
 
     def close(self) -> None:
         self.db.close()
-
-
-class CachedLLM(LLM):
-    """Answers from the cache when it can, and fills it when it cannot."""
-
-    def __init__(self, inner: LLM, cache: StepCache, provider: str) -> None:
-        self.inner = inner
-        self.model = inner.model
-        self.cache = cache
-        self.provider = provider
-
-    async def complete(self, request: LLMRequest) -> LLMResponse:
-        key = request.request_hash()
-        hit = self.cache.get(self.provider, key)
-        if hit is not None:
-            return hit.model_copy(update={"cached": True})
-        response = await self.inner.complete(request)
-        if response.finish_reason == "stop" and response.content:
-            self.cache.put(self.provider, key, response)
-        return response
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-        self.cache.close()

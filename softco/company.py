@@ -18,6 +18,7 @@ from typing import Any
 
 from softco.artifacts import Artifact, Design, Prd, Requirement, TestReport
 from softco.board import Board, Message
+from softco.cache import StepCache
 from softco.roles import BoardView, Step, StepContext, run_step
 from softco.sandbox import Limits
 from softco.scaffold import pyproject, readme
@@ -35,6 +36,7 @@ class Settings:
     max_fix_rounds: int = 3
     concurrency: int = 4
     limits: Limits = field(default_factory=Limits)
+    cache: tuple[StepCache, str] | None = None
 
 
 @dataclass
@@ -168,7 +170,17 @@ class Company:
             self.finished.add(step.key)
             self.on_event(Event("skip", step.key, step.role))
             return
+        if self._over_max_rounds(step):
+            return
         self.queue.append(step)
+
+    def _over_max_rounds(self, step: Step) -> bool:
+        """ActionSpec.max_rounds: at most N steps of one action per project (a bound for loops)."""
+        limit = step.action.max_rounds
+        if limit is None:
+            return False
+        prefix = f"{step.role.id}/{step.action.name}/"
+        return len({k for k in self.finished | self._queued_keys() if k.startswith(prefix)}) >= limit
 
     def discover(self) -> None:
         """Queue every step that became ready, non-batch actions first, then batch ones."""
@@ -220,6 +232,7 @@ class Company:
             project_dir=self.ws.root,
             max_fix_rounds=self.settings.max_fix_rounds,
             limits=self.settings.limits,
+            cache=self.settings.cache,
         )
         self.heal()
         try:

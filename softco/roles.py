@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import ValidationError
+
 from softco import qa_tools
 from softco.artifacts import (
     Artifact,
@@ -22,8 +24,9 @@ from softco.artifacts import (
 )
 from softco.board import Board, Message
 from softco.budget import cost_usd
+from softco.cache import StepCache
 from softco.llm.base import LLM, ChatMessage, LLMRequest
-from softco.llm.structured import Attempt, AttemptsError, ask_structured
+from softco.llm.structured import Attempt, AttemptsError, ask_structured, strip_fences
 from softco.prompts import render
 from softco.sandbox import Limits
 from softco.sop import ActionSpec, RoleSpec, Sop
@@ -76,8 +79,29 @@ class BoardView:
         return req["text"] if req else ""
 
 
+#: Every variable a prompt template gets, with what it holds: the one list `softco sop validate`
+#: checks templates against and `softco sop init` documents. template_context returns exactly these.
+TEMPLATE_VARIABLES: dict[str, str] = {
+    "role": "this role's file as a mapping: id, name, title, profile, goal, constraints, watches, ...",
+    "action": "the action's name",
+    "subject": "the step's subject: 'project', a file path, 'round-N', ... (the last part of its step key)",
+    "requirement": "the user's one-line requirement, verbatim",
+    "prd": "the latest PRD: project_name, summary, goals, user_stories, requirements, ... (None before it exists)",
+    "design": "the latest system design: approach, package, entry_point, dependencies, files, ... (or None)",
+    "tasks": "the latest task list: tasks, each with path, description, req_ids, depends_on (or None)",
+    "trigger": "the artifact that started this step; its fields are those of the trigger kind",
+    "item": "for a for_each action, the list item this step is for (e.g. one task); None otherwise",
+    "code": "file path -> the latest code artifact of that file: path, content, req_ids, notes",
+    "tests_by_path": "test file path -> the latest tests artifact: path, source, content, cases",
+    "latest": "kind -> the latest artifact of that kind on the board (custom kinds too)",
+    "req": "req('REQ-1') -> that requirement: id, title, description, priority, acceptance_criteria",
+    "design_file": "design_file(path) -> that file of the design: path, purpose, req_ids, interfaces",
+    "failing_test_files": "failing_test_files(bug_report) -> the test files its failures are in",
+}
+
+
 def template_context(view: BoardView, step: Step) -> dict[str, Any]:
-    """Everything a template may use. Templates pick what goes into the prompt."""
+    """Everything a template may use (TEMPLATE_VARIABLES). Templates pick what goes into the prompt."""
     prd, design = view.payload("prd"), view.payload("design")
 
     def req(rid: str) -> dict[str, Any]:
@@ -107,6 +131,7 @@ def template_context(view: BoardView, step: Step) -> dict[str, Any]:
         "item": step.item,
         "code": dict(view.code),
         "tests_by_path": dict(view.tests),
+        "latest": {kind: m.payload for kind, m in view.latest.items()},
         "req": req,
         "design_file": design_file,
         "failing_test_files": failing_test_files,
@@ -141,6 +166,7 @@ class StepContext:
     project_dir: Any
     max_fix_rounds: int
     limits: Limits
+    cache: tuple[StepCache, str] | None = None
 
 
 def attempt_status(a: Attempt) -> str:
@@ -184,12 +210,28 @@ async def run_llm_step(ctx: StepContext, step: Step) -> list[Artifact]:
     def parse(text: str) -> Artifact:
         return ctx.sop.kind(kind).model_validate_json(text, context=refs)
 
+    if ctx.cache is not None:
+        cache, provider = ctx.cache
+        hit = cache.get(provider, request.request_hash())
+        if hit is not None:
+            try:
+                value = parse(strip_fences(hit.content))
+            except (ValidationError, ValueError):
+                pass  # a stale entry that today's schema rejects: ask again
+            else:
+                now = time.time()
+                cached = hit.model_copy(update={"cached": True})
+                _record_attempts(ctx, step, [Attempt(request, cached, now, now)])
+                return [value]
     try:
         result = await ask_structured(ctx.llm, request, parse)
     except AttemptsError as exc:
         _record_attempts(ctx, step, exc.attempts)
         raise
     _record_attempts(ctx, step, result.attempts)
+    if ctx.cache is not None:
+        cache, provider = ctx.cache
+        cache.put(provider, request.request_hash(), result.attempts[-1].response)
     return [result.value]
 
 

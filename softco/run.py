@@ -13,7 +13,7 @@ from rich.console import Console
 
 from softco.board import Board
 from softco.budget import Budget, BudgetedLLM, BudgetExceeded, PriceFileError, price_of
-from softco.cache import CachedLLM, StepCache
+from softco.cache import StepCache
 from softco.company import EXIT_BUDGET, EXIT_ERROR, EXIT_USAGE, Company, Outcome, Settings, project_board_path
 from softco.llm.base import LLM, LLMError
 from softco.llm.openai import EndpointNotConfigured
@@ -54,6 +54,13 @@ class NewOptions:
     cache: bool = True
 
 
+def make_llm_cache_id(llm: LLM) -> str | None:
+    inner: LLM | None = llm
+    while inner is not None and inner.cache_id is None:
+        inner = getattr(inner, "inner", None)
+    return inner.cache_id if inner is not None else None
+
+
 def _jsonable(opts: NewOptions) -> dict[str, Any]:
     saved = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(opts).items()}
     saved["sop_dir"] = str(opts.sop_dir.resolve()) if opts.sop_dir else None
@@ -74,10 +81,8 @@ def check_requirement(text: str) -> str:
     return text
 
 
-def _make_llm(
-    opts: NewOptions, console: Console, sop_hash: str, requirement: str, budget: Budget, cache_path: Path | None
-) -> LLM:
-    """The provider, wrapped: budget check inside, step cache around it, recording outermost."""
+def _make_llm(opts: NewOptions, console: Console, sop_hash: str, requirement: str, budget: Budget) -> LLM:
+    """The provider, wrapped: budget check inside, recording outermost."""
 
     def warn(msg: str) -> None:
         console.print(f"[yellow]warning:[/] {msg}", highlight=False)
@@ -91,18 +96,19 @@ def _make_llm(
             )
     except (EndpointNotConfigured, ProviderError, ReplayError, PriceFileError) as exc:
         raise RunError(str(exc)) from None
-    provider = llm.cache_id
     llm = BudgetedLLM(llm, budget)
-    if cache_path is not None and provider is not None:
-        llm = CachedLLM(llm, StepCache(cache_path), provider)
     if opts.record is not None:
         produced = opts.produced_by or f"recorded from model {llm.model} via softco {opts.llm or 'openai'}"
         llm = RecordingLLM(llm, opts.record, make_header(sop_hash, llm.model, produced, requirement))
     return llm
 
 
-def cache_path(output: Path, opts: NewOptions) -> Path | None:
-    return output / ".softco" / "cache.sqlite" if opts.cache else None
+def step_cache(output: Path, opts: NewOptions, llm: LLM) -> tuple[StepCache, str] | None:
+    """The output dir's step cache, unless disabled, recording (which must see every call) or free answers."""
+    provider = make_llm_cache_id(llm)
+    if not opts.cache or opts.record is not None or provider is None:
+        return None
+    return StepCache(output / ".softco" / "cache.sqlite"), provider
 
 
 def spent(board: Board) -> Budget:
@@ -134,6 +140,9 @@ def execute(company: Company, llm: LLM, board: Board, run_id: str, requirement: 
         raise RunError(
             f"{exc}\nthe run stopped; continue it with `softco resume {company.ws.root}`", EXIT_ERROR
         ) from None
+    finally:
+        if company.settings.cache is not None:
+            company.settings.cache[0].close()
     board.finish_run(run_id, "done", outcome.exit_code)
     return outcome
 
@@ -147,8 +156,7 @@ def start_new(opts: NewOptions, console: Console) -> int:
     if opts.max_fix_rounds < 0 or opts.concurrency < 1:
         raise RunError("--max-fix-rounds must be >= 0 and --concurrency >= 1")
     out = output_dir(opts.output).absolute()
-    llm = _make_llm(opts, console, sop.sop_hash, requirement, Budget(opts.budget, opts.token_budget),
-                    cache_path(out, opts))
+    llm = _make_llm(opts, console, sop.sop_hash, requirement, Budget(opts.budget, opts.token_budget))
     try:
         out.mkdir(parents=True, exist_ok=True)
         project = choose_project_dir(out, slugify(opts.name or requirement))
@@ -157,7 +165,9 @@ def start_new(opts: NewOptions, console: Console) -> int:
         raise RunError(f"cannot create the project under {out}: {exc}") from None
     board = Board(project_board_path(project))
     run_id = uuid.uuid4().hex[:12]
-    settings = Settings(max_fix_rounds=opts.max_fix_rounds, concurrency=opts.concurrency)
+    settings = Settings(
+        max_fix_rounds=opts.max_fix_rounds, concurrency=opts.concurrency, cache=step_cache(out, opts, llm)
+    )
     saved = _jsonable(opts)
     board.start_run(run_id, requirement, sop.sop_hash, llm.model or default_model(), saved)
     console.print(f"softco: building [bold]{project}[/] (run {run_id}, model {llm.model})", highlight=False)
@@ -202,10 +212,14 @@ def resume(project: Path, console: Console, budget: float | None = None, token_b
             opts.token_budget = token_budget
         limits = spent(board)
         limits.max_usd, limits.max_tokens = opts.budget, opts.token_budget
-        llm = _make_llm(opts, console, sop.sop_hash, last.requirement, limits, cache_path(project.parent, opts))
+        llm = _make_llm(opts, console, sop.sop_hash, last.requirement, limits)
         run_id = uuid.uuid4().hex[:12]
         board.start_run(run_id, last.requirement, sop.sop_hash, llm.model, {**saved, **_jsonable(opts)})
-        settings = Settings(max_fix_rounds=opts.max_fix_rounds, concurrency=opts.concurrency)
+        settings = Settings(
+            max_fix_rounds=opts.max_fix_rounds,
+            concurrency=opts.concurrency,
+            cache=step_cache(project.parent, opts, llm),
+        )
         company = Company(sop, llm, board, Workspace(project), run_id, settings, on_event=progress_printer(console))
         console.print(f"softco: resuming [bold]{project}[/] (run {run_id})", highlight=False)
         outcome = execute(company, llm, board, run_id, None)

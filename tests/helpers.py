@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import git
 
@@ -63,3 +65,30 @@ def only_project(output: Path) -> Path:
     dirs = [p for p in output.iterdir() if p.is_dir() and not p.name.startswith(".")]
     assert len(dirs) == 1, dirs
     return dirs[0]
+
+
+def board_artifacts(project: Path) -> list[tuple[str, str, dict[str, Any]]]:
+    db = sqlite3.connect(project / ".softco" / "board.sqlite")
+    rows = db.execute("SELECT kind, sender_role, payload_json FROM messages ORDER BY id").fetchall()
+    db.close()
+    out = []
+    for kind, sender, payload in rows:
+        data = json.loads(payload)
+        if kind == "test_report":  # timings and pytest's own output differ between real runs
+            data.pop("output")
+            for r in data["results"]:
+                r.pop("duration")
+        out.append((kind, sender, data))
+    return out
+
+
+def repo_files(project: Path) -> dict[str, str]:
+    skip = {"docs/test_report.json"}
+    return {
+        str(p.relative_to(project)): p.read_text()
+        for p in project.rglob("*")
+        if p.is_file()
+        and ".git" not in p.parts
+        and ".softco" not in p.parts
+        and str(p.relative_to(project)) not in skip
+    }

@@ -2,43 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import sqlite3
 from pathlib import Path
-from typing import Any
 
-from helpers import commits, run_cli, write_script
+from helpers import board_artifacts, commits, repo_files, run_cli, write_script
 from scripted_project import REQUIREMENT, answers
 
 from softco.llm.fake_server import FakeOpenAIServer
 from softco.llm.replay import load_recording
-
-
-def board_artifacts(project: Path) -> list[tuple[str, str, dict[str, Any]]]:
-    db = sqlite3.connect(project / ".softco" / "board.sqlite")
-    rows = db.execute("SELECT kind, sender_role, payload_json FROM messages ORDER BY id").fetchall()
-    db.close()
-    out = []
-    for kind, sender, payload in rows:
-        data = json.loads(payload)
-        if kind == "test_report":  # timings and pytest's own output differ between real runs
-            data.pop("output")
-            for r in data["results"]:
-                r.pop("duration")
-        out.append((kind, sender, data))
-    return out
-
-
-def repo_files(project: Path) -> dict[str, str]:
-    skip = {"docs/test_report.json"}
-    return {
-        str(p.relative_to(project)): p.read_text()
-        for p in project.rglob("*")
-        if p.is_file()
-        and ".git" not in p.parts
-        and ".softco" not in p.parts
-        and str(p.relative_to(project)) not in skip
-    }
 
 
 def test_record_then_replay_gives_the_same_project(tmp_path: Path) -> None:

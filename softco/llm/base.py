@@ -28,12 +28,23 @@ class ChatMessage(BaseModel):
 
 
 class ModelSettings(BaseModel):
-    """Per-call model settings; ``None`` leaves the provider's default."""
+    """Per-call model settings (a role file's ``model:``); ``None`` leaves the provider's default.
+
+    ``base_url_env`` / ``api_key_env`` name environment variables (never the values, so role files
+    and recordings hold no secret): the OpenAI provider sends this role's requests to the endpoint
+    in ``$base_url_env`` with the key in ``$api_key_env`` (default ``OPENAI_API_KEY``).
+    """
 
     model_config = ConfigDict(extra="forbid")
-    model: str | None = None
-    temperature: float | None = None
-    max_tokens: int | None = None
+    model: str | None = Field(default=None, description="model name for this role, e.g. gpt-4o")
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    max_tokens: int | None = Field(default=None, ge=1)
+    base_url_env: str | None = Field(
+        default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="env var holding this role's base URL"
+    )
+    api_key_env: str | None = Field(
+        default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="env var holding this role's API key"
+    )
 
 
 class LLMRequest(BaseModel):

@@ -6,6 +6,10 @@ the schema in the prompt alone; the fallback is remembered for the rest of the r
 429 / 5xx / timeouts / connection errors become :class:`TransientLLMError`, which
 :mod:`softco.llm.structured` retries with backoff (honouring Retry-After), one board row per
 attempt; the client's own silent retries are off.
+
+A role whose model settings name ``base_url_env`` (and optionally ``api_key_env``) is sent to the
+endpoint in that environment variable, through one client per endpoint made on first use; each
+endpoint remembers its own structured-output fallback.
 """
 
 from __future__ import annotations
@@ -17,7 +21,16 @@ from urllib.parse import quote, urlparse
 
 import openai
 
-from softco.llm.base import LLM, ChatMessage, LLMError, LLMRequest, LLMResponse, TransientLLMError, Usage
+from softco.llm.base import (
+    LLM,
+    ChatMessage,
+    LLMError,
+    LLMRequest,
+    LLMResponse,
+    ModelSettings,
+    TransientLLMError,
+    Usage,
+)
 
 DEFAULT_MODEL = "gpt-4o-mini"
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
@@ -48,6 +61,7 @@ def make_client(base_url: str | None, api_key: str | None, timeout: float = 600.
                 "provider), or pass --base-url http://127.0.0.1:PORT/v1 for a local server; "
                 "`softco demo` runs offline"
             )
+    timeout = float(os.environ.get("SOFTCO_TIMEOUT") or timeout)
     return openai.AsyncOpenAI(base_url=base_url, api_key=api_key, max_retries=0, timeout=timeout)
 
 
@@ -64,6 +78,41 @@ def retry_after(headers: Any) -> float | None:
     return None
 
 
+def role_endpoint(settings: ModelSettings) -> tuple[str | None, str | None] | None:
+    """The (base URL, API key) a role's settings route to, read from the env vars they name.
+
+    None means the default endpoint. Raises :class:`EndpointNotConfigured` naming the variable to
+    export when one the settings name is unset.
+    """
+    if settings.base_url_env is None and settings.api_key_env is None:
+        return None
+    url = None
+    if settings.base_url_env:
+        url = os.environ.get(settings.base_url_env) or None
+        if url is None:
+            raise EndpointNotConfigured(
+                f"a role file says base_url_env: {settings.base_url_env}, but {settings.base_url_env} is not set; "
+                f"export {settings.base_url_env}=https://HOST/v1, or remove base_url_env from the role's model"
+            )
+    key = None
+    if settings.api_key_env:
+        key = os.environ.get(settings.api_key_env) or None
+        if key is None:
+            raise EndpointNotConfigured(
+                f"a role file says api_key_env: {settings.api_key_env}, but {settings.api_key_env} is not set; "
+                "export it, or remove api_key_env from the role's model"
+            )
+    return url, key
+
+
+def check_role_endpoints(settings: list[ModelSettings]) -> None:
+    """Fail before any call when a role's settings name an endpoint variable that is not set."""
+    for s in settings:
+        endpoint = role_endpoint(s)
+        if endpoint is not None:
+            make_client(*endpoint)
+
+
 def schema_instructions(name: str, schema: dict[str, Any]) -> str:
     return (
         f"Answer with one JSON object (no prose, no code fences) for `{name}` that follows this "
@@ -78,14 +127,35 @@ class OpenAILLM(LLM):
         self.client = client
         self.model = model
         self.cache_id = f"openai|{client.base_url}|{model}"
-        self._mode = "json_schema"  # -> "json_object" -> "prompt"
+        #: one client per endpoint a role's settings route to: (base URL, key variable) -> client
+        self._clients: dict[tuple[str | None, str | None], openai.AsyncOpenAI] = {}
+        self._modes: dict[str, str] = {}  # base URL -> "json_schema" -> "json_object" -> "prompt"
+
+    @property
+    def _mode(self) -> str:
+        """The structured-output mode of the default endpoint."""
+        return self._modes.get(str(self.client.base_url), "json_schema")
+
+    def client_for(self, settings: ModelSettings) -> openai.AsyncOpenAI:
+        """The client for a request: the default one, or the endpoint its role's settings name."""
+        endpoint = role_endpoint(settings)
+        if endpoint is None:
+            return self.client
+        key = (endpoint[0], settings.api_key_env)
+        if key not in self._clients:
+            self._clients[key] = make_client(*endpoint)
+        return self._clients[key]
 
     async def complete(self, request: LLMRequest) -> LLMResponse:
+        try:
+            client = self.client_for(request.settings)
+        except EndpointNotConfigured as exc:
+            raise LLMError(f"step {request.step_key}: {exc}") from None
         while True:
             try:
-                return await self._call(request)
+                return await self._call(client, request)
             except openai.BadRequestError as exc:
-                if request.json_schema is None or not self._downgrade(exc):
+                if request.json_schema is None or not self._downgrade(client, exc):
                     raise LLMError(f"step {request.step_key}: the endpoint refused the request: {exc}") from None
             except openai.APITimeoutError:
                 raise TransientLLMError(f"step {request.step_key}: the endpoint timed out") from None
@@ -100,33 +170,35 @@ class OpenAILLM(LLM):
                     raise TransientLLMError(message, retry_after(exc.response.headers)) from None
                 raise LLMError(message) from None
 
-    def _downgrade(self, exc: openai.BadRequestError) -> bool:
-        """Move to the next structured-output fallback; False when none is left."""
+    def _downgrade(self, client: openai.AsyncOpenAI, exc: openai.BadRequestError) -> bool:
+        """Move this endpoint to the next structured-output fallback; False when none is left."""
         text = str(exc).lower()
         if not any(w in text for w in ("response_format", "json_schema", "json_object", "schema")):
             return False
         order = ["json_schema", "json_object", "prompt"]
-        i = order.index(self._mode)
+        url = str(client.base_url)
+        i = order.index(self._modes.get(url, "json_schema"))
         if i + 1 >= len(order):
             return False
-        self._mode = order[i + 1]
+        self._modes[url] = order[i + 1]
         return True
 
-    async def _call(self, request: LLMRequest) -> LLMResponse:
-        if not ALLOW_REMOTE_REQUESTS and not is_local(str(self.client.base_url)):
-            raise RuntimeError(f"a model request to {self.client.base_url} was attempted with remote requests disabled")
+    async def _call(self, client: openai.AsyncOpenAI, request: LLMRequest) -> LLMResponse:
+        if not ALLOW_REMOTE_REQUESTS and not is_local(str(client.base_url)):
+            raise RuntimeError(f"a model request to {client.base_url} was attempted with remote requests disabled")
+        mode = self._modes.get(str(client.base_url), "json_schema")
         messages = list(request.messages)
         kwargs: dict[str, Any] = {}
         schema = request.json_schema
         if schema is not None:
             name = request.schema_name or "answer"
-            if self._mode == "json_schema":
+            if mode == "json_schema":
                 kwargs["response_format"] = {
                     "type": "json_schema",
                     "json_schema": {"name": name, "schema": schema, "strict": False},
                 }
             else:
-                if self._mode == "json_object":
+                if mode == "json_object":
                     kwargs["response_format"] = {"type": "json_object"}
                 messages.append(ChatMessage(role="user", content=schema_instructions(name, schema)))
         s = request.settings
@@ -135,7 +207,7 @@ class OpenAILLM(LLM):
         if s.max_tokens is not None:
             kwargs["max_tokens"] = s.max_tokens
         model = s.model or self.model
-        resp = await self.client.chat.completions.create(
+        resp = await client.chat.completions.create(
             model=model,
             messages=[m.model_dump() for m in messages],  # type: ignore[misc]
             # percent-encoded: a subject (a generated file path) may hold non-ASCII or newlines,
@@ -160,4 +232,5 @@ class OpenAILLM(LLM):
         )
 
     async def aclose(self) -> None:
-        await self.client.close()
+        for client in [self.client, *self._clients.values()]:
+            await client.close()

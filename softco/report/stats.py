@@ -15,10 +15,12 @@ class RunStats:
     cost_usd: float | None
     seconds: float
     files: int
+    cached: int = 0
 
 
 def run_stats(board: Board, run_id: str | None = None) -> RunStats:
-    steps = [s for s in board.steps(run_id) if s.request_hash is not None]
+    rows = [s for s in board.steps(run_id) if s.request_hash is not None]
+    steps = [s for s in rows if s.status != "cached"]
     costs = [s.cost_usd for s in steps]
     cost = None if any(c is None for c in costs) else sum(c for c in costs if c is not None)
     runs = [r for r in board.runs() if run_id is None or r.id == run_id]
@@ -31,4 +33,5 @@ def run_stats(board: Board, run_id: str | None = None) -> RunStats:
         cost_usd=cost if steps else 0.0,
         seconds=seconds,
         files=len(files),
+        cached=len(rows) - len(steps),
     )

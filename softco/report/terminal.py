@@ -34,7 +34,8 @@ def print_summary(console: Console, project: Path, outcome: Outcome, stats: RunS
     table.add_row("files", str(stats.files))
     if r is not None:
         table.add_row("tests", f"{r.passed} passed, {r.failed + r.errors} failed (round {r.round})")
-    table.add_row("LLM calls", str(stats.llm_calls))
+    cached = f" ({stats.cached} answered from the step cache)" if stats.cached else ""
+    table.add_row("LLM calls", f"{stats.llm_calls}{cached}")
     table.add_row("tokens", f"{stats.prompt_tokens:,} prompt + {stats.completion_tokens:,} completion")
     table.add_row("cost", "unknown (no price for this model)" if stats.cost_usd is None else f"${stats.cost_usd:.4f}")
     table.add_row("time", f"{stats.seconds:.1f} s")
