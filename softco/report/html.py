@@ -1,0 +1,168 @@
+"""``softco report DIR``: one self-contained HTML file to review a generated project.
+
+No request leaves the page: CSS, JavaScript (mermaid included) and highlighting styles are inline,
+and a Content-Security-Policy allows nothing else. Artifact text comes from a model and is treated
+as untrusted: the template autoescapes, markdown is rendered with raw HTML and images disabled,
+code is highlighted server-side by pygments, and mermaid runs with ``securityLevel: 'strict'``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from datetime import UTC, datetime
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+from pygments import highlight as pygments_highlight
+from pygments.formatters import HtmlFormatter
+from pygments.lexers import get_lexer_for_filename
+from pygments.lexers.special import TextLexer
+from pygments.util import ClassNotFound
+
+import softco
+from softco.artifacts import BugReport, TestReport
+from softco.report.costs import cost_by_role, cost_by_step, format_cost, format_tokens, format_total_cost
+from softco.report.coverage import coverage
+from softco.report.project import Project, utc
+
+FORMATTER = HtmlFormatter(cssclass="hl", linenos="table", wrapcode=True)
+
+
+@cache
+def _markdown() -> MarkdownIt:
+    # "commonmark" with html off: raw HTML in artifact text is escaped, not passed through;
+    # images are off so that no markdown can make the page fetch anything.
+    return MarkdownIt("commonmark", {"html": False, "linkify": False}).disable("image")
+
+
+def md(text: str) -> Markup:
+    """Markdown blocks -> safe HTML."""
+    return Markup(_markdown().render(text))  # noqa: S704 - markdown-it escapes all text; raw HTML is off
+
+
+def md_inline(text: str) -> Markup:
+    """One line of markdown (bold, code, links) -> safe HTML, no paragraph."""
+    return Markup(_markdown().renderInline(text))  # noqa: S704
+
+
+def highlight(path: str, content: str) -> Markup:
+    """Source -> pygments HTML (classes styled by :func:`pygments_css`)."""
+    try:
+        lexer = get_lexer_for_filename(path, stripnl=False)
+    except ClassNotFound:
+        lexer = TextLexer(stripnl=False)
+    return Markup(pygments_highlight(content, lexer, FORMATTER))  # noqa: S704 - pygments escapes the source
+
+
+def pygments_css() -> str:
+    return str(FORMATTER.get_style_defs(".hl"))
+
+
+def _asset(*parts: str) -> str:
+    return resources.files("softco.report").joinpath(*parts).read_text(encoding="utf-8")
+
+
+def _script(js: str) -> str:
+    if "</script" in js.lower():
+        raise ValueError("an inline script must not contain '</script'")
+    return js
+
+
+def _csp_hash(js: str) -> str:
+    return "sha256-" + base64.b64encode(hashlib.sha256(js.encode("utf-8")).digest()).decode("ascii")
+
+
+def _anchor(text: str) -> str:
+    return "f-" + hashlib.sha1(text.encode("utf-8")).hexdigest()[:10]
+
+
+@cache
+def _env() -> Environment:
+    env = Environment(
+        loader=PackageLoader("softco.report", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(md=md, md_inline=md_inline, anchor=_anchor)
+    env.globals.update(highlight=highlight, format_cost=format_cost)
+    return env
+
+
+def context(p: Project) -> dict[str, Any]:
+    """Everything the template shows, derived from the project's board and repo."""
+    prd, report = p.prd, p.test_report
+    kinds = {m.id: m.kind for m in p.messages}
+    start = p.messages[0].created_at if p.messages else 0.0
+    timeline = [
+        {
+            "m": m,
+            "sender": p.role_name(m.sender_role),
+            "title": p.title_of(m),
+            "offset": m.created_at - start,
+            "reply_kind": kinds.get(m.cause_id) if m.cause_id is not None else None,
+        }
+        for m in p.messages
+    ]
+    s = p.stats
+    return {
+        "p": p,
+        "name": prd.project_name if prd else p.root.name,
+        "generated": datetime.now(tz=UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "version": softco.__version__,
+        "started": utc(p.last_run.started_at) if p.last_run else "",
+        "stats": s,
+        "tokens": format_tokens(s.prompt_tokens, s.completion_tokens),
+        "total_cost": format_total_cost(s),
+        "by_role": cost_by_role(p.steps, p.role_name),
+        "by_step": cost_by_step(p.steps),
+        "coverage": coverage(prd, p.design, p.code.values(), p.tests.values(), report) if prd else [],
+        "prd": prd,
+        "design": p.design,
+        "tasks": p.tasks,
+        "code": p.code,
+        "tests": p.tests,
+        "report": report,
+        "rounds": p.all_of(TestReport),
+        "bugs": p.all_of(BugReport),
+        "timeline": timeline,
+        "commits": p.commits,
+        "sha_in_log": {c.sha for c in p.commits},
+    }
+
+
+def render_report(p: Project) -> str:
+    """The whole report page as one HTML string."""
+    scripts = [_script(_asset("vendor", "mermaid.min.js")), _script(_asset("templates", "report.js"))]
+    csp = "default-src 'none'; img-src data:; font-src data:; style-src 'unsafe-inline'; script-src " + " ".join(
+        f"'{_csp_hash(js)}'" for js in scripts
+    )
+    return (
+        _env()
+        .get_template("report.html.j2")
+        .render(
+            **context(p),
+            csp=csp,
+            css=Markup(_asset("templates", "report.css") + "\n" + pygments_css()),  # noqa: S704 - our own files
+            scripts=[Markup(js) for js in scripts],  # noqa: S704 - vendored mermaid and our own script
+        )
+    )
+
+
+def default_report_path(project: Path) -> Path:
+    """``DIR/.softco/report.html``: inside the git-ignored folder, so the repo stays clean."""
+    return project / ".softco" / "report.html"
+
+
+def write_report(p: Project, out: Path | None = None) -> Path:
+    path = out or default_report_path(p.root)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_report(p), encoding="utf-8")
+    return path

@@ -1,0 +1,218 @@
+"""``softco show DIR [VIEW]``: terminal views of a generated project.
+
+Artifact text comes from a model: it is always printed as :class:`rich.text.Text` (or markdown /
+syntax renderables), never as console markup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rich.console import Console, Group, RenderableType
+from rich.markdown import Markdown
+from rich.rule import Rule
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.text import Text
+
+from softco.report.costs import CostRow, cost_by_role, cost_by_step, format_cost, format_tokens, format_total_cost
+from softco.report.coverage import coverage
+from softco.report.project import Project, ReportError, utc
+from softco.views import design_md, prd_md
+
+OUTCOME_STYLES = {"passed": "green", "failed": "red", "error": "red", "skipped": "yellow", "not run": "yellow"}
+STATUS_STYLES = {"passed": "green", "failing": "bold red", "no_test": "bold red", "not_run": "yellow"}
+
+
+def _none(what: str) -> Text:
+    return Text(f"no {what} yet: the run has not produced it", style="dim")
+
+
+def overview(p: Project) -> RenderableType:
+    s = p.stats
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("project", Text(str(p.root)))
+    table.add_row("requirement", Text(p.requirement))
+    table.add_row("last run", Text(p.run_summary()))
+    if p.last_run is not None:
+        table.add_row("started", f"{utc(p.last_run.started_at)}, model {p.last_run.model}")
+    table.add_row("tests", Text(p.tests_summary(), style="green" if p.tests_ok else "red"))
+    table.add_row("files", str(s.files))
+    table.add_row("LLM calls", str(s.llm_calls))
+    table.add_row("tokens", format_tokens(s.prompt_tokens, s.completion_tokens))
+    table.add_row("cost", format_total_cost(s))
+    table.add_row("time", f"{s.seconds:.1f} s")
+    hint = Text(f"views: {' '.join(VIEWS)}   ·   softco report {p.root}", style="dim")
+    return Group(table, Text(), hint)
+
+
+def prd(p: Project) -> RenderableType:
+    doc = p.prd
+    return Markdown(prd_md(doc)) if doc else _none("PRD")
+
+
+def design(p: Project) -> RenderableType:
+    doc = p.design
+    return Markdown(design_md(doc)) if doc else _none("design")
+
+
+def tasks(p: Project) -> RenderableType:
+    doc = p.tasks
+    if doc is None:
+        return _none("tasks")
+    table = Table(title="Tasks", title_justify="left")
+    for col in ("file", "requirements", "depends on", "what"):
+        table.add_column(col)
+    for t in doc.tasks:
+        table.add_row(
+            Text(t.path, style="cyan"), Text(", ".join(t.req_ids)), Text(", ".join(t.depends_on)), Text(t.description)
+        )
+    return table
+
+
+def _source(path: str, content: str) -> Syntax:
+    return Syntax(content, Syntax.guess_lexer(path, content), line_numbers=True, word_wrap=True)
+
+
+def code(p: Project) -> RenderableType:
+    files = p.code
+    if not files:
+        return _none("code")
+    parts: list[RenderableType] = []
+    for path, c in files.items():
+        head = f"{path}  ({', '.join(c.req_ids) or 'support'})" + (f"  {c.notes}" if c.notes else "")
+        parts += [Rule(Text(head, style="bold cyan"), align="left"), _source(path, c.content)]
+    return Group(*parts)
+
+
+def tests(p: Project) -> RenderableType:
+    files = p.tests
+    if not files:
+        return _none("tests")
+    parts: list[RenderableType] = []
+    for path, t in files.items():
+        head = f"{path}  (tests {t.source})"
+        parts += [Rule(Text(head, style="bold cyan"), align="left"), _source(path, t.content)]
+    report = p.test_report
+    if report is None:
+        return Group(*parts, Text("the tests have not been run yet", style="yellow"))
+    table = Table(title=f"Test report: {p.tests_summary()}", title_justify="left")
+    for col in ("test", "requirements", "outcome"):
+        table.add_column(col, overflow="fold")
+    for r in report.results:
+        table.add_row(Text(r.nodeid), Text(", ".join(r.req_ids)), Text(r.outcome, style=OUTCOME_STYLES[r.outcome]))
+    parts.append(table)
+    for r in report.results:
+        if r.outcome in ("failed", "error"):
+            parts += [Rule(Text(f"FAILED {r.nodeid}", style="bold red"), align="left"), Text(r.message.strip())]
+    return Group(*parts)
+
+
+def board(p: Project) -> RenderableType:
+    if not p.messages:
+        return _none("message")
+    start = p.messages[0].created_at
+    kinds = {m.id: m.kind for m in p.messages}
+    table = Table(title=f"Board: {len(p.messages)} messages", title_justify="left")
+    for col in ("#", "time", "kind", "sender", "subject", "in reply to", "commit"):
+        table.add_column(col)
+    for m in p.messages:
+        reply = f"#{m.cause_id} {kinds.get(m.cause_id, '')}" if m.cause_id is not None else ""
+        table.add_row(
+            str(m.id),
+            f"+{m.created_at - start:.1f}s",
+            Text(m.kind, style="bold"),
+            Text(p.role_name(m.sender_role)),
+            Text(p.title_of(m)),
+            Text(reply),
+            Text(m.commit_sha[:7] if m.commit_sha else "", style="yellow"),
+        )
+    return table
+
+
+def _cost_table(title: str, rows: list[CostRow]) -> Table:
+    table = Table(title=title, title_justify="left")
+    table.add_column("name", overflow="fold")
+    for col in ("calls", "re-asks", "prompt tok", "completion tok", "cost", "time"):
+        table.add_column(col, justify="right")
+    for r in rows:
+        table.add_row(
+            Text(r.name),
+            str(r.calls),
+            str(r.reasks),
+            f"{r.prompt_tokens:,}",
+            f"{r.completion_tokens:,}",
+            format_cost(r),
+            f"{r.seconds:.2f} s",
+        )
+    return table
+
+
+def cost(p: Project) -> RenderableType:
+    s = p.stats
+    total = Text(
+        f"total: {s.llm_calls} LLM calls, {format_tokens(s.prompt_tokens, s.completion_tokens)} tokens, "
+        f"cost {format_total_cost(s)}, {s.seconds:.1f} s wall time"
+    )
+    return Group(
+        _cost_table("Cost per role", cost_by_role(p.steps, p.role_name)),
+        _cost_table("Cost per step", cost_by_step(p.steps)),
+        total,
+    )
+
+
+def trace(p: Project) -> RenderableType:
+    doc = p.prd
+    if doc is None:
+        return _none("PRD")
+    rows = coverage(doc, p.design, p.code.values(), p.tests.values(), p.test_report)
+    table = Table(title="Requirement coverage", title_justify="left", show_lines=True)
+    for col in ("requirement", "design", "code", "tests", "status"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        tests_cell = Text()
+        for i, link in enumerate(r.tests):
+            tests_cell.append(("\n" if i else "") + f"{link.nodeid} ")
+            tests_cell.append(link.outcome, style=OUTCOME_STYLES[link.outcome])
+        table.add_row(
+            Text(f"{r.req_id} [{r.priority}] {r.title}"),
+            Text("\n".join(r.design_files) or "-"),
+            Text("\n".join(r.code_files) or "-"),
+            tests_cell if r.tests else Text("-"),
+            Text(r.label, style=STATUS_STYLES[r.status]),
+        )
+    flagged = [r.req_id for r in rows if r.flagged]
+    note = (
+        Text(f"{len(flagged)} of {len(rows)} requirements need attention: {', '.join(flagged)}", style="bold red")
+        if flagged
+        else Text(f"all {len(rows)} requirements have passing tests", style="green")
+    )
+    return Group(table, note)
+
+
+VIEW_FUNCS: dict[str, Callable[[Project], RenderableType]] = {
+    "overview": overview,
+    "prd": prd,
+    "design": design,
+    "tasks": tasks,
+    "code": code,
+    "tests": tests,
+    "board": board,
+    "cost": cost,
+    "trace": trace,
+}
+VIEWS = tuple(VIEW_FUNCS)
+
+
+def render(p: Project, view: str | None = None) -> RenderableType:
+    """The renderable for ``view`` (the overview when None); :class:`ReportError` for an unknown view."""
+    name = view or "overview"
+    if name not in VIEW_FUNCS:
+        raise ReportError(f"unknown view {name!r}; choose one of: {', '.join(VIEWS)}")
+    return VIEW_FUNCS[name](p)
+
+
+def show(console: Console, p: Project, view: str | None = None) -> None:
+    console.print(render(p, view))
