@@ -13,6 +13,8 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 REQ_ID = re.compile(r"^REQ-[1-9][0-9]*$")
+#: The largest generated file softco accepts; a bigger answer is re-asked with the error.
+MAX_FILE_CHARS = 200_000
 SAFE_PATH = re.compile(r"^(?!/)(?!.*(?:^|/)\.\.(?:/|$))[A-Za-z0-9_.\-/]+$")
 
 
@@ -263,7 +265,7 @@ class Tasks(Artifact):
 class Code(Artifact):
     kind: ClassVar[str] = "code"
     path: str
-    content: str = Field(description="The whole file")
+    content: str = Field(description="The whole file", max_length=MAX_FILE_CHARS)
     req_ids: list[str] = Field(description="REQ ids this file implements")
     notes: str = Field(default="", description="One line: what this version does or fixes")
 
@@ -304,7 +306,7 @@ class Tests(Artifact):
     __test__: ClassVar[bool] = False
     path: str = Field(description="tests/test_<something>.py")
     source: str = Field(description="The design file these tests exercise")
-    content: str = Field(description="The whole pytest file")
+    content: str = Field(description="The whole pytest file", max_length=MAX_FILE_CHARS)
     cases: list[TestCase] = Field(min_length=1, description="Every test function with its REQ ids")
 
     @field_validator("path")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import uuid
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+import git
 from rich.console import Console
 
 from softco.board import Board
@@ -16,13 +18,15 @@ from softco.budget import Budget, BudgetedLLM, BudgetExceeded, PriceFileError, p
 from softco.cache import StepCache
 from softco.company import EXIT_BUDGET, EXIT_ERROR, EXIT_USAGE, Company, Outcome, Settings, project_board_path
 from softco.llm.base import LLM, LLMError
-from softco.llm.openai import EndpointNotConfigured
+from softco.llm.dryrun import DryRunLLM, DryRunStep
+from softco.llm.openai import EndpointNotConfigured, check_role_endpoints
 from softco.llm.providers import ProviderError, default_model, make_llm
 from softco.llm.replay import RecordingLLM, ReplayError, make_header
 from softco.prompts import TemplateError
 from softco.report.stats import run_stats
 from softco.report.terminal import print_summary, progress_printer
-from softco.sop import SopError, load_sop
+from softco.sop import Sop, SopError
+from softco.sop_check import load_checked_sop
 from softco.workspace import Workspace, WorkspaceError, choose_project_dir, slugify
 
 MAX_REQUIREMENT_CHARS = 20_000
@@ -52,6 +56,7 @@ class NewOptions:
     budget: float | None = None
     token_budget: int | None = None
     cache: bool = True
+    dry_run: bool = False
 
 
 def make_llm_cache_id(llm: LLM) -> str | None:
@@ -81,14 +86,16 @@ def check_requirement(text: str) -> str:
     return text
 
 
-def _make_llm(opts: NewOptions, console: Console, sop_hash: str, requirement: str, budget: Budget) -> LLM:
-    """The provider, wrapped: budget check inside, recording outermost."""
+def _make_llm(
+    opts: NewOptions, console: Console, sop_hash: str, requirement: str, budget: Budget, provider: LLM | None = None
+) -> LLM:
+    """The provider (``provider``, or the one --llm names), wrapped: budget check inside, recording outermost."""
 
     def warn(msg: str) -> None:
         console.print(f"[yellow]warning:[/] {msg}", highlight=False)
 
     try:
-        llm = make_llm(opts.llm, opts.model, opts.base_url, on_warning=warn)
+        llm = provider or make_llm(opts.llm, opts.model, opts.base_url, on_warning=warn)
         if budget.max_usd is not None and price_of(llm.model) is None:
             raise RunError(
                 f"--budget needs a price, and none is known for model {llm.model!r}: use --token-budget, or "
@@ -135,10 +142,17 @@ def execute(company: Company, llm: LLM, board: Board, run_id: str, requirement: 
     except BudgetExceeded as exc:
         board.finish_run(run_id, "stopped", EXIT_BUDGET)
         raise RunError(str(exc).replace("DIR", str(company.ws.root)), EXIT_BUDGET) from None
+    except (OSError, sqlite3.Error, git.GitError, WorkspaceError) as exc:
+        _finish_quietly(board, run_id)
+        raise RunError(
+            f"writing the project failed ({_describe_io(exc)}); fix that (free disk space, permissions), then "
+            f"`softco resume {company.ws.root}`",
+            EXIT_ERROR,
+        ) from None
     except (LLMError, TemplateError) as exc:
         board.finish_run(run_id, "stopped", EXIT_ERROR)
         raise RunError(
-            f"{exc}\nthe run stopped; continue it with `softco resume {company.ws.root}`", EXIT_ERROR
+            f"{exc}; the run stopped: continue it with `softco resume {company.ws.root}`", EXIT_ERROR
         ) from None
     finally:
         if company.settings.cache is not None:
@@ -147,23 +161,79 @@ def execute(company: Company, llm: LLM, board: Board, run_id: str, requirement: 
     return outcome
 
 
+def _describe_io(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
+    return str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+
+
+def _finish_quietly(board: Board, run_id: str) -> None:
+    """Mark the run stopped if the board can still be written (it may be the full disk that failed)."""
+    try:
+        board.finish_run(run_id, "stopped", EXIT_ERROR)
+    except sqlite3.Error:
+        pass
+
+
+def checked_sop(opts: NewOptions) -> Sop:
+    """The SOP, checked as `softco sop validate` does (every problem on its own line), and its endpoints."""
+    try:
+        sop = load_checked_sop(opts.sop_dir)
+    except SopError as exc:
+        if not exc.problems:
+            raise RunError(str(exc)) from None
+        where = opts.sop_dir or "the default SOP"
+        raise RunError(f"{len(exc.problems)} problem(s) in {where}; nothing was run:\n{exc}") from None
+    if opts.llm in (None, "openai") and not opts.dry_run:
+        try:
+            check_role_endpoints([r.model for r in sop.roles])
+        except EndpointNotConfigured as exc:
+            raise RunError(str(exc)) from None
+    return sop
+
+
+def dry_run_llm(opts: NewOptions, console: Console) -> DryRunLLM | None:
+    """For --dry-run: the placeholder stand-in, printing each step as it is asked."""
+    if not opts.dry_run:
+        return None
+    if opts.llm not in (None, "openai"):
+        raise RunError("--dry-run answers every step with placeholders; leave out --llm")
+
+    def on_step(s: DryRunStep) -> None:
+        where = f" -> {s.prompt_file.name}" if s.prompt_file else ""
+        console.print(f"  dry run: {s.key}: {s.prompt_chars:,} chars, ~{s.prompt_tokens:,} tokens{where}")
+
+    return DryRunLLM(opts.model or default_model(), on_step=on_step)
+
+
+def print_dry_run(console: Console, dry: DryRunLLM) -> None:
+    tokens = sum(s.prompt_tokens for s in dry.steps)
+    console.print(
+        f"dry run: {len(dry.steps)} LLM steps, ~{tokens:,} prompt tokens in all; no model was called (the cost "
+        f"above prices these prompts and placeholder-sized answers at {dry.model}). "
+        f"The rendered prompts are in {dry.prompts_dir}",
+        highlight=False,
+    )
+
+
 def start_new(opts: NewOptions, console: Console) -> int:
     requirement = check_requirement(opts.requirement)
-    try:
-        sop = load_sop(opts.sop_dir)
-    except SopError as exc:
-        raise RunError(str(exc)) from None
+    sop = checked_sop(opts)
     if opts.max_fix_rounds < 0 or opts.concurrency < 1:
         raise RunError("--max-fix-rounds must be >= 0 and --concurrency >= 1")
     out = output_dir(opts.output).absolute()
-    llm = _make_llm(opts, console, sop.sop_hash, requirement, Budget(opts.budget, opts.token_budget))
+    dry = dry_run_llm(opts, console)
+    llm = _make_llm(opts, console, sop.sop_hash, requirement, Budget(opts.budget, opts.token_budget), dry)
     try:
         out.mkdir(parents=True, exist_ok=True)
-        project = choose_project_dir(out, slugify(opts.name or requirement))
+        name = opts.name or (slugify(requirement) + "-dry-run" if dry else requirement)
+        project = choose_project_dir(out, slugify(name))
         ws = Workspace.create(project)
-    except (WorkspaceError, OSError) as exc:
-        raise RunError(f"cannot create the project under {out}: {exc}") from None
-    board = Board(project_board_path(project))
+        board = Board(project_board_path(project))
+    except (WorkspaceError, OSError, sqlite3.Error, git.GitError) as exc:
+        raise RunError(f"cannot create the project under {out}: {_describe_io(exc)}") from None
+    if dry is not None:
+        dry.prompts_dir = project / ".softco" / "prompts"
     run_id = uuid.uuid4().hex[:12]
     settings = Settings(
         max_fix_rounds=opts.max_fix_rounds, concurrency=opts.concurrency, cache=step_cache(out, opts, llm)
@@ -175,6 +245,8 @@ def start_new(opts: NewOptions, console: Console) -> int:
     try:
         outcome = execute(company, llm, board, run_id, requirement)
         print_summary(console, project, outcome, run_stats(board))
+        if dry is not None:
+            print_dry_run(console, dry)
         return outcome.exit_code
     finally:
         board.close()
@@ -202,17 +274,17 @@ def resume(project: Path, console: Console, budget: float | None = None, token_b
                 "sop_dir": Path(saved["sop_dir"]) if saved.get("sop_dir") else None,
             }
         )
-        try:
-            sop = load_sop(opts.sop_dir)
-        except SopError as exc:
-            raise RunError(str(exc)) from None
+        sop = checked_sop(opts)
         if budget is not None:
             opts.budget = budget
         if token_budget is not None:
             opts.token_budget = token_budget
         limits = spent(board)
         limits.max_usd, limits.max_tokens = opts.budget, opts.token_budget
-        llm = _make_llm(opts, console, sop.sop_hash, last.requirement, limits)
+        dry = dry_run_llm(opts, console)
+        if dry is not None:
+            dry.prompts_dir = project / ".softco" / "prompts"
+        llm = _make_llm(opts, console, sop.sop_hash, last.requirement, limits, dry)
         run_id = uuid.uuid4().hex[:12]
         board.start_run(run_id, last.requirement, sop.sop_hash, llm.model, {**saved, **_jsonable(opts)})
         settings = Settings(

@@ -129,7 +129,7 @@ async def ask_structured(
             if n == max_reasks:
                 raise InvalidAnswer(
                     f"step {request.step_key}: the model's answer failed validation "
-                    f"{max_reasks + 1} times; last error:\n{error}",
+                    f"{max_reasks + 1} times; last error: {' '.join(error.split(chr(10)))}",
                     attempts,
                 ) from None
             current = request.model_copy(
