@@ -14,6 +14,7 @@ from softco.report.html import write_report
 from softco.report.project import ReportError, load_project
 from softco.report.show import show as show_view
 from softco.run import NewOptions, RunError, output_dir, resume, start_new
+from softco.sop_cli import sop_app
 
 app = typer.Typer(
     help="softco: a small software company of LLM roles. One line in, a tested git repo out.",
@@ -22,6 +23,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console(highlight=False, soft_wrap=True)
+app.add_typer(sop_app, name="sop")
 
 DEMO_REQUIREMENT = "a command-line todo app with priorities, due dates and JSON storage"
 
@@ -48,6 +50,9 @@ def new(
     budget: Annotated[float | None, typer.Option(help="USD cap; exit 4 before a call could cross it.")] = None,
     token_budget: Annotated[int | None, typer.Option(help="Token cap; exit 4 before a call could cross it.")] = None,
     cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Reuse answers to identical requests.")] = True,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Run the SOP on placeholder answers: no model, prompts kept to read.")
+    ] = False,
 ) -> None:
     """Build a project from one line of requirement."""
     if (requirement is None) == (from_file is None):
@@ -67,6 +72,7 @@ def new(
         budget=budget,
         token_budget=token_budget,
         cache=cache,
+        dry_run=dry_run,
     )
     raise typer.Exit(start_new(opts, console))
 

@@ -8,7 +8,7 @@ file and line.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
@@ -19,29 +19,55 @@ from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from softco.artifacts import KINDS, Artifact
+from softco.custom_kinds import KindName, KindSpec, build_kind
 from softco.llm.base import ModelSettings
 from softco.prompts import make_env
 
 TOOLS = ("run_tests", "triage")
+#: The names a ``when:`` expression may use (see softco.company.Company._when).
+WHEN_VARIABLES = ("trigger", "item", "subject")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem of a SOP, shown as one line ``file:line: message``."""
+
+    file: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {' '.join(self.message.split())}"
 
 
 class SopError(Exception):
     """The SOP is broken; each line of the message is `file:line: problem`."""
 
+    def __init__(self, message: str | list[Problem]) -> None:
+        self.problems: list[Problem] = message if isinstance(message, list) else []
+        super().__init__("\n".join(str(p) for p in message) if isinstance(message, list) else message)
+
 
 class ActionSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str
+    name: str = Field(description="the action's name; the middle part of its step keys role/action/subject")
     trigger: list[str] = Field(description="kind(s) whose messages start this action")
-    publishes: str
-    template: str | None = None
-    tool: Literal["run_tests", "triage"] | None = None
+    publishes: str = Field(description="the kind of artifact it publishes")
+    template: str | None = Field(default=None, description="the prompt template (sop_templates/NAME.j2): an LLM step")
+    tool: Literal["run_tests", "triage"] | None = Field(
+        default=None, description="a built-in tool instead of a template: run_tests or triage"
+    )
     for_each: str | None = Field(default=None, description="a list field of the trigger artifact: one step per item")
     batch: bool = Field(
         default=False,
         description="run once over all new trigger messages, when nothing that publishes them is still to run",
     )
-    when: str | None = Field(default=None, description="Jinja expression; the step runs if true")
+    when: str | None = Field(
+        default=None, description="Jinja expression over trigger, item and subject; the step runs if true"
+    )
+    max_rounds: int | None = Field(
+        default=None, ge=1, description="at most this many steps of this action per project (a bound for loops)"
+    )
 
     @field_validator("trigger", mode="before")
     @classmethod
@@ -57,24 +83,22 @@ class ActionSpec(BaseModel):
 
 class RoleSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    id: str = ""
+    id: str = Field(default="", description="the file name without .yaml; the first part of its step keys")
     name: str = Field(description="The person, e.g. Alice")
     title: str = Field(description="The job, e.g. Product Manager")
-    order: int = 100
-    profile: str
-    goal: str
-    constraints: list[str] = Field(default_factory=list)
-    watches: list[str]
-    actions: list[ActionSpec] = Field(min_length=1)
-    model: ModelSettings = Field(default_factory=ModelSettings)
-
-    @model_validator(mode="after")
-    def _triggers_watched(self) -> RoleSpec:
-        for a in self.actions:
-            missing = [k for k in a.trigger if k not in self.watches]
-            if missing:
-                raise ValueError(f"action {a.name!r} is triggered by {missing}, which the role does not watch")
-        return self
+    order: int = Field(default=100, description="roles run in this order when several are ready")
+    profile: str = Field(description="who the role is; in the system prompt")
+    goal: str = Field(description="what the role is for; in the system prompt")
+    constraints: list[str] = Field(default_factory=list, description="rules it follows; in the system prompt")
+    watches: list[str] = Field(description="the kinds it reacts to; every action trigger must be one of them")
+    actions: list[ActionSpec] = Field(min_length=1, description="what it does when a watched kind is published")
+    model: ModelSettings = Field(
+        default_factory=ModelSettings,
+        description="model, temperature, max_tokens, base_url_env, api_key_env for this role's LLM steps",
+    )
+    kinds: dict[KindName, KindSpec] = Field(
+        default_factory=dict, description="new artifact kinds this role declares (see softco/custom_kinds.py)"
+    )
 
     @property
     def author(self) -> str:
@@ -125,9 +149,9 @@ def load_role(path: Path) -> RoleSpec:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else 1
-        raise SopError(f"{path}:{line}: YAML syntax error: {getattr(exc, 'problem', exc)}") from None
+        raise SopError([Problem(str(path), line, f"YAML syntax error: {getattr(exc, 'problem', exc)}")]) from None
     if not isinstance(data, dict):
-        raise SopError(f"{path}:1: a role file must be a mapping of keys to values")
+        raise SopError([Problem(str(path), 1, "a role file must be a mapping of keys to values")])
     data.setdefault("id", path.stem)
     try:
         return RoleSpec.model_validate(data)
@@ -137,9 +161,9 @@ def load_role(path: Path) -> RoleSpec:
             loc = tuple(err["loc"])
             where = _yaml_line(text, loc)
             key = ".".join(str(p) for p in loc) or "(file)"
-            msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
-            lines.append(f"{path}:{where}: {key}: {msg}")
-        raise SopError("\n".join(lines)) from None
+            msg = "unknown key" if err["type"] == "extra_forbidden" else str(err["msg"]).removeprefix("Value error, ")
+            lines.append(Problem(str(path), where, f"{key}: {msg}"))
+        raise SopError(lines) from None
 
 
 @dataclass
@@ -149,6 +173,7 @@ class Sop:
     roles: list[RoleSpec]
     role_files: dict[str, Path]
     template_dirs: list[Path]
+    custom_kinds: dict[str, type[Artifact]] = field(default_factory=dict)
 
     @cached_property
     def env(self) -> SandboxedEnvironment:
@@ -178,8 +203,8 @@ class Sop:
 
     @cached_property
     def kinds(self) -> dict[str, type[Artifact]]:
-        """The artifact kinds this company knows: the built-in ones (custom kinds join here)."""
-        return dict(KINDS)
+        """The artifact kinds this company knows: the built-in ones and those its role files declare."""
+        return {**KINDS, **self.custom_kinds}
 
     def kind(self, name: str) -> type[Artifact]:
         try:
@@ -206,13 +231,37 @@ def load_sop(user_dir: Path | None = None) -> Sop:
             files[p.stem] = p
         template_dirs.insert(0, user_dir / "sop_templates")
     roles: list[RoleSpec] = []
-    problems: list[str] = []
+    problems: list[Problem] = []
     for p in files.values():
         try:
             roles.append(load_role(p))
         except SopError as exc:
-            problems.append(str(exc))
-    if problems:
-        raise SopError("\n".join(problems))
+            problems.extend(exc.problems)
     roles.sort(key=lambda r: (r.order, r.id))
-    return Sop(roles=roles, role_files=files, template_dirs=template_dirs)
+    custom = _custom_kinds(roles, files, problems)
+    if problems:
+        raise SopError(problems)
+    return Sop(roles=roles, role_files=files, template_dirs=template_dirs, custom_kinds=custom)
+
+
+def _custom_kinds(roles: list[RoleSpec], files: dict[str, Path], problems: list[Problem]) -> dict[str, type[Artifact]]:
+    """Build the kinds the role files declare; a name declared twice or clashing with a built-in is a problem."""
+    out: dict[str, type[Artifact]] = {}
+    owner: dict[str, str] = {}
+    for role in roles:
+        path = files[role.id]
+        for name, spec in role.kinds.items():
+            line = _yaml_line(path.read_text(encoding="utf-8"), ("kinds", name))
+            if name in KINDS:
+                problems.append(
+                    Problem(str(path), line, f"kinds.{name}: {name} is a built-in kind; choose another name")
+                )
+                continue
+            if name in owner:
+                problems.append(
+                    Problem(str(path), line, f"kinds.{name}: already declared by {files[owner[name]]}; declare it once")
+                )
+                continue
+            owner[name] = role.id
+            out[name] = build_kind(name, spec)
+    return out

@@ -1,8 +1,17 @@
-"""Human views of artifacts: the docs/*.md written next to each docs/*.json."""
+"""Human views of artifacts: the docs/*.md written next to each docs/*.json.
+
+The built-in kinds have views of their own; any other kind (a kind a SOP declares in YAML) gets
+``docs/<kind>.md`` (one per project) or ``docs/<kind>/<subject>.md`` (one per subject), a generic
+rendering of its fields, next to the same name ``.json``.
+"""
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from softco.artifacts import Artifact, BugReport, Design, Prd, Requirement, Tasks, TestReport
+from softco.custom_kinds import CustomArtifact
 
 
 def _bullets(items: list[str]) -> str:
@@ -82,4 +91,93 @@ def doc_files(artifact: Artifact) -> dict[str, str]:
     if isinstance(artifact, BugReport):
         name = artifact.path.replace("/", "_")
         return {f"docs/bugs/round-{artifact.round}-{name}.md": bug_report_md(artifact)}
-    return {}
+    if isinstance(artifact, CustomArtifact):
+        return generic_doc_files(artifact)
+    return {}  # code and tests are files of the repo already
+
+
+# kinds without a view of their own (the kinds a SOP declares in YAML) -----------------------------
+
+SHORT = 80
+
+
+def doc_slug(subject: str) -> str:
+    """A file name for a subject: 'calc/ops.py' -> 'calc_ops.py'."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", subject).strip("._-")[:100]
+    return slug or "item"
+
+
+def generic_doc_base(artifact: Artifact) -> str:
+    """docs/<kind> for a kind about the project, docs/<kind>/<subject> for one per subject."""
+    subject = artifact.subject()
+    if subject in ("project", artifact.kind):
+        return f"docs/{artifact.kind}"
+    return f"docs/{artifact.kind}/{doc_slug(subject)}"
+
+
+def generic_doc_files(artifact: Artifact) -> dict[str, str]:
+    """Any artifact as markdown (its fields, in declaration order) plus its JSON."""
+    base = generic_doc_base(artifact)
+    js = artifact.model_dump_json(indent=2) + "\n"
+    return {
+        f"{base}.md": generic_md(
+            artifact.kind, artifact.title(), artifact.model_dump(mode="json"), type(artifact).__doc__ or ""
+        ),
+        f"{base}.json": js,
+    }
+
+
+def _label(name: str) -> str:
+    return name.replace("_", " ").capitalize()
+
+
+def _short(v: Any) -> bool:
+    return not isinstance(v, dict | list) and "\n" not in str(v) and len(str(v)) <= SHORT
+
+
+def _cell(v: Any) -> str:
+    if isinstance(v, list):
+        return ", ".join(str(x) for x in v)
+    return "" if v is None else str(v).replace("|", "\\|")
+
+
+def _fields_md(data: dict[str, Any], level: int) -> str:
+    heading = "#" * min(level, 6)
+    scalars = [f"- **{_label(k)}**: {'' if v is None else v}" for k, v in data.items() if _short(v)]
+    parts = ["\n".join(scalars)] if scalars else []
+    for k, v in data.items():
+        if _short(v):
+            continue
+        if isinstance(v, dict):
+            parts.append(f"{heading} {_label(k)}\n\n{_fields_md(v, level + 1)}")
+        elif isinstance(v, list):
+            parts.append(f"{heading} {_label(k)}\n\n{_list_md(v, level + 1)}")
+        else:
+            parts.append(f"{heading} {_label(k)}\n\n{str(v).strip()}")
+    return "\n\n".join(p for p in parts if p)
+
+
+def _list_md(items: list[Any], level: int) -> str:
+    if not items:
+        return "(none)"
+    if not all(isinstance(i, dict) for i in items):
+        return "\n".join(f"- {i}" for i in items)
+    keys = list(dict.fromkeys(k for i in items for k in i))
+    if all(_short(v) or (isinstance(v, list) and all(_short(x) for x in v)) for i in items for v in i.values()):
+        rows = ["| " + " | ".join(_label(k) for k in keys) + " |", "|" + "---|" * len(keys)]
+        rows += ["| " + " | ".join(_cell(i.get(k)) for k in keys) + " |" for i in items]
+        return "\n".join(rows)
+    heading = "#" * min(level, 6)
+    out = []
+    for n, i in enumerate(items, 1):
+        first = next((str(v) for v in i.values() if isinstance(v, str) and _short(v)), "")
+        out.append(f"{heading} {n}. {first}".rstrip() + "\n\n" + _fields_md(i, level + 1))
+    return "\n\n".join(out)
+
+
+def generic_md(kind: str, title: str, data: dict[str, Any], description: str = "") -> str:
+    """Markdown for any artifact's fields: short values as a list, long text and lists as sections."""
+    head = f"# {_label(kind)}: {title}\n\n"
+    if description:
+        head += f"_{description.strip()}_\n\n"
+    return head + _fields_md(data, 2) + "\n"

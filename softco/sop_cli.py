@@ -1,0 +1,68 @@
+"""`softco sop init | validate | graph`: copy, check and draw a company's SOP."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from softco.company import EXIT_USAGE
+from softco.run import RunError
+from softco.sop import SopError, load_sop
+from softco.sop_check import check_dir, mermaid
+from softco.sop_init import SopInitError, init_sop_dir
+
+sop_app = typer.Typer(
+    help="Customise the company: copy the default roles and prompts, check them, draw them.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+SopDir = Annotated[
+    Path | None, typer.Argument(help="A SOP directory (default: softco's own roles and templates).", show_default=False)
+]
+
+
+@sop_app.command("init")
+def init(dir: Annotated[Path, typer.Argument(help="A new (or empty) directory to copy the default SOP into.")]) -> None:
+    """Copy the default roles/ and sop_templates/ into DIR, with a README on every file and variable."""
+    try:
+        files = init_sop_dir(dir)
+    except SopInitError as exc:
+        raise RunError(str(exc)) from None
+    sys.stdout.write(
+        f"wrote {len(files)} files to {dir}: roles/, sop_templates/, README.md\n"
+        f'next: edit them, then `softco sop validate {dir}` and `softco new "..." --sop {dir} --dry-run`\n'
+    )
+
+
+@sop_app.command("validate")
+def validate(dir: SopDir = None) -> None:
+    """Check a SOP before any call; one `file:line: message` per problem, exit 2 if any."""
+    try:
+        problems = check_dir(dir)
+    except SopError as exc:
+        raise RunError(str(exc)) from None
+    for p in problems:
+        sys.stdout.write(f"{p}\n")
+    if problems:
+        sys.stderr.write(f"softco: {len(problems)} problem(s) in the SOP; fix them and validate again\n")
+        raise typer.Exit(EXIT_USAGE)
+    sop = load_sop(dir)
+    templates = len(sop.template_names())
+    sys.stdout.write(
+        f"{dir or 'the default SOP'}: ok: {len(sop.roles)} roles, {len(sop.kinds)} kinds "
+        f"({len(sop.custom_kinds)} declared in YAML), {templates} templates; SOP hash {sop.sop_hash}\n"
+    )
+
+
+@sop_app.command("graph")
+def graph(dir: SopDir = None) -> None:
+    """Print the company as a mermaid flowchart: roles, kinds, who watches and publishes what."""
+    try:
+        sop = load_sop(dir)
+    except SopError as exc:
+        raise RunError(str(exc)) from None
+    sys.stdout.write(mermaid(sop))
