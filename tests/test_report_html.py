@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -57,7 +58,13 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Path:
     prd["summary"] = HOSTILE
     prd["goals"].append(HOSTILE)
     prd["requirements"][0]["title"] = "Add <b onmouseover=alert(1)>now</b>"
-    script["architect/write_design/project"]["approach"] = f"[click](javascript:alert(1)) {HOSTILE}"
+    design = script["architect/write_design/project"]
+    design["approach"] = f"[click](javascript:alert(1)) {HOSTILE}"
+    design["class_diagram"] = (
+        "classDiagram\n  class Ops {\n    +add(a, b) float\n  }\n  Ops <|-- Calc\n"
+        '  note for Ops "<img src=http://203.0.113.9/z.png onerror=alert(1)> hi"'
+    )
+    design["sequence_diagram"] = "sequenceDiagram\n  this is ->>-> not ::: mermaid {{"
     return generate(tmp_path_factory.mktemp("hostile"), script)
 
 
@@ -103,7 +110,10 @@ def browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[webdriv
     ):
         opts.add_argument(arg)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    home = tmp_path / "home"  # Chromium writes its config and caches under HOME: keep them in the tmp dir
+    home.mkdir()
+    env = {**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"), "XDG_CACHE_HOME": str(home)}
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER, env=env), options=opts)
     try:
         driver.execute_cdp_cmd("Network.enable", {})
         driver.execute_cdp_cmd(
@@ -197,4 +207,10 @@ def test_model_output_cannot_inject_markup(hostile: Path, browser: webdriver.Chr
     assert page.js("return document.scripts.length") == 2  # mermaid and softco's own, nothing else
     assert page.js("return document.querySelectorAll('#prd b[onmouseover], a[href^=\"javascript:\"]').length") == 0
     assert "<script>alert('pwned')</script>" in browser.find_element(By.ID, "prd").text  # shown as text
-    assert len(browser.find_elements(By.CSS_SELECTOR, "figure.mermaid-figure .diagram svg")) == 2
+    class_fig, sequence_fig = browser.find_elements(By.CSS_SELECTOR, "figure.mermaid-figure")
+    assert "<img src=http://203.0.113.9/z.png" in class_fig.find_element(By.CSS_SELECTOR, ".diagram svg").text
+    assert page.js("return document.querySelectorAll('svg image, svg img, svg foreignObject script').length") == 0
+    # a diagram mermaid cannot parse is reported on the page, with its source, not drawn
+    assert sequence_fig.find_elements(By.CSS_SELECTOR, ".diagram svg") == []
+    assert "could not be drawn" in sequence_fig.find_element(By.CSS_SELECTOR, ".diagram-error").text
+    assert "this is ->>-> not" in sequence_fig.find_element(By.CSS_SELECTOR, "pre.mermaid-src").text

@@ -42,7 +42,9 @@
     });
     var n = 0;
     for (var fig of figures) {
-      var src = fig.querySelector(".mermaid-src").textContent;
+      // Model-written diagrams may carry HTML tags; mermaid would draw some of them (images, handlers).
+      // Turn every tag opener into mermaid's own "<" entity so it is drawn as text. "<<" and "<|" stay.
+      var src = fig.querySelector(".mermaid-src").textContent.replace(/(?<!<)<(?=[A-Za-z\/!?])/g, "#lt;");
       var target = fig.querySelector(".diagram");
       try {
         var ok = await window.mermaid.parse(src, { suppressErrors: true });
