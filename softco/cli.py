@@ -53,6 +53,13 @@ def new(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Run the SOP on placeholder answers: no model, prompts kept to read.")
     ] = False,
+    approve: Annotated[
+        str | None, typer.Option(help="Pause after these kinds (e.g. prd,design): approve, edit or give feedback.")
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Approve every --approve gate without asking.")] = False,
+    human: Annotated[
+        list[str] | None, typer.Option(help="Play this role yourself (role id, e.g. architect); repeatable.")
+    ] = None,
 ) -> None:
     """Build a project from one line of requirement."""
     if (requirement is None) == (from_file is None):
@@ -73,6 +80,9 @@ def new(
         token_budget=token_budget,
         cache=cache,
         dry_run=dry_run,
+        approve=[k.strip() for k in (approve or "").split(",") if k.strip()],
+        yes=yes,
+        human=human or [],
     )
     raise typer.Exit(start_new(opts, console))
 

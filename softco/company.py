@@ -10,15 +10,17 @@ same commits at any concurrency.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from softco.artifacts import Artifact, Design, Prd, Requirement, TestReport
+from softco.artifacts import Artifact, Design, Prd, Refs, Requirement, TestReport
 from softco.board import Board, Message
 from softco.cache import StepCache
+from softco.gates import Gate
 from softco.roles import BoardView, Step, StepContext, run_step
 from softco.sandbox import Limits
 from softco.scaffold import pyproject, readme
@@ -37,6 +39,7 @@ class Settings:
     concurrency: int = 4
     limits: Limits = field(default_factory=Limits)
     cache: tuple[StepCache, str] | None = None
+    gate: Gate | None = None
 
 
 @dataclass
@@ -243,6 +246,7 @@ class Company:
                 artifacts = await self.tasks[head.key]
                 self.queue.pop(0)
                 del self.tasks[head.key]
+                artifacts = await self._review(ctx, head, artifacts)
                 self._publish_step(head, artifacts)
                 self.discover()
         finally:
@@ -252,6 +256,27 @@ class Company:
                 await asyncio.gather(*self.tasks.values(), return_exceptions=True)
             self.tasks.clear()
         return self.outcome()
+
+    async def _review(self, ctx: StepContext, step: Step, artifacts: list[Artifact]) -> list[Artifact]:
+        """Show gated kinds to a person before they are published; redo the step on feedback."""
+        gate = self.settings.gate
+        while gate is not None and len(artifacts) == 1 and artifacts[0].kind in gate.kinds:
+            art = artifacts[0]
+            decision = gate.review(step.key, art, functools.partial(_validate, type(art), self.view.refs()))
+            now = time.time()
+            self.board.record_step(
+                key=step.key, run_id=self.run_id, role=step.role.id, action=step.action.name, subject=step.subject,
+                status=f"review:{decision.action}", started_at=now, finished_at=now, attempt=0,
+                error=decision.feedback,
+            )
+            if decision.action == "approve":
+                break
+            if decision.action == "edit" and decision.artifact is not None:
+                return [decision.artifact]
+            step.feedback.append(decision.feedback or "")
+            step.previous = art.model_dump(mode="json")
+            artifacts = await run_step(ctx, step)
+        return artifacts
 
     def outcome(self) -> Outcome:
         last = self.view.payload("test_report")
@@ -265,6 +290,10 @@ class Company:
             f"{len(failing)} test(s) still fail after {report.round - 1} fix round(s)" if failing else "no test passed"
         )
         return Outcome(EXIT_TESTS_FAIL, why, report)
+
+
+def _validate(cls: type[Artifact], refs: Refs, text: str) -> Artifact:
+    return cls.model_validate_json(text, context=refs)
 
 
 def project_board_path(project: Path) -> Path:

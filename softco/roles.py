@@ -40,6 +40,10 @@ class Step:
     trigger: Message
     item: dict[str, Any] | None = None
     watermark: int | None = None
+    #: A person's requests for changes (an approval gate or `softco revise`), oldest first.
+    feedback: list[str] = field(default_factory=list)
+    #: The answer the feedback is about, shown back to the model.
+    previous: dict[str, Any] | None = None
 
     @property
     def key(self) -> str:
@@ -142,12 +146,18 @@ def build_request(sop: Sop, view: BoardView, step: Step) -> LLMRequest:
     assert step.action.template is not None
     ctx = template_context(view, step)
     cls = sop.kind(step.action.publishes)
+    messages = [
+        ChatMessage(role="system", content=render(sop.env, "system.j2", ctx)),
+        ChatMessage(role="user", content=render(sop.env, step.action.template, ctx)),
+    ]
+    if step.feedback:
+        if step.previous is not None:
+            messages.append(ChatMessage(role="assistant", content=json.dumps(step.previous)))
+        context = {**ctx, "feedback": step.feedback, "previous": step.previous}
+        messages.append(ChatMessage(role="user", content=render(sop.env, "feedback.j2", context)))
     return LLMRequest(
         step_key=step.key,
-        messages=[
-            ChatMessage(role="system", content=render(sop.env, "system.j2", ctx)),
-            ChatMessage(role="user", content=render(sop.env, step.action.template, ctx)),
-        ],
+        messages=messages,
         schema_name=cls.kind,
         json_schema=cls.model_json_schema(),
         settings=step.role.model,

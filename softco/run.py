@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
+import sys
 import uuid
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,10 @@ from softco.board import Board
 from softco.budget import Budget, BudgetedLLM, BudgetExceeded, PriceFileError, price_of
 from softco.cache import StepCache
 from softco.company import EXIT_BUDGET, EXIT_ERROR, EXIT_USAGE, Company, Outcome, Settings, project_board_path
+from softco.gates import AutoApprove, ConsoleGate, Gate
 from softco.llm.base import LLM, LLMError
 from softco.llm.dryrun import DryRunLLM, DryRunStep
+from softco.llm.human import HumanLLM, RoutingLLM
 from softco.llm.openai import EndpointNotConfigured, check_role_endpoints
 from softco.llm.providers import ProviderError, default_model, make_llm
 from softco.llm.replay import RecordingLLM, ReplayError, make_header
@@ -55,6 +58,9 @@ class NewOptions:
     produced_by: str | None = None
     budget: float | None = None
     token_budget: int | None = None
+    approve: list[str] = field(default_factory=list)
+    yes: bool = False
+    human: list[str] = field(default_factory=list)
     cache: bool = True
     dry_run: bool = False
 
@@ -86,10 +92,8 @@ def check_requirement(text: str) -> str:
     return text
 
 
-def _make_llm(
-    opts: NewOptions, console: Console, sop_hash: str, requirement: str, budget: Budget, provider: LLM | None = None
-) -> LLM:
-    """The provider (``provider``, or the one --llm names), wrapped: budget check inside, recording outermost."""
+def _provider(opts: NewOptions, console: Console, budget: Budget, provider: LLM | None = None) -> LLM:
+    """The provider: ``provider`` (the dry-run stand-in) or the one --llm names, checked for a price."""
 
     def warn(msg: str) -> None:
         console.print(f"[yellow]warning:[/] {msg}", highlight=False)
@@ -103,11 +107,41 @@ def _make_llm(
             )
     except (EndpointNotConfigured, ProviderError, ReplayError, PriceFileError) as exc:
         raise RunError(str(exc)) from None
+    return llm
+
+
+def _wrap(llm: LLM, opts: NewOptions, sop_hash: str, requirement: str, budget: Budget, project: Path) -> LLM:
+    """People playing roles first, then the budget check, then the recording outermost."""
+    if opts.human:
+        llm = RoutingLLM(llm, {r: HumanLLM(project / ".softco" / "human", sys.stdin.isatty()) for r in opts.human})
     llm = BudgetedLLM(llm, budget)
     if opts.record is not None:
         produced = opts.produced_by or f"recorded from model {llm.model} via softco {opts.llm or 'openai'}"
         llm = RecordingLLM(llm, opts.record, make_header(sop_hash, llm.model, produced, requirement))
     return llm
+
+
+def _gate(opts: NewOptions, sop: Sop, console: Console, project: Path) -> Gate | None:
+    if not opts.approve:
+        return None
+    kinds = set(opts.approve)
+    if opts.yes:
+        return AutoApprove(kinds)
+    return ConsoleGate(kinds, console, project / ".softco" / "edit")
+
+
+def _check_people(opts: NewOptions, sop: Sop) -> None:
+    """--approve and --human name real kinds and roles, and --approve has a terminal to ask on."""
+    unknown = sorted(set(opts.approve) - set(sop.kinds))
+    if unknown:
+        kinds = ", ".join(sorted(sop.kinds))
+        raise RunError(f"--approve {','.join(unknown)}: no such artifact kind; kinds are {kinds}")
+    if opts.approve and not opts.yes and not sys.stdin.isatty():
+        raise RunError("--approve asks on a terminal and stdin is not one; add --yes to approve automatically")
+    roles = {r.id for r in sop.roles}
+    strangers = sorted(set(opts.human) - roles)
+    if strangers:
+        raise RunError(f"--human {','.join(strangers)}: no such role; roles are {', '.join(sorted(roles))}")
 
 
 def step_cache(output: Path, opts: NewOptions, llm: LLM) -> tuple[StepCache, str] | None:
@@ -221,22 +255,28 @@ def start_new(opts: NewOptions, console: Console) -> int:
     sop = checked_sop(opts)
     if opts.max_fix_rounds < 0 or opts.concurrency < 1:
         raise RunError("--max-fix-rounds must be >= 0 and --concurrency >= 1")
+    _check_people(opts, sop)
     out = output_dir(opts.output).absolute()
     dry = dry_run_llm(opts, console)
-    llm = _make_llm(opts, console, sop.sop_hash, requirement, Budget(opts.budget, opts.token_budget), dry)
+    budget = Budget(opts.budget, opts.token_budget)
+    base = _provider(opts, console, budget, dry)
     try:
         out.mkdir(parents=True, exist_ok=True)
-        name = opts.name or (slugify(requirement) + "-dry-run" if dry else requirement)
-        project = choose_project_dir(out, slugify(name))
+        slug = slugify(requirement, 32) + "-dry-run" if dry and not opts.name else slugify(opts.name or requirement)
+        project = choose_project_dir(out, slug)
         ws = Workspace.create(project)
         board = Board(project_board_path(project))
     except (WorkspaceError, OSError, sqlite3.Error, git.GitError) as exc:
         raise RunError(f"cannot create the project under {out}: {_describe_io(exc)}") from None
     if dry is not None:
         dry.prompts_dir = project / ".softco" / "prompts"
+    llm = _wrap(base, opts, sop.sop_hash, requirement, budget, project)
     run_id = uuid.uuid4().hex[:12]
     settings = Settings(
-        max_fix_rounds=opts.max_fix_rounds, concurrency=opts.concurrency, cache=step_cache(out, opts, llm)
+        max_fix_rounds=opts.max_fix_rounds,
+        concurrency=opts.concurrency,
+        cache=step_cache(out, opts, llm),
+        gate=_gate(opts, sop, console, project),
     )
     saved = _jsonable(opts)
     board.start_run(run_id, requirement, sop.sop_hash, llm.model or default_model(), saved)
@@ -275,6 +315,7 @@ def resume(project: Path, console: Console, budget: float | None = None, token_b
             }
         )
         sop = checked_sop(opts)
+        _check_people(opts, sop)
         if budget is not None:
             opts.budget = budget
         if token_budget is not None:
@@ -284,13 +325,14 @@ def resume(project: Path, console: Console, budget: float | None = None, token_b
         dry = dry_run_llm(opts, console)
         if dry is not None:
             dry.prompts_dir = project / ".softco" / "prompts"
-        llm = _make_llm(opts, console, sop.sop_hash, last.requirement, limits, dry)
+        llm = _wrap(_provider(opts, console, limits, dry), opts, sop.sop_hash, last.requirement, limits, project)
         run_id = uuid.uuid4().hex[:12]
         board.start_run(run_id, last.requirement, sop.sop_hash, llm.model, {**saved, **_jsonable(opts)})
         settings = Settings(
             max_fix_rounds=opts.max_fix_rounds,
             concurrency=opts.concurrency,
             cache=step_cache(project.parent, opts, llm),
+            gate=_gate(opts, sop, console, project),
         )
         company = Company(sop, llm, board, Workspace(project), run_id, settings, on_event=progress_printer(console))
         console.print(f"softco: resuming [bold]{project}[/] (run {run_id})", highlight=False)

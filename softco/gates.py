@@ -1,0 +1,112 @@
+"""Human in the loop: approval gates after chosen artifacts, and editing an artifact by hand.
+
+A gate sees an artifact before it is published and answers approve, edit (the person changes the
+JSON in $EDITOR; it is validated against the kind's schema before it counts) or feedback (the role
+redoes the step with the person's words).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Protocol
+
+from pydantic import ValidationError
+from rich.console import Console
+from rich.markdown import Markdown
+from rich.prompt import Prompt
+
+from softco.artifacts import Artifact
+from softco.llm.base import LLMError
+from softco.llm.structured import describe_error
+from softco.views import doc_files
+
+
+@dataclass
+class Decision:
+    action: Literal["approve", "edit", "feedback"]
+    artifact: Artifact | None = None
+    feedback: str | None = None
+
+
+class Gate(Protocol):
+    kinds: set[str]
+
+    def review(self, step_key: str, artifact: Artifact, validate: Callable[[str], Artifact]) -> Decision:
+        """Decide about ``artifact``; ``validate`` turns edited JSON text into an artifact or raises."""
+        ...
+
+
+class GateError(LLMError):
+    """The gate cannot ask (no terminal, no editor); the message says what to do."""
+
+
+def editor_command() -> list[str]:
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+    if not editor:
+        raise GateError("set $EDITOR (or $VISUAL) to the editor to use, e.g. export EDITOR=nano")
+    return shlex.split(editor)
+
+
+def edit_file(path: Path) -> str:
+    """Open ``path`` in the user's editor and return what they saved."""
+    try:
+        subprocess.run([*editor_command(), str(path)], check=True)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise GateError(f"the editor failed ({exc}); check $EDITOR") from None
+    return path.read_text(encoding="utf-8")
+
+
+class AutoApprove:
+    """--yes: every gate approves."""
+
+    def __init__(self, kinds: set[str]) -> None:
+        self.kinds = kinds
+
+    def review(self, step_key: str, artifact: Artifact, validate: Callable[[str], Artifact]) -> Decision:
+        return Decision("approve", artifact)
+
+
+class ConsoleGate:
+    """Asks on the terminal: [a]pprove, [e]dit in $EDITOR, or [f]eedback for the role."""
+
+    def __init__(self, kinds: set[str], console: Console, workdir: Path) -> None:
+        self.kinds = kinds
+        self.console = console
+        self.workdir = workdir
+
+    def review(self, step_key: str, artifact: Artifact, validate: Callable[[str], Artifact]) -> Decision:
+        md = next((v for k, v in doc_files(artifact).items() if k.endswith(".md")), None)
+        self.console.rule(f"review: {artifact.kind} from {step_key}")
+        self.console.print(Markdown(md) if md else artifact.model_dump_json(indent=2))
+        while True:
+            choice = Prompt.ask(
+                f"{artifact.kind}: (a)pprove, (e)dit, or give (f)eedback", choices=["a", "e", "f"], default="a",
+                console=self.console,
+            )
+            if choice == "a":
+                return Decision("approve", artifact)
+            if choice == "f":
+                text = Prompt.ask("feedback for the role", console=self.console).strip()
+                if text:
+                    return Decision("feedback", feedback=text)
+                continue
+            edited = self._edit(artifact, validate)
+            if edited is not None:
+                return Decision("edit", edited)
+
+    def _edit(self, artifact: Artifact, validate: Callable[[str], Artifact]) -> Artifact | None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        path = self.workdir / f"{artifact.kind}.json"
+        path.write_text(json.dumps(artifact.model_dump(mode="json"), indent=2) + "\n", encoding="utf-8")
+        text = edit_file(path)
+        try:
+            return validate(text)
+        except (ValidationError, ValueError) as exc:
+            self.console.print(f"[red]the edit does not fit the {artifact.kind} schema:[/]\n{describe_error(exc)}")
+            return None

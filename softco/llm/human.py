@@ -1,0 +1,66 @@
+"""A person playing a role (--human ROLE): they read the rendered prompt and answer in an editor
+or a file; their answer is validated like a model's (and re-asked with the error)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from softco.gates import GateError, edit_file
+from softco.llm.base import LLM, LLMRequest, LLMResponse
+
+
+def _file_stem(step_key: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "__", step_key)
+
+
+class HumanLLM(LLM):
+    """Writes the prompt to ``<dir>/<step>.prompt.md`` and reads the answer from ``<dir>/<step>.json``.
+
+    If the answer file already exists when the step starts, it is used as is (answer "in a file");
+    otherwise the editor opens on it. A rejected answer reopens the editor with the error in the
+    prompt file.
+    """
+
+    def __init__(self, workdir: Path, interactive: bool) -> None:
+        self.workdir = workdir
+        self.interactive = interactive
+        self.model = "human"
+
+    async def complete(self, request: LLMRequest) -> LLMResponse:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        stem = _file_stem(request.step_key)
+        prompt, answer = self.workdir / f"{stem}.prompt.md", self.workdir / f"{stem}.json"
+        parts = [f"## {m.role}\n\n{m.content}" for m in request.messages]
+        if request.json_schema is not None:
+            parts.append(f"## answer schema\n\n```json\n{json.dumps(request.json_schema, indent=1)}\n```")
+        prompt.write_text("\n\n".join(parts) + "\n", encoding="utf-8")
+        if request.attempt == 1 and answer.is_file() and answer.read_text(encoding="utf-8").strip():
+            return LLMResponse(content=answer.read_text(encoding="utf-8"), model="human")
+        if not self.interactive:
+            raise GateError(
+                f"step {request.step_key} is yours (--human): read {prompt} and write your JSON answer to "
+                f"{answer}, then `softco resume`; or run in a terminal to answer in $EDITOR"
+            )
+        if not answer.exists():
+            answer.write_text("{}\n", encoding="utf-8")
+        print(f"step {request.step_key} is yours: the prompt is in {prompt}; answer in the editor")
+        return LLMResponse(content=edit_file(answer), model="human")
+
+
+class RoutingLLM(LLM):
+    """Sends each role's requests to its own provider (a human, say), the rest to the default."""
+
+    def __init__(self, default: LLM, routes: dict[str, LLM]) -> None:
+        self.default = default
+        self.routes = routes
+        self.model = default.model
+        self.cache_id = None  # a person's answers are not the endpoint's: no step cache
+
+    async def complete(self, request: LLMRequest) -> LLMResponse:
+        role = request.step_key.split("/", 1)[0]
+        return await self.routes.get(role, self.default).complete(request)
+
+    async def aclose(self) -> None:
+        await self.default.aclose()
