@@ -1,26 +1,60 @@
-"""Generated code runs without secrets, without network (where the OS allows), within limits."""
+"""Generated code runs without secrets, network, write access outside its project, or stragglers.
+
+Isolation tests run for every mechanism that works on this machine and skip, saying why, for the
+ones that do not. CI installs bubblewrap, so there both ``bwrap`` and ``unshare`` run.
+"""
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
 import sys
+import threading
+import time
+import uuid
 from pathlib import Path
 
 import pytest
 
 from softco import sandbox
 
+WHY_UNAVAILABLE = {
+    "bwrap": "bubblewrap does not work here: install it (apt-get install bubblewrap) and allow user namespaces",
+    "unshare": "unprivileged user+mount+pid namespaces (util-linux unshare) are not allowed on this machine",
+    "netns": "unprivileged network namespaces (util-linux unshare) are not allowed on this machine",
+}
+
+
+def mechanism_params(*names: str) -> list[object]:
+    return [
+        pytest.param(m, marks=pytest.mark.skipif(not sandbox.works(m), reason=WHY_UNAVAILABLE[m]), id=m) for m in names
+    ]
+
+
+FS_ISOLATING = mechanism_params("bwrap", "unshare")
+NET_ISOLATING = mechanism_params("bwrap", "unshare", "netns")
+
 
 def project(tmp_path: Path) -> Path:
     p = tmp_path / "proj"
-    (p / ".softco").mkdir(parents=True)
+    (p / ".softco" / "reports").mkdir(parents=True)
+    (p / ".git" / "hooks").mkdir(parents=True)
     return p
 
 
-def run_py(p: Path, code: str, limits: sandbox.Limits | None = None) -> sandbox.SandboxResult:
+def run_py(
+    p: Path,
+    code: str,
+    limits: sandbox.Limits | None = None,
+    mechanism: str | None = None,
+    args: tuple[str, ...] = (),
+) -> sandbox.SandboxResult:
     python = sandbox.ensure_venv(p, [])
     (p / "probe.py").write_text(code)
-    return sandbox.run(p, [str(python), "probe.py"], limits or sandbox.Limits(wall_seconds=30))
+    return sandbox.run(
+        p, [str(python), "probe.py", *args], limits or sandbox.Limits(wall_seconds=30), mechanism=mechanism
+    )
 
 
 def test_secrets_are_not_in_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -38,8 +72,16 @@ def test_pytest_is_available_offline_in_the_venv(tmp_path: Path) -> None:
     assert ".softco/venv" in res.output
 
 
-@pytest.mark.skipif(not sandbox.netns_prefix(), reason="no unprivileged network namespaces on this OS")
-def test_no_network_to_a_listening_local_socket(tmp_path: Path) -> None:
+def test_the_strongest_working_mechanism_is_the_default(tmp_path: Path) -> None:
+    res = run_py(project(tmp_path), "print('hi')")
+    assert res.exit_code == 0, res.output
+    assert res.mechanism == sandbox.best() == sandbox.available()[0]
+    iso = sandbox.PROVIDES[res.mechanism]
+    assert (res.network_isolated, res.fs_isolated, res.pid_isolated) == (iso.network, iso.filesystem, iso.pids)
+
+
+@pytest.mark.parametrize("mechanism", NET_ISOLATING)
+def test_no_network_to_a_listening_local_socket(tmp_path: Path, mechanism: str) -> None:
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(1)
@@ -55,11 +97,105 @@ try:
 except OSError as e:
     print("BLOCKED", e)
 """,
+            mechanism=mechanism,
         )
     finally:
         server.close()
-    assert "BLOCKED" in res.output and "CONNECTED" not in res.output
-    assert res.network_isolated
+    assert "BLOCKED" in res.output and "CONNECTED" not in res.output, res.output
+    assert res.network_isolated and not any("network" in w for w in res.warnings)
+
+
+@pytest.mark.parametrize("mechanism", FS_ISOLATING)
+def test_cannot_write_outside_its_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mechanism: str) -> None:
+    p = project(tmp_path)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    real_home = tmp_path / "realhome"  # softco's own HOME while this test runs
+    (real_home / ".ssh").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(real_home))
+    (p / "escape").symlink_to(outside)  # a symlink in the project is no way out either
+    targets = {
+        "outside": outside / "pwned.txt",
+        "realhome": real_home / ".ssh" / "authorized_keys",
+        "symlink": p / "escape" / "via-link.txt",
+        "git-hook": p / ".git" / "hooks" / "pre-commit",
+        "softco-state": p / ".softco" / "board.sqlite",
+    }
+    lines = [f"attempt({name!r}, {str(path)!r})" for name, path in targets.items()]
+    res = run_py(
+        p,
+        """
+import os, tempfile
+def attempt(name, path):
+    try:
+        with open(path, "w") as f:
+            f.write("x")
+        print("WROTE", name)
+    except OSError as e:
+        print("BLOCKED", name, type(e).__name__, e.strerror)
+open("inside.txt", "w").write("ok")
+open(".softco/reports/junit.xml", "w").write("<ok/>")
+open(os.path.join(os.environ["HOME"], "h.txt"), "w").write("ok")
+with tempfile.NamedTemporaryFile() as t:
+    print("TMPDIR", t.name)
+"""
+        + "\n".join(lines),
+        mechanism=mechanism,
+    )
+    assert res.exit_code == 0, res.output
+    for name, path in targets.items():
+        assert f"BLOCKED {name}" in res.output, res.output
+        assert not path.exists(), f"{name}: {path} was written from the sandbox"
+    assert "WROTE" not in res.output
+    assert (p / "inside.txt").read_text() == "ok"
+    assert (p / ".softco" / "reports" / "junit.xml").read_text() == "<ok/>"
+    assert "TMPDIR /" in res.output
+    assert res.fs_isolated and res.mechanism == mechanism
+
+
+def test_bwrap_hides_the_users_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if not sandbox.works("bwrap"):
+        pytest.skip(WHY_UNAVAILABLE["bwrap"])
+    real_home = tmp_path / "realhome"
+    (real_home / ".aws").mkdir(parents=True)
+    (real_home / ".aws" / "credentials").write_text("aws_secret_access_key = hunter2")
+    monkeypatch.setenv("HOME", str(real_home))
+    path = real_home / ".aws" / "credentials"
+    res = run_py(project(tmp_path), f"import os; print('VISIBLE' if os.path.exists({str(path)!r}) else 'HIDDEN')")
+    assert res.exit_code == 0, res.output
+    assert "HIDDEN" in res.output and "hunter2" not in res.output
+
+
+@pytest.mark.parametrize("mechanism", FS_ISOLATING)
+def test_generated_pytest_runs_with_tmp_path_and_junit(tmp_path: Path, mechanism: str) -> None:
+    p = project(tmp_path)
+    python = sandbox.ensure_venv(p, [])
+    (p / "tests").mkdir()
+    (p / "tests" / "test_gen.py").write_text(
+        "def test_uses_tmp_path(tmp_path):\n"
+        "    (tmp_path / 'f').write_text('x')\n"
+        "    assert (tmp_path / 'f').exists()\n"
+    )
+    junit = p / ".softco" / "reports" / "round-1.xml"
+    res = sandbox.run(
+        p,
+        [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}", "tests/test_gen.py"],
+        sandbox.Limits(wall_seconds=60),
+        mechanism=mechanism,
+    )
+    assert res.exit_code == 0, res.output
+    assert 'tests="1"' in junit.read_text()
+
+
+@pytest.mark.parametrize("mechanism", FS_ISOLATING)
+def test_capabilities_are_dropped(tmp_path: Path, mechanism: str) -> None:
+    res = run_py(
+        project(tmp_path),
+        "print([l for l in open('/proc/self/status') if l.startswith(('CapEff', 'CapPrm', 'CapBnd'))])",
+        mechanism=mechanism,
+    )
+    assert res.exit_code == 0, res.output
+    assert res.output.count("0000000000000000") == 3, res.output
 
 
 def test_wall_time_limit_stops_a_hang(tmp_path: Path) -> None:
@@ -75,6 +211,139 @@ def test_memory_limit_stops_a_hog(tmp_path: Path) -> None:
     )
     assert res.exit_code != 0 and "DONEALLOC" not in res.output
     assert "MemoryError" in res.output
+
+
+def sandboxed_processes(token: str) -> list[int]:
+    """Host pids of processes running ``probe.py <token>`` (seen from outside the sandbox)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argv[1:3] == [b"probe.py", token.encode()]:
+            found.append(int(entry.name))
+    return found
+
+
+DAEMONS = """
+import os, sys, time
+n = int(sys.argv[2])
+for _ in range(n):
+    if os.fork() == 0:  # a daemon: new session, double fork, parent gone
+        os.setsid()
+        if os.fork() == 0:
+            with open("daemons.txt", "a") as f:
+                f.write(f"{os.getpid()}\\n")
+            time.sleep(600)
+        os._exit(0)
+time.sleep(600)
+"""
+
+
+@pytest.mark.parametrize("mechanism", FS_ISOLATING)
+def test_stray_daemons_are_killed_at_the_wall_limit(tmp_path: Path, mechanism: str) -> None:
+    p, token, n = project(tmp_path), uuid.uuid4().hex, 8
+    box: list[sandbox.SandboxResult] = []
+    worker = threading.Thread(
+        target=lambda: box.append(run_py(p, DAEMONS, sandbox.Limits(wall_seconds=1.5), mechanism, (token, str(n))))
+    )
+    worker.start()
+    seen: set[int] = set()
+    deadline = time.monotonic() + 10
+    while worker.is_alive() and time.monotonic() < deadline:
+        seen.update(sandboxed_processes(token))
+        time.sleep(0.05)
+    worker.join()
+    res = box[0]
+    assert res.timed_out and res.pid_isolated
+    assert len((p / "daemons.txt").read_text().split()) == n  # they all started ...
+    assert len(seen) >= n + 1, f"saw only {len(seen)} sandboxed processes from the host"
+    left = [pid for pid in seen if Path(f"/proc/{pid}/cmdline").exists() and Path(f"/proc/{pid}/cmdline").read_bytes()]
+    assert left == [], f"stray processes survived the wall-time kill: {left}"  # ... and none is left
+    assert sandboxed_processes(token) == []
+
+
+@pytest.mark.parametrize("mechanism", FS_ISOLATING)
+def test_daemons_end_with_the_run(tmp_path: Path, mechanism: str) -> None:
+    p, token, n = project(tmp_path), uuid.uuid4().hex, 4
+    code = DAEMONS.rsplit("time.sleep(600)", 1)[0] + (  # the main program waits for its daemons, then ends
+        "while not os.path.exists('daemons.txt') or len(open('daemons.txt').read().split()) < n:\n"
+        "    time.sleep(0.01)\n"
+    )
+    res = run_py(p, code, sandbox.Limits(wall_seconds=20), mechanism, (token, str(n)))
+    assert res.exit_code == 0 and not res.timed_out, res.output
+    assert len((p / "daemons.txt").read_text().split()) == n
+    assert sandboxed_processes(token) == [], "daemons outlived the run"
+
+
+@pytest.mark.parametrize("mechanism", FS_ISOLATING)
+def test_cannot_see_or_kill_host_processes(tmp_path: Path, mechanism: str) -> None:
+    victim = subprocess.Popen(["sleep", "30"])
+    try:
+        res = run_py(
+            project(tmp_path),
+            f"""
+import os
+print("VISIBLE" if os.path.exists("/proc/{victim.pid}") else "INVISIBLE")
+try:
+    os.kill({victim.pid}, 9); print("KILLED")
+except ProcessLookupError:
+    print("NO SUCH PROCESS")
+""",
+            mechanism=mechanism,
+        )
+        assert res.exit_code == 0, res.output
+        assert "INVISIBLE" in res.output and "NO SUCH PROCESS" in res.output, res.output
+        assert victim.poll() is None, "the sandbox killed a host process"
+    finally:
+        victim.kill()
+        victim.wait()
+
+
+def test_process_count_is_capped(tmp_path: Path) -> None:
+    how = sandbox.process_limit()
+    if how == "none":
+        pytest.skip("softco runs as root and no pids cgroup is writable here: root ignores RLIMIT_NPROC")
+    if how == "rlimit":  # RLIMIT_NPROC counts every process of this user on the machine
+        mine = sum(1 for e in Path("/proc").iterdir() if e.name.isdigit() and e.stat().st_uid == os.getuid())
+        cap = mine + 20
+    else:
+        cap = 20
+    res = run_py(
+        project(tmp_path),
+        f"""
+import os, time
+made = 0
+for _ in range({cap + 40}):
+    try:
+        pid = os.fork()
+    except BlockingIOError:
+        print("REFUSED after", made); break
+    if pid == 0:
+        time.sleep(30); os._exit(0)
+    made += 1
+print("MADE", made)
+""",
+        sandbox.Limits(wall_seconds=20, processes=cap),
+    )
+    assert "REFUSED after" in res.output, res.output
+    assert res.process_limit == how
+
+
+def test_a_missing_mechanism_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown sandbox mechanism 'chroot'"):
+        run_py(project(tmp_path), "print(1)", mechanism="chroot")
+
+
+def test_no_isolation_says_so(tmp_path: Path) -> None:
+    res = run_py(project(tmp_path), "print(1)", mechanism="none")
+    assert res.exit_code == 0
+    assert not (res.network_isolated or res.fs_isolated or res.pid_isolated)
+    text = "\n".join(res.warnings)
+    assert "no network isolation" in text and "no filesystem isolation" in text and "bubblewrap" in text
 
 
 def test_sandbox_python_is_not_softcos_interpreter(tmp_path: Path) -> None:
