@@ -66,6 +66,12 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX steps_key ON steps(key);
         """,
     ),
+    (
+        "002_run_branch",
+        """
+        ALTER TABLE runs ADD COLUMN branch TEXT NOT NULL DEFAULT 'main';
+        """,
+    ),
 ]
 
 
@@ -119,6 +125,7 @@ class RunRow:
     exit_code: int | None
     started_at: float
     finished_at: float | None
+    branch: str = "main"
 
 
 class Board:
@@ -159,12 +166,14 @@ class Board:
                 db.execute("INSERT INTO migrations VALUES (?, ?)", (name, time.time()))
 
     # runs -------------------------------------------------------------------------------
-    def start_run(self, run_id: str, requirement: str, sop_hash: str, model: str, settings: dict[str, Any]) -> None:
+    def start_run(
+        self, run_id: str, requirement: str, sop_hash: str, model: str, settings: dict[str, Any], branch: str = "main"
+    ) -> None:
         with self.transaction() as db:
             db.execute(
-                "INSERT INTO runs (id, requirement, sop_hash, model, settings_json, status, started_at)"
-                " VALUES (?, ?, ?, ?, ?, 'running', ?)",
-                (run_id, requirement, sop_hash, model, json.dumps(settings), time.time()),
+                "INSERT INTO runs (id, requirement, sop_hash, model, settings_json, status, started_at, branch)"
+                " VALUES (?, ?, ?, ?, ?, 'running', ?, ?)",
+                (run_id, requirement, sop_hash, model, json.dumps(settings), time.time(), branch),
             )
 
     def finish_run(self, run_id: str, status: str, exit_code: int) -> None:
@@ -187,6 +196,7 @@ class Board:
                 exit_code=r["exit_code"],
                 started_at=r["started_at"],
                 finished_at=r["finished_at"],
+                branch=r["branch"],
             )
             for r in rows
         ]

@@ -13,7 +13,7 @@ from softco.company import EXIT_USAGE
 from softco.report.html import write_report
 from softco.report.project import ReportError, load_project
 from softco.report.show import show as show_view
-from softco.run import NewOptions, RunError, output_dir, resume, start_new
+from softco.run import NewOptions, Revision, RunError, output_dir, resume, revise, start_new
 from softco.sop_cli import sop_app
 
 app = typer.Typer(
@@ -109,6 +109,16 @@ def resume_cmd(
 ) -> None:
     """Continue a stopped run; finished steps are not redone."""
     raise typer.Exit(resume(project, console, budget, token_budget))
+
+
+@app.command("revise")
+def revise_cmd(
+    project: Annotated[Path, typer.Argument(help="A project directory made by softco.")],
+    feedback: Annotated[str, typer.Option(help="What to change, in words.")],
+    stage: Annotated[str, typer.Option(help="Which stage to redo: prd, design, code or tests.")] = "prd",
+) -> None:
+    """Redo one stage with your feedback, then everything downstream, on a new git branch revise/<n>."""
+    raise typer.Exit(revise(project, console, Revision(feedback=feedback, stage=stage)))
 
 
 @app.command()

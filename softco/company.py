@@ -40,6 +40,10 @@ class Settings:
     limits: Limits = field(default_factory=Limits)
     cache: tuple[StepCache, str] | None = None
     gate: Gate | None = None
+    #: Which messages this run builds on: (git branch, first message id NOT included, or None for all).
+    lineage: list[tuple[str, int | None]] = field(default_factory=lambda: [("main", None)])
+    #: `softco revise`: feedback per artifact kind, for the steps that publish that kind again.
+    revise: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -82,9 +86,23 @@ class Company:
         self.finished: set[str] = set()
         self.queue: list[Step] = []
         self.tasks: dict[str, asyncio.Task[list[Artifact]]] = {}
+        branch_of = {r.id: r.branch for r in board.runs()}
+        current = settings.lineage[-1][0]
+
+        def in_lineage(m: Message) -> bool:
+            b = branch_of.get(m.run_id, "main")
+            return any(b == br and (below is None or m.id < below) for br, below in settings.lineage)
+
+        #: Artifacts a revision replaces, by (kind, subject): shown to the role with the feedback.
+        self.superseded: dict[tuple[str, str], dict[str, Any]] = {}
         for m in board.messages():
-            self.view.add(m)
-        self.finished |= {s.key for s in board.steps() if s.status == "published"}
+            if in_lineage(m):
+                self.view.add(m)
+            else:
+                self.superseded[(m.kind, m.subject)] = m.payload
+        current_runs = {r for r, b in branch_of.items() if b == current}
+        self.finished |= {s.key for s in board.steps() if s.status == "published" and s.run_id in current_runs}
+        self.finished |= {m.step_key for m in self.view.messages if branch_of.get(m.run_id, "main") != current}
 
     # publishing -------------------------------------------------------------------------
     def publish_requirement(self, text: str) -> Message:
@@ -127,7 +145,7 @@ class Company:
     def heal(self) -> int:
         """Finish what a crash left between "on the board" and "committed"; returns how many."""
         healed = 0
-        for m in self.board.messages():
+        for m in list(self.view.messages):
             if m.commit_sha is not None:
                 continue
             sha = self.ws.commit_with_trailer(f"Softco-Message: {m.id}")
@@ -175,6 +193,10 @@ class Company:
             return
         if self._over_max_rounds(step):
             return
+        feedback = self.settings.revise.get(step.action.publishes)
+        if feedback is not None:
+            step.feedback = [feedback]
+            step.previous = self.superseded.get((step.action.publishes, step.subject))
         self.queue.append(step)
 
     def _over_max_rounds(self, step: Step) -> bool:

@@ -292,8 +292,34 @@ def start_new(opts: NewOptions, console: Console) -> int:
         board.close()
 
 
+STAGES = ("prd", "design", "code", "tests")
+
+
+@dataclass
+class Revision:
+    """`softco revise`: redo ``stage`` with ``feedback``, then everything downstream, on a new branch."""
+
+    feedback: str
+    stage: str
+
+
 def resume(project: Path, console: Console, budget: float | None = None, token_budget: int | None = None) -> int:
     """Continue the last run of a project: finished steps are not redone."""
+    return _continue(project, console, budget, token_budget, None)
+
+
+def revise(project: Path, console: Console, revision: Revision) -> int:
+    """Redo one stage with feedback on a new git branch `revise/<n>`; what it does not touch is reused."""
+    if revision.stage not in STAGES:
+        raise RunError(f"--stage {revision.stage!r}: choose one of {', '.join(STAGES)}")
+    if not revision.feedback.strip():
+        raise RunError("--feedback is empty; say what to change")
+    return _continue(project, console, None, None, revision)
+
+
+def _continue(
+    project: Path, console: Console, budget: float | None, token_budget: int | None, revision: Revision | None
+) -> int:
     project = project.absolute()
     board_path = project_board_path(project)
     if not board_path.is_file():
@@ -320,6 +346,13 @@ def resume(project: Path, console: Console, budget: float | None = None, token_b
             opts.budget = budget
         if token_budget is not None:
             opts.token_budget = token_budget
+        lineage = [(str(b), below) for b, below in saved.get("lineage", [["main", None]])]
+        changes: dict[str, str] = dict(saved.get("revise", {}))
+        branch = last.branch
+        ws = Workspace(project)
+        if revision is not None:
+            lineage, branch = _branch_for(board, ws, sop, lineage, revision)
+            changes = {revision.stage: revision.feedback}
         limits = spent(board)
         limits.max_usd, limits.max_tokens = opts.budget, opts.token_budget
         dry = dry_run_llm(opts, console)
@@ -327,17 +360,40 @@ def resume(project: Path, console: Console, budget: float | None = None, token_b
             dry.prompts_dir = project / ".softco" / "prompts"
         llm = _wrap(_provider(opts, console, limits, dry), opts, sop.sop_hash, last.requirement, limits, project)
         run_id = uuid.uuid4().hex[:12]
-        board.start_run(run_id, last.requirement, sop.sop_hash, llm.model, {**saved, **_jsonable(opts)})
+        extra = {"lineage": lineage, "revise": changes}
+        board.start_run(run_id, last.requirement, sop.sop_hash, llm.model, {**saved, **_jsonable(opts), **extra},
+                        branch=branch)
         settings = Settings(
             max_fix_rounds=opts.max_fix_rounds,
             concurrency=opts.concurrency,
             cache=step_cache(project.parent, opts, llm),
             gate=_gate(opts, sop, console, project),
+            lineage=lineage,
+            revise=changes,
         )
-        company = Company(sop, llm, board, Workspace(project), run_id, settings, on_event=progress_printer(console))
-        console.print(f"softco: resuming [bold]{project}[/] (run {run_id})", highlight=False)
+        company = Company(sop, llm, board, ws, run_id, settings, on_event=progress_printer(console))
+        verb = f"revising {revision.stage} of" if revision else "resuming"
+        console.print(f"softco: {verb} [bold]{project}[/] (run {run_id}, branch {branch})", highlight=False)
         outcome = execute(company, llm, board, run_id, None)
         print_summary(console, project, outcome, run_stats(board))
         return outcome.exit_code
     finally:
         board.close()
+
+
+def _branch_for(
+    board: Board, ws: Workspace, sop: Sop, lineage: list[tuple[str, int | None]], revision: Revision
+) -> tuple[list[tuple[str, int | None]], str]:
+    """Where a revision starts: the first message of the stage in the current lineage; a new git branch."""
+    probe = Company(sop, None, board, ws, "", Settings(lineage=lineage))
+    base = next((m.id for m in probe.view.messages if m.kind == revision.stage), None)
+    if base is None:
+        raise RunError(f"this project has no {revision.stage} yet; finish the run first with `softco resume`")
+    if ws.repo.is_dirty(untracked_files=True):
+        raise RunError(f"{ws.root} has uncommitted changes; commit or stash them before `softco revise`")
+    existing = {h.name for h in ws.repo.heads}
+    n = next(i for i in range(1, 10_000) if f"revise/{i}" not in existing)
+    branch = f"revise/{n}"
+    ws.repo.git.checkout("-b", branch)
+    current, _ = lineage[-1]
+    return [*lineage[:-1], (current, base), (branch, None)], branch

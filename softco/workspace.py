@@ -113,5 +113,5 @@ class Workspace:
         if self.repo.head.is_valid() and not self.repo.index.diff("HEAD"):
             return None
         actor = git.Actor(author.name, author.email)
-        commit = self.repo.index.commit(message, author=actor, committer=actor)
+        commit = self.repo.index.commit(message, author=actor, committer=actor, skip_hooks=True)
         return commit.hexsha
