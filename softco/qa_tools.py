@@ -11,6 +11,11 @@ from softco import sandbox
 from softco.artifacts import BugReport, Failure, TestReport, TestResult, Tests
 
 OUTPUT_TAIL = 6000
+
+
+class SandboxUnavailable(Exception):
+    """The sandbox failed before the tests started: not a test failure, and no one's bug to fix."""
+
 MESSAGE_LIMIT = 3000
 
 
@@ -84,6 +89,11 @@ def run_tests(run: TestRun) -> TestReport:
         ],
         run.limits,
     )
+    if result.exit_code == sandbox.PREAMBLE_FAILED and not junit.exists():
+        raise SandboxUnavailable(
+            f"the sandbox could not be set up, so no generated test ran: {result.output.strip()[-500:]}; "
+            "install bubblewrap (apt-get install bubblewrap), then `softco resume`"
+        )
     parsed = _parse_junit(junit, set(run.tests)) if junit.exists() else {}
     why_missing = (
         f"timed out after {run.limits.wall_seconds:.0f} s"

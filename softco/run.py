@@ -15,6 +15,7 @@ import git
 from rich.console import Console
 
 from softco.board import Board
+from softco.qa_tools import SandboxUnavailable
 from softco.budget import Budget, BudgetedLLM, BudgetExceeded, PriceFileError, price_of
 from softco.cache import StepCache
 from softco.company import EXIT_BUDGET, EXIT_ERROR, EXIT_USAGE, Company, Outcome, Settings, project_board_path
@@ -183,7 +184,7 @@ def execute(company: Company, llm: LLM, board: Board, run_id: str, requirement: 
             f"`softco resume {company.ws.root}`",
             EXIT_ERROR,
         ) from None
-    except (LLMError, TemplateError) as exc:
+    except (LLMError, TemplateError, SandboxUnavailable) as exc:
         board.finish_run(run_id, "stopped", EXIT_ERROR)
         raise RunError(
             f"{exc}; the run stopped: continue it with `softco resume {company.ws.root}`", EXIT_ERROR
