@@ -15,7 +15,6 @@ import git
 from rich.console import Console
 
 from softco.board import Board
-from softco.qa_tools import SandboxUnavailable
 from softco.budget import Budget, BudgetedLLM, BudgetExceeded, PriceFileError, price_of
 from softco.cache import StepCache
 from softco.company import EXIT_BUDGET, EXIT_ERROR, EXIT_USAGE, Company, Outcome, Settings, project_board_path
@@ -27,6 +26,7 @@ from softco.llm.openai import EndpointNotConfigured, check_role_endpoints
 from softco.llm.providers import ProviderError, default_model, make_llm
 from softco.llm.replay import RecordingLLM, ReplayError, make_header
 from softco.prompts import TemplateError
+from softco.qa_tools import SandboxUnavailable
 from softco.report.stats import run_stats
 from softco.report.terminal import print_summary, progress_printer
 from softco.sop import Sop, SopError
