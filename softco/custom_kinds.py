@@ -157,7 +157,10 @@ def check_field_name(name: str) -> str:
     if not name.isidentifier() or keyword.iskeyword(name) or name.startswith("_"):
         raise ValueError(f"field name {name!r} must be a Python identifier not starting with '_'")
     if name in RESERVED or name.startswith("model_"):
-        raise ValueError(f"field name {name!r} is reserved by softco; choose another name")
+        raise ValueError(
+            f"field name {name!r} is reserved by softco (every artifact has a {name!r} attribute); "
+            f"choose another name, e.g. {name}_text"
+        )
     return name
 
 

@@ -49,6 +49,17 @@ CUSTOMER_KINDS = frozenset({"requirement"})
 BOUNDED_SUBJECT_KINDS = frozenset({"requirement", "prd", "design", "tasks", "code", "tests"})
 #: What the built-in tools read and write.
 TOOL_KINDS = {"run_tests": (None, "test_report"), "triage": ("test_report", "bug_report")}
+#: Templates the engine renders itself (not named by any action), with the variables they get
+#: besides TEMPLATE_VARIABLES: system.j2 for every LLM step, feedback.j2 when a person asks for
+#: changes (softco.roles.build_request).
+ENGINE_TEMPLATES: dict[str, tuple[frozenset[str], str]] = {
+    "system.j2": (frozenset(), "every LLM step: the system message"),
+    "feedback.j2": (
+        frozenset({"feedback", "previous"}),
+        "a step redone because a person asked for changes; also gets `feedback` (their requests, oldest "
+        "first) and `previous` (the answer they are about)",
+    ),
+}
 #: Names that are methods of the payload dict, not fields.
 _DICT_METHODS = frozenset({"get", "items", "keys", "values"})
 
@@ -106,7 +117,7 @@ def check_sop(sop: Sop, final_kind: str = FINAL_KIND) -> list[Problem]:
     publishers: dict[str, list[tuple[RoleSpec, int]]] = {}
     for role in sop.roles:
         for j, a in enumerate(role.actions):
-            publishers.setdefault(a.publishes, []).append((role, j))
+            publishers.setdefault(_publishes(a), []).append((role, j))
     known = set(sop.kinds)
     excused: set[str] = set()  # kinds already reported: assume them fixed, so nothing cascades
     for role in sop.roles:
@@ -115,6 +126,11 @@ def check_sop(sop: Sop, final_kind: str = FINAL_KIND) -> list[Problem]:
     out += _check_reach(sop, lines, excused, final_kind, publishers)
     out += _check_loops(sop, lines)
     return list(dict.fromkeys(out))
+
+
+def _publishes(a: ActionSpec) -> str:
+    """What an action really publishes: a tool's own kind, whatever its `publishes` says."""
+    return TOOL_KINDS[a.tool][1] if a.tool else a.publishes
 
 
 def _kind_list(names: Iterable[str]) -> str:
@@ -359,18 +375,19 @@ def _check_templates(sop: Sop, lines: _Lines) -> list[Problem]:
     used: set[str] = set()
     llm_actions = [(r, j, a) for r in sop.roles for j, a in enumerate(r.actions) if a.template is not None]
     if llm_actions:
-        used.add("system.j2")
         role, j, _ = llm_actions[0]
-        if checker.source("system.j2") is None:
-            out.append(
-                lines.problem(
-                    role,
-                    ("actions", j, "template"),
-                    f"system.j2 (every LLM step's system prompt) not found in {checker._searchpath()}",
+        for name, (extra, _) in ENGINE_TEMPLATES.items():
+            used.add(name)
+            if checker.source(name) is not None:
+                out += checker.check(name, allowed | extra, None, {}, None)
+            elif name == "system.j2":
+                out.append(
+                    lines.problem(
+                        role,
+                        ("actions", j, "template"),
+                        f"system.j2 (every LLM step's system prompt) not found in {checker._searchpath()}",
+                    )
                 )
-            )
-        else:
-            out += checker.check("system.j2", allowed, None, {}, None)
     for role, j, a in llm_actions:
         assert a.template is not None
         used.add(a.template)
@@ -452,12 +469,12 @@ def _check_reach(
             for j, a in enumerate(role.actions):
                 if (role.id, j) not in runnable and any(t in reach for t in a.trigger):
                     runnable.add((role.id, j))
-                    reach.add(a.publishes)
+                    reach.add(_publishes(a))
                     changed = True
     out: list[Problem] = []
     for role in sop.roles:
         dead = [j for j in range(len(role.actions)) if (role.id, j) not in runnable]
-        final = any(role.actions[j].publishes == final_kind for j in dead)
+        final = any(_publishes(role.actions[j]) == final_kind for j in dead)
         tail = f", so the company never publishes {final_kind}, its final kind" if final else ""
         if len(dead) == len(role.actions):
             triggers = sorted({t for a in role.actions for t in a.trigger})
@@ -465,8 +482,8 @@ def _check_reach(
                 lines.problem(
                     role,
                     ("watches",),
-                    f"role {role.id!r} ({role.author}) can never run: nothing published from the requirement on "
-                    f"leads to {', '.join(triggers)}{tail}",
+                    f"role {role.id!r} ({role.author}) can never run: starting from the requirement, no role ever "
+                    f"publishes what triggers it ({', '.join(triggers)}){tail}",
                 )
             )
             continue
@@ -476,8 +493,8 @@ def _check_reach(
                 lines.problem(
                     role,
                     ("actions", j, "name"),
-                    f"action {a.name!r} can never run: nothing published from the requirement on leads to "
-                    f"{', '.join(a.trigger)}{tail if a.publishes == final_kind else ''}",
+                    f"action {a.name!r} can never run: starting from the requirement, no role ever publishes what "
+                    f"triggers it ({', '.join(a.trigger)}){tail if _publishes(a) == final_kind else ''}",
                 )
             )
     if final_kind not in publishers and sop.roles:
@@ -514,8 +531,8 @@ def _check_loops(sop: Sop, lines: _Lines) -> list[Problem]:
     for role in sop.roles:
         for j, a in enumerate(role.actions):
             for t in a.trigger:
-                if t in sop.kinds and a.publishes in sop.kinds and not _edge_bounded(sop, a, t):
-                    edges.setdefault(t, []).append((a.publishes, role, j))
+                if t in sop.kinds and _publishes(a) in sop.kinds and not _edge_bounded(sop, a, t):
+                    edges.setdefault(t, []).append((_publishes(a), role, j))
     out: list[Problem] = []
     for scc in _sccs(set(edges) | {d for es in edges.values() for d, _, _ in es}, edges):
         cycle = _cycle_in(scc, edges)

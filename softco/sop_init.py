@@ -16,6 +16,7 @@ from softco.custom_kinds import FieldSpec, KindSpec
 from softco.llm.base import ModelSettings
 from softco.roles import TEMPLATE_VARIABLES
 from softco.sop import WHEN_VARIABLES, ActionSpec, RoleSpec, Sop, default_dirs, load_sop
+from softco.sop_check import ENGINE_TEMPLATES
 
 
 class SopInitError(Exception):
@@ -65,7 +66,7 @@ def _action_line(a: ActionSpec) -> str:
         n for n, on in (("batch", a.batch), (f"for_each {a.for_each}", a.for_each), (f"when `{a.when}`", a.when)) if on
     ]
     extra = f"; {', '.join(notes)}" if notes else ""
-    return f"`{a.name}`: {', '.join(a.trigger)} → {a.publishes} ({how}{extra})"
+    return f"`{a.name}`: {', '.join(a.trigger)} → {a.publishes} ({how}{extra})".replace("|", "\\|")
 
 
 def sop_readme(sop: Sop) -> str:
@@ -157,8 +158,10 @@ def sop_readme(sop: Sop) -> str:
         "",
         "| template | rendered for | `trigger` is a | `item` |",
         "|---|---|---|---|",
-        "| `system.j2` | every LLM step: the system message | (the step's trigger) | (as the step) |",
     ]
+    for name, (_, what) in ENGINE_TEMPLATES.items():
+        if name in sop.template_names():
+            out.append(f"| `{name}` | {what} | (the step's trigger) | (as the step) |")
     for role in sop.roles:
         for a in role.actions:
             if a.template is None:

@@ -37,8 +37,8 @@ class ModelSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     model: str | None = Field(default=None, description="model name for this role, e.g. gpt-4o")
-    temperature: float | None = Field(default=None, ge=0, le=2)
-    max_tokens: int | None = Field(default=None, ge=1)
+    temperature: float | None = Field(default=None, ge=0, le=2, description="sampling temperature, 0 to 2")
+    max_tokens: int | None = Field(default=None, ge=1, description="the longest answer, in tokens")
     base_url_env: str | None = Field(
         default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="env var holding this role's base URL"
     )

@@ -67,6 +67,7 @@ class DryRunLLM(LLM):
         self.steps: list[DryRunStep] = []
         self.req_ids: list[str] = []
         self.design_files: dict[str, list[str]] = {}  # path -> its REQ ids
+        self._key = ""
 
     async def complete(self, request: LLMRequest) -> LLMResponse:
         text = json.dumps(self.answer(request), indent=1)
@@ -108,6 +109,7 @@ class DryRunLLM(LLM):
         filler = _Filler(schema, self, subject)
         data = filler.value(schema, "answer")
         kind = request.schema_name
+        self._key = request.step_key
         special = {"prd": self._prd, "design": self._design, "tasks": self._tasks, "code": self._code}
         if kind == "tests":
             return self._tests(data, subject)
@@ -159,7 +161,7 @@ class DryRunLLM(LLM):
         path = self.path_for(subject) or f"{PACKAGE}/core.py"
         data.update(
             path=path,
-            content=f'"""{path}: a placeholder written by softco --dry-run."""\n',
+            content=f'"""{path}: a placeholder written by softco --dry-run (step {self._key})."""\n',
             req_ids=self.design_files.get(path, []),
             notes="dry-run placeholder",
         )

@@ -1,0 +1,167 @@
+"""Running customised SOPs: one template override changes one prompt, per-role model settings reach
+that role's HTTP requests only, the SOP hash follows the files, and --dry-run needs no model."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+from helpers import commits, only_project, run_cli, write_script
+from scripted_project import REQUIREMENT, answers
+
+from softco.llm.dryrun import prompt_file_name
+from softco.llm.fake_server import FakeOpenAIServer
+from softco.llm.replay import load_recording
+from softco.sop import load_sop
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def prompts_by_step(recording: Path) -> dict[tuple[str, int], str]:
+    _, exchanges = load_recording(recording)
+    return {(e.step_key, e.attempt): e.prompt_hash for e in exchanges}
+
+
+def test_overriding_one_template_changes_only_its_prompt(tmp_path: Path) -> None:
+    script = write_script(tmp_path / "a.json", answers())
+    sop = tmp_path / "sop" / "sop_templates"
+    sop.mkdir(parents=True)
+    original = (ROOT / "sop_templates" / "write_prd.j2").read_text()
+    (sop / "write_prd.j2").write_text(original + "\nWrite at most five requirements.\n")
+    base = ["new", REQUIREMENT, "--llm", f"script:{script}", "--output", "out"]
+    first = run_cli([*base, "--name", "a", "--record", "default.jsonl"], tmp_path)
+    second = run_cli([*base, "--name", "b", "--record", "custom.jsonl", "--sop", "sop"], tmp_path)
+    assert first.exit_code == 0 and second.exit_code == 0, first.stderr + second.stderr
+    default, custom = prompts_by_step(tmp_path / "default.jsonl"), prompts_by_step(tmp_path / "custom.jsonl")
+    assert set(default) == set(custom) and len(default) == 7
+    changed = sorted(k for k in default if default[k] != custom[k])
+    assert changed == [("product_manager/write_prd/project", 1)]
+    _, exchanges = load_recording(tmp_path / "custom.jsonl")
+    prd = next(e for e in exchanges if e.step_key == "product_manager/write_prd/project")
+    assert "Write at most five requirements." in prd.request["messages"][1]["content"]
+    # the SOP hash differs, and is on the board and in every commit's trailer
+    h_default, h_custom = load_sop().sop_hash, load_sop(tmp_path / "sop").sop_hash
+    assert h_default != h_custom
+    for name, h in (("a", h_default), ("b", h_custom)):
+        project = tmp_path / "out" / name
+        db = sqlite3.connect(project / ".softco" / "board.sqlite")
+        assert db.execute("SELECT sop_hash FROM runs").fetchall() == [(h,)]
+        db.close()
+        assert {c.trailers["Softco-SOP"] for c in commits(project)} == {h}
+
+
+def test_sop_hash_covers_templates_roles_and_custom_kinds(tmp_path: Path) -> None:
+    example = ROOT / "examples" / "security_review"
+    copy = tmp_path / "copy"
+    shutil.copytree(example, copy)
+    h = load_sop(copy).sop_hash
+    assert h == load_sop(example).sop_hash != load_sop().sop_hash  # content, not location
+    (copy / "sop_templates" / "review_code.j2").write_text(
+        (copy / "sop_templates" / "review_code.j2").read_text() + "\nBe brief.\n"
+    )
+    h2 = load_sop(copy).sop_hash
+    assert h2 != h
+    role = copy / "roles" / "security_reviewer.yaml"
+    role.write_text(role.read_text().replace("choices: [low, medium, high, critical]", "choices: [low, high]"))
+    assert load_sop(copy).sop_hash not in (h, h2)  # a custom kind's declaration is part of it
+
+
+def test_per_role_model_settings_reach_only_that_roles_requests(tmp_path: Path) -> None:
+    roles = tmp_path / "sop" / "roles"
+    roles.mkdir(parents=True)
+    arch = (ROOT / "roles" / "architect.yaml").read_text()
+    (roles / "architect.yaml").write_text(arch + "model: {model: big-model, temperature: 0.1, max_tokens: 3000}\n")
+    pm = (ROOT / "roles" / "product_manager.yaml").read_text()
+    (roles / "product_manager.yaml").write_text(pm + "model: {model: small-model, base_url_env: PM_BASE_URL}\n")
+    script = answers()
+    pm_key = "product_manager/write_prd/project"
+    with (
+        FakeOpenAIServer({k: v for k, v in script.items() if k != pm_key}) as main,
+        FakeOpenAIServer({pm_key: script[pm_key]}) as pm_server,
+    ):
+        res = run_cli(
+            ["new", REQUIREMENT, "--output", "out", "--model", "default-model", "--sop", "sop"],
+            tmp_path,
+            env={"OPENAI_BASE_URL": main.base_url, "PM_BASE_URL": pm_server.base_url},
+        )
+        main_reqs, pm_reqs = main.chat_requests(), pm_server.chat_requests()
+        assert not main.errors and not pm_server.errors, main.errors + pm_server.errors
+        main.assert_complete()
+        pm_server.assert_complete()
+    assert res.exit_code == 0, res.stdout + res.stderr
+    # the product manager's request went to its own endpoint, with its own model, and nothing else did
+    assert [(r.step, r.body["model"]) for r in pm_reqs] == [(pm_key, "small-model")]
+    assert pm_key not in {r.step for r in main_reqs}
+    for r in main_reqs:
+        if r.step and r.step.startswith("architect/"):
+            assert (r.body["model"], r.body["temperature"], r.body["max_tokens"]) == ("big-model", 0.1, 3000)
+        else:
+            assert r.body["model"] == "default-model"
+            assert "temperature" not in r.body and "max_tokens" not in r.body
+    assert {r.step for r in main_reqs if r.body["model"] == "big-model"} == {
+        "architect/write_design/project",
+        "architect/write_tasks/project",
+    }
+
+
+def test_a_role_endpoint_variable_that_is_not_set_stops_before_any_call(tmp_path: Path) -> None:
+    roles = tmp_path / "sop" / "roles"
+    roles.mkdir(parents=True)
+    pm = (ROOT / "roles" / "product_manager.yaml").read_text()
+    (roles / "product_manager.yaml").write_text(pm + "model: {base_url_env: PM_BASE_URL}\n")
+    with FakeOpenAIServer([]) as srv:
+        res = run_cli(
+            ["new", REQUIREMENT, "--output", "out", "--sop", "sop"], tmp_path, env={"OPENAI_BASE_URL": srv.base_url}
+        )
+        assert srv.chat_requests() == []
+    assert res.exit_code == 2
+    assert "PM_BASE_URL" in res.stderr and res.stderr.count("\n") == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_dry_run_needs_no_model_and_keeps_every_prompt(tmp_path: Path) -> None:
+    with FakeOpenAIServer([]) as srv:  # any request that leaked out would land here
+        res = run_cli(
+            ["new", REQUIREMENT, "--dry-run", "--output", "out"], tmp_path, env={"OPENAI_BASE_URL": srv.base_url}
+        )
+        assert srv.requests == []
+    assert res.exit_code == 0, res.stdout + res.stderr
+    project = only_project(tmp_path / "out")
+    assert project.name.endswith("-dry-run")
+    db = sqlite3.connect(project / ".softco" / "board.sqlite")
+    llm_steps = [k for (k,) in db.execute("SELECT key FROM steps WHERE request_hash IS NOT NULL ORDER BY id")]
+    db.close()
+    assert len(llm_steps) == 6  # prd, design, tasks, 2 files, tests for the one file with requirements
+    prompts = project / ".softco" / "prompts"
+    assert sorted(p.name for p in prompts.iterdir()) == sorted(prompt_file_name(k) for k in llm_steps)
+    prd_prompt = (prompts / prompt_file_name("product_manager/write_prd/project")).read_text()
+    assert REQUIREMENT in prd_prompt and "## system" in prd_prompt and "answer schema `prd`" in prd_prompt
+    # each step printed in order with its size and a token estimate, and where the prompts are
+    lines = [line.strip() for line in res.stdout.splitlines() if line.strip().startswith("dry run: ")]
+    assert [line.split(": ")[1] for line in lines[:-1]] == llm_steps
+    assert all(" chars, ~" in line and " tokens -> " in line for line in lines[:-1])
+    assert str(prompts) in res.stdout.replace("\n", "")
+    # the placeholders were real enough for the whole SOP: the tests QA "wrote" ran and passed
+    report = json.loads((project / "docs" / "test_report.json").read_text())
+    assert report["passed"] == 1 and report["failed"] == 0
+
+
+def test_dry_run_of_a_custom_sop_fills_its_custom_kinds(tmp_path: Path) -> None:
+    res = run_cli(
+        ["new", REQUIREMENT, "--dry-run", "--output", "out", "--sop", str(ROOT / "examples" / "security_review")],
+        tmp_path,
+    )
+    assert res.exit_code == 0, res.stdout + res.stderr
+    project = only_project(tmp_path / "out")
+    reviews = sorted(p.name for p in (project / "docs" / "review").glob("*.json"))
+    assert reviews == ["placeholder___init__.py.json", "placeholder_core.py.json"]
+    prompts = {p.name for p in (project / ".softco" / "prompts").iterdir()}
+    assert prompt_file_name("engineer/fix_review/placeholder/core.py") in prompts
+    assert "dry run: security_reviewer/review_code/placeholder/core.py" in res.stdout
+
+
+def test_dry_run_refuses_another_llm(tmp_path: Path) -> None:
+    res = run_cli(["new", REQUIREMENT, "--dry-run", "--llm", "script:x.json"], tmp_path)
+    assert res.exit_code == 2 and "leave out --llm" in res.stderr and res.stderr.count("\n") == 1
