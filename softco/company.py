@@ -166,8 +166,7 @@ class Company:
                 self._publish(art, cause, step.key, step.role.id, step.action.name)
         now = time.time()
         self.board.record_step(
-            key=step.key, run_id=self.run_id, role=step.role.id, action=step.action.name,
-            subject=step.subject, status="published", started_at=now, finished_at=now, attempt=0,
+            **step.identity(), run_id=self.run_id, status="published", started_at=now, finished_at=now, attempt=0
         )
         self.finished.add(step.key)
 
@@ -287,9 +286,8 @@ class Company:
             decision = gate.review(step.key, art, functools.partial(_validate, type(art), self.view.refs()))
             now = time.time()
             self.board.record_step(
-                key=step.key, run_id=self.run_id, role=step.role.id, action=step.action.name, subject=step.subject,
-                status=f"review:{decision.action}", started_at=now, finished_at=now, attempt=0,
-                error=decision.feedback,
+                **step.identity(), run_id=self.run_id, status=f"review:{decision.action}", started_at=now,
+                finished_at=now, attempt=0, error=decision.feedback,
             )
             if decision.action == "approve":
                 break

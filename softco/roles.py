@@ -11,7 +11,7 @@ import asyncio
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from pydantic import ValidationError
 
@@ -32,6 +32,13 @@ from softco.sandbox import Limits
 from softco.sop import ActionSpec, RoleSpec, Sop
 
 
+class StepIdentity(TypedDict):
+    key: str
+    role: str
+    action: str
+    subject: str
+
+
 @dataclass
 class Step:
     role: RoleSpec
@@ -48,6 +55,10 @@ class Step:
     @property
     def key(self) -> str:
         return f"{self.role.id}/{self.action.name}/{self.subject}"
+
+    def identity(self) -> StepIdentity:
+        """The step's columns of a board ``steps`` row."""
+        return StepIdentity(key=self.key, role=self.role.id, action=self.action.name, subject=self.subject)
 
 
 @dataclass
@@ -193,11 +204,8 @@ def _record_attempts(ctx: StepContext, step: Step, attempts: list[Attempt]) -> N
         model = a.response.model or a.request.settings.model or ctx.llm.model
         usage = a.response.usage
         ctx.board.record_step(
-            key=step.key,
+            **step.identity(),
             run_id=ctx.run_id,
-            role=step.role.id,
-            action=step.action.name,
-            subject=step.subject,
             status=attempt_status(a),
             started_at=a.started_at,
             finished_at=a.finished_at,
@@ -273,11 +281,8 @@ async def run_step(ctx: StepContext, step: Step) -> list[Artifact]:
     started = time.time()
     artifacts = await asyncio.to_thread(tool_artifacts, ctx, step)
     ctx.board.record_step(
-        key=step.key,
+        **step.identity(),
         run_id=ctx.run_id,
-        role=step.role.id,
-        action=step.action.name,
-        subject=step.subject,
         status="done",
         started_at=started,
         finished_at=time.time(),
