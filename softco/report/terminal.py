@@ -47,4 +47,7 @@ def print_summary(console: Console, project: Path, outcome: Outcome, stats: RunS
                 console.print(f"  [red]✗[/] {res.nodeid} ({', '.join(res.req_ids)})", highlight=False)
     style = "green" if outcome.exit_code == 0 else "red"
     console.print(f"[{style}]{outcome.reason}[/] (exit {outcome.exit_code})", highlight=False)
-    console.print(f"next: cd {project} && git log --stat   ·   softco show {project} prd", highlight=False)
+    console.print("next:", highlight=False)
+    console.print(f"  softco show {project} trace      requirements -> files -> tests -> outcomes", highlight=False)
+    console.print(f"  softco report {project}          one HTML page to review it all", highlight=False)
+    console.print(f"  git -C {project} log --stat      who did what, one commit per artifact", highlight=False)
