@@ -234,9 +234,17 @@ def load_sop(user_dir: Path | None = None) -> Sop:
     problems: list[Problem] = []
     for p in files.values():
         try:
-            roles.append(load_role(p))
+            role = load_role(p)
         except SopError as exc:
             problems.extend(exc.problems)
+            continue
+        if role.id != p.stem:
+            line = _yaml_line(p.read_text(encoding="utf-8"), ("id",))
+            problems.append(
+                Problem(str(p), line, f"id: {role.id!r} is not the file name; a role's id is its file name")
+            )
+            continue
+        roles.append(role)
     roles.sort(key=lambda r: (r.order, r.id))
     custom = _custom_kinds(roles, files, problems)
     if problems:

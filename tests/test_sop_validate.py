@@ -280,6 +280,12 @@ BROKEN: dict[str, tuple[dict[str, str], str, int, str]] = {
         12,
         "kinds.code: code is a built-in kind; choose another name",
     ),
+    "role id that is not its file name": (
+        {ARCH: "id: designer\n" + default(ARCH)},
+        ARCH,
+        1,
+        "id: 'designer' is not the file name",
+    ),
     "role file with the wrong extension": (
         {"roles/auditor.yml": AUDITOR},
         "roles/auditor.yml",
