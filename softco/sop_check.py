@@ -618,6 +618,11 @@ def _node_id(prefix: str, name: str) -> str:
     return prefix + "".join(c if c.isalnum() else "_" for c in name)
 
 
+def _label(text: str) -> str:
+    """Text safe inside a quoted mermaid label."""
+    return text.replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;")
+
+
 def mermaid(sop: Sop, final_kind: str = FINAL_KIND) -> str:
     """The company as a mermaid flowchart: roles, kinds, who watches and publishes what."""
     out = ["flowchart LR", '  customer(["Customer"])', "  customer --> kind_requirement"]
@@ -634,7 +639,7 @@ def mermaid(sop: Sop, final_kind: str = FINAL_KIND) -> str:
         out.append(f'  {_node_id("kind_", k)}(["{k}"])')
     for role in sop.roles:
         rid = _node_id("role_", role.id)
-        out.append(f'  {rid}["{role.name}<br/>{role.title}"]')
+        out.append(f'  {rid}["{_label(role.name)}<br/>{_label(role.title)}"]')
         triggers = {t for a in role.actions for t in a.trigger}
         for a in role.actions:
             notes = [
