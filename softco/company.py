@@ -24,7 +24,7 @@ from softco.gates import Gate
 from softco.roles import BoardView, Step, StepContext, run_step
 from softco.sandbox import Limits
 from softco.scaffold import pyproject, readme
-from softco.sop import RoleSpec, Sop
+from softco.sop import ActionSpec, RoleSpec, Sop
 from softco.views import doc_files
 from softco.workspace import Author, Workspace
 
@@ -233,10 +233,28 @@ class Company:
                 pending = [s for s in self.queue if s.action is action]
                 watermark = max([*done.values(), *(s.watermark or 0 for s in pending)], default=0)
                 new = [m for m in self.view.messages if m.kind in action.trigger and m.id > watermark]
-                if not new or any(s.action.publishes in action.trigger for s in self.queue):
+                feeding = self._upstream(action)
+                if not new or any(s.action.publishes in feeding for s in self.queue if s.action is not action):
                     continue
                 n = len(done) + len(pending) + 1
                 self._enqueue(Step(role, action, f"round-{n}", new[-1], watermark=new[-1].id))
+
+    def _upstream(self, batch: ActionSpec) -> set[str]:
+        """Kinds whose steps can still lead to a new message ``batch`` watches (its triggers included).
+
+        A batch action waits while any queued step publishes one of these: a reviewer's finding that
+        an engineer will turn into code holds the test run back just as the engineer's own code does.
+        """
+        kinds = set(batch.trigger)
+        grew = True
+        while grew:
+            grew = False
+            for role in self.sop.roles:
+                for a in role.actions:
+                    if a is not batch and a.publishes in kinds and not set(a.trigger) <= kinds:
+                        kinds |= set(a.trigger)
+                        grew = True
+        return kinds
 
     def _start_ready(self, ctx: StepContext) -> None:
         for step in self.queue[: max(1, self.settings.concurrency)]:

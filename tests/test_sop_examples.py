@@ -199,3 +199,25 @@ def test_max_rounds_bounds_a_batch_action(tmp_path: Path) -> None:
         "engineer/fix_code/round-1/calc/ops.py"
     ]
     assert OPS_BUGGY != OPS_FIXED
+
+
+def test_a_batch_test_run_waits_for_findings_that_will_become_code(tmp_path: Path) -> None:
+    """With the default QA (run_tests does not watch `review`), tests still run only after the
+    reviewer's finding has become the engineer's fix: the scheduler follows the kind graph upstream."""
+    import shutil
+
+    sop = tmp_path / "sop"
+    shutil.copytree(EXAMPLES / "security_review", sop)
+    (sop / "roles" / "qa_engineer.yaml").unlink()
+    script = answers(fixes=0)
+    script["security_reviewer/review_code/calc/ops.py"] = REVIEW_OPS
+    script["security_reviewer/review_code/calc/__init__.py"] = REVIEW_INIT
+    script["engineer/fix_review/calc/ops.py"] = code("calc/ops.py", OPS_FIXED, ["REQ-1", "REQ-2"], "fixed")
+    path = write_script(tmp_path / "answers.json", script)
+    res = run_cli(["new", REQUIREMENT, "--sop", str(sop), "--llm", f"script:{path}", "--output", "out"], tmp_path)
+    assert res.exit_code == 0, res.stdout + res.stderr
+    board = messages(only_project(tmp_path / "out"))
+    fix = next(m["id"] for m in board if m["step"].startswith("engineer/fix_review/"))
+    reports = [m for m in board if m["kind"] == "test_report"]
+    assert len(reports) == 1 and reports[0]["id"] > fix  # one run, on the fixed code
+    assert not [m for m in board if m["kind"] == "bug_report"]
