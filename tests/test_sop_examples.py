@@ -113,6 +113,16 @@ def test_security_review_example_end_to_end(tmp_path: Path) -> None:
     assert not any(k.startswith("engineer/fix_review/calc/__init__.py") for k in step_keys(project))
     assert not [m for m in board if m["step"] == "engineer/fix_review/calc/__init__.py"]
 
+    # ... and shown for review: `softco show DIR review` and the HTML report render the declared kind
+    shown = run_cli(["show", str(project), "review"], tmp_path)
+    assert shown.exit_code == 0, shown.stderr
+    assert "divide(a, 0) returns 0" in shown.stdout and "Re-exports only" in shown.stdout
+    assert run_cli(["report", str(project), "-o", "r.html"], tmp_path).exit_code == 0
+    html = (tmp_path / "r.html").read_text()
+    assert 'id="other"' in html and "divide(a, 0) returns 0 instead of failing" in html
+    bad = run_cli(["show", str(project), "reviews"], tmp_path)
+    assert bad.exit_code == 2 and "review" in bad.stderr
+
 
 GUIDE: dict[str, Any] = {
     "guide_title": "Using Calc",

@@ -30,6 +30,7 @@ from softco.artifacts import BugReport, TestReport
 from softco.report.costs import cost_by_role, cost_by_step, format_cost, format_tokens, format_total_cost
 from softco.report.coverage import coverage
 from softco.report.project import Project, utc
+from softco.views import generic_md
 
 FORMATTER = HtmlFormatter(cssclass="hl", linenos="table", wrapcode=True)
 
@@ -134,6 +135,9 @@ def context(p: Project) -> dict[str, Any]:
         "bugs": p.all_of(BugReport),
         "timeline": timeline,
         "commits": p.commits,
+        "others": [
+            {"m": m, "html": md(generic_md(m.kind, m.subject, m.payload))} for m in p.other_artifacts()
+        ],
         "sha_in_log": {c.sha for c in p.commits},
     }
 

@@ -69,6 +69,14 @@ class Project:
     def all_of(self, cls: type[A]) -> list[A]:
         return [cls.model_validate(m.payload) for m in self.messages if m.kind == cls.kind]
 
+    def other_artifacts(self) -> list[Message]:
+        """The latest artifact of each (kind, subject) of the kinds an SOP declared itself."""
+        latest: dict[tuple[str, str], Message] = {}
+        for m in self.messages:
+            if m.kind not in KINDS:
+                latest[(m.kind, m.subject)] = m
+        return list(latest.values())
+
     @property
     def requirement(self) -> str:
         found = [m for m in self.messages if m.kind == "requirement"]

@@ -18,7 +18,7 @@ from rich.text import Text
 from softco.report.costs import CostRow, cost_by_role, cost_by_step, format_cost, format_tokens, format_total_cost
 from softco.report.coverage import coverage
 from softco.report.project import Project, ReportError, utc
-from softco.views import design_md, prd_md
+from softco.views import design_md, generic_md, prd_md
 
 OUTCOME_STYLES = {"passed": "green", "failed": "red", "error": "red", "skipped": "yellow", "not run": "yellow"}
 STATUS_STYLES = {"passed": "green", "failing": "bold red", "no_test": "bold red", "not_run": "yellow"}
@@ -209,9 +209,13 @@ VIEWS = tuple(VIEW_FUNCS)
 def render(p: Project, view: str | None = None) -> RenderableType:
     """The renderable for ``view`` (the overview when None); :class:`ReportError` for an unknown view."""
     name = view or "overview"
-    if name not in VIEW_FUNCS:
-        raise ReportError(f"unknown view {name!r}; choose one of: {', '.join(VIEWS)}")
-    return VIEW_FUNCS[name](p)
+    if name in VIEW_FUNCS:
+        return VIEW_FUNCS[name](p)
+    custom = [m for m in p.other_artifacts() if m.kind == name]
+    if custom:  # a kind the SOP declared itself, e.g. `review`
+        return Group(*(Markdown(generic_md(m.kind, m.subject, m.payload)) for m in custom))
+    kinds = sorted({m.kind for m in p.other_artifacts()})
+    raise ReportError(f"unknown view {name!r}; choose one of: {', '.join([*VIEWS, *kinds])}")
 
 
 def show(console: Console, p: Project, view: str | None = None) -> None:
