@@ -9,12 +9,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from softco.company import EXIT_USAGE
-from softco.report.html import write_report
-from softco.report.project import ReportError, load_project
-from softco.report.show import show as show_view
-from softco.run import NewOptions, Revision, RunError, output_dir, resume, revise, start_new
 from softco.sop_cli import sop_app
+
+# Commands import what they need when they run, so `softco --help` starts in a fraction of a second
+# (the openai client and the pydantic models cost about a second to import).
 
 app = typer.Typer(
     help="softco: a small software company of LLM roles. One line in, a tested git repo out.",
@@ -62,6 +60,8 @@ def new(
     ] = None,
 ) -> None:
     """Build a project from one line of requirement."""
+    from softco.run import NewOptions, RunError, start_new
+
     if (requirement is None) == (from_file is None):
         raise RunError("give the requirement either as an argument or with --from-file, not both or neither")
     text = requirement if requirement is not None else read_requirement_file(from_file)  # type: ignore[arg-type]
@@ -88,6 +88,8 @@ def new(
 
 
 def read_requirement_file(path: Path) -> str:
+    from softco.run import RunError
+
     limit = 1_000_000
     try:
         data = sys.stdin.buffer.read(limit + 1) if str(path) == "-" else path.open("rb").read(limit + 1)
@@ -108,6 +110,8 @@ def resume_cmd(
     token_budget: Annotated[int | None, typer.Option(help="A new token budget for the whole project.")] = None,
 ) -> None:
     """Continue a stopped run; finished steps are not redone."""
+    from softco.run import resume
+
     raise typer.Exit(resume(project, console, budget, token_budget))
 
 
@@ -118,6 +122,8 @@ def revise_cmd(
     stage: Annotated[str, typer.Option(help="Which stage to redo: prd, design, code or tests.")] = "prd",
 ) -> None:
     """Redo one stage with your feedback, then everything downstream, on a new git branch revise/<n>."""
+    from softco.run import Revision, revise
+
     raise typer.Exit(revise(project, console, Revision(feedback=feedback, stage=stage)))
 
 
@@ -126,6 +132,8 @@ def demo(
     output: Annotated[Path | None, typer.Option(help="Where the demo project goes.", envvar="SOFTCO_OUTPUT")] = None,
 ) -> None:
     """Replay the bundled recorded session: the whole company works offline, for real."""
+    from softco.run import NewOptions, RunError, start_new
+
     recording = demo_recording()
     if not recording.is_file():
         raise RunError(f"the bundled recording is missing ({recording}); reinstall softco")
@@ -145,6 +153,7 @@ def runs(
     """List the projects under the output directory with their last run's status."""
     from softco.board import Board
     from softco.company import project_board_path
+    from softco.run import output_dir
 
     out = output_dir(output)
     found = sorted(p for p in out.iterdir() if project_board_path(p).is_file()) if out.is_dir() else []
@@ -169,6 +178,10 @@ def show(
     ] = None,
 ) -> None:
     """Show a project in the terminal: an overview, an artifact, the board, the cost or the REQ trace."""
+    from softco.report.project import ReportError, load_project
+    from softco.report.show import show as show_view
+    from softco.run import RunError
+
     try:
         show_view(console, load_project(project), view)
     except ReportError as exc:
@@ -183,6 +196,10 @@ def report(
     ] = None,
 ) -> None:
     """Write one self-contained HTML file to review the project (works offline)."""
+    from softco.report.html import write_report
+    from softco.report.project import ReportError, load_project
+    from softco.run import RunError
+
     try:
         path = write_report(load_project(project), out)
     except ReportError as exc:
@@ -196,17 +213,20 @@ def main() -> None:
     """Entry point: one-line errors, exit codes from DESIGN.md, never a traceback for bad input."""
     try:
         code = app(standalone_mode=False)
-    except RunError as exc:
-        sys.stderr.write(f"softco: error: {exc}\n")
-        sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except (typer.Abort, KeyboardInterrupt):
         sys.stderr.write("softco: interrupted; `softco resume DIR` continues the run\n")
         sys.exit(130)
-    except Exception as exc:  # click usage errors and the like
+    except Exception as exc:  # a RunError (bad input, a stopped run), click usage errors and the like
         from click.exceptions import ClickException
 
+        from softco.company import EXIT_USAGE
+        from softco.run import RunError
+
+        if isinstance(exc, RunError):
+            sys.stderr.write(f"softco: error: {exc}\n")
+            sys.exit(exc.exit_code)
         if isinstance(exc, ClickException):
             exc.show()
             sys.exit(exc.exit_code if exc.exit_code else EXIT_USAGE)

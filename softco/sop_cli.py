@@ -8,11 +8,7 @@ from typing import Annotated
 
 import typer
 
-from softco.company import EXIT_USAGE
-from softco.run import RunError
-from softco.sop import SopError, load_sop
-from softco.sop_check import check_dir, mermaid
-from softco.sop_init import SopInitError, init_sop_dir
+# the commands import softco's modules when they run, so `softco --help` stays fast
 
 sop_app = typer.Typer(
     help="Customise the company: copy the default roles and prompts, check them, draw them.",
@@ -28,6 +24,9 @@ SopDir = Annotated[
 @sop_app.command("init")
 def init(dir: Annotated[Path, typer.Argument(help="A new (or empty) directory to copy the default SOP into.")]) -> None:
     """Copy the default roles/ and sop_templates/ into DIR, with a README on every file and variable."""
+    from softco.run import RunError
+    from softco.sop_init import SopInitError, init_sop_dir
+
     try:
         files = init_sop_dir(dir)
     except SopInitError as exc:
@@ -41,6 +40,11 @@ def init(dir: Annotated[Path, typer.Argument(help="A new (or empty) directory to
 @sop_app.command("validate")
 def validate(dir: SopDir = None) -> None:
     """Check a SOP before any call; one `file:line: message` per problem, exit 2 if any."""
+    from softco.company import EXIT_USAGE
+    from softco.run import RunError
+    from softco.sop import SopError, load_sop
+    from softco.sop_check import check_dir
+
     try:
         problems = check_dir(dir)
     except SopError as exc:
@@ -61,6 +65,10 @@ def validate(dir: SopDir = None) -> None:
 @sop_app.command("graph")
 def graph(dir: SopDir = None) -> None:
     """Print the company as a mermaid flowchart: roles, kinds, who watches and publishes what."""
+    from softco.run import RunError
+    from softco.sop import SopError, load_sop
+    from softco.sop_check import mermaid
+
     try:
         sop = load_sop(dir)
     except SopError as exc:
