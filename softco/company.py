@@ -257,10 +257,17 @@ class Company:
         return kinds
 
     def _start_ready(self, ctx: StepContext) -> None:
-        for step in self.queue[: max(1, self.settings.concurrency)]:
+        """Start queued steps, in queue order, while fewer than ``concurrency`` are running. A step that
+        finished but waits for its turn to publish holds no slot, so a slow step at the head of the
+        queue does not idle the others."""
+        running = sum(not t.done() for t in self.tasks.values())
+        for step in self.queue:
+            if running >= max(1, self.settings.concurrency):
+                break
             if step.key not in self.tasks:
                 self.on_event(Event("start", step.key, step.role))
                 self.tasks[step.key] = asyncio.create_task(run_step(ctx, step))
+                running += 1
 
     async def run(self, requirement: str | None = None) -> Outcome:
         if requirement is not None and "requirement" not in self.view.latest:
@@ -282,6 +289,10 @@ class Company:
             while self.queue:
                 self._start_ready(ctx)
                 head = self.queue[0]
+                while not self.tasks[head.key].done():
+                    running = [t for t in self.tasks.values() if not t.done()]
+                    await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                    self._start_ready(ctx)
                 artifacts = await self.tasks[head.key]
                 self.queue.pop(0)
                 del self.tasks[head.key]

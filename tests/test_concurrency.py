@@ -1,0 +1,162 @@
+"""Concurrency: same answers, same artifacts and commits at any --concurrency; independent files overlap
+in time, dependent ones wait; a file's prompt carries interfaces, never another file's code.
+
+The project is the benchmark's synthetic 8-file one (benchmarks/synthetic.py: model <- store <- service
+<- cli for two kinds of record), served by the fake endpoint with a simulated latency. That a re-run
+with identical inputs sends zero requests is tested in test_reliability.py
+(test_rerun_with_identical_inputs_makes_no_request).
+"""
+
+from __future__ import annotations
+
+import sys
+from itertools import combinations
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers import board_artifacts, commits, repo_files, run_cli
+
+from softco.llm.fake_server import FakeOpenAIServer, FakeReply, FakeRequest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+from synthetic import SyntheticProject, project  # noqa: E402
+
+PROJECT: SyntheticProject = project(8)
+MODEL = ["--model", "gpt-4o-mini"]
+
+
+def answer(req: FakeRequest) -> Any:
+    return PROJECT.answer(req.step or "")
+
+
+def build(
+    tmp_path: Path, out: str, concurrency: int, latency: float, per_token: float
+) -> tuple[Path, list[FakeRequest]]:
+    """One run through the CLI against the fake endpoint; (project dir, the requests it made)."""
+    with FakeOpenAIServer(answer, latency=latency, per_token_latency=per_token) as srv:
+        res = run_cli(
+            ["new", PROJECT.requirement, "--name", "shop", "--output", out, "--concurrency", str(concurrency), *MODEL],
+            tmp_path,
+            env={"OPENAI_BASE_URL": srv.base_url},
+        )
+        assert res.exit_code == 0, res.stdout + res.stderr
+        assert not srv.errors, srv.errors
+        return tmp_path / out / "shop", srv.chat_requests()
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[int, tuple[Path, list[FakeRequest]]]:
+    """The project built at concurrency 1 and 8. Answers take time in proportion to their length, so at
+    concurrency 8 short answers queued late come back before long ones queued early."""
+    tmp = tmp_path_factory.mktemp("concurrency")
+    return {
+        1: build(tmp, "c1", 1, latency=0.01, per_token=0.0001),
+        8: build(tmp, "c8", 8, latency=0.3, per_token=0.0002),
+    }
+
+
+def code_requests_of(requests: list[FakeRequest], proj: SyntheticProject) -> dict[str, FakeRequest]:
+    """File path -> the request that wrote it."""
+    prefix = "engineer/write_code/"
+    found = {r.step.removeprefix(prefix): r for r in requests if r.step and r.step.startswith(prefix)}
+    assert set(found) == set(proj.code)  # one request per file: no fault, no re-ask
+    return found
+
+
+def code_requests(requests: list[FakeRequest]) -> dict[str, FakeRequest]:
+    return code_requests_of(requests, PROJECT)
+
+
+def test_concurrency_1_and_8_give_identical_artifacts_and_commits(runs: dict[int, tuple[Path, Any]]) -> None:
+    (one, _), (eight, _) = runs[1], runs[8]
+    assert board_artifacts(one) == board_artifacts(eight)
+    assert repo_files(one) == repo_files(eight)
+    for path, content in {**PROJECT.code, **PROJECT.tests}.items():
+        assert (eight / path).read_text() == content
+    log1 = [(c.author, c.subject, c.files) for c in commits(one)]
+    log8 = [(c.author, c.subject, c.files) for c in commits(eight)]
+    assert log1 == log8
+    assert len(log8) == 1 + 3 + len(PROJECT.code) + len(PROJECT.tests) + 1  # requirement ... test report
+
+
+def test_every_step_asks_the_same_thing_at_any_concurrency(runs: dict[int, tuple[Path, list[FakeRequest]]]) -> None:
+    """A step's prompt does not depend on what else happened to be published when it started, so a real
+    model (not just a script keyed by step) gets the same questions at concurrency 1 and 8."""
+    asked = {n: {r.step: r.messages for r in requests} for n, (_, requests) in runs.items()}
+    assert asked[1] == asked[8]
+    assert len(asked[8]) == 3 + len(PROJECT.code) + len(PROJECT.tests)
+
+
+def test_concurrency_1_never_overlaps(runs: dict[int, tuple[Path, list[FakeRequest]]]) -> None:
+    requests = runs[1][1]
+    for a, b in zip(requests, requests[1:], strict=False):
+        assert a.finished_at is not None and b.received_at > a.finished_at
+
+
+def test_independent_files_overlap_and_dependent_ones_wait(runs: dict[int, tuple[Path, list[FakeRequest]]]) -> None:
+    code = code_requests(runs[8][1])
+
+    def span(path: str) -> tuple[float, float]:
+        r = code[path]
+        assert r.finished_at is not None
+        return r.received_at, r.finished_at
+
+    def depends(a: str, b: str) -> bool:
+        """a needs b, directly or through another file."""
+        return b in PROJECT.depends_on[a] or any(depends(d, b) for d in PROJECT.depends_on[a])
+
+    independent = [(a, b) for a, b in combinations(sorted(code), 2) if not depends(a, b) and not depends(b, a)]
+    overlapping = [(a, b) for a, b in independent if span(a)[0] < span(b)[1] and span(b)[0] < span(a)[1]]
+    assert overlapping, "no two independent files were written at the same time"
+    assert ("shop8/item_model.py", "shop8/order_model.py") in overlapping  # both ready once the tasks are out
+    for path, deps in PROJECT.depends_on.items():
+        for dep in deps:
+            assert span(path)[0] > span(dep)[1], f"{path} was requested before {dep} was answered"
+
+
+def test_a_files_prompt_has_interfaces_not_other_files_code(runs: dict[int, tuple[Path, list[FakeRequest]]]) -> None:
+    requests = runs[8][1]
+    generated = {**PROJECT.code, **PROJECT.tests}
+
+    def prompt(r: FakeRequest) -> str:
+        return "\n".join(str(m.get("content", "")) for m in r.messages)
+
+    for path, r in code_requests(requests).items():
+        text = prompt(r)
+        for other, content in generated.items():
+            if other != path:
+                assert content.strip() not in text, f"the prompt for {path} carries the code of {other}"
+        for dep in PROJECT.depends_on[path]:  # ... but the interfaces of what it imports
+            interfaces = PROJECT.answer("architect/write_design/project")["files"]
+            for i in next(f["interfaces"] for f in interfaces if f["path"] == dep):
+                assert i in text
+    # the check can see a file's code in a prompt: QA's prompt for a file carries that file's code
+    tests = next(r for r in requests if r.step == "qa_engineer/write_tests/shop8/cli.py")
+    assert PROJECT.code["shop8/cli.py"].strip() in prompt(tests)
+
+
+def test_a_slow_step_at_the_head_of_the_queue_does_not_idle_the_others(tmp_path: Path) -> None:
+    """At concurrency 2, while the first model takes long, the other models are written one after the
+    other: a step that is done and waits for its turn to publish holds no slot."""
+    big = project(16)
+    slow = f"engineer/write_code/{big.package}/item_model.py"
+    models = [p for p in big.code if p.endswith("_model.py")]
+    assert len(models) >= 4
+
+    def answer(req: FakeRequest) -> Any:
+        step = req.step or ""
+        return FakeReply(content=big.answer(step), delay=2.0) if step == slow else big.answer(step)
+
+    with FakeOpenAIServer(answer) as srv:
+        res = run_cli(
+            ["new", big.requirement, "--output", "out", "--concurrency", "2", *MODEL],
+            tmp_path,
+            env={"OPENAI_BASE_URL": srv.base_url},
+        )
+        assert res.exit_code == 0, res.stdout + res.stderr
+        code = code_requests_of(srv.chat_requests(), big)
+    slow_done = code[f"{big.package}/item_model.py"].finished_at
+    assert slow_done is not None
+    started_meanwhile = [p for p in models if code[p].received_at < slow_done]
+    assert len(started_meanwhile) == len(models), started_meanwhile
