@@ -15,8 +15,9 @@ How the figures are measured (one run per size, all in the same run):
 - seq: the sequential schedule of the same work, the sum of every LLM call's duration as the
   fake server measured it (request read -> reply ready) plus the sandboxed test runs (the
   ``run_tests`` steps' started_at/finished_at on the board). wall/seq is the speed-up's inverse.
-- crit: the critical path of the same durations: PRD -> design -> tasks -> each file after the
-  files it depends on -> its tests -> the test run. No schedule can beat it; wall/crit says how
+- crit: the critical path of the same durations: PRD -> design -> tasks -> every file at once (a
+  file's prompt needs only the design's interfaces) -> a file is published once it and the files it
+  depends on are written -> its tests -> the test run. No schedule can beat it; wall/crit says how
   close softco sits to it.
 - own: softco's own time, wall minus the union of the intervals covered by LLM calls (server
   timestamps) and sandboxed test runs (board timestamps, converted from time.time() to
@@ -121,9 +122,10 @@ def critical_path(proj: SyntheticProject, durations: dict[str, float]) -> float:
     done: dict[str, float] = {}
 
     def code_done(path: str) -> float:
+        """When ``path`` can be published: it and everything it depends on are written (all start at once)."""
         if path not in done:
-            ready = max((code_done(dep) for dep in proj.depends_on[path]), default=0.0)
-            done[path] = ready + d(f"engineer/write_code/{path}", 0.0)
+            deps = max((code_done(dep) for dep in proj.depends_on[path]), default=0.0)
+            done[path] = max(deps, d(f"engineer/write_code/{path}", 0.0))
         return done[path]
 
     tested = max(code_done(p) + d(f"qa_engineer/write_tests/{p}", 0.0) for p in proj.code)

@@ -36,7 +36,7 @@ EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_TESTS_FAIL, EXIT_BUDGET = 0, 1, 2, 3, 4
 @dataclass
 class Settings:
     max_fix_rounds: int = 3
-    concurrency: int = 4
+    concurrency: int = 8
     limits: Limits = field(default_factory=Limits)
     cache: tuple[StepCache, str] | None = None
     gate: Gate | None = None
@@ -218,11 +218,9 @@ class Company:
                     if action.for_each is None:
                         self._enqueue(Step(role, action, msg.subject, msg))
                         continue
-                    items = msg.payload.get(action.for_each, [])
-                    for item in items:
-                        key = str(item.get("path") or item.get("id"))
-                        deps = [str(d) for d in item.get("depends_on", []) if d != key]
-                        if all(f"{role.id}/{action.name}/{d}" in self.finished for d in deps):
+                    for key, deps, item in dependency_order(msg.payload.get(action.for_each, [])):
+                        ready = all(f"{role.id}/{action.name}/{d}" in self.finished for d in deps)
+                        if ready or not action.after_dependencies:
                             self._enqueue(Step(role, action, key, msg, item=item))
         for role in self.sop.roles:
             for action in role.actions:
@@ -339,6 +337,29 @@ class Company:
             f"{len(failing)} test(s) still fail after {report.round - 1} fix round(s)" if failing else "no test passed"
         )
         return Outcome(EXIT_TESTS_FAIL, why, report)
+
+
+def dependency_order(items: list[dict[str, Any]]) -> list[tuple[str, list[str], dict[str, Any]]]:
+    """Fan-out items as (key, dependencies, item), every item after the items it depends on.
+
+    The queue publishes in order, so this order is the commit order: a file never lands before a
+    file it imports, even when all of them are written at once.
+    """
+    entries = []
+    for item in items:
+        key = str(item.get("path") or item.get("id"))
+        entries.append((key, [str(d) for d in item.get("depends_on", []) if str(d) != key], item))
+    placed: set[str] = set()
+    ordered: list[tuple[str, list[str], dict[str, Any]]] = []
+    keys = {k for k, _, _ in entries}
+    while len(ordered) < len(entries):
+        ready = [e for e in entries if e[0] not in placed and all(d in placed or d not in keys for d in e[1])]
+        if not ready:  # a cycle the artifact's validation should have refused: keep the given order
+            ready = [e for e in entries if e[0] not in placed]
+        for e in ready:
+            ordered.append(e)
+            placed.add(e[0])
+    return ordered
 
 
 def _validate(cls: type[Artifact], refs: Refs, text: str) -> Artifact:

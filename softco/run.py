@@ -53,7 +53,7 @@ class NewOptions:
     model: str | None = None
     base_url: str | None = None
     max_fix_rounds: int = 3
-    concurrency: int = 4
+    concurrency: int = 8
     llm: str | None = None
     record: Path | None = None
     produced_by: str | None = None

@@ -58,6 +58,12 @@ class ActionSpec(BaseModel):
         default=None, description="a built-in tool instead of a template: run_tests or triage"
     )
     for_each: str | None = Field(default=None, description="a list field of the trigger artifact: one step per item")
+    after_dependencies: bool = Field(
+        default=False,
+        description="with for_each: start an item's step only once the steps of the items in its depends_on "
+        "have published (needed when the template reads their output); otherwise all items start at once and "
+        "only publish in dependency order",
+    )
     batch: bool = Field(
         default=False,
         description="run once over all new trigger messages, when nothing that publishes them is still to run",

@@ -1,5 +1,5 @@
 """Concurrency: same answers, same artifacts and commits at any --concurrency; independent files overlap
-in time, dependent ones wait; a file's prompt carries interfaces, never another file's code.
+in time and are committed in dependency order; a file's prompt carries interfaces, never another file's code.
 
 The project is the benchmark's synthetic 8-file one (benchmarks/synthetic.py: model <- store <- service
 <- cli for two kinds of record), served by the fake endpoint with a simulated latency. That a re-run
@@ -94,25 +94,54 @@ def test_concurrency_1_never_overlaps(runs: dict[int, tuple[Path, list[FakeReque
         assert a.finished_at is not None and b.received_at > a.finished_at
 
 
-def test_independent_files_overlap_and_dependent_ones_wait(runs: dict[int, tuple[Path, list[FakeRequest]]]) -> None:
-    code = code_requests(runs[8][1])
-
-    def span(path: str) -> tuple[float, float]:
-        r = code[path]
+def spans(requests: list[FakeRequest]) -> dict[str, tuple[float, float]]:
+    out = {}
+    for path, r in code_requests(requests).items():
         assert r.finished_at is not None
-        return r.received_at, r.finished_at
+        out[path] = (r.received_at, r.finished_at)
+    return out
 
-    def depends(a: str, b: str) -> bool:
-        """a needs b, directly or through another file."""
-        return b in PROJECT.depends_on[a] or any(depends(d, b) for d in PROJECT.depends_on[a])
 
-    independent = [(a, b) for a, b in combinations(sorted(code), 2) if not depends(a, b) and not depends(b, a)]
-    overlapping = [(a, b) for a, b in independent if span(a)[0] < span(b)[1] and span(b)[0] < span(a)[1]]
-    assert overlapping, "no two independent files were written at the same time"
-    assert ("shop8/item_model.py", "shop8/order_model.py") in overlapping  # both ready once the tasks are out
+def test_files_are_written_at_once_and_committed_in_dependency_order(
+    runs: dict[int, tuple[Path, list[FakeRequest]]],
+) -> None:
+    """The engineer's prompt carries its dependencies' interfaces from the design, not their code, so
+    every file can be written as soon as the tasks are out; the commits still respect depends_on."""
+    project_dir, requests = runs[8]
+    span = spans(requests)
+    overlapping = [
+        (a, b) for a, b in combinations(sorted(span), 2) if span[a][0] < span[b][1] and span[b][0] < span[a][1]
+    ]
+    assert ("shop8/item_model.py", "shop8/order_model.py") in overlapping
+    dependent = [(p, d) for p, deps in PROJECT.depends_on.items() for d in deps]
+    assert dependent and any((min(p, d), max(p, d)) in overlapping for p, d in dependent)  # no waiting
+    order = [c.files for c in commits(project_dir) if c.subject.startswith("code:")]
+    position = {files[0]: i for i, files in enumerate(order)}
+    for path, dep in dependent:
+        assert position[dep] < position[path], f"{path} was committed before {dep}, which it imports"
+
+
+def test_after_dependencies_makes_a_file_wait_for_what_it_imports(tmp_path: Path) -> None:
+    """An SOP whose engineer template reads its dependencies' code sets `after_dependencies: true`."""
+    roles = tmp_path / "sop" / "roles"
+    roles.mkdir(parents=True)
+    engineer = (Path(__file__).resolve().parent.parent / "roles" / "engineer.yaml").read_text()
+    assert "    for_each: tasks\n" in engineer
+    (roles / "engineer.yaml").write_text(
+        engineer.replace("    for_each: tasks\n", "    for_each: tasks\n    after_dependencies: true\n")
+    )
+    with FakeOpenAIServer(answer, latency=0.05) as srv:
+        res = run_cli(
+            ["new", PROJECT.requirement, "--name", "shop", "--output", "out", "--sop", str(tmp_path / "sop"), *MODEL],
+            tmp_path,
+            env={"OPENAI_BASE_URL": srv.base_url},
+        )
+        requests = srv.chat_requests()
+    assert res.exit_code == 0, res.stdout + res.stderr
+    span = spans(requests)
     for path, deps in PROJECT.depends_on.items():
         for dep in deps:
-            assert span(path)[0] > span(dep)[1], f"{path} was requested before {dep} was answered"
+            assert span[path][0] > span[dep][1], f"{path} was requested before {dep} was answered"
 
 
 def test_a_files_prompt_has_interfaces_not_other_files_code(runs: dict[int, tuple[Path, list[FakeRequest]]]) -> None:

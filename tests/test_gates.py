@@ -17,14 +17,22 @@ from scripted_project import PRD, REQUIREMENT, answers
 from softco.llm.replay import exchanges_json
 
 
-def run_in_pty(args: list[str], cwd: Path, replies: list[tuple[str, str]], env: dict[str, str] | None = None,
-               timeout: float = 60) -> tuple[int, str]:
+def run_in_pty(
+    args: list[str], cwd: Path, replies: list[tuple[str, str]], env: dict[str, str] | None = None, timeout: float = 60
+) -> tuple[int, str]:
     """Run the CLI on a pseudo-terminal; when the output shows ``expect``, type ``send``."""
     master, slave = pty.openpty()
     full_env = {**os.environ, "COLUMNS": "200", "TERM": "dumb", **(env or {})}
     full_env.pop("OPENAI_API_KEY", None)
-    proc = subprocess.Popen([sys.executable, "-m", "softco.cli", *args], cwd=cwd, env=full_env,
-                            stdin=slave, stdout=slave, stderr=slave, close_fds=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "softco.cli", *args],
+        cwd=cwd,
+        env=full_env,
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        close_fds=True,
+    )
     os.close(slave)
     out, pending, deadline = "", list(replies), time.monotonic() + timeout
     try:
@@ -56,8 +64,11 @@ PROMPT = "(a)pprove, (e)dit, or give (f)eedback"
 
 def test_approve_on_a_terminal(tmp_path: Path) -> None:
     script = write_script(tmp_path / "a.json", answers())
-    code, out = run_in_pty(["new", REQUIREMENT, "--llm", f"script:{script}", "--output", "out", "--approve", "prd"],
-                           tmp_path, [(PROMPT, "a\n")])
+    code, out = run_in_pty(
+        ["new", REQUIREMENT, "--llm", f"script:{script}", "--output", "out", "--approve", "prd"],
+        tmp_path,
+        [(PROMPT, "a\n")],
+    )
     assert code == 0, out
     project = only_project(tmp_path / "out")
     assert json.loads((project / "docs" / "prd.json").read_text()) == PRD
@@ -65,7 +76,8 @@ def test_approve_on_a_terminal(tmp_path: Path) -> None:
 
     db = sqlite3.connect(project / ".softco" / "board.sqlite")
     assert db.execute("SELECT key FROM steps WHERE status='review:approve'").fetchall() == [
-        ("product_manager/write_prd/project",)]
+        ("product_manager/write_prd/project",)
+    ]
     db.close()
 
 
@@ -76,15 +88,30 @@ def test_edit_in_the_editor_changes_what_follows(tmp_path: Path) -> None:
         "json.dump(d, open(p, 'w'))\n"
     )
     script = write_script(tmp_path / "a.json", answers())
-    code, out = run_in_pty(["new", REQUIREMENT, "--llm", f"script:{script}", "--output", "out", "--approve", "prd",
-                            "--record", "rec.jsonl"], tmp_path, [(PROMPT, "e\n")],
-                           env={"EDITOR": f"{sys.executable} {editor}"})
+    code, out = run_in_pty(
+        [
+            "new",
+            REQUIREMENT,
+            "--llm",
+            f"script:{script}",
+            "--output",
+            "out",
+            "--approve",
+            "prd",
+            "--record",
+            "rec.jsonl",
+        ],
+        tmp_path,
+        [(PROMPT, "e\n")],
+        env={"EDITOR": f"{sys.executable} {editor}"},
+    )
     assert code == 0, out
     project = only_project(tmp_path / "out")
     assert json.loads((project / "docs" / "prd.json").read_text())["project_name"] == "EditedCalc"
     assert (project / "README.md").read_text().startswith("# EditedCalc")  # the scaffold used the edit
-    design_prompt = next(e for e in exchanges_json(tmp_path / "rec.jsonl")
-                         if e["step_key"] == "architect/write_design/project")
+    design_prompt = next(
+        e for e in exchanges_json(tmp_path / "rec.jsonl") if e["step_key"] == "architect/write_design/project"
+    )
     assert "EditedCalc" in json.dumps(design_prompt["request"]["messages"])
 
 
@@ -92,9 +119,12 @@ def test_an_edit_that_breaks_the_schema_is_refused_and_asked_again(tmp_path: Pat
     editor = tmp_path / "editor.py"
     editor.write_text("import sys\nopen(sys.argv[1], 'w').write('{\"project_name\": 3}')\n")
     script = write_script(tmp_path / "a.json", answers())
-    code, out = run_in_pty(["new", REQUIREMENT, "--llm", f"script:{script}", "--output", "out", "--approve", "prd"],
-                           tmp_path, [(PROMPT, "e\n"), ("does not fit the prd schema", ""), (PROMPT, "a\n")],
-                           env={"EDITOR": f"{sys.executable} {editor}"})
+    code, out = run_in_pty(
+        ["new", REQUIREMENT, "--llm", f"script:{script}", "--output", "out", "--approve", "prd"],
+        tmp_path,
+        [(PROMPT, "e\n"), ("does not fit the prd schema", ""), (PROMPT, "a\n")],
+        env={"EDITOR": f"{sys.executable} {editor}"},
+    )
     assert code == 0, out
     assert json.loads((only_project(tmp_path / "out") / "docs" / "prd.json").read_text()) == PRD
 
@@ -102,30 +132,46 @@ def test_an_edit_that_breaks_the_schema_is_refused_and_asked_again(tmp_path: Pat
 def test_feedback_makes_the_role_redo_the_step(tmp_path: Path) -> None:
     script = answers()
     prd3 = json.loads(json.dumps(PRD))
-    prd3["requirements"].append({"id": "REQ-3", "title": "Subtract", "description": "subtract(a, b) returns a - b",
-                                 "priority": "P1", "acceptance_criteria": ["subtract(5, 3) == 2"]})
+    prd3["requirements"].append(
+        {
+            "id": "REQ-3",
+            "title": "Subtract",
+            "description": "subtract(a, b) returns a - b",
+            "priority": "P1",
+            "acceptance_criteria": ["subtract(5, 3) == 2"],
+        }
+    )
     script["product_manager/write_prd/project"] = [PRD, prd3]
     path = write_script(tmp_path / "a.json", script)
-    code, out = run_in_pty(["new", REQUIREMENT, "--llm", f"script:{path}", "--output", "out", "--approve", "prd",
-                            "--record", "rec.jsonl"], tmp_path,
-                           [(PROMPT, "f\n"), ("feedback for the role", "Add subtraction too\n"), (PROMPT, "a\n")])
+    code, out = run_in_pty(
+        ["new", REQUIREMENT, "--llm", f"script:{path}", "--output", "out", "--approve", "prd", "--record", "rec.jsonl"],
+        tmp_path,
+        [(PROMPT, "f\n"), ("feedback for the role", "Add subtraction too\n"), (PROMPT, "a\n")],
+    )
     assert code == 0, out
     project = only_project(tmp_path / "out")
     assert [r["id"] for r in json.loads((project / "docs" / "prd.json").read_text())["requirements"]] == [
-        "REQ-1", "REQ-2", "REQ-3"]
+        "REQ-1",
+        "REQ-2",
+        "REQ-3",
+    ]
     prd_calls = [e for e in exchanges_json(tmp_path / "rec.jsonl") if e["step_key"].startswith("product_manager/")]
     assert len(prd_calls) == 2
     second = prd_calls[1]["request"]["messages"]
     assert second[-2]["role"] == "assistant" and "Safe division" in second[-2]["content"]
     assert "Add subtraction too" in second[-1]["content"]
-    design = next(e for e in exchanges_json(tmp_path / "rec.jsonl") if e["step_key"] == "architect/write_design/project")
+    design = next(
+        e for e in exchanges_json(tmp_path / "rec.jsonl") if e["step_key"] == "architect/write_design/project"
+    )
     assert "REQ-3" in json.dumps(design["request"]["messages"])
 
 
 def test_yes_approves_without_a_terminal(tmp_path: Path) -> None:
     script = write_script(tmp_path / "a.json", answers())
-    res = run_cli(["new", REQUIREMENT, "--llm", f"script:{script}", "--output", "out", "--approve", "prd,design",
-                   "--yes"], tmp_path)
+    res = run_cli(
+        ["new", REQUIREMENT, "--llm", f"script:{script}", "--output", "out", "--approve", "prd,design", "--yes"],
+        tmp_path,
+    )
     assert res.exit_code == 0, res.stdout + res.stderr
 
 
@@ -133,8 +179,10 @@ def test_a_person_plays_the_architect_from_files(tmp_path: Path) -> None:
     """--human: the architect's answers come from files the person wrote; validated like a model's."""
     script = {k: v for k, v in answers().items() if not k.startswith("architect/")}
     path = write_script(tmp_path / "a.json", script)
-    res = run_cli(["new", REQUIREMENT, "--name", "p", "--llm", f"script:{path}", "--output", "out",
-                   "--human", "architect"], tmp_path)
+    res = run_cli(
+        ["new", REQUIREMENT, "--name", "p", "--llm", f"script:{path}", "--output", "out", "--human", "architect"],
+        tmp_path,
+    )
     assert res.exit_code == 1 and "architect/write_design/project is yours" in res.stderr
     human = tmp_path / "out" / "p" / ".softco" / "human"
     prompt = (human / "architect__write_design__project.prompt.md").read_text()
