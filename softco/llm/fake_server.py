@@ -46,7 +46,7 @@ from urllib.parse import unquote, urlsplit
 from pydantic import BaseModel, ConfigDict, Field
 
 from softco.llm.openai import STEP_HEADER
-from softco.llm.testing import estimate_tokens
+from softco.llm.testing import estimate_tokens, to_text
 
 __all__ = ["Answer", "FakeOpenAIServer", "FakeReply", "FakeRequest", "ScriptAnswer"]
 
@@ -471,11 +471,7 @@ def _as_text(answer: Any) -> str:
     """Text a model would have sent for a scripted answer (as :func:`softco.llm.testing.answer_text`)."""
     if isinstance(answer, FakeReply):
         raise TypeError("a FakeReply cannot be the content of another FakeReply")
-    if isinstance(answer, BaseModel):
-        return answer.model_dump_json()
-    if isinstance(answer, dict | list):
-        return json.dumps(answer)
-    return str(answer)
+    return to_text(answer)
 
 
 def _content_text(content: Any) -> str:

@@ -39,6 +39,11 @@ def answer_text(answer: Any, request: LLMRequest) -> str:
         answer = answer(request)
     if isinstance(answer, BaseException):
         raise answer
+    return to_text(answer)
+
+
+def to_text(answer: Any) -> str:
+    """A pydantic model or dict/list as JSON text; anything else as it prints."""
     if isinstance(answer, BaseModel):
         return answer.model_dump_json()
     if isinstance(answer, dict | list):
