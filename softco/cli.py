@@ -218,18 +218,19 @@ def main() -> None:
     except (typer.Abort, KeyboardInterrupt):
         sys.stderr.write("softco: interrupted; `softco resume DIR` continues the run\n")
         sys.exit(130)
-    except Exception as exc:  # a RunError (bad input, a stopped run), click usage errors and the like
-        from click.exceptions import ClickException
-
+    except Exception as exc:  # a RunError (bad input, a stopped run), usage errors and the like
         from softco.company import EXIT_USAGE
         from softco.run import RunError
 
         if isinstance(exc, RunError):
             sys.stderr.write(f"softco: error: {exc}\n")
             sys.exit(exc.exit_code)
-        if isinstance(exc, ClickException):
-            exc.show()
-            sys.exit(exc.exit_code if exc.exit_code else EXIT_USAGE)
+        # a usage error of the command line parser (click's ClickException, which newer typer vendors):
+        # it knows how to show itself; matched by shape so no import of click is needed
+        show, code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
+        if callable(show) and isinstance(code, int):
+            show()
+            sys.exit(code or EXIT_USAGE)
         raise
     sys.exit(code if isinstance(code, int) else 0)
 

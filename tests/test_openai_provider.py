@@ -327,3 +327,12 @@ def test_server_is_not_usable_before_start() -> None:
     with pytest.raises(RuntimeError, match="not started"):
         _ = srv.base_url
     srv.close()  # harmless
+
+
+def test_a_connection_reset_is_retried_and_kept_for_the_board() -> None:
+    with FakeOpenAIServer({STEP: [FakeReply(reset=True), GOOD]}) as srv:
+        result = ask(srv)
+    assert result.value == Item(**GOOD)
+    assert len(srv.requests) == 2
+    assert [a.response.finish_reason for a in result.attempts] == ["fault", "stop"]
+    assert "cannot reach the endpoint" in (result.attempts[0].error or "")

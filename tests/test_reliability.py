@@ -41,7 +41,7 @@ def reference(tmp_path: Path) -> Path:
 
 
 CONTENT_FAULTS = ("malformed", "truncated", "invalid", "empty")
-TRANSPORT_FAULTS = ("429", "500", "502", "503", "timeout")
+TRANSPORT_FAULTS = ("429", "500", "502", "503", "timeout", "reset")
 
 
 class Faulty:
@@ -79,6 +79,8 @@ class Faulty:
             return FakeReply.rate_limited(0)
         if kind == "timeout":
             return FakeReply(content=text, delay=2.0)
+        if kind == "reset":
+            return FakeReply(reset=True)
         return FakeReply.server_error(int(kind), retry_after=0)
 
 

@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import socket
+import struct
 import sys
 import threading
 import time
@@ -96,6 +98,9 @@ class FakeRequest(BaseModel):
         return ""
 
 
+RESET = 0  # the internal "status" of a reply that drops the connection
+
+
 class FakeReply(BaseModel):
     """A scripted reply that needs more than a body: an HTTP error, a finish reason, a delay.
 
@@ -111,6 +116,7 @@ class FakeReply(BaseModel):
     headers: dict[str, str] = Field(default_factory=dict, description="extra response headers")
     finish_reason: str = "stop"
     delay: float = Field(default=0.0, ge=0, description="seconds to wait before replying")
+    reset: bool = Field(default=False, description="drop the connection without any reply (a connection reset)")
     error: str | None = Field(default=None, description="error message (status >= 400)")
     error_type: str | None = Field(default=None, description="error type; derived from the status if unset")
     error_code: str | None = None
@@ -343,6 +349,9 @@ class FakeOpenAIServer:
             msg = f"FakeOpenAIServer cannot answer step {req.step!r}: {exc}"
             self._problem(msg)
             return 500, {"x-should-retry": "false"}, _error_body(msg, "server_error", code="fake_script_error")
+        if reply.reset:
+            self._wait(self.latency + reply.delay)
+            return RESET, {}, {}
         if reply.status >= 400:
             self._wait(self.latency + reply.delay)
             return reply.status, reply.headers, reply.error_body()
@@ -434,6 +443,10 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             status, extra, payload = fake._reply(req)
         req.finished_at = time.monotonic()
+        if status == RESET:  # hang up with a TCP reset, no HTTP reply at all
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
+            return
         self._send(status, extra, payload)
 
     def _send(self, status: int, headers: Mapping[str, str], payload: dict[str, Any]) -> None:
