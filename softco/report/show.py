@@ -7,6 +7,7 @@ syntax renderables), never as console markup.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import PurePosixPath
 
 from rich.console import Console, Group, RenderableType
 from rich.markdown import Markdown
@@ -21,6 +22,7 @@ from softco.report.project import Project, ReportError, utc
 from softco.views import design_md, generic_md, prd_md
 
 OUTCOME_STYLES = {"passed": "green", "failed": "red", "error": "red", "skipped": "yellow", "not run": "yellow"}
+OUTCOME_GLYPHS = {"passed": "✓", "failed": "✗", "error": "✗", "skipped": "-", "not run": "·"}
 STATUS_STYLES = {"passed": "green", "failing": "bold red", "no_test": "bold red", "not_run": "yellow"}
 
 
@@ -168,14 +170,27 @@ def trace(p: Project) -> RenderableType:
     if doc is None:
         return _none("PRD")
     rows = coverage(doc, p.design, p.code.values(), p.tests.values(), p.test_report)
-    table = Table(title="Requirement coverage", title_justify="left", show_lines=True)
-    for col in ("requirement", "design", "code", "tests", "status"):
-        table.add_column(col, overflow="fold")
+    table = Table(
+        title="Requirement coverage",
+        title_justify="left",
+        show_lines=True,
+        expand=True,
+        caption="tests: ✓ passed  ✗ failed  · not run",
+        caption_justify="left",
+    )
+    for col, ratio in (("requirement", 2), ("design", 2), ("code", 2), ("tests", 5)):
+        table.add_column(col, overflow="fold", ratio=ratio)
+    table.add_column("status", no_wrap=True, min_width=8)
     for r in rows:
         tests_cell = Text()
         for i, link in enumerate(r.tests):
-            tests_cell.append(("\n" if i else "") + f"{link.nodeid} ")
-            tests_cell.append(link.outcome, style=OUTCOME_STYLES[link.outcome])
+            file, _, name = link.nodeid.partition("::")
+            short = f"{PurePosixPath(file).stem.removeprefix('test_')}::{name}"  # tests/test_cli.py -> cli
+            tests_cell.append(
+                ("\n" if i else "") + OUTCOME_GLYPHS.get(link.outcome, "?") + "\u00a0",
+                style=OUTCOME_STYLES[link.outcome],
+            )
+            tests_cell.append(short)
         table.add_row(
             Text(f"{r.req_id} [{r.priority}] {r.title}"),
             Text("\n".join(r.design_files) or "-"),
