@@ -12,6 +12,7 @@ import softco.llm.openai
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(softco.llm.openai, "ALLOW_REMOTE_REQUESTS", False)
+    monkeypatch.setenv("SOFTCO_LOCAL_ONLY", "1")  # ... and in every softco process a test starts
     for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "SOFTCO_MODEL", "SOFTCO_OUTPUT"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.chdir(tmp_path)

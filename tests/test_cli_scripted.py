@@ -84,3 +84,14 @@ def test_existing_directory_is_never_touched(tmp_path: Path) -> None:
     assert (existing / "precious.txt").read_text() == "user data"
     assert (tmp_path / "out" / "calc-2" / "calc" / "ops.py").is_file()
     assert json.loads((tmp_path / "out" / "calc-2" / "docs" / "prd.json").read_text())["project_name"] == "Calc"
+
+
+def test_tests_cannot_reach_a_remote_model(tmp_path: Path) -> None:
+    """Even with a key and a remote URL, a softco process started by a test refuses to call out."""
+    res = run_cli(
+        ["new", "a todo app", "--output", "out", "--base-url", "https://api.openai.com/v1"],
+        tmp_path,
+        env={"OPENAI_API_KEY": "sk-test-not-a-real-key"},
+    )
+    assert res.exit_code == 1
+    assert "SOFTCO_LOCAL_ONLY allows 127.0.0.1 only" in res.stderr

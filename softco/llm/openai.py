@@ -36,7 +36,8 @@ DEFAULT_MODEL = "gpt-4o-mini"
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
 STEP_HEADER = "X-Softco-Step"
 
-#: Tests set this to False (tests/conftest.py) so that no request can leave 127.0.0.1 by accident.
+#: Tests set this to False (tests/conftest.py) so that no request can leave 127.0.0.1 by accident;
+#: SOFTCO_LOCAL_ONLY=1 does the same for the softco processes the tests start.
 ALLOW_REMOTE_REQUESTS = True
 
 
@@ -184,8 +185,9 @@ class OpenAILLM(LLM):
         return True
 
     async def _call(self, client: openai.AsyncOpenAI, request: LLMRequest) -> LLMResponse:
-        if not ALLOW_REMOTE_REQUESTS and not is_local(str(client.base_url)):
-            raise RuntimeError(f"a model request to {client.base_url} was attempted with remote requests disabled")
+        local_only = not ALLOW_REMOTE_REQUESTS or os.environ.get("SOFTCO_LOCAL_ONLY") == "1"
+        if local_only and not is_local(str(client.base_url)):
+            raise LLMError(f"a model request to {client.base_url} was refused: SOFTCO_LOCAL_ONLY allows 127.0.0.1 only")
         mode = self._modes.get(str(client.base_url), "json_schema")
         messages = list(request.messages)
         kwargs: dict[str, Any] = {}
