@@ -132,15 +132,25 @@ class Company:
                 files["pyproject.toml"] = pyproject(p, artifact)
                 files["README.md"] = readme(p, artifact, self.view.requirement())
         changed = self.ws.write(files)
+        removed = self.ws.remove(self._dropped_by(artifact)) if isinstance(artifact, Design) else []
         if artifact.kind == "requirement":
             changed.append(".gitignore")
         message = (
             f"{artifact.kind}: {artifact.title()}\n\nSoftco-Run: {msg.run_id}\n"
             f"Softco-Message: {msg.id}\nSoftco-SOP: {self.sop.sop_hash}\n"
         )
-        sha = self.ws.commit(changed, message, self._author(msg.sender_role))
+        sha = self.ws.commit(changed, message, self._author(msg.sender_role), removed)
         if sha:
             self.board.set_commit(msg.id, sha)
+
+    def _dropped_by(self, design: Design) -> list[str]:
+        """Files of the design this one replaces (`softco revise`) that it no longer lists, and their tests."""
+        old = self.superseded.get(("design", "project"))
+        if old is None:
+            return []
+        stale = {f["path"] for f in old["files"]} - design.paths()
+        tests = [t["path"] for (kind, source), t in self.superseded.items() if kind == "tests" and source in stale]
+        return sorted(stale) + sorted(tests)
 
     def heal(self) -> int:
         """Finish what a crash left between "on the board" and "committed"; returns how many."""

@@ -105,11 +105,25 @@ class Workspace:
         out = self.repo.git.log(f"--grep=^{trailer}$", "--format=%H")
         return out.split()[0] if out.strip() else None
 
-    def commit(self, paths: list[str], message: str, author: Author) -> str | None:
-        """Commit ``paths`` as ``author``; None when nothing changed."""
-        if not paths:
+    def remove(self, paths: list[str]) -> list[str]:
+        """Delete tracked files (a revised design dropped them); return the ones that were there."""
+        tracked = {str(e[0]) for e in self.repo.index.entries}
+        gone = []
+        for rel in paths:
+            target = self.resolve(rel)
+            if rel in tracked and target.is_file():
+                target.unlink()
+                gone.append(rel)
+        return gone
+
+    def commit(self, paths: list[str], message: str, author: Author, removed: list[str] | None = None) -> str | None:
+        """Commit ``paths`` (and the deletion of ``removed``) as ``author``; None when nothing changed."""
+        if not paths and not removed:
             return None
-        self.repo.index.add(paths)
+        if removed:
+            self.repo.index.remove(removed, working_tree=False)
+        if paths:
+            self.repo.index.add(paths)
         if self.repo.head.is_valid() and not self.repo.index.diff("HEAD"):
             return None
         actor = git.Actor(author.name, author.email)

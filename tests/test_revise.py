@@ -8,7 +8,7 @@ from pathlib import Path
 
 import git
 from helpers import run_cli, write_script
-from scripted_project import DESIGN, OPS_FIXED, REQUIREMENT, TESTS_ANSWER, answers, code
+from scripted_project import DESIGN, OPS_FIXED, REQUIREMENT, TASKS, TESTS_ANSWER, answers, code
 
 
 def test_revise_design_makes_a_branch_and_reuses_the_prd(tmp_path: Path) -> None:
@@ -76,3 +76,29 @@ def test_revise_rejects_bad_input(tmp_path: Path) -> None:
     assert res.exit_code == 2 and "choose one of prd, design, code, tests" in res.stderr
     res = run_cli(["revise", str(tmp_path / "out" / "p"), "--feedback", "  "], tmp_path)
     assert res.exit_code == 2 and "--feedback is empty" in res.stderr
+
+
+def test_a_revised_design_that_drops_a_file_removes_it(tmp_path: Path) -> None:
+    script = tmp_path / "a.json"
+    write_script(script, answers())
+    assert (
+        run_cli(["new", REQUIREMENT, "--name", "p", "--llm", f"script:{script}", "--output", "out"], tmp_path).exit_code
+        == 0
+    )
+    project = tmp_path / "out" / "p"
+    assert (project / "calc" / "__init__.py").is_file()
+    revised = {k: v for k, v in answers(fixes=0).items() if not k.startswith("product_manager/")}
+    revised["architect/write_design/project"] = {**DESIGN, "files": [DESIGN["files"][1]]}  # only calc/ops.py
+    revised["architect/write_tasks/project"] = {"tasks": [{**TASKS["tasks"][0]}]}
+    revised["engineer/write_code/calc/ops.py"] = code("calc/ops.py", OPS_FIXED, ["REQ-1", "REQ-2"], "fixed")
+    del revised["engineer/write_code/calc/__init__.py"]
+    write_script(script, revised)
+    res = run_cli(
+        ["revise", str(project), "--stage", "design", "--feedback", "No package exports; drop __init__.py"], tmp_path
+    )
+    assert res.exit_code == 0, res.stdout + res.stderr
+    assert not (project / "calc" / "__init__.py").exists()
+    design_commit = next(c for c in git.Repo(project).iter_commits() if str(c.message).startswith("design:"))
+    assert "calc/__init__.py" in design_commit.stats.files  # the deletion is part of the design commit
+    assert git.Repo(project).heads.main.commit.tree / "calc" / "__init__.py"  # still there on main
+    assert not git.Repo(project).is_dirty(untracked_files=True)
