@@ -10,6 +10,7 @@ from helpers import commits, run_cli
 
 from softco.cli import demo_recording
 from softco.llm.replay import load_recording
+from softco.sop import load_sop
 
 
 def test_demo_runs_the_whole_company_offline(tmp_path: Path) -> None:
@@ -41,6 +42,8 @@ def test_demo_runs_the_whole_company_offline(tmp_path: Path) -> None:
 def test_bundled_recording_is_honest_and_complete() -> None:
     header, exchanges = load_recording(demo_recording())
     assert "Not a live model" in header.produced_by
+    # the header names the SOP the answers were recorded against: today's default one
+    assert header.sop_hash == load_sop().sop_hash, "the default SOP changed: run python scripts/make_demo_recording.py"
     assert header.requirement.startswith("a command-line todo app")
     keys = {e.step_key for e in exchanges}
     assert "engineer/fix_code/round-1/todo/service.py" in keys
