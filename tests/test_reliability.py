@@ -78,7 +78,7 @@ class Faulty:
         if kind == "429":
             return FakeReply.rate_limited(0)
         if kind == "timeout":
-            return FakeReply(content=text, delay=2.0)
+            return FakeReply(content=text, delay=3.0)
         if kind == "reset":
             return FakeReply(reset=True)
         return FakeReply.server_error(int(kind), retry_after=0)
@@ -91,7 +91,7 @@ def test_thirty_percent_faults_same_artifacts_every_fault_on_the_board(tmp_path:
         res = run_cli(
             ["new", REQUIREMENT, "--name", "ref", "--output", "out", *MODEL],
             tmp_path,
-            env={"OPENAI_BASE_URL": srv.base_url, "SOFTCO_TIMEOUT": "1"},
+            env={"OPENAI_BASE_URL": srv.base_url, "SOFTCO_TIMEOUT": "2"},
         )
     assert res.exit_code == 0, res.stdout + res.stderr
     kinds = Counter(k for _, k in faulty.injected)
