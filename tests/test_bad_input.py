@@ -75,51 +75,31 @@ def test_a_missing_requirement_file(tmp_path: Path) -> None:
     one_line_error(run_cli(["new", "--from-file", "nope.txt"], tmp_path), 2, "cannot read nope.txt")
 
 
+def run_with_ops_answer(tmp_path: Path, answer: dict[str, object]) -> CliResult:
+    """A run whose engineer answers ``answer`` for calc/ops.py every time it is asked (3 times)."""
+    script = answers()
+    script["engineer/write_code/calc/ops.py"] = [answer, answer, answer]
+    path = write_script(tmp_path / "a.json", script)
+    return run_cli(["new", REQUIREMENT, "--name", "p", "--llm", f"script:{path}", "--output", "out"], tmp_path)
+
+
 @pytest.mark.parametrize(
     "path", ["/tmp/evil.py", "../evil.py", "calc/../../evil.py", ".git/hooks/pre-commit", ".softco/board.sqlite"]
 )
 def test_a_path_traversal_answer_writes_nothing(tmp_path: Path, path: str) -> None:
-    script = answers()
-    bad = code(path, "import os\nos.system('echo pwned')\n", ["REQ-1"])
-    script["engineer/write_code/calc/ops.py"] = [bad, bad, bad]
-    before = {p for p in tmp_path.rglob("*")}
-    res = run_cli(
-        [
-            "new",
-            REQUIREMENT,
-            "--name",
-            "p",
-            "--llm",
-            f"script:{write_script(tmp_path / 'a.json', script)}",
-            "--output",
-            "out",
-        ],
-        tmp_path,
-    )
+    outside = Path("/tmp/evil.py")
+    existed = outside.exists()
+    before = set(tmp_path.rglob("*"))
+    res = run_with_ops_answer(tmp_path, code(path, "import os\nos.system('echo pwned')\n", ["REQ-1"]))
     one_line_error(res, 1, "engineer/write_code/calc/ops.py", "not a safe relative file path")
-    assert not Path("/tmp/evil.py").exists() or path != "/tmp/evil.py"
-    new_files = {p for p in tmp_path.rglob("*")} - before
-    assert not [p for p in new_files if p.name == "evil.py" or p.name == "pre-commit"]
+    assert outside.exists() == existed
+    new_files = set(tmp_path.rglob("*")) - before
+    assert not [p for p in new_files if p.name in ("evil.py", "pre-commit")]
     assert not (tmp_path / "out" / "p" / "calc" / "ops.py").exists()
 
 
 def test_an_oversized_generated_file_is_re_asked_then_refused(tmp_path: Path) -> None:
-    script = answers()
-    huge = code("calc/ops.py", "x = 1\n" * 50_000, ["REQ-1"])
-    script["engineer/write_code/calc/ops.py"] = [huge, huge, huge]
-    res = run_cli(
-        [
-            "new",
-            REQUIREMENT,
-            "--name",
-            "p",
-            "--llm",
-            f"script:{write_script(tmp_path / 'a.json', script)}",
-            "--output",
-            "out",
-        ],
-        tmp_path,
-    )
+    res = run_with_ops_answer(tmp_path, code("calc/ops.py", "x = 1\n" * 50_000, ["REQ-1"]))
     one_line_error(res, 1, "at most 200000 characters")
     assert not (tmp_path / "out" / "p" / "calc" / "ops.py").exists()
 

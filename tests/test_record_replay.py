@@ -36,15 +36,17 @@ def test_record_then_replay_gives_the_same_project(tmp_path: Path) -> None:
     ]
 
 
-def test_replay_with_a_missing_step_names_it(tmp_path: Path) -> None:
+def record(tmp_path: Path) -> Path:
+    """A scripted run recorded to session.jsonl."""
     script = write_script(tmp_path / "a.json", answers())
     rec = tmp_path / "session.jsonl"
-    assert (
-        run_cli(
-            ["new", REQUIREMENT, "--output", "out", "--llm", f"script:{script}", "--record", str(rec)], tmp_path
-        ).exit_code
-        == 0
-    )
+    res = run_cli(["new", REQUIREMENT, "--output", "out", "--llm", f"script:{script}", "--record", str(rec)], tmp_path)
+    assert res.exit_code == 0, res.stdout + res.stderr
+    return rec
+
+
+def test_replay_with_a_missing_step_names_it(tmp_path: Path) -> None:
+    rec = record(tmp_path)
     lines = rec.read_text().splitlines()
     kept = [line for line in lines if '"step_key":"architect/write_tasks/project"' not in line]
     assert len(kept) == len(lines) - 1
@@ -55,14 +57,7 @@ def test_replay_with_a_missing_step_names_it(tmp_path: Path) -> None:
 
 
 def test_replay_after_a_template_change_warns_and_completes(tmp_path: Path) -> None:
-    script = write_script(tmp_path / "a.json", answers())
-    rec = tmp_path / "session.jsonl"
-    assert (
-        run_cli(
-            ["new", REQUIREMENT, "--output", "out", "--llm", f"script:{script}", "--record", str(rec)], tmp_path
-        ).exit_code
-        == 0
-    )
+    rec = record(tmp_path)
     sop = tmp_path / "sop" / "sop_templates"
     sop.mkdir(parents=True)
     original = (Path(__file__).parent.parent / "sop_templates" / "write_tasks.j2").read_text()
