@@ -15,10 +15,10 @@ How the figures are measured (one run per size, all in the same run):
 - seq: the sequential schedule of the same work, the sum of every LLM call's duration as the
   fake server measured it (request read -> reply ready) plus the sandboxed test runs (the
   ``run_tests`` steps' started_at/finished_at on the board). wall/seq is the speed-up's inverse.
-- crit: the critical path of the same durations: PRD -> design -> tasks -> every file at once (a
-  file's prompt needs only the design's interfaces) -> a file is published once it and the files it
-  depends on are written -> its tests -> the test run. No schedule can beat it; wall/crit says how
-  close softco sits to it.
+- crit: the critical path of the same durations: PRD -> design (the tasks follow from it, no call)
+  -> every file and every test file at once (a file's prompt needs only the design's interfaces,
+  QA tests the spec, not the code) -> a file is published once it and the files it depends on are
+  written -> the test run. No schedule can beat it; wall/crit says how close softco sits to it.
 - own: softco's own time, wall minus the union of the intervals covered by LLM calls (server
   timestamps) and sandboxed test runs (board timestamps, converted from time.time() to
   time.monotonic() with an offset taken in this process). What is left is process start-up,
@@ -111,14 +111,7 @@ def union_length(intervals: list[tuple[float, float]], lo: float, hi: float) -> 
 def critical_path(proj: SyntheticProject, durations: dict[str, float]) -> float:
     """The longest chain of dependent steps, with the measured durations (an all-green run)."""
     d = durations.get
-    upfront = sum(
-        d(k, 0.0)
-        for k in (
-            "product_manager/write_prd/project",
-            "architect/write_design/project",
-            "architect/write_tasks/project",
-        )
-    )
+    upfront = d("product_manager/write_prd/project", 0.0) + d("architect/write_design/project", 0.0)
     done: dict[str, float] = {}
 
     def code_done(path: str) -> float:
@@ -128,7 +121,8 @@ def critical_path(proj: SyntheticProject, durations: dict[str, float]) -> float:
             done[path] = max(deps, d(f"engineer/write_code/{path}", 0.0))
         return done[path]
 
-    tested = max(code_done(p) + d(f"qa_engineer/write_tests/{p}", 0.0) for p in proj.code)
+    # QA writes a file's tests from the design while the engineers write the code
+    tested = max(max(code_done(p), d(f"qa_engineer/write_tests/{p}", 0.0)) for p in proj.code)
     tool = sum(v for k, v in durations.items() if "/run_tests/" in k or "/triage/" in k)
     return upfront + tested + tool
 

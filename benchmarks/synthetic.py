@@ -882,7 +882,14 @@ def _design(pkg: str, mods: list[_Module]) -> dict[str, Any]:
         "entry_point": f"{pkg}.cli:main",
         "dependencies": [],
         "files": [
-            {"path": m.path, "purpose": m.purpose, "req_ids": m.req_ids, "interfaces": m.interfaces} for m in mods
+            {
+                "path": m.path,
+                "purpose": m.description,
+                "req_ids": m.req_ids,
+                "interfaces": m.interfaces,
+                "depends_on": m.depends_on,
+            }
+            for m in mods
         ],
         "class_diagram": f"classDiagram\n{classes}",
         "sequence_diagram": f"sequenceDiagram\n  User->>cli: {first} add\n  cli->>{_cls(first)}Store: add\n"
@@ -903,14 +910,6 @@ def project(n: int) -> SyntheticProject:
     prd = _prd(n, mods)
     proj.answers["product_manager/write_prd/project"] = prd
     proj.answers["architect/write_design/project"] = _design(pkg, mods)
-    # tasks in dependency order: what an architect lists first is what can be written first
-    order = sorted(mods, key=lambda m: ["init", "model", "store", "service", "cli"].index(m.kind))
-    proj.answers["architect/write_tasks/project"] = {
-        "tasks": [
-            {"path": m.path, "description": m.description, "req_ids": m.req_ids, "depends_on": m.depends_on}
-            for m in order
-        ]
-    }
     for m in mods:
         content = _code(pkg, m, mods)
         proj.code[m.path] = content

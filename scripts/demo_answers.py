@@ -2,7 +2,8 @@
 
 softco's developers wrote these answers in the role of the model, for the default SOP and the
 requirement below; the recording header says so. The answers live in ``scripts/demo/`` as files
-people can read (``prd.json``, ``design.json``, ``tasks.json``, ``code/``, ``tests/``); this module
+people can read (``prd.json``, ``design.json``, ``code/``, ``tests/``; the tasks follow from the
+design with no model call); this module
 assembles them into the mapping a :class:`softco.llm.testing.ScriptedLLM` (or the recorder) takes:
 step key (``role/action/subject``) -> answer dict.
 
@@ -26,7 +27,6 @@ REQUIREMENT = "a command-line todo app with priorities, due dates and JSON stora
 KIND_OF_ACTION = {
     "write_prd": "prd",
     "write_design": "design",
-    "write_tasks": "tasks",
     "write_code": "code",
     "fix_code": "code",
     "write_tests": "tests",
@@ -48,13 +48,12 @@ def load_answers() -> dict[str, object]:
     from ``code_v1/`` and ``engineer/fix_code/round-1/<path>`` the fixed one from ``code/``.
     """
     meta = _json("meta.json")
-    tasks = _json("tasks.json")
+    design = _json("design.json")
     answers: dict[str, object] = {
         "product_manager/write_prd/project": _json("prd.json"),
-        "architect/write_design/project": _json("design.json"),
-        "architect/write_tasks/project": tasks,
+        "architect/write_design/project": design,
     }
-    req_ids = {task["path"]: list(task["req_ids"]) for task in tasks["tasks"]}
+    req_ids = {f["path"]: list(f["req_ids"]) for f in design["files"]}
     for path, ids in req_ids.items():
         first = meta["first_versions"].get(path)
         answers[f"engineer/write_code/{path}"] = {

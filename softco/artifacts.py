@@ -53,6 +53,25 @@ def _check_design_path(path: str, info: ValidationInfo) -> str:
     return path
 
 
+def _check_acyclic(deps: dict[str, list[str]], what: str) -> None:
+    """Raise ValueError naming the cycle if ``deps`` (path -> paths it depends on) has one."""
+    state: dict[str, int] = {}
+
+    def visit(p: str, trail: list[str]) -> None:
+        if state.get(p) == 2:
+            return
+        if state.get(p) == 1:
+            raise ValueError(f"{what} form a cycle: {' -> '.join(trail + [p])}")
+        state[p] = 1
+        for d in deps.get(p, []):
+            if d != p:
+                visit(d, trail + [p])
+        state[p] = 2
+
+    for p in deps:
+        visit(p, [])
+
+
 def _req_num(rid: str) -> int:
     return int(rid.split("-")[1]) if REQ_ID.match(rid) else 0
 
@@ -136,11 +155,14 @@ class Prd(Artifact):
 class DesignFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     path: str = Field(description="Repo-relative path, e.g. todo/storage.py")
-    purpose: str
+    purpose: str = Field(description="What the file does: its behaviour and the edge cases it must handle")
     req_ids: list[str] = Field(description="REQ ids this file implements (may be empty)")
     interfaces: list[str] = Field(
         description="Public signatures with a one-line docstring each, e.g. "
         "'def add_task(title: str, priority: str) -> Task: Add a task and return it.'"
+    )
+    depends_on: list[str] = Field(
+        default_factory=list, description="Paths of the other design files whose interfaces this file imports"
     )
 
     @field_validator("path")
@@ -188,6 +210,10 @@ class Design(Artifact):
         reserved = [p for p in paths if p in {"pyproject.toml", "README.md"} or p.startswith("docs/")]
         if reserved:
             raise ValueError(f"softco writes these files itself; leave them out: {reserved}")
+        unknown = sorted({d for f in self.files for d in f.depends_on if d not in paths})
+        if unknown:
+            raise ValueError(f"depends_on names files that are not in the design: {unknown}; the design lists {paths}")
+        _check_acyclic({f.path: f.depends_on for f in self.files}, "file dependencies")
         return self
 
     def title(self) -> str:
@@ -198,6 +224,14 @@ class Design(Artifact):
 
     def paths(self) -> set[str]:
         return {f.path for f in self.files}
+
+    def tasks(self) -> Tasks:
+        """The work plan the design implies: one task per file, in the design's order."""
+        return Tasks(
+            tasks=[
+                Task(path=f.path, description=f.purpose, req_ids=f.req_ids, depends_on=f.depends_on) for f in self.files
+            ]
+        )
 
 
 class Task(BaseModel):
@@ -238,21 +272,7 @@ class Tasks(Artifact):
         known = _refs(info).design_paths
         if known is not None and set(paths) != known:
             raise ValueError(f"every design file needs exactly one task; missing {sorted(known - set(paths))}")
-        deps = {t.path: [d for d in t.depends_on if d != t.path] for t in self.tasks}
-        state: dict[str, int] = {}
-
-        def visit(p: str, trail: list[str]) -> None:
-            if state.get(p) == 2:
-                return
-            if state.get(p) == 1:
-                raise ValueError(f"task dependencies form a cycle: {' -> '.join(trail + [p])}")
-            state[p] = 1
-            for d in deps.get(p, []):
-                visit(d, trail + [p])
-            state[p] = 2
-
-        for p in paths:
-            visit(p, [])
+        _check_acyclic({t.path: t.depends_on for t in self.tasks}, "task dependencies")
         return self
 
     def title(self) -> str:

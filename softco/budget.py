@@ -38,7 +38,7 @@ def _user_prices(path: str) -> dict[str, tuple[float, float]]:
         return {str(k): (float(v[0]), float(v[1])) for k, v in data.items()}
     except (OSError, ValueError, TypeError, IndexError, AttributeError) as exc:
         raise PriceFileError(
-            f"SOFTCO_PRICES={path}: expected a JSON object {{\"model\": [input, output]}} in USD per million "
+            f'SOFTCO_PRICES={path}: expected a JSON object {{"model": [input, output]}} in USD per million '
             f"tokens ({exc})"
         ) from None
 
@@ -110,8 +110,12 @@ class BudgetedLLM(LLM):
         response = await self.inner.complete(request)
         used = response.usage.prompt_tokens + response.usage.completion_tokens
         b.spent_tokens += used
-        b.spent_usd += cost_usd(request.settings.model or self.model, response.usage.prompt_tokens,
-                                response.usage.completion_tokens) or 0.0
+        b.spent_usd += (
+            cost_usd(
+                request.settings.model or self.model, response.usage.prompt_tokens, response.usage.completion_tokens
+            )
+            or 0.0
+        )
         return response
 
     async def aclose(self) -> None:

@@ -42,7 +42,7 @@ def new(
     model: Annotated[str | None, typer.Option(help="Model name.", envvar="SOFTCO_MODEL")] = None,
     base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint URL.")] = None,
     max_fix_rounds: Annotated[int, typer.Option(help="Engineer/QA fix rounds at most.")] = 3,
-    concurrency: Annotated[int, typer.Option(help="Steps that may run at once.")] = 8,
+    concurrency: Annotated[int, typer.Option(help="Model calls and tool steps that may run at once.")] = 16,
     llm: Annotated[str | None, typer.Option(help="'openai' (default), 'replay:FILE' or 'script:FILE'.")] = None,
     record: Annotated[Path | None, typer.Option(help="Record every LLM exchange to this JSONL file.")] = None,
     budget: Annotated[float | None, typer.Option(help="USD cap; exit 4 before a call could cross it.")] = None,

@@ -36,7 +36,7 @@ EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_TESTS_FAIL, EXIT_BUDGET = 0, 1, 2, 3, 4
 @dataclass
 class Settings:
     max_fix_rounds: int = 3
-    concurrency: int = 8
+    concurrency: int = 16
     limits: Limits = field(default_factory=Limits)
     cache: tuple[StepCache, str] | None = None
     gate: Gate | None = None
@@ -323,8 +323,13 @@ class Company:
             decision = gate.review(step.key, art, functools.partial(_validate, type(art), self.view.refs()))
             now = time.time()
             self.board.record_step(
-                **step.identity(), run_id=self.run_id, status=f"review:{decision.action}", started_at=now,
-                finished_at=now, attempt=0, error=decision.feedback,
+                **step.identity(),
+                run_id=self.run_id,
+                status=f"review:{decision.action}",
+                started_at=now,
+                finished_at=now,
+                attempt=0,
+                error=decision.feedback,
             )
             if decision.action == "approve":
                 break

@@ -86,7 +86,9 @@ class ConsoleGate:
         self.console.print(Markdown(md) if md else artifact.model_dump_json(indent=2))
         while True:
             choice = Prompt.ask(
-                f"{artifact.kind}: (a)pprove, (e)dit, or give (f)eedback", choices=["a", "e", "f"], default="a",
+                f"{artifact.kind}: (a)pprove, (e)dit, or give (f)eedback",
+                choices=["a", "e", "f"],
+                default="a",
                 console=self.console,
             )
             if choice == "a":

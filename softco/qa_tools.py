@@ -16,6 +16,7 @@ OUTPUT_TAIL = 6000
 class SandboxUnavailable(Exception):
     """The sandbox failed before the tests started: not a test failure, and no one's bug to fix."""
 
+
 MESSAGE_LIMIT = 3000
 
 

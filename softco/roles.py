@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from softco import qa_tools
 from softco.artifacts import (
     Artifact,
+    Design,
     Refs,
     TestReport,
     Tests,
@@ -259,7 +260,9 @@ def tool_artifacts(ctx: StepContext, step: Step) -> list[Artifact]:
     tests = {p: Tests.model_validate(t) for p, t in view.tests.items()}
     design = view.payload("design")
     artifacts: list[Artifact]
-    if step.action.tool == "run_tests":
+    if step.action.tool == "plan_tasks":
+        artifacts = [Design.model_validate(step.trigger.payload).tasks()]
+    elif step.action.tool == "run_tests":
         round_no = int(step.subject.removeprefix("round-"))
         deps = list(design["dependencies"]) if design else []
         artifacts = [qa_tools.run_tests(qa_tools.TestRun(ctx.project_dir, tests, round_no, deps, ctx.limits))]

@@ -53,7 +53,7 @@ class NewOptions:
     model: str | None = None
     base_url: str | None = None
     max_fix_rounds: int = 3
-    concurrency: int = 8
+    concurrency: int = 16
     llm: str | None = None
     record: Path | None = None
     produced_by: str | None = None
@@ -362,8 +362,9 @@ def _continue(
         llm = _wrap(_provider(opts, console, limits, dry), opts, sop.sop_hash, last.requirement, limits, project)
         run_id = uuid.uuid4().hex[:12]
         extra = {"lineage": lineage, "revise": changes}
-        board.start_run(run_id, last.requirement, sop.sop_hash, llm.model, {**saved, **_jsonable(opts), **extra},
-                        branch=branch)
+        board.start_run(
+            run_id, last.requirement, sop.sop_hash, llm.model, {**saved, **_jsonable(opts), **extra}, branch=branch
+        )
         settings = Settings(
             max_fix_rounds=opts.max_fix_rounds,
             concurrency=opts.concurrency,

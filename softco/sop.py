@@ -54,8 +54,10 @@ class ActionSpec(BaseModel):
     trigger: list[str] = Field(description="kind(s) whose messages start this action")
     publishes: str = Field(description="the kind of artifact it publishes")
     template: str | None = Field(default=None, description="the prompt template (sop_templates/NAME.j2): an LLM step")
-    tool: Literal["run_tests", "triage"] | None = Field(
-        default=None, description="a built-in tool instead of a template: run_tests or triage"
+    tool: Literal["plan_tasks", "run_tests", "triage"] | None = Field(
+        default=None,
+        description="a built-in tool instead of a template: plan_tasks (design -> one task per file), "
+        "run_tests or triage",
     )
     for_each: str | None = Field(default=None, description="a list field of the trigger artifact: one step per item")
     after_dependencies: bool = Field(

@@ -48,7 +48,11 @@ CUSTOMER_KINDS = frozenset({"requirement"})
 #: Built-in kinds whose subjects the design fixes ('project', or a design file's path).
 BOUNDED_SUBJECT_KINDS = frozenset({"requirement", "prd", "design", "tasks", "code", "tests"})
 #: What the built-in tools read and write.
-TOOL_KINDS = {"run_tests": (None, "test_report"), "triage": ("test_report", "bug_report")}
+TOOL_KINDS = {
+    "plan_tasks": ("design", "tasks"),
+    "run_tests": (None, "test_report"),
+    "triage": ("test_report", "bug_report"),
+}
 #: Templates the engine renders itself (not named by any action), with the variables they get
 #: besides TEMPLATE_VARIABLES: system.j2 for every LLM step, feedback.j2 when a person asks for
 #: changes (softco.roles.build_request).

@@ -46,10 +46,11 @@ DESIGN: dict[str, Any] = {
             "purpose": "Package exports",
             "req_ids": [],
             "interfaces": ["from calc.ops import add, divide"],
+            "depends_on": ["calc/ops.py"],
         },
         {
             "path": "calc/ops.py",
-            "purpose": "Arithmetic",
+            "purpose": "Arithmetic: add and divide; dividing by zero raises ValueError.",
             "req_ids": ["REQ-1", "REQ-2"],
             "interfaces": [
                 "def add(a: float, b: float) -> float: Sum.",
@@ -61,20 +62,11 @@ DESIGN: dict[str, Any] = {
     "sequence_diagram": "sequenceDiagram\n  User->>ops: divide(1, 0)\n  ops-->>User: ValueError",
 }
 
+#: The work plan the Architect's plan_tasks tool derives from DESIGN (no model call).
 TASKS: dict[str, Any] = {
     "tasks": [
-        {
-            "path": "calc/ops.py",
-            "description": "Implement add and divide.",
-            "req_ids": ["REQ-1", "REQ-2"],
-            "depends_on": [],
-        },
-        {
-            "path": "calc/__init__.py",
-            "description": "Re-export the functions.",
-            "req_ids": [],
-            "depends_on": ["calc/ops.py"],
-        },
+        {"path": f["path"], "description": f["purpose"], "req_ids": f["req_ids"], "depends_on": f.get("depends_on", [])}
+        for f in DESIGN["files"]
     ]
 }
 
@@ -140,7 +132,6 @@ def answers(fixes: int = 1, fixed: bool = True) -> dict[str, Any]:
     script: dict[str, Any] = {
         "product_manager/write_prd/project": PRD,
         "architect/write_design/project": DESIGN,
-        "architect/write_tasks/project": TASKS,
         "engineer/write_code/calc/ops.py": code("calc/ops.py", OPS_BUGGY, ["REQ-1", "REQ-2"], "add and divide"),
         "engineer/write_code/calc/__init__.py": code("calc/__init__.py", INIT, [], "exports"),
         "qa_engineer/write_tests/calc/ops.py": TESTS_ANSWER,

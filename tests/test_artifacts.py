@@ -41,11 +41,33 @@ def test_unsafe_paths_are_rejected(path: str) -> None:
 
 
 def test_task_cycles_and_missing_tasks_are_rejected() -> None:
-    cyc = {"tasks": [{**TASKS["tasks"][0], "depends_on": ["calc/__init__.py"]}, TASKS["tasks"][1]]}
+    init, ops = TASKS["tasks"]
+    cyc = {"tasks": [init, {**ops, "depends_on": ["calc/__init__.py"]}]}
     with pytest.raises(ValidationError, match="cycle"):
         parse_artifact("tasks", cyc, REFS)
     with pytest.raises(ValidationError, match=r"missing \['calc/__init__.py'\]"):
-        parse_artifact("tasks", {"tasks": [TASKS["tasks"][0]]}, REFS)
+        parse_artifact("tasks", {"tasks": [ops]}, REFS)
+
+
+def test_design_dependencies_must_be_design_files_without_cycles() -> None:
+    init, ops = DESIGN["files"]
+    cyc = {**DESIGN, "files": [init, {**ops, "depends_on": ["calc/__init__.py"]}]}
+    with pytest.raises(ValidationError, match=r"file dependencies form a cycle: calc/__init__.py -> calc/ops.py"):
+        parse_artifact("design", cyc, REFS)
+    ghost = {**DESIGN, "files": [{**init, "depends_on": ["calc/ghost.py"]}, ops]}
+    with pytest.raises(ValidationError, match=r"not in the design: \['calc/ghost.py'\]"):
+        parse_artifact("design", ghost, REFS)
+
+
+def test_the_design_implies_one_task_per_file() -> None:
+    from softco.artifacts import Design
+
+    plan = Design.model_validate(DESIGN).tasks()
+    assert plan.model_dump(mode="json") == TASKS
+    by_path = {t.path: t for t in plan.tasks}
+    assert by_path["calc/__init__.py"].depends_on == ["calc/ops.py"]
+    assert by_path["calc/ops.py"].description == DESIGN["files"][1]["purpose"]
+    parse_artifact("tasks", plan.model_dump(mode="json"), REFS)  # and it passes the tasks kind's own checks
 
 
 def test_declared_test_cases_must_exist() -> None:

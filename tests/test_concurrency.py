@@ -47,12 +47,13 @@ def build(
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[int, tuple[Path, list[FakeRequest]]]:
-    """The project built at concurrency 1 and 8. Answers take time in proportion to their length, so at
-    concurrency 8 short answers queued late come back before long ones queued early."""
+    """The project built at concurrency 1, 8 and 16 (the default). Answers take time in proportion to
+    their length, so at 8 and 16 short answers queued late come back before long ones queued early."""
     tmp = tmp_path_factory.mktemp("concurrency")
     return {
         1: build(tmp, "c1", 1, latency=0.01, per_token=0.0001),
         8: build(tmp, "c8", 8, latency=0.3, per_token=0.0002),
+        16: build(tmp, "c16", 16, latency=0.3, per_token=0.0002),
     }
 
 
@@ -69,14 +70,14 @@ def code_requests(requests: list[FakeRequest]) -> dict[str, FakeRequest]:
 
 
 def test_concurrency_1_and_8_give_identical_artifacts_and_commits(runs: dict[int, tuple[Path, Any]]) -> None:
-    (one, _), (eight, _) = runs[1], runs[8]
-    assert board_artifacts(one) == board_artifacts(eight)
-    assert repo_files(one) == repo_files(eight)
+    (one, _), (eight, _), (sixteen, _) = runs[1], runs[8], runs[16]
+    assert board_artifacts(one) == board_artifacts(eight) == board_artifacts(sixteen)
+    assert repo_files(one) == repo_files(eight) == repo_files(sixteen)
     for path, content in {**PROJECT.code, **PROJECT.tests}.items():
         assert (eight / path).read_text() == content
     log1 = [(c.author, c.subject, c.files) for c in commits(one)]
     log8 = [(c.author, c.subject, c.files) for c in commits(eight)]
-    assert log1 == log8
+    assert log1 == log8 == [(c.author, c.subject, c.files) for c in commits(sixteen)]
     assert len(log8) == 1 + 3 + len(PROJECT.code) + len(PROJECT.tests) + 1  # requirement ... test report
 
 
@@ -84,8 +85,8 @@ def test_every_step_asks_the_same_thing_at_any_concurrency(runs: dict[int, tuple
     """A step's prompt does not depend on what else happened to be published when it started, so a real
     model (not just a script keyed by step) gets the same questions at concurrency 1 and 8."""
     asked = {n: {r.step: r.messages for r in requests} for n, (_, requests) in runs.items()}
-    assert asked[1] == asked[8]
-    assert len(asked[8]) == 3 + len(PROJECT.code) + len(PROJECT.tests)
+    assert asked[1] == asked[8] == asked[16]
+    assert len(asked[8]) == 2 + len(PROJECT.code) + len(PROJECT.tests)  # PRD, design; the tasks take no call
 
 
 def test_concurrency_1_never_overlaps(runs: dict[int, tuple[Path, list[FakeRequest]]]) -> None:
@@ -160,9 +161,37 @@ def test_a_files_prompt_has_interfaces_not_other_files_code(runs: dict[int, tupl
             interfaces = PROJECT.answer("architect/write_design/project")["files"]
             for i in next(f["interfaces"] for f in interfaces if f["path"] == dep):
                 assert i in text
-    # the check can see a file's code in a prompt: QA's prompt for a file carries that file's code
-    tests = next(r for r in requests if r.step == "qa_engineer/write_tests/shop8/cli.py")
-    assert PROJECT.code["shop8/cli.py"].strip() in prompt(tests)
+    # QA writes tests from the spec: its prompts carry the file's requirements and interface, no code
+    qa = [r for r in requests if (r.step or "").startswith("qa_engineer/write_tests/")]
+    assert len(qa) == len(PROJECT.tests)
+    for r in qa:
+        source = (r.step or "").removeprefix("qa_engineer/write_tests/")
+        interfaces = next(f for f in PROJECT.answer("architect/write_design/project")["files"] if f["path"] == source)
+        assert all(i in prompt(r) for i in interfaces["interfaces"])
+        assert not any(content.strip() in prompt(r) for content in generated.values())
+
+
+def test_qa_writes_tests_while_the_engineers_write_the_code(
+    runs: dict[int, tuple[Path, list[FakeRequest]]],
+) -> None:
+    """Test-first: every test file is asked for before any source file is answered, and the code and
+    tests of one file are written at the same time (at the default concurrency, 16, all 15 steps of
+    this 8-file project fit); the test run still waits for all of them."""
+    project_dir, requests = runs[16]
+    code = spans(requests)
+    qa = {
+        (r.step or "").removeprefix("qa_engineer/write_tests/"): (r.received_at, r.finished_at or r.received_at)
+        for r in requests
+        if (r.step or "").startswith("qa_engineer/write_tests/")
+    }
+    assert len(qa) == len(PROJECT.tests)
+    first_code_answer = min(end for _, end in code.values())
+    assert all(start < first_code_answer for start, _ in qa.values())
+    for path, (start, end) in qa.items():
+        assert start < code[path][1] and code[path][0] < end, f"the tests of {path} were not written alongside it"
+    subjects = [c.subject for c in commits(project_dir)]
+    last_source = max(i for i, s in enumerate(subjects) if s.startswith(("code:", "tests:")))
+    assert subjects[last_source + 1].startswith("test_report:")
 
 
 def test_a_slow_step_at_the_head_of_the_queue_does_not_idle_the_others(tmp_path: Path) -> None:

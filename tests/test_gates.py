@@ -189,10 +189,10 @@ def test_a_person_plays_the_architect_from_files(tmp_path: Path) -> None:
     assert "Safe division" in prompt and "answer schema" in prompt
     full = answers()
     (human / "architect__write_design__project.json").write_text(json.dumps(full["architect/write_design/project"]))
-    (human / "architect__write_tasks__project.json").write_text(json.dumps(full["architect/write_tasks/project"]))
     res = run_cli(["resume", str(tmp_path / "out" / "p")], tmp_path)
     assert res.exit_code == 0, res.stdout + res.stderr
     assert (tmp_path / "out" / "p" / "docs" / "design.json").is_file()
+    assert (tmp_path / "out" / "p" / "docs" / "tasks.json").is_file()  # the plan follows from the person's design
 
 
 def test_human_for_an_unknown_role(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ def test_record_then_replay_gives_the_same_project(tmp_path: Path) -> None:
     header, exchanges = load_recording(rec)
     assert header.sop_hash and header.softco_version and header.requirement == REQUIREMENT
     assert "script" in header.produced_by
-    assert len(exchanges) == 7  # prd, design, tasks, 2 code, 1 tests, 1 fix
+    assert len(exchanges) == 6  # prd, design, 2 code, 1 tests, 1 fix (the tasks follow from the design)
 
     second = run_cli(["new", REQUIREMENT, "--name", "p", "--output", "out", "--llm", f"replay:{rec}"], tmp_path)
     assert second.exit_code == 0, second.stdout + second.stderr
@@ -48,26 +48,26 @@ def record(tmp_path: Path) -> Path:
 def test_replay_with_a_missing_step_names_it(tmp_path: Path) -> None:
     rec = record(tmp_path)
     lines = rec.read_text().splitlines()
-    kept = [line for line in lines if '"step_key":"architect/write_tasks/project"' not in line]
+    kept = [line for line in lines if '"step_key":"architect/write_design/project"' not in line]
     assert len(kept) == len(lines) - 1
     rec.write_text("\n".join(kept) + "\n")
     res = run_cli(["new", REQUIREMENT, "--output", "out", "--llm", f"replay:{rec}"], tmp_path)
     assert res.exit_code == 2
-    assert "architect/write_tasks/project" in res.stderr and "Traceback" not in res.stderr
+    assert "architect/write_design/project" in res.stderr and "Traceback" not in res.stderr
 
 
 def test_replay_after_a_template_change_warns_and_completes(tmp_path: Path) -> None:
     rec = record(tmp_path)
     sop = tmp_path / "sop" / "sop_templates"
     sop.mkdir(parents=True)
-    original = (Path(__file__).parent.parent / "sop_templates" / "write_tasks.j2").read_text()
-    (sop / "write_tasks.j2").write_text(original + "\nKeep task descriptions under 50 words.\n")
+    original = (Path(__file__).parent.parent / "sop_templates" / "write_design.j2").read_text()
+    (sop / "write_design.j2").write_text(original + "\nKeep each purpose under 50 words.\n")
     res = run_cli(
         ["new", REQUIREMENT, "--output", "out", "--sop", str(tmp_path / "sop"), "--llm", f"replay:{rec}"], tmp_path
     )
     assert res.exit_code == 0, res.stdout + res.stderr
     warnings = [line for line in res.stdout.splitlines() if line.startswith("warning:")]
-    assert len(warnings) == 1 and "architect/write_tasks/project" in warnings[0]
+    assert len(warnings) == 1 and "architect/write_design/project" in warnings[0]
 
 
 def test_recording_holds_no_api_key_or_auth_header(tmp_path: Path) -> None:

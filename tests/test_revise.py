@@ -8,7 +8,7 @@ from pathlib import Path
 
 import git
 from helpers import run_cli, write_script
-from scripted_project import DESIGN, OPS_FIXED, REQUIREMENT, TASKS, TESTS_ANSWER, answers, code
+from scripted_project import DESIGN, OPS_FIXED, REQUIREMENT, TESTS_ANSWER, answers, code
 
 
 def test_revise_design_makes_a_branch_and_reuses_the_prd(tmp_path: Path) -> None:
@@ -89,7 +89,6 @@ def test_a_revised_design_that_drops_a_file_removes_it(tmp_path: Path) -> None:
     assert (project / "calc" / "__init__.py").is_file()
     revised = {k: v for k, v in answers(fixes=0).items() if not k.startswith("product_manager/")}
     revised["architect/write_design/project"] = {**DESIGN, "files": [DESIGN["files"][1]]}  # only calc/ops.py
-    revised["architect/write_tasks/project"] = {"tasks": [{**TASKS["tasks"][0]}]}
     revised["engineer/write_code/calc/ops.py"] = code("calc/ops.py", OPS_FIXED, ["REQ-1", "REQ-2"], "fixed")
     del revised["engineer/write_code/calc/__init__.py"]
     write_script(script, revised)

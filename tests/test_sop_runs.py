@@ -35,7 +35,7 @@ def test_overriding_one_template_changes_only_its_prompt(tmp_path: Path) -> None
     second = run_cli([*base, "--name", "b", "--record", "custom.jsonl", "--sop", "sop"], tmp_path)
     assert first.exit_code == 0 and second.exit_code == 0, first.stderr + second.stderr
     default, custom = prompts_by_step(tmp_path / "default.jsonl"), prompts_by_step(tmp_path / "custom.jsonl")
-    assert set(default) == set(custom) and len(default) == 7
+    assert set(default) == set(custom) and len(default) == 6
     changed = sorted(k for k in default if default[k] != custom[k])
     assert changed == [("product_manager/write_prd/project", 1)]
     _, exchanges = load_recording(tmp_path / "custom.jsonl")
@@ -100,10 +100,7 @@ def test_per_role_model_settings_reach_only_that_roles_requests(tmp_path: Path) 
         else:
             assert r.body["model"] == "default-model"
             assert "temperature" not in r.body and "max_tokens" not in r.body
-    assert {r.step for r in main_reqs if r.body["model"] == "big-model"} == {
-        "architect/write_design/project",
-        "architect/write_tasks/project",
-    }
+    assert {r.step for r in main_reqs if r.body["model"] == "big-model"} == {"architect/write_design/project"}
 
 
 def test_a_role_endpoint_variable_that_is_not_set_stops_before_any_call(tmp_path: Path) -> None:
@@ -133,7 +130,7 @@ def test_dry_run_needs_no_model_and_keeps_every_prompt(tmp_path: Path) -> None:
     db = sqlite3.connect(project / ".softco" / "board.sqlite")
     llm_steps = [k for (k,) in db.execute("SELECT key FROM steps WHERE request_hash IS NOT NULL ORDER BY id")]
     db.close()
-    assert len(llm_steps) == 6  # prd, design, tasks, 2 files, tests for the one file with requirements
+    assert len(llm_steps) == 5  # prd, design, 2 files, tests for the one file with requirements
     prompts = project / ".softco" / "prompts"
     assert sorted(p.name for p in prompts.iterdir()) == sorted(prompt_file_name(k) for k in llm_steps)
     prd_prompt = (prompts / prompt_file_name("product_manager/write_prd/project")).read_text()

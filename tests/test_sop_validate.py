@@ -222,7 +222,7 @@ BROKEN: dict[str, tuple[dict[str, str], str, int, str]] = {
         {ARCH: edit(ARCH, "watches: [prd, design]", "watches: [prd]")},
         ARCH,
         22,
-        "action 'write_tasks' is triggered by 'design', which the role does not watch",
+        "action 'plan_tasks' is triggered by 'design', which the role does not watch",
     ),
     "role that can never run": (
         {"roles/auditor.yaml": AUDITOR, "sop_templates/audit.j2": "Audit {{ trigger.verdict }}\n"},
@@ -236,20 +236,20 @@ BROKEN: dict[str, tuple[dict[str, str], str, int, str]] = {
             "sop_templates/triage.j2": "Round {{ trigger.round }} failed: {{ trigger.output }}\n",
         },
         QA,
-        22,
+        23,
         "loop bug_report -> code -> test_report -> bug_report (actions engineer.fix_code, qa_engineer.run_tests, "
         "qa_engineer.triage) has no bound",
     ),
-    "unknown tool": ({QA: edit(QA, "tool: run_tests", "tool: deploy")}, QA, 25, "actions.1.tool: Input should be"),
+    "unknown tool": ({QA: edit(QA, "tool: run_tests", "tool: deploy")}, QA, 26, "actions.1.tool: Input should be"),
     "tool with the wrong kind": (
         {QA: edit(QA, "    publishes: test_report", "    publishes: tests")},
         QA,
-        26,
+        27,
         "tool run_tests publishes test_report; set publishes: test_report",
     ),
     "final kind never published": (
         {
-            QA: default(QA).split("  - name: run_tests")[0].replace("[code, tests, test_report]", "[code]"),
+            QA: default(QA).split("  - name: run_tests")[0].replace("[tasks, code, tests, test_report]", "[tasks]"),
             ENG: edit(ENG, "watches: [tasks, bug_report]", "watches: [tasks]").split("  - name: fix_code")[0],
         },
         QA,
@@ -257,10 +257,10 @@ BROKEN: dict[str, tuple[dict[str, str], str, int, str]] = {
         "no action publishes test_report, the company's final kind",
     ),
     "bad when expression": (
-        {QA: edit(QA, 'when: "trigger.req_ids | length > 0"', 'when: "trigger.req_ids | length >"')},
+        {QA: edit(QA, 'when: "item.req_ids | length > 0"', 'when: "item.req_ids | length >"')},
         QA,
-        19,
-        "when: 'trigger.req_ids | length >' is not a valid expression",
+        20,
+        "when: 'item.req_ids | length >' is not a valid expression",
     ),
     "for_each of a field that is not a list": (
         {ENG: edit(ENG, "for_each: tasks", "for_each: task")},

@@ -49,7 +49,9 @@ def steps_for(view: BoardView) -> list[Step]:
             if action.template is None:
                 continue
             trigger = view.latest[action.trigger[0]]
-            item = TASKS["tasks"][1] if action.for_each else None  # __init__.py depends on ops.py
+            # the Engineer's item: __init__.py, which depends on ops.py; QA's: ops.py, which has requirements
+            wanted = "calc/__init__.py" if action.publishes == "code" else "calc/ops.py"
+            item = next(t for t in TASKS["tasks"] if t["path"] == wanted) if action.for_each else None
             out.append(Step(role, action, "s", trigger, item=item))
     return out
 
@@ -61,7 +63,6 @@ def test_every_default_template_renders() -> None:
     assert {s.action.name for s in steps} == {
         "write_prd",
         "write_design",
-        "write_tasks",
         "write_code",
         "fix_code",
         "write_tests",
@@ -80,7 +81,11 @@ def test_every_default_template_renders() -> None:
     assert "return a / b" not in by_action["write_code"]
     assert "DID NOT RAISE" in by_action["fix_code"] and "return a / b" in by_action["fix_code"]
     assert "def test_divide_by_zero_raises" in by_action["fix_code"]
-    assert "return a / b" in by_action["write_tests"]
+    # QA writes tests from the spec (requirements + designed interfaces), in parallel with the code:
+    # it never sees the implementation, so its tests cannot bless the implementation's bugs
+    assert "def divide(a: float, b: float) -> float: Quotient; ValueError if b == 0." in by_action["write_tests"]
+    assert "divide(1, 0) raises ValueError" in by_action["write_tests"]
+    assert "return a / b" not in by_action["write_tests"] and "return 0" not in by_action["write_tests"]
 
 
 def test_missing_variable_names_template_and_line(tmp_path: Path) -> None:

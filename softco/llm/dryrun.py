@@ -141,7 +141,7 @@ class DryRunLLM(LLM):
         files = []
         for path, reqs in ((f"{PACKAGE}/__init__.py", []), (f"{PACKAGE}/core.py", list(self.req_ids))):
             f = dict(template)
-            f.update(path=path, req_ids=reqs, purpose=f"placeholder module {path}", interfaces=[])
+            f.update(path=path, req_ids=reqs, purpose=f"placeholder module {path}", interfaces=[], depends_on=[])
             files.append(f)
         data.update(package=PACKAGE, entry_point="", dependencies=[], files=files)
         self.design_files = {f["path"]: f["req_ids"] for f in files}

@@ -135,9 +135,7 @@ def context(p: Project) -> dict[str, Any]:
         "bugs": p.all_of(BugReport),
         "timeline": timeline,
         "commits": p.commits,
-        "others": [
-            {"m": m, "html": md(generic_md(m.kind, m.subject, m.payload))} for m in p.other_artifacts()
-        ],
+        "others": [{"m": m, "html": md(generic_md(m.kind, m.subject, m.payload))} for m in p.other_artifacts()],
         "sha_in_log": {c.sha for c in p.commits},
     }
 
