@@ -72,7 +72,8 @@ def test_done_hides_task_unless_all_and_priority_filter(todo_file: Path, capsys:
     done_line = LINE.match(out.splitlines()[0])
     assert done_line and done_line["done"] == "x"
     assert listed_titles(run(capsys, "--file", f, "list", "--all", "--priority", "low")[1]) == ["Walk dog"]
-    assert json.loads(todo_file.read_text(encoding="utf-8"))["tasks"][1]["done"] is True
+    stored = {t["id"]: t for t in json.loads(todo_file.read_text(encoding="utf-8"))["tasks"]}
+    assert stored[2]["done"] is True
 
 
 def test_remove_deletes_task_from_file(todo_file: Path, capsys: pytest.CaptureFixture[str]) -> None:

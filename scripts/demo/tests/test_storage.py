@@ -44,12 +44,13 @@ def test_saved_file_is_readable_versioned_json(tmp_path: Path) -> None:
     path = tmp_path / "todo.json"
     save_todos(sample(), path)
     text = path.read_text(encoding="utf-8")
-    assert "\n  " in text, "the file should be indented for humans"
+    assert any(line[:1].isspace() for line in text.splitlines()), "the file should be indented for humans"
     assert "Café with Zoë" in text
     data = json.loads(text)
     assert data["version"] == 1
     assert data["next_id"] == 4
-    assert data["tasks"][0] == {"id": 1, "title": "Pay rent", "priority": "high", "due": "2024-07-01", "done": True}
+    by_id = {record["id"]: record for record in data["tasks"]}
+    assert by_id[1] == {"id": 1, "title": "Pay rent", "priority": "high", "due": "2024-07-01", "done": True}
 
 
 @pytest.mark.parametrize(
