@@ -22,6 +22,7 @@ class StepCache:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(path, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")  # as the board: safe when killed, no fsync per answer
         self.db.execute(
             "CREATE TABLE IF NOT EXISTS answers (provider TEXT NOT NULL, request_hash TEXT NOT NULL,"
             " response_json TEXT NOT NULL, created_at REAL NOT NULL, PRIMARY KEY (provider, request_hash))"

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import git
+from git.db import GitCmdObjectDB
+from gitdb import IStream
+from gitdb.db import LooseObjectDB
 
 from softco.artifacts import check_relative_path
 
@@ -37,6 +40,18 @@ def choose_project_dir(output: Path, name: str) -> Path:
     raise WorkspaceError(f"{output}: too many projects named {name!r}; pass --name")
 
 
+class _ObjectDB(GitCmdObjectDB):
+    """The repo's object store, read through git itself but written in-process.
+
+    gitpython writes a blob or a commit by starting ``git hash-object`` (a process each, a few ms);
+    a loose object is only a zlib-compressed file named by its SHA-1, which gitdb writes itself
+    (as gitpython already does for trees). Same objects, same SHAs, no process.
+    """
+
+    def store(self, istream: IStream) -> IStream:
+        return LooseObjectDB.store(self, istream)
+
+
 @dataclass(frozen=True)
 class Author:
     name: str
@@ -48,7 +63,9 @@ class Workspace:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.repo = git.Repo(root)
+        self.repo = git.Repo(root, odbt=_ObjectDB)
+        #: commits made through this object, newest last: (message, sha)
+        self._made: list[tuple[str, str]] = []
 
     @classmethod
     def create(cls, root: Path) -> Workspace:
@@ -102,6 +119,9 @@ class Workspace:
         """The commit whose message carries ``trailer`` on a line of its own, if any."""
         if not self.repo.head.is_valid():
             return None
+        for message, sha in reversed(self._made):  # made by this process: no need to ask git log
+            if trailer in message.splitlines():
+                return sha
         out = self.repo.git.log(f"--grep=^{trailer}$", "--format=%H")
         return out.split()[0] if out.strip() else None
 
@@ -120,12 +140,20 @@ class Workspace:
         """Commit ``paths`` (and the deletion of ``removed``) as ``author``; None when nothing changed."""
         if not paths and not removed:
             return None
+        index = self.repo.index
         if removed:
-            self.repo.index.remove(removed, working_tree=False)
+            index.remove(removed, working_tree=False)
         if paths:
-            self.repo.index.add(paths)
-        if self.repo.head.is_valid() and not self.repo.index.diff("HEAD"):
+            index.add(paths)
+        # what `index.commit(..., skip_hooks=True)` does, with "nothing changed" told by the tree's SHA
+        # (the index's tree is HEAD's tree) rather than by a `git diff` process
+        tree = index.write_tree()
+        parents = [self.repo.head.commit] if self.repo.head.is_valid() else []
+        if parents and parents[0].tree.binsha == tree.binsha:
             return None
         actor = git.Actor(author.name, author.email)
-        commit = self.repo.index.commit(message, author=actor, committer=actor, skip_hooks=True)
+        commit = git.Commit.create_from_tree(
+            self.repo, tree, message, parent_commits=parents, head=True, author=actor, committer=actor
+        )
+        self._made.append((message, commit.hexsha))
         return commit.hexsha
