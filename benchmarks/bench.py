@@ -74,6 +74,7 @@ class Figures:
     tail: float  # the end of the last LLM call or test run -> process exit
     prompt_per_file: float
     prompt_by_file: dict[str, int]  # module name (no package) -> prompt tokens of its write_code step
+    all_prompt_per_file: float  # prompt tokens of every LLM call of the run, per file
     total_tokens: int
     lines: int
     noop_calls: int
@@ -199,6 +200,7 @@ def measure(n: int, work: Path, latency: float, per_token: float, concurrency: i
         tail=end - max(b for _, b in llm + sandbox),
         prompt_per_file=sum(write_code.values()) / len(proj.code),
         prompt_by_file=write_code,
+        all_prompt_per_file=sum(p for _, _, p, _ in tokens) / len(proj.code),
         total_tokens=sum(p + c for _, _, p, c in tokens),
         lines=proj.lines(),
         noop_calls=noop,
@@ -220,14 +222,15 @@ def help_time(cwd: Path, runs: int = 5) -> float:
 def table(rows: list[Figures]) -> str:
     head = (
         "| files | calls | wall s | seq s | wall/seq | crit s | wall/crit | own s | own % | prompt tok/file "
-        "| total tok | tok/line | no-op calls | QA change: PM/Arch/Eng/QA |"
+        "| all prompt tok/file | total tok | tok/line | no-op calls | QA change: PM/Arch/Eng/QA |"
     )
-    lines = [head, "|" + "---:|" * 13 + ":---|"]
+    lines = [head, "|" + "---:|" * 14 + ":---|"]
     for f in rows:
         qa = "/".join(str(f.qa_change[r]) for r in ROLES)
         lines.append(
             f"| {f.size} | {f.calls} | {f.wall:.1f} | {f.seq:.1f} | {f.wall / f.seq:.2f} | {f.crit:.1f} "
             f"| {f.wall / f.crit:.2f} | {f.own:.2f} | {f.own_pct:.1f} | {f.prompt_per_file:.0f} "
+            f"| {f.all_prompt_per_file:.0f} "
             f"| {f.total_tokens:,} | {f.total_tokens / f.lines:.1f} | {f.noop_calls} | {qa} |"
         )
     return "\n".join(lines)

@@ -24,6 +24,7 @@ app = typer.Typer(
 console = Console(highlight=False, soft_wrap=True)
 app.add_typer(sop_app, name="sop")
 
+
 def _load_run() -> None:
     """Import the run machinery (openai, pydantic models, gitpython: over half a second) with the cyclic
     garbage collector paused, then freeze what was imported. Import builds hundreds of thousands of
