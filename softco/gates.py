@@ -18,7 +18,6 @@ from typing import Literal, Protocol
 
 from pydantic import ValidationError
 from rich.console import Console
-from rich.markdown import Markdown
 from rich.prompt import Prompt
 
 from softco.artifacts import Artifact
@@ -83,6 +82,8 @@ class ConsoleGate:
     def review(self, step_key: str, artifact: Artifact, validate: Callable[[str], Artifact]) -> Decision:
         md = next((v for k, v in doc_files(artifact).items() if k.endswith(".md")), None)
         self.console.rule(f"review: {artifact.kind} from {step_key}")
+        from rich.markdown import Markdown  # markdown-it is slow to import; only --approve needs it
+
         self.console.print(Markdown(md) if md else artifact.model_dump_json(indent=2))
         while True:
             choice = Prompt.ask(

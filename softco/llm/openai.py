@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlparse
-
-import openai
 
 from softco.llm.base import (
     LLM,
@@ -31,6 +29,9 @@ from softco.llm.base import (
     TransientLLMError,
     Usage,
 )
+
+if TYPE_CHECKING:  # the openai package takes ~0.3 s to import: only runs that call a model pay it
+    import openai
 
 DEFAULT_MODEL = "gpt-4o-mini"
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
@@ -63,6 +64,8 @@ def make_client(base_url: str | None, api_key: str | None, timeout: float = 600.
                 "`softco demo` runs offline"
             )
     timeout = float(os.environ.get("SOFTCO_TIMEOUT") or timeout)
+    import openai
+
     return openai.AsyncOpenAI(base_url=base_url, api_key=api_key, max_retries=0, timeout=timeout)
 
 
@@ -148,6 +151,8 @@ class OpenAILLM(LLM):
         return self._clients[key]
 
     async def complete(self, request: LLMRequest) -> LLMResponse:
+        import openai
+
         try:
             client = self.client_for(request.settings)
         except EndpointNotConfigured as exc:
