@@ -25,7 +25,7 @@ def run_cli(args: list[str], cwd: Path, env: dict[str, str] | None = None, timeo
     """Run `softco ARGS` in a real subprocess (the way a user does)."""
     full_env = {k: v for k, v in os.environ.items() if k not in {"OPENAI_API_KEY", "OPENAI_BASE_URL"}}
     full_env.update(env or {})
-    full_env["COLUMNS"] = "200"
+    full_env["COLUMNS"] = (env or {}).get("COLUMNS", "200")  # wide unless a test asks for a narrow terminal
     proc = subprocess.run(
         [sys.executable, "-m", "softco.cli", *args],
         cwd=cwd,

@@ -119,6 +119,25 @@ def test_trace_flags_an_untested_requirement(tmp_path: Path) -> None:
     assert "1 of 3 requirements need attention: REQ-3" in out
 
 
+def test_trace_and_cost_read_at_80_columns(tmp_path: Path) -> None:
+    """On a narrow terminal the wide tables give way to layouts that do not cut names in pieces."""
+    project = generate(tmp_path, untested_req_answers())
+    res = run_cli(["show", str(project), "trace"], project.parent, env={"COLUMNS": "80"})
+    assert res.exit_code == 0, res.stdout + res.stderr
+    lines = res.stdout.splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    assert next(line for line in lines if line.startswith("REQ-3")).endswith("NO TEST")
+    assert any(line.strip() == "✓ ops::test_divide_by_zero_raises" for line in lines)  # glyph and name together
+    assert "┃" not in res.stdout  # no table
+    res = run_cli(["show", str(project), "cost"], project.parent, env={"COLUMNS": "80"})
+    assert res.exit_code == 0, res.stdout + res.stderr
+    lines = res.stdout.splitlines()
+    assert all(len(line) <= 80 for line in lines if not line.startswith("total:"))  # prose: the terminal wraps it
+    row = next(line for line in lines if line.startswith("engineer/fix_code/round-1/calc/ops.py "))
+    assert "unknown" in row and row.rstrip().endswith(" s")
+    assert any(line.startswith("Alice (Product Manager) ") for line in lines)
+
+
 def test_not_a_project_is_a_one_line_error(tmp_path: Path) -> None:
     res = run_cli(["show", str(tmp_path)], tmp_path)
     assert res.exit_code == 2

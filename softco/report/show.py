@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import PurePosixPath
 
-from rich.console import Console, Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.markdown import Markdown
 from rich.rule import Rule
 from rich.syntax import Syntax
@@ -17,13 +17,27 @@ from rich.table import Table
 from rich.text import Text
 
 from softco.report.costs import CostRow, cost_by_role, cost_by_step, format_cost, format_tokens, format_total_cost
-from softco.report.coverage import coverage
+from softco.report.coverage import CoverageRow, coverage
 from softco.report.project import Project, ReportError, utc
 from softco.views import design_md, generic_md, prd_md
 
 OUTCOME_STYLES = {"passed": "green", "failed": "red", "error": "red", "skipped": "yellow", "not run": "yellow"}
 OUTCOME_GLYPHS = {"passed": "✓", "failed": "✗", "error": "✗", "skipped": "-", "not run": "·"}
 STATUS_STYLES = {"passed": "green", "failing": "bold red", "no_test": "bold red", "not_run": "yellow"}
+
+
+#: Below this many columns, wide tables give way to layouts that read at 80 columns.
+NARROW = 120
+
+
+class _ByWidth:
+    """Render ``wide`` on a console at least ``NARROW`` columns wide, else ``narrow``."""
+
+    def __init__(self, wide: RenderableType, narrow: RenderableType) -> None:
+        self.wide, self.narrow = wide, narrow
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield self.wide if options.max_width >= NARROW else self.narrow
 
 
 def _none(what: str) -> Text:
@@ -158,11 +172,27 @@ def cost(p: Project) -> RenderableType:
         f"total: {s.llm_calls} LLM calls, {format_tokens(s.prompt_tokens, s.completion_tokens)} tokens, "
         f"cost {format_total_cost(s)}, {s.seconds:.1f} s wall time"
     )
-    return Group(
-        _cost_table("Cost per role", cost_by_role(p.steps, p.role_name)),
-        _cost_table("Cost per step", cost_by_step(p.steps)),
-        total,
-    )
+    tables = []
+    for title, rows in (
+        ("Cost per role", cost_by_role(p.steps, p.role_name)),
+        ("Cost per step", cost_by_step(p.steps)),
+    ):
+        tables.append(_ByWidth(_cost_table(title, rows), _narrow_cost_table(title, rows)))
+    return Group(*tables, total)
+
+
+def _narrow_cost_table(title: str, rows: list[CostRow]) -> Table:
+    """A cost table in 80 columns: no box, prompt + completion tokens in one column."""
+    reasks = any(r.reasks for r in rows)
+    table = Table(title=title, title_justify="left", box=None, header_style="bold", pad_edge=False)
+    table.add_column("step", overflow="fold")
+    for col in ("calls", *(["re-asks"] if reasks else []), "tokens in+out", "cost", "time"):
+        table.add_column(col, justify="right", no_wrap=True)
+    for r in rows:
+        tokens = f"{r.prompt_tokens:,}+{r.completion_tokens:,}" if r.calls else "-"
+        cells = [str(r.calls), *([str(r.reasks)] if reasks else []), tokens, format_cost(r), f"{r.seconds:.2f} s"]
+        table.add_row(Text(r.name), *cells)
+    return table
 
 
 def trace(p: Project) -> RenderableType:
@@ -184,8 +214,7 @@ def trace(p: Project) -> RenderableType:
     for r in rows:
         tests_cell = Text()
         for i, link in enumerate(r.tests):
-            file, _, name = link.nodeid.partition("::")
-            short = f"{PurePosixPath(file).stem.removeprefix('test_')}::{name}"  # tests/test_cli.py -> cli
+            short = _short_test(link.nodeid)
             tests_cell.append(
                 ("\n" if i else "") + OUTCOME_GLYPHS.get(link.outcome, "?") + "\u00a0",
                 style=OUTCOME_STYLES[link.outcome],
@@ -199,12 +228,40 @@ def trace(p: Project) -> RenderableType:
             Text(r.label, style=STATUS_STYLES[r.status]),
         )
     flagged = [r.req_id for r in rows if r.flagged]
+    narrow = _narrow_trace(rows)
     note = (
         Text(f"{len(flagged)} of {len(rows)} requirements need attention: {', '.join(flagged)}", style="bold red")
         if flagged
         else Text(f"all {len(rows)} requirements have passing tests", style="green")
     )
-    return Group(table, note)
+    return Group(_ByWidth(table, narrow), note)
+
+
+def _narrow_trace(rows: list[CoverageRow]) -> Group:
+    """The coverage as one block per requirement, which reads at 80 columns."""
+    blocks: list[RenderableType] = []
+    for r in rows:
+        head = Text(f"{r.req_id} [{r.priority}] {r.title}  ", style="bold")
+        head.append(r.label, style=STATUS_STYLES[r.status])
+        lines = [head]
+        for name, files in (("design", r.design_files), ("code", r.code_files)):
+            lines.append(Text(f"  {name:7} {', '.join(files) or '-'}"))
+        if not r.tests:
+            lines.append(Text("  tests   -"))
+        for i, link in enumerate(r.tests):
+            line = Text("  tests   " if i == 0 else " " * 10)
+            line.append(OUTCOME_GLYPHS.get(link.outcome, "?") + " ", style=OUTCOME_STYLES[link.outcome])
+            line.append(_short_test(link.nodeid))
+            lines.append(line)
+        blocks.append(Group(*lines, Text("")))
+    blocks.append(Text("tests: ✓ passed  ✗ failed  · not run", style="dim"))
+    return Group(*blocks)
+
+
+def _short_test(nodeid: str) -> str:
+    """``tests/test_cli.py::test_add`` -> ``cli::test_add``."""
+    file, _, name = nodeid.partition("::")
+    return f"{PurePosixPath(file).stem.removeprefix('test_')}::{name}"
 
 
 VIEW_FUNCS: dict[str, Callable[[Project], RenderableType]] = {
