@@ -256,13 +256,13 @@ async def run_llm_step(ctx: StepContext, step: Step) -> list[Artifact]:
 
 def tool_artifacts(ctx: StepContext, step: Step) -> list[Artifact]:
     """Run a built-in tool. Runs in a worker thread: it must not touch the board."""
+    if step.action.tool == "plan_tasks":
+        return [Design.model_validate(step.trigger.payload).tasks()]
     view = ctx.view
     tests = {p: Tests.model_validate(t) for p, t in view.tests.items()}
     design = view.payload("design")
     artifacts: list[Artifact]
-    if step.action.tool == "plan_tasks":
-        artifacts = [Design.model_validate(step.trigger.payload).tasks()]
-    elif step.action.tool == "run_tests":
+    if step.action.tool == "run_tests":
         round_no = int(step.subject.removeprefix("round-"))
         deps = list(design["dependencies"]) if design else []
         artifacts = [qa_tools.run_tests(qa_tools.TestRun(ctx.project_dir, tests, round_no, deps, ctx.limits))]
