@@ -53,7 +53,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[int, tuple[Path, list
     return {
         1: build(tmp, "c1", 1, latency=0.01, per_token=0.0001),
         8: build(tmp, "c8", 8, latency=0.3, per_token=0.0002),
-        16: build(tmp, "c16", 16, latency=0.3, per_token=0.0002),
+        # slower answers: room for all 15 file steps to reach the endpoint on a loaded machine
+        16: build(tmp, "c16", 16, latency=0.6, per_token=0.0002),
     }
 
 
