@@ -26,6 +26,7 @@ from softco.artifacts import (
 from softco.board import Board, Message
 from softco.budget import cost_usd
 from softco.cache import StepCache
+from softco.interfaces import DEFAULT_BUDGET, DependencyInterfaces, dependency_interfaces
 from softco.llm.base import LLM, ChatMessage, LLMRequest
 from softco.llm.structured import Attempt, AttemptsError, ask_structured, strip_fences
 from softco.prompts import render
@@ -113,6 +114,8 @@ TEMPLATE_VARIABLES: dict[str, str] = {
     "req": "req('REQ-1') -> that requirement: id, title, description, priority, acceptance_criteria",
     "design_file": "design_file(path) -> that file of the design: path, purpose, req_ids, interfaces",
     "failing_test_files": "failing_test_files(bug_report) -> the test files its failures are in",
+    "dependency_interfaces": "dependency_interfaces(paths, budget=2000) -> the design interfaces of those files as "
+    "files (path, lines, omitted) and note, shortened to fit budget tokens (0: never); see softco/interfaces.py",
 }
 
 
@@ -131,6 +134,9 @@ def template_context(view: BoardView, step: Step) -> dict[str, Any]:
             if f["path"] == path:
                 return dict(f)
         raise KeyError(f"no file {path} in the design")
+
+    def dependency_interfaces_of(paths: list[str], budget: int = DEFAULT_BUDGET) -> DependencyInterfaces:
+        return dependency_interfaces(paths, (design or {}).get("files", []), budget)
 
     def failing_test_files(bug: dict[str, Any]) -> list[str]:
         return sorted({f["test"].split("::")[0] for f in bug["failures"]} & set(view.tests))
@@ -151,6 +157,7 @@ def template_context(view: BoardView, step: Step) -> dict[str, Any]:
         "req": req,
         "design_file": design_file,
         "failing_test_files": failing_test_files,
+        "dependency_interfaces": dependency_interfaces_of,
     }
 
 
