@@ -26,8 +26,8 @@ from typing import Any, TypedDict
 from softco.llm.testing import estimate_tokens
 
 #: The default budget of a prompt's dependency section, in tokens (4 characters a token): about
-#: 80 interface lines. Templates pass their own: ``dependency_interfaces(paths, budget=0)`` never shortens.
-DEFAULT_BUDGET = 2000
+#: 60 interface lines. Templates pass their own: ``dependency_interfaces(paths, budget=0)`` never shortens.
+DEFAULT_BUDGET = 1500
 
 _NAME = re.compile(r"\s*(?:async\s+)?(?:def\s+|class\s+)?([A-Za-z_][\w.]*)")
 

@@ -114,7 +114,7 @@ TEMPLATE_VARIABLES: dict[str, str] = {
     "req": "req('REQ-1') -> that requirement: id, title, description, priority, acceptance_criteria",
     "design_file": "design_file(path) -> that file of the design: path, purpose, req_ids, interfaces",
     "failing_test_files": "failing_test_files(bug_report) -> the test files its failures are in",
-    "dependency_interfaces": "dependency_interfaces(paths, budget=2000) -> the design interfaces of those files as "
+    "dependency_interfaces": "dependency_interfaces(paths, budget=1500) -> the design interfaces of those files as "
     "files (path, lines, omitted) and note, shortened to fit budget tokens (0: never); see softco/interfaces.py",
 }
 

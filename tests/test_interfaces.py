@@ -138,8 +138,13 @@ def test_the_engineer_prompt_of_a_hub_is_bounded_and_a_small_projects_is_untouch
     small = _render_write_code(8, "cli.py")
     assert "Shortened" not in small and "not shown" not in small
     assert "- ItemStore.load(self) -> list[Item]: all items in id order; ItemError on a corrupt file" in small
+    # 16 files: the cli imports 5 services and their stores; the stores' unused methods go first
+    mid = _render_write_code(16, "cli.py")
+    assert "(Shortened to fit 1500 tokens:" in mid and "descriptions" not in mid
+    assert "- ItemService.top(self, n: int = 3) -> list[Item]: largest metric first; n >= 1" in mid
+    assert "- not shown: ItemStore: load, save, next_id, add, get, update, remove" in mid
     hub = _render_write_code(32, "cli.py")
-    assert "(Shortened to fit 2000 tokens:" in hub
+    assert "(Shortened to fit 1500 tokens:" in hub
     assert "- ItemService.top(self, n: int = 3) -> list[Item]\n" in hub
     assert "- ItemStore.__init__(self, path: Path) -> None\n" in hub
     assert "- not shown: ItemStore: load, save, next_id, add, get, update, remove" in hub
