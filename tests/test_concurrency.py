@@ -219,3 +219,40 @@ def test_a_slow_step_at_the_head_of_the_queue_does_not_idle_the_others(tmp_path:
     assert slow_done is not None
     started_meanwhile = [p for p in models if code[p].received_at < slow_done]
     assert len(started_meanwhile) == len(models), started_meanwhile
+
+
+def test_fixes_for_different_files_run_at_once(tmp_path: Path) -> None:
+    """Two models come back with the same bug; QA's run fails in their tests and their services',
+    triage files a bug report per file, and the fixes are asked of the model at the same time."""
+    buggy = [f"{PROJECT.package}/item_model.py", f"{PROJECT.package}/order_model.py"]
+    fix = "engineer/fix_code/round-1/"
+
+    def answer(req: FakeRequest) -> Any:
+        step = req.step or ""
+        if step.startswith(fix):  # a fix gives the file as it should have been
+            return PROJECT.answer(step.replace(fix, "engineer/write_code/"))
+        reply = PROJECT.answer(step)
+        if step.removeprefix("engineer/write_code/") in buggy:
+            reply = {**reply, "content": reply["content"].replace(" * self.", " + self.", 1)}
+            assert reply["content"] != PROJECT.answer(step)["content"]
+        return reply
+
+    with FakeOpenAIServer(answer, latency=0.4) as srv:
+        res = run_cli(
+            ["new", PROJECT.requirement, "--name", "shop", "--output", "out", *MODEL],
+            tmp_path,
+            env={"OPENAI_BASE_URL": srv.base_url},
+        )
+        fixes = {(r.step or "").removeprefix(fix): r for r in srv.chat_requests() if (r.step or "").startswith(fix)}
+        errors = srv.errors
+    assert res.exit_code == 0, res.stdout + res.stderr
+    assert not errors, errors
+    assert set(buggy) <= set(fixes), sorted(fixes)
+    for (p, a), (q, b) in combinations(fixes.items(), 2):
+        assert a.finished_at is not None and b.finished_at is not None
+        assert a.received_at < b.finished_at and b.received_at < a.finished_at, (
+            f"the fixes of {p} and {q} did not overlap"
+        )
+    project_dir = tmp_path / "out" / "shop"
+    for path in buggy:
+        assert (project_dir / path).read_text() == PROJECT.code[path]
