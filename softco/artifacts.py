@@ -282,12 +282,38 @@ class Tasks(Artifact):
         return "project"
 
 
+#: A pytest node id of a generated test: tests/test_x.py::test_name (a parametrized case keeps its [id]).
+TEST_NODEID = re.compile(r"tests/(?:[A-Za-z0-9_]+/)*test_[A-Za-z0-9_]+\.py::[A-Za-z_]\w*(?:\[.*\])?")
+
+
+class DisputedTest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    test: str = Field(description="The failing test: tests/test_x.py::test_name")
+    reason: str = Field(
+        min_length=1,
+        description="Why the test is wrong: quote the requirement, acceptance criterion or interface line it "
+        "contradicts, or say what it asserts that the spec leaves open",
+    )
+
+    @field_validator("test")
+    @classmethod
+    def _test(cls, v: str) -> str:
+        if not TEST_NODEID.fullmatch(v):
+            raise ValueError(f"disputed test {v!r} must be a test id like tests/test_x.py::test_name")
+        return v
+
+
 class Code(Artifact):
     kind: ClassVar[str] = "code"
     path: str
     content: str = Field(description="The whole file", max_length=MAX_FILE_CHARS)
     req_ids: list[str] = Field(description="REQ ids this file implements")
     notes: str = Field(default="", description="One line: what this version does or fixes")
+    disputed_tests: list[DisputedTest] = Field(
+        default_factory=list,
+        description="Only when fixing failing tests: the ones that are wrong because they assert what the spec "
+        "does not state. QA re-checks them against the spec. Empty when writing a file.",
+    )
 
     @field_validator("path")
     @classmethod
@@ -404,6 +430,8 @@ class Failure(BaseModel):
     model_config = ConfigDict(extra="forbid")
     test: str = Field(description="tests/test_x.py::test_name")
     message: str
+    #: set when the engineer disputed this test and QA re-checked it against the spec and kept it
+    note: str = ""
 
 
 class BugReport(Artifact):
@@ -420,8 +448,32 @@ class BugReport(Artifact):
         return f"round-{self.round}/{self.path}"
 
 
+class Dispute(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    test: str = Field(description="tests/test_x.py::test_name")
+    message: str = Field(description="How it failed")
+    reason: str = Field(description="Why the engineer says the test, not the code, is wrong")
+
+
+class TestDispute(Artifact):
+    """Failing tests of one test file that the engineer who owns the code disputes: QA re-checks them."""
+
+    kind: ClassVar[str] = "test_dispute"
+    __test__: ClassVar[bool] = False
+    round: int = Field(ge=1)
+    path: str = Field(description="The test file")
+    source: str = Field(description="The design file these tests exercise")
+    disputes: list[Dispute] = Field(min_length=1)
+
+    def title(self) -> str:
+        return f"{self.path}: {len(self.disputes)} test(s) disputed by the engineer in round {self.round}"
+
+    def subject(self) -> str:
+        return f"round-{self.round}/{self.path}"
+
+
 KINDS: dict[str, type[Artifact]] = {
-    cls.kind: cls for cls in (Requirement, Prd, Design, Tasks, Code, Tests, TestReport, BugReport)
+    cls.kind: cls for cls in (Requirement, Prd, Design, Tasks, Code, Tests, TestReport, BugReport, TestDispute)
 }
 
 

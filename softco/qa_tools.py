@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from softco import sandbox
-from softco.artifacts import BugReport, Failure, TestReport, TestResult, Tests
+from softco.artifacts import BugReport, Dispute, Failure, TestDispute, TestReport, TestResult, Tests
 
 OUTPUT_TAIL = 6000
 
@@ -146,23 +146,64 @@ def owning_file(message: str, design_paths: set[str], fallback: str) -> str:
     return owner
 
 
-def triage(report: TestReport, tests: dict[str, Tests], design_paths: set[str]) -> list[BugReport]:
-    """One bug report per owning file, from every failing or erroring test."""
-    grouped: dict[str, list[TestResult]] = {}
+@dataclass
+class Disputes:
+    """What the board says about disputed tests, for triage.
+
+    ``by_owner``: design file -> (board id of its latest code, {test id: the engineer's reason});
+    ``tests_at``: test file -> board id of its latest version. A dispute is open while the test file
+    has not been published again since the code that disputes it: QA has not ruled yet.
+    """
+
+    by_owner: dict[str, tuple[int, dict[str, str]]] = field(default_factory=dict)
+    tests_at: dict[str, int] = field(default_factory=dict)
+    #: False when no role of the SOP re-checks disputed tests: every failure then goes to the engineer
+    rechecked: bool = True
+
+    def reason(self, owner: str, result: TestResult) -> tuple[str, bool] | None:
+        """(the engineer's reason, is it still open) if ``owner``'s latest code disputes ``result``."""
+        code_id, reasons = self.by_owner.get(owner, (0, {}))
+        if result.nodeid not in reasons:
+            return None
+        return reasons[result.nodeid], self.tests_at.get(result.file, 0) < code_id
+
+
+KEPT = "You disputed this test; QA re-checked it against the spec and kept it, so the code must change."
+
+
+def triage(
+    report: TestReport, tests: dict[str, Tests], design_paths: set[str], disputes: Disputes | None = None
+) -> tuple[list[BugReport], list[TestDispute]]:
+    """Every failing or erroring test goes to the engineer of the file it points at (one bug report per
+    file), unless that engineer's latest code disputes the test and QA has not re-checked it since:
+    then it goes to QA (one test dispute per test file)."""
+    disputes = disputes or Disputes(rechecked=False)
+    grouped: dict[str, list[Failure]] = {}
+    reqs: dict[str, set[str]] = {}
+    disputed: dict[str, list[Dispute]] = {}
     for r in report.results:
-        if r.outcome in ("failed", "error"):
-            source = tests[r.file].source if r.file in tests else sorted(design_paths)[0]
-            grouped.setdefault(owning_file(r.message, design_paths, source), []).append(r)
-    bugs = []
-    for path in sorted(grouped):
-        failing = grouped[path]
-        reqs = sorted({q for r in failing for q in r.req_ids}, key=lambda q: int(q.split("-")[1]))
-        bugs.append(
-            BugReport(
-                round=report.round,
-                path=path,
-                req_ids=reqs,
-                failures=[Failure(test=r.nodeid, message=r.message or r.outcome) for r in failing],
-            )
+        if r.outcome not in ("failed", "error"):
+            continue
+        source = tests[r.file].source if r.file in tests else sorted(design_paths)[0]
+        owner = owning_file(r.message, design_paths, source)
+        message = r.message or r.outcome
+        found = disputes.reason(owner, r)
+        if found and found[1] and disputes.rechecked and r.file in tests:
+            disputed.setdefault(r.file, []).append(Dispute(test=r.nodeid, message=message, reason=found[0]))
+            continue
+        grouped.setdefault(owner, []).append(Failure(test=r.nodeid, message=message, note=KEPT if found else ""))
+        reqs.setdefault(owner, set()).update(r.req_ids)
+    bugs = [
+        BugReport(
+            round=report.round,
+            path=path,
+            req_ids=sorted(reqs[path], key=lambda q: int(q.split("-")[1])),
+            failures=grouped[path],
         )
-    return bugs
+        for path in sorted(grouped)
+    ]
+    to_qa = [
+        TestDispute(round=report.round, path=test_file, source=tests[test_file].source, disputes=items)
+        for test_file, items in sorted(disputed.items())
+    ]
+    return bugs, to_qa

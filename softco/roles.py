@@ -132,7 +132,7 @@ def template_context(view: BoardView, step: Step) -> dict[str, Any]:
     def design_file(path: str) -> dict[str, Any]:
         for f in (design or {}).get("files", []):
             if f["path"] == path:
-                return dict(f)
+                return {"depends_on": [], **f}  # a design from before depends_on existed has none
         raise KeyError(f"no file {path} in the design")
 
     def dependency_interfaces_of(paths: list[str], budget: int = DEFAULT_BUDGET) -> DependencyInterfaces:
@@ -273,16 +273,29 @@ def tool_artifacts(ctx: StepContext, step: Step) -> list[Artifact]:
         round_no = int(step.subject.removeprefix("round-"))
         deps = list(design["dependencies"]) if design else []
         artifacts = [qa_tools.run_tests(qa_tools.TestRun(ctx.project_dir, tests, round_no, deps, ctx.limits))]
-    elif step.action.tool == "triage":
+    elif step.action.tool in ("triage", "collect_disputes"):
         report = TestReport.model_validate(step.trigger.payload)
         if report.round > ctx.max_fix_rounds:
             artifacts = []
         else:
             paths = {f["path"] for f in design["files"]} if design else set()
-            artifacts = list(qa_tools.triage(report, tests, paths))
+            bugs, disputes = qa_tools.triage(report, tests, paths, board_disputes(ctx.sop, view))
+            artifacts = list(bugs if step.action.tool == "triage" else disputes)
     else:  # pragma: no cover - the SOP model admits no other tool
         raise ValueError(f"unknown tool {step.action.tool}")
     return artifacts
+
+
+def board_disputes(sop: Sop, view: BoardView) -> qa_tools.Disputes:
+    """The engineers' disputed tests and when each test file was last published (qa_tools.Disputes)."""
+    found = qa_tools.Disputes(rechecked=any("test_dispute" in a.trigger for r in sop.roles for a in r.actions))
+    for m in view.messages:
+        if m.kind == "code":
+            reasons = {d["test"]: d["reason"] for d in m.payload.get("disputed_tests", [])}
+            found.by_owner[m.payload["path"]] = (m.id, reasons)
+        elif m.kind == "tests":
+            found.tests_at[m.payload["path"]] = m.id
+    return found
 
 
 async def run_step(ctx: StepContext, step: Step) -> list[Artifact]:

@@ -54,10 +54,11 @@ class ActionSpec(BaseModel):
     trigger: list[str] = Field(description="kind(s) whose messages start this action")
     publishes: str = Field(description="the kind of artifact it publishes")
     template: str | None = Field(default=None, description="the prompt template (sop_templates/NAME.j2): an LLM step")
-    tool: Literal["plan_tasks", "run_tests", "triage"] | None = Field(
+    tool: Literal["plan_tasks", "run_tests", "triage", "collect_disputes"] | None = Field(
         default=None,
         description="a built-in tool instead of a template: plan_tasks (design -> one task per file), "
-        "run_tests or triage",
+        "run_tests, triage (failures -> bug reports) or collect_disputes (failures the engineer disputes -> "
+        "test disputes for QA)",
     )
     for_each: str | None = Field(default=None, description="a list field of the trigger artifact: one step per item")
     after_dependencies: bool = Field(

@@ -16,8 +16,8 @@ when the SOP is fine. What it checks, in order:
   with no bound.
 
 A loop is a cycle in the kind graph (kind -> action -> published kind). It is bounded when one of
-its actions runs a bounded number of times: the ``triage`` tool (it stops after
-``--max-fix-rounds``), an action with ``max_rounds``, or a non-batch action triggered by a kind
+its actions runs a bounded number of times: the ``triage`` and ``collect_disputes`` tools (they
+stop after ``--max-fix-rounds``), an action with ``max_rounds``, or a non-batch action triggered by a kind
 whose subjects are fixed by the design (a step key is role/action/subject, so such an action runs
 once per subject). A ``batch`` action makes a new ``round-N`` subject every time, and a kind whose
 subject the model chooses freely can have any number of subjects: a cycle of only such actions
@@ -52,6 +52,7 @@ TOOL_KINDS = {
     "plan_tasks": ("design", "tasks"),
     "run_tests": (None, "test_report"),
     "triage": ("test_report", "bug_report"),
+    "collect_disputes": ("test_report", "test_dispute"),
 }
 #: Templates the engine renders itself (not named by any action), with the variables they get
 #: besides TEMPLATE_VARIABLES: system.j2 for every LLM step, feedback.j2 when a person asks for
@@ -522,7 +523,7 @@ def _bounded_subjects(sop: Sop, kind: str) -> bool:
 
 
 def _edge_bounded(sop: Sop, a: ActionSpec, trigger: str) -> bool:
-    if a.tool == "triage" or a.max_rounds is not None:
+    if a.tool in ("triage", "collect_disputes") or a.max_rounds is not None:
         return True
     if a.batch:
         return False

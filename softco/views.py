@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from softco.artifacts import Artifact, BugReport, Design, Prd, Requirement, Tasks, TestReport
+from softco.artifacts import Artifact, BugReport, Design, Prd, Requirement, Tasks, TestDispute, TestReport
 from softco.custom_kinds import CustomArtifact
 
 
@@ -75,6 +75,16 @@ def bug_report_md(b: BugReport) -> str:
     return f"# Bug report: `{b.path}` (round {b.round})\n\nRequirements: {', '.join(b.req_ids)}\n\n{fails}\n"
 
 
+def test_dispute_md(d: TestDispute) -> str:
+    items = "\n\n".join(
+        f"### `{x.test}`\nThe engineer: {x.reason.strip()}\n```\n{x.message.strip()}\n```" for x in d.disputes
+    )
+    return (
+        f"# Disputed tests: `{d.path}` (round {d.round})\n\nThe engineer says these tests of `{d.source}` "
+        f"are wrong; QA re-checks them against the spec.\n\n{items}\n"
+    )
+
+
 def doc_files(artifact: Artifact) -> dict[str, str]:
     """The docs/ files an artifact is shown as (markdown for people, JSON for machines)."""
     js = artifact.model_dump_json(indent=2) + "\n"
@@ -91,6 +101,9 @@ def doc_files(artifact: Artifact) -> dict[str, str]:
     if isinstance(artifact, BugReport):
         name = artifact.path.replace("/", "_")
         return {f"docs/bugs/round-{artifact.round}-{name}.md": bug_report_md(artifact)}
+    if isinstance(artifact, TestDispute):
+        name = artifact.path.replace("/", "_")
+        return {f"docs/bugs/round-{artifact.round}-disputed-{name}.md": test_dispute_md(artifact)}
     if isinstance(artifact, CustomArtifact):
         return generic_doc_files(artifact)
     return {}  # code and tests are files of the repo already

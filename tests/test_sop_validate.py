@@ -249,7 +249,9 @@ BROKEN: dict[str, tuple[dict[str, str], str, int, str]] = {
     ),
     "final kind never published": (
         {
-            QA: default(QA).split("  - name: run_tests")[0].replace("[tasks, code, tests, test_report]", "[tasks]"),
+            QA: default(QA)
+            .split("  - name: run_tests")[0]
+            .replace("[tasks, code, tests, test_report, test_dispute]", "[tasks]"),
             ENG: edit(ENG, "watches: [tasks, bug_report]", "watches: [tasks]").split("  - name: fix_code")[0],
         },
         QA,

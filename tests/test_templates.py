@@ -18,6 +18,20 @@ def msg(mid: int, kind: str, subject: str, payload: dict) -> Message:  # type: i
     return Message(mid, "r", kind, subject, "x", "a", f"x/a/{subject}", None, payload, None, time.time())
 
 
+DISPUTE = {
+    "round": 2,
+    "path": "tests/test_ops.py",
+    "source": "calc/ops.py",
+    "disputes": [
+        {
+            "test": "tests/test_ops.py::test_divide_by_zero_raises",
+            "message": "DID NOT RAISE",
+            "reason": "REQ-2 says divide(1, 0) returns 0",
+        }
+    ],
+}
+
+
 def fixture_view() -> BoardView:
     view = BoardView()
     bug = {
@@ -35,6 +49,7 @@ def fixture_view() -> BoardView:
             ("code", "calc/ops.py", code("calc/ops.py", OPS_BUGGY, ["REQ-1", "REQ-2"])),
             ("tests", "calc/ops.py", TESTS_ANSWER),
             ("bug_report", "round-1/calc/ops.py", bug),
+            ("test_dispute", "round-2/tests/test_ops.py", DISPUTE),
         ]
     ):
         view.add(msg(i + 1, kind, subject, payload))
@@ -66,6 +81,7 @@ def test_every_default_template_renders() -> None:
         "write_code",
         "fix_code",
         "write_tests",
+        "recheck_tests",
     }
     for step in steps:
         req = build_request(sop, view, step)
@@ -86,6 +102,13 @@ def test_every_default_template_renders() -> None:
     assert "def divide(a: float, b: float) -> float: Quotient; ValueError if b == 0." in by_action["write_tests"]
     assert "divide(1, 0) raises ValueError" in by_action["write_tests"]
     assert "return a / b" not in by_action["write_tests"] and "return 0" not in by_action["write_tests"]
+    # the engineer is shown the acceptance criteria and may dispute a test the spec does not back
+    assert "  - divide(1, 0) raises ValueError" in by_action["fix_code"] and "disputed_tests" in by_action["fix_code"]
+    # QA re-checks a disputed test from the engineer's reason, the failure and the spec: still no code
+    recheck = by_action["recheck_tests"]
+    assert "The engineer: REQ-2 says divide(1, 0) returns 0" in recheck and "DID NOT RAISE" in recheck
+    assert "divide(1, 0) raises ValueError" in recheck and "def test_divide_by_zero_raises" in recheck
+    assert "return a / b" not in recheck and "return 0" not in recheck
 
 
 def test_missing_variable_names_template_and_line(tmp_path: Path) -> None:

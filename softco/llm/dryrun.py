@@ -164,6 +164,7 @@ class DryRunLLM(LLM):
             content=f'"""{path}: a placeholder written by softco --dry-run (step {self._key})."""\n',
             req_ids=self.design_files.get(path, []),
             notes="dry-run placeholder",
+            disputed_tests=[],
         )
         return data
 

@@ -26,7 +26,7 @@ from pygments.lexers.special import TextLexer
 from pygments.util import ClassNotFound
 
 import softco
-from softco.artifacts import BugReport, TestReport
+from softco.artifacts import BugReport, TestDispute, TestReport
 from softco.report.costs import cost_by_role, cost_by_step, format_cost, format_tokens, format_total_cost
 from softco.report.coverage import coverage
 from softco.report.project import Project, utc
@@ -133,6 +133,7 @@ def context(p: Project) -> dict[str, Any]:
         "report": report,
         "rounds": p.all_of(TestReport),
         "bugs": p.all_of(BugReport),
+        "disputes": p.all_of(TestDispute),
         "timeline": timeline,
         "commits": p.commits,
         "others": [{"m": m, "html": md(generic_md(m.kind, m.subject, m.payload))} for m in p.other_artifacts()],
