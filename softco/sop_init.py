@@ -171,6 +171,9 @@ def sop_readme(sop: Sop) -> str:
             )
             item = f"one of `trigger.{a.for_each}`" if a.for_each else "None"
             out.append(f"| `{a.template}` | {role.id}.{a.name} → {a.publishes} | {trig} | {item} |")
+    rendered = {*ENGINE_TEMPLATES, *(a.template for r in sop.roles for a in r.actions if a.template)}
+    for name in sorted(set(sop.template_names()) - rendered):
+        out.append(f'| `{name}` | imported by the templates above (`{{% from "{name}" import ... %}}`) | | |')
     out += [
         "",
         "### Variables every template gets",
