@@ -287,12 +287,22 @@ def tool_artifacts(ctx: StepContext, step: Step) -> list[Artifact]:
 
 
 def board_disputes(sop: Sop, view: BoardView) -> qa_tools.Disputes:
-    """The engineers' disputed tests and when each test file was last published (qa_tools.Disputes)."""
+    """The engineers' disputed tests and when each test file was last published (qa_tools.Disputes).
+
+    An engineer can dispute only a failure a bug report showed them: a test named in a first
+    version of a file, before anything failed, is ignored."""
     found = qa_tools.Disputes(rechecked=any("test_dispute" in a.trigger for r in sop.roles for a in r.actions))
+    shown: dict[str, set[str]] = {}
     for m in view.messages:
-        if m.kind == "code":
-            reasons = {d["test"]: d["reason"] for d in m.payload.get("disputed_tests", [])}
-            found.by_owner[m.payload["path"]] = (m.id, reasons)
+        if m.kind == "bug_report":
+            shown.setdefault(m.payload["path"], set()).update(f["test"] for f in m.payload["failures"])
+        elif m.kind == "code":
+            path = m.payload["path"]
+            disputed = m.payload.get("disputed_tests", [])
+            found.by_owner[path] = (
+                m.id,
+                {d["test"]: d["reason"] for d in disputed if d["test"] in shown.get(path, ())},
+            )
         elif m.kind == "tests":
             found.tests_at[m.payload["path"]] = m.id
     return found

@@ -133,6 +133,24 @@ def test_disputes_count_against_the_fix_rounds(tmp_path: Path) -> None:
     assert RAISES in output
 
 
+def test_only_a_failure_the_engineer_was_shown_can_be_disputed(tmp_path: Path) -> None:
+    """A fix that breaks add() and, in the same answer, disputes test_add, which had not failed: when
+    test_add fails in the next round it goes to the engineer as a bug report, not to QA."""
+    broken_add = OPS_FIXED.replace("return a + b", "return a - b")
+    script = {
+        **answers(fixes=0),
+        "engineer/fix_code/round-1/calc/ops.py": {
+            **code("calc/ops.py", broken_add, ["REQ-1", "REQ-2"], "raise on zero"),
+            "disputed_tests": [{"test": "tests/test_ops.py::test_add", "reason": "pre-emptive"}],
+        },
+        "engineer/fix_code/round-2/calc/ops.py": code("calc/ops.py", OPS_FIXED, ["REQ-1", "REQ-2"], "add again"),
+    }
+    exit_code, output, project = run(tmp_path, script)
+    assert exit_code == 0, output
+    kinds = [(kind, data.get("round")) for kind, _, data in board_artifacts(project)]
+    assert [k for k in kinds if k[0] in ("bug_report", "test_dispute")] == [("bug_report", 1), ("bug_report", 2)]
+
+
 def test_without_a_role_that_rechecks_tests_every_failure_goes_to_the_engineer() -> None:
     """An SOP with no action on test_dispute: a disputed failure is a bug report as before."""
     tests = {"tests/test_ops.py": Tests.model_validate(TESTS_ANSWER)}
