@@ -191,7 +191,8 @@ def triage(
         if found and found[1] and disputes.rechecked and r.file in tests:
             disputed.setdefault(r.file, []).append(Dispute(test=r.nodeid, message=message, reason=found[0]))
             continue
-        grouped.setdefault(owner, []).append(Failure(test=r.nodeid, message=message, note=KEPT if found else ""))
+        kept = found is not None and not found[1]  # the test file was published again since the dispute
+        grouped.setdefault(owner, []).append(Failure(test=r.nodeid, message=message, note=KEPT if kept else ""))
         reqs.setdefault(owner, set()).update(r.req_ids)
     bugs = [
         BugReport(

@@ -165,7 +165,7 @@ def test_without_a_role_that_rechecks_tests_every_failure_goes_to_the_engineer()
     bugs, to_qa = triage(
         report, tests, paths, Disputes(by_owner=disputed, tests_at={"tests/test_ops.py": 3}, rechecked=False)
     )
-    assert not to_qa and [f.test for b in bugs for f in b.failures] == [RAISES]
+    assert not to_qa and [(f.test, f.note) for b in bugs for f in b.failures] == [(RAISES, "")]
     # once QA republished the test file after the dispute, the failure is the engineer's again, with a note
     bugs, to_qa = triage(report, tests, paths, Disputes(by_owner=disputed, tests_at={"tests/test_ops.py": 7}))
     assert not to_qa and bugs[0].failures[0].note == KEPT
