@@ -7,9 +7,11 @@ design with no model call); this module
 assembles them into the mapping a :class:`softco.llm.testing.ScriptedLLM` (or the recorder) takes:
 step key (``role/action/subject``) -> answer dict.
 
-The story the session tells: every file is written once, QA's tests run, one test catches a real
-bug in the first version of ``todo/service.py`` (a task due today counted as overdue), the engineer
-fixes it in round 1, and round 2 passes.
+The story the session tells: every file is written once, QA's tests run, and two fail. One catches
+a real bug in the first version of ``todo/service.py`` (a task due today counted as overdue), which
+the engineer fixes in round 1. The other pins an error message's exact wording, which the spec
+leaves open: the engineer keeps ``todo/cli.py`` as it is and disputes the test; it fails again in
+round 2 and goes to QA, who re-checks it against the spec and loosens it; round 3 passes.
 
     python scripts/demo_answers.py      # validate every answer against softco's artifact models
 """
@@ -30,6 +32,7 @@ KIND_OF_ACTION = {
     "write_code": "code",
     "fix_code": "code",
     "write_tests": "tests",
+    "recheck_tests": "tests",
 }
 
 
@@ -45,7 +48,8 @@ def load_answers() -> dict[str, object]:
     """Step key -> answer, in the order the default SOP asks for them.
 
     For the file with a planted bug, ``engineer/write_code/<path>`` holds the first (buggy) version
-    from ``code_v1/`` and ``engineer/fix_code/round-1/<path>`` the fixed one from ``code/``.
+    from ``code_v1/`` and ``engineer/fix_code/round-1/<path>`` the fixed one from ``code/``. QA's first
+    version of a test file can come from ``tests_v1/``; its re-checked version is the one in ``tests/``.
     """
     meta = _json("meta.json")
     design = _json("design.json")
@@ -62,13 +66,16 @@ def load_answers() -> dict[str, object]:
             "req_ids": ids,
             "notes": first["notes"] if first else meta["code_notes"][path],
         }
+    tests: dict[str, dict[str, Any]] = {}
     for test_path, spec in meta["tests"].items():
-        answers[f"qa_engineer/write_tests/{spec['source']}"] = {
+        tests[test_path] = {
             "path": test_path,
             "source": spec["source"],
             "content": _text(test_path),
             "cases": [{"name": name, "req_ids": list(ids)} for name, ids in spec["cases"].items()],
         }
+        first = meta["first_tests"].get(test_path)
+        answers[f"qa_engineer/write_tests/{spec['source']}"] = {**tests[test_path], "content": _text(first or test_path)}
     for round_name, fixes in meta["fixes"].items():
         for path, notes in fixes.items():
             answers[f"engineer/fix_code/{round_name}/{path}"] = {
@@ -77,6 +84,17 @@ def load_answers() -> dict[str, object]:
                 "req_ids": req_ids[path],
                 "notes": notes,
             }
+    for round_name, disputes in meta["disputes"].items():  # the file stays; the test is disputed
+        for path, answer in disputes.items():
+            answers[f"engineer/fix_code/{round_name}/{path}"] = {
+                "path": path,
+                "content": _text(f"code/{path}"),
+                "req_ids": req_ids[path],
+                **answer,
+            }
+    for round_name, test_paths in meta["rechecks"].items():
+        for test_path in test_paths:
+            answers[f"qa_engineer/recheck_tests/{round_name}/{test_path}"] = tests[test_path]
     return answers
 
 

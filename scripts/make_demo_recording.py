@@ -29,7 +29,8 @@ PRODUCED_BY = (
     "acting as the model) for the real rendered prompts of the default SOP, then recorded by "
     "running `softco new --llm script:... --record` through the normal code path. The first "
     "version of todo/service.py carries a deliberate, realistic bug so the demo shows QA's "
-    "bug report and the engineer's fix."
+    "bug report and the engineer's fix, and QA's first tests/test_cli.py pins an error wording "
+    "the spec leaves open, so the demo shows the engineer disputing a test and QA re-checking it."
 )
 
 

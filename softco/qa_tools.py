@@ -41,6 +41,22 @@ def _module_to_path(classname: str, known: set[str]) -> str | None:
     return None
 
 
+#: What differs between two runs of the same failing test: the sandbox's temporary HOME (pytest's
+#: tmp_path lives under it) and object addresses in reprs.
+_RUN_SPECIFIC = [
+    (re.compile(r"softco-home-[A-Za-z0-9_]+"), "softco-home"),
+    (re.compile(r"\b0x[0-9a-f]{6,}\b"), "0x..."),
+]
+
+
+def stable_message(text: str) -> str:
+    """A failure message that is the same in every run of the same failure, so a fix prompt built from
+    it is too: the step cache answers a re-run, and a recorded session replays without a warning."""
+    for pattern, replacement in _RUN_SPECIFIC:
+        text = pattern.sub(replacement, text)
+    return text
+
+
 def _parse_junit(xml_path: Path, known: set[str]) -> dict[tuple[str, str], tuple[str, str, float]]:
     """(file, test name) -> (outcome, message, seconds); collection errors keyed by (file, '*')."""
     results: dict[tuple[str, str], tuple[str, str, float]] = {}
@@ -58,7 +74,7 @@ def _parse_junit(xml_path: Path, known: set[str]) -> dict[tuple[str, str], tuple
             el = case.find(tag)
             if el is not None:
                 outcome = label
-                message = (el.text or el.get("message") or "")[-MESSAGE_LIMIT:]
+                message = stable_message(el.text or el.get("message") or "")[-MESSAGE_LIMIT:]
                 break
         base = re.sub(r"\[.*\]$", "", name)
         prev = results.get((file, base))
@@ -83,6 +99,7 @@ def run_tests(run: TestRun) -> TestReport:
             "-q",
             "-p",
             "no:cacheprovider",
+            "--tb=short",  # the failing lines, not whole functions with their argument values: shorter fix prompts
             f"--junitxml={junit}",
             "-o",
             "junit_family=xunit2",

@@ -158,3 +158,10 @@ def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0
     for command in ("add", "list", "done", "remove", "overdue"):
         assert command in out
+
+
+def test_due_date_in_another_format_is_rejected(todo_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "--file", str(todo_file), "add", "Dentist", "--due", "31/05/2024")
+    assert (code, out) == (1, "")
+    assert err.startswith("todo: error:")
+    assert not todo_file.exists()
