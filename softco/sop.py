@@ -183,6 +183,8 @@ class Sop:
     role_files: dict[str, Path]
     template_dirs: list[Path]
     custom_kinds: dict[str, type[Artifact]] = field(default_factory=dict)
+    #: default roles this SOP does without (role id -> its `removed: true` file)
+    removed: dict[str, Path] = field(default_factory=dict)
 
     @cached_property
     def env(self) -> SandboxedEnvironment:
@@ -193,6 +195,8 @@ class Sop:
         h = hashlib.sha256()
         for rid in sorted(self.role_files):
             h.update(rid.encode() + b"\0" + self.role_files[rid].read_bytes())
+        for rid in sorted(self.removed):
+            h.update(b"removed\0" + rid.encode())
         for name in sorted(self.template_names()):
             h.update(name.encode() + b"\0" + self.template_path(name).read_bytes())
         return h.hexdigest()[:16]
@@ -241,6 +245,9 @@ def load_sop(user_dir: Path | None = None) -> Sop:
         template_dirs.insert(0, user_dir / "sop_templates")
     roles: list[RoleSpec] = []
     problems: list[Problem] = []
+    removed = _removed_roles(files, {p.stem for p in def_roles.glob("*.yaml")}, problems)
+    for rid in removed:
+        del files[rid]
     for p in files.values():
         try:
             role = load_role(p)
@@ -258,7 +265,29 @@ def load_sop(user_dir: Path | None = None) -> Sop:
     custom = _custom_kinds(roles, files, problems)
     if problems:
         raise SopError(problems)
-    return Sop(roles=roles, role_files=files, template_dirs=template_dirs, custom_kinds=custom)
+    return Sop(roles=roles, role_files=files, template_dirs=template_dirs, custom_kinds=custom, removed=removed)
+
+
+def _removed_roles(files: dict[str, Path], defaults: set[str], problems: list[Problem]) -> dict[str, Path]:
+    """Role files that say only ``removed: true``: the SOP does without that default role. A file that
+    tries to but is wrong is reported here and left out too, so it is not reported again as a role."""
+    out: dict[str, Path] = {}
+    for rid, path in files.items():
+        text = path.read_text(encoding="utf-8")
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError:
+            continue  # load_role reports it
+        if not isinstance(data, dict) or "removed" not in data:
+            continue
+        line = _yaml_line(text, ("removed",))
+        if data != {"removed": True}:
+            problems.append(Problem(str(path), line, "removed: a file that removes a role holds only `removed: true`"))
+        elif rid not in defaults:
+            names = ", ".join(sorted(defaults))
+            problems.append(Problem(str(path), line, f"removed: there is no default role {rid!r} to remove ({names})"))
+        out[rid] = path
+    return out
 
 
 def _custom_kinds(roles: list[RoleSpec], files: dict[str, Path], problems: list[Problem]) -> dict[str, type[Artifact]]:

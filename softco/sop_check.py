@@ -39,7 +39,18 @@ from pydantic import BaseModel
 from softco.artifacts import KINDS, Artifact
 from softco.custom_kinds import CustomArtifact
 from softco.roles import TEMPLATE_VARIABLES
-from softco.sop import WHEN_VARIABLES, ActionSpec, Problem, RoleSpec, Sop, SopError, _yaml_line, load_sop
+from softco.sop import (
+    WHEN_VARIABLES,
+    ActionSpec,
+    Problem,
+    RoleSpec,
+    Sop,
+    SopError,
+    _yaml_line,
+    default_dirs,
+    load_role,
+    load_sop,
+)
 
 #: The kind a company exists to publish; without it a run ends "no tests were run".
 FINAL_KIND = "test_report"
@@ -125,6 +136,7 @@ def check_sop(sop: Sop, final_kind: str = FINAL_KIND) -> list[Problem]:
             publishers.setdefault(_publishes(a), []).append((role, j))
     known = set(sop.kinds)
     excused: set[str] = set()  # kinds already reported: assume them fixed, so nothing cascades
+    out += _check_removed(sop, publishers, excused, final_kind)
     for role in sop.roles:
         out += _check_role(sop, role, lines, known, publishers, excused)
     out += _check_templates(sop, lines)
@@ -136,6 +148,31 @@ def check_sop(sop: Sop, final_kind: str = FINAL_KIND) -> list[Problem]:
 def _publishes(a: ActionSpec) -> str:
     """What an action really publishes: a tool's own kind, whatever its `publishes` says."""
     return TOOL_KINDS[a.tool][1] if a.tool else a.publishes
+
+
+def _check_removed(
+    sop: Sop, publishers: dict[str, list[tuple[RoleSpec, int]]], excused: set[str], final_kind: str
+) -> list[Problem]:
+    """A default role the SOP removes must not leave a kind that is needed (watched, or the final kind)
+    without a publisher: say so at the removal, once, rather than at every role that watches it."""
+    needed = {final_kind, *(k for r in sop.roles for k in r.watches)}
+    out: list[Problem] = []
+    for rid, path in sop.removed.items():
+        default = load_role(default_dirs()[0] / f"{rid}.yaml")
+        orphaned = sorted(({_publishes(a) for a in default.actions} & needed) - set(publishers))
+        if orphaned:
+            excused.update(orphaned)
+            line = _yaml_line(path.read_text(encoding="utf-8"), ("removed",))
+            kinds = ", ".join(orphaned)
+            out.append(
+                Problem(
+                    str(path),
+                    line,
+                    f"removed: {default.name} ({default.title}) published {kinds}, which no other role publishes; "
+                    "add a role that does, or keep this one",
+                )
+            )
+    return out
 
 
 def _kind_list(names: Iterable[str]) -> str:
@@ -157,7 +194,7 @@ def _check_role(
             out.append(
                 lines.problem(role, ("watches", i), f"watches unknown kind {kind!r}; known kinds: {_kind_list(known)}")
             )
-        elif kind not in publishers and kind not in CUSTOMER_KINDS:
+        elif kind not in publishers and kind not in CUSTOMER_KINDS and kind not in excused:
             excused.add(kind)
             out.append(
                 lines.problem(
@@ -502,7 +539,7 @@ def _check_reach(
                     f"triggers it ({', '.join(a.trigger)}){tail if _publishes(a) == final_kind else ''}",
                 )
             )
-    if final_kind not in publishers and sop.roles:
+    if final_kind not in publishers and final_kind not in excused and sop.roles:
         last = sop.roles[-1]
         out.append(
             lines.problem(

@@ -162,3 +162,61 @@ def test_dry_run_of_a_custom_sop_fills_its_custom_kinds(tmp_path: Path) -> None:
 def test_dry_run_refuses_another_llm(tmp_path: Path) -> None:
     res = run_cli(["new", REQUIREMENT, "--dry-run", "--llm", "script:x.json"], tmp_path)
     assert res.exit_code == 2 and "leave out --llm" in res.stderr and res.stderr.count("\n") == 1
+
+
+TESTER = """name: Tess
+title: Tester
+order: 4
+profile: A tester who reads each file and tests what it does.
+goal: Prove the code works, with tests that really run.
+watches: [code, tests, test_report]
+actions:
+  - name: write_tests
+    trigger: code
+    when: "trigger.req_ids | length > 0"
+    template: test_from_code.j2
+    publishes: tests
+  - name: run_tests
+    trigger: [tests, code]
+    batch: true
+    tool: run_tests
+    publishes: test_report
+  - name: triage
+    trigger: test_report
+    tool: triage
+    publishes: bug_report
+"""
+
+TEST_FROM_CODE = """Write pytest tests for `{{ trigger.path }}`:
+```python
+{{ trigger.content }}
+```
+Give: path, source ("{{ trigger.path }}"), content and cases.
+"""
+
+
+def test_a_sop_can_replace_a_default_role(tmp_path: Path) -> None:
+    """`removed: true` drops the default QA Engineer; a Tester who tests from the code takes over."""
+    sop = tmp_path / "sop"
+    (sop / "roles").mkdir(parents=True)
+    (sop / "sop_templates").mkdir()
+    (sop / "roles" / "qa_engineer.yaml").write_text("# this company has a tester instead\nremoved: true\n")
+    (sop / "roles" / "tester.yaml").write_text(TESTER)
+    (sop / "sop_templates" / "test_from_code.j2").write_text(TEST_FROM_CODE)
+    check = run_cli(["sop", "validate", str(sop)], tmp_path)
+    assert check.exit_code == 0, check.stdout + check.stderr
+    assert "4 roles" in check.stdout
+    ours = {k.replace("qa_engineer/", "tester/"): v for k, v in answers().items()}
+    script = write_script(tmp_path / "a.json", ours)
+    res = run_cli(["new", REQUIREMENT, "--llm", f"script:{script}", "--output", "out", "--sop", str(sop)], tmp_path)
+    assert res.exit_code == 0, res.stdout + res.stderr
+    project = only_project(tmp_path / "out")
+    authors = {c.author for c in commits(project)}
+    assert "Tess (Tester)" in authors and "Dave (QA Engineer)" not in authors
+    db = sqlite3.connect(project / ".softco" / "board.sqlite")
+    roles = {r for (r,) in db.execute("SELECT DISTINCT role FROM steps")}
+    (request,) = db.execute("SELECT request_json FROM steps WHERE key = 'tester/write_tests/calc/ops.py'").fetchone()
+    db.close()
+    assert "qa_engineer" not in roles and "tester" in roles
+    assert "if b == 0:\n        return 0" in json.loads(request)["messages"][1]["content"]  # it saw the code
+    assert load_sop(sop).sop_hash != load_sop().sop_hash

@@ -230,6 +230,19 @@ BROKEN: dict[str, tuple[dict[str, str], str, int, str]] = {
         5,
         "role 'auditor' (Ann (Auditor)) can never run",
     ),
+    "a removal with other keys": ({QA: "removed: true\nname: Dave\n"}, QA, 1, "holds only `removed: true`"),
+    "removing a role that is not a default": (
+        {"roles/qa_enginer.yaml": "# typo\nremoved: true\n"},
+        "roles/qa_enginer.yaml",
+        2,
+        "there is no default role 'qa_enginer' to remove",
+    ),
+    "removing the only tester": (
+        {QA: "removed: true\n"},
+        QA,
+        1,
+        "removed: Dave (QA Engineer) published bug_report, test_report, which no other role publishes",
+    ),
     "unbounded loop": (
         {
             QA: edit(QA, "    tool: triage\n", "    template: triage.j2\n"),
