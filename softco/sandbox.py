@@ -28,7 +28,9 @@ Processes: the sandbox lives in its own PID namespace (``bwrap``, ``unshare``), 
 process ends or the wall-time limit kills it, the kernel kills every process in it, including
 daemonised ones. ``RLIMIT_NPROC`` does not apply to root, so when softco runs as root the process
 count is capped with a pids cgroup where one is writable (which also kills every straggler at the
-end). Whatever is missing on this machine is said in :attr:`SandboxResult.warnings`.
+end). Memory: ``RLIMIT_AS`` limits each process; as root, a memory cgroup (where one is writable)
+also caps all of them together, swap included (:attr:`SandboxResult.memory_limit` says which).
+Whatever is missing on this machine is said in :attr:`SandboxResult.warnings`.
 """
 
 from __future__ import annotations
@@ -105,6 +107,7 @@ class SandboxResult:
     pid_isolated: bool = False
     mechanism: str = "none"
     process_limit: str = "none"  # "rlimit" (non-root), "cgroup" (root with a pids cgroup) or "none"
+    memory_limit: str = "per process"  # or "total" (root with a memory cgroup)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -443,57 +446,94 @@ def best() -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Process-count cap for root: a pids cgroup
+# Process-count and total-memory caps for root: pids and memory cgroups
+
+#: controller -> where its cgroup may live (v1 hierarchy first, then v2) and the file that sets its limit
+_CONTROLLERS: dict[str, list[tuple[Path, str]]] = {
+    "pids": [(Path("/sys/fs/cgroup/pids"), "pids.max"), (Path("/sys/fs/cgroup"), "pids.max")],
+    "memory": [(Path("/sys/fs/cgroup/memory"), "memory.limit_in_bytes"), (Path("/sys/fs/cgroup"), "memory.max")],
+}
+#: written after the memory limit where they exist, so the limit cannot be dodged by swapping
+_NO_SWAP = {"memory.limit_in_bytes": "memory.memsw.limit_in_bytes", "memory.max": "memory.swap.max"}
 
 
 @functools.cache
-def _cgroup_parent() -> Path | None:
-    """A cgroup directory where root can make a child with ``pids.max`` (v1 or v2), or None."""
+def _cgroup_parents() -> dict[str, tuple[Path, str]]:
+    """Controller -> (a cgroup directory where root can make a child that has it, its limit file)."""
     if os.geteuid() != 0:
-        return None
-    for parent in (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup")):
-        if not (parent / "cgroup.procs").exists():
-            continue
-        probe = parent / f"softco-probe-{os.getpid()}"
-        try:
-            probe.mkdir()
-        except OSError:
-            continue
-        try:
-            if (probe / "pids.max").exists():
-                return parent
-        finally:
+        return {}
+    found: dict[str, tuple[Path, str]] = {}
+    for controller, places in _CONTROLLERS.items():
+        for parent, limit_file in places:
+            if not (parent / "cgroup.procs").exists():
+                continue
+            probe = parent / f"softco-probe-{os.getpid()}-{controller}"
             try:
-                probe.rmdir()
+                probe.mkdir()
             except OSError:
-                pass
-    return None
+                continue
+            try:
+                if (probe / limit_file).exists():
+                    found[controller] = (parent, limit_file)
+                    break
+            finally:
+                try:
+                    probe.rmdir()
+                except OSError:
+                    pass
+    return found
 
 
 class _Cgroup:
-    def __init__(self, parent: Path, processes: int) -> None:
-        self.path = parent / f"softco-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        self.path.mkdir()
-        (self.path / "pids.max").write_text(str(processes))
-        self.procs_file = str(self.path / "cgroup.procs")
+    """One child cgroup per hierarchy (one with cgroup v2): at most ``processes`` processes and
+    ``memory_bytes`` of memory for the sandboxed command and everything it starts, together."""
+
+    def __init__(self, parents: dict[str, tuple[Path, str]], processes: int, memory_bytes: int) -> None:
+        name = f"softco-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.dirs: list[Path] = []
+        self.capped: set[str] = set()
+        values = {"pids": processes, "memory": memory_bytes}
+        for controller, (parent, limit_file) in parents.items():
+            path = parent / name
+            try:
+                if path not in self.dirs:
+                    path.mkdir()
+                    self.dirs.append(path)
+                (path / limit_file).write_text(str(values[controller]))
+            except OSError:
+                continue
+            swap = path / _NO_SWAP.get(limit_file, "-")
+            if swap.exists():
+                try:
+                    swap.write_text(str(values[controller]) if limit_file == "memory.limit_in_bytes" else "0")
+                except OSError:
+                    pass
+            self.capped.add(controller)
+        if not self.dirs:
+            raise OSError("no cgroup could be made")
 
     def join(self) -> None:  # in the child, before exec
-        with open(self.procs_file, "w") as f:
-            f.write(str(os.getpid()))
+        for path in self.dirs:
+            with open(path / "cgroup.procs", "w") as f:
+                f.write(str(os.getpid()))
 
     def pids(self) -> list[int]:
-        try:
-            return [int(x) for x in (self.path / "cgroup.procs").read_text().split()]
-        except OSError:
-            return []
-
-    def kill_all(self) -> None:
-        kill_file = self.path / "cgroup.kill"
-        if kill_file.exists():
+        out: set[int] = set()
+        for path in self.dirs:
             try:
-                kill_file.write_text("1")
+                out.update(int(x) for x in (path / "cgroup.procs").read_text().split())
             except OSError:
                 pass
+        return sorted(out)
+
+    def kill_all(self) -> None:
+        for path in self.dirs:
+            kill_file = path / "cgroup.kill"
+            if kill_file.exists():
+                try:
+                    kill_file.write_text("1")
+                except OSError:
+                    pass
         deadline = time.monotonic() + 5
         while (pids := self.pids()) and time.monotonic() < deadline:
             for pid in pids:
@@ -504,25 +544,26 @@ class _Cgroup:
             time.sleep(0.02)
 
     def remove(self) -> None:
-        deadline = time.monotonic() + 5
-        while True:
-            try:
-                self.path.rmdir()
-                return
-            except OSError:
-                if time.monotonic() > deadline:
-                    return
-                time.sleep(0.02)
+        for path in self.dirs:
+            deadline = time.monotonic() + 5
+            while True:
+                try:
+                    path.rmdir()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        break
+                    time.sleep(0.02)
 
 
 @contextmanager
-def _process_cap(processes: int) -> Iterator[_Cgroup | None]:
-    parent = _cgroup_parent()
-    if parent is None:
+def _group_caps(limits: Limits) -> Iterator[_Cgroup | None]:
+    parents = _cgroup_parents()
+    if not parents:
         yield None
         return
     try:
-        group = _Cgroup(parent, processes)
+        group = _Cgroup(parents, limits.processes, limits.memory_bytes)
     except OSError:
         yield None
         return
@@ -600,7 +641,13 @@ def process_limit() -> str:
     """How the process count is capped here: "rlimit" (non-root), "cgroup" (root) or "none"."""
     if os.geteuid() != 0:
         return "rlimit"
-    return "cgroup" if _cgroup_parent() is not None else "none"
+    return "cgroup" if "pids" in _cgroup_parents() else "none"
+
+
+def memory_limit() -> str:
+    """How memory is capped here: "total" (root with a memory cgroup: all the processes together)
+    or "per process" (RLIMIT_AS only, so N processes may use N times the limit)."""
+    return "total" if "memory" in _cgroup_parents() else "per process"
 
 
 def run(project: Path, argv: list[str], limits: Limits, *, mechanism: str | None = None) -> SandboxResult:
@@ -616,12 +663,16 @@ def run(project: Path, argv: list[str], limits: Limits, *, mechanism: str | None
             f"sandbox mechanism {chosen!r} does not work on this machine; available: {', '.join(available())}"
         )
     iso = PROVIDES[chosen]
-    with tempfile.TemporaryDirectory(prefix="softco-home-") as home, _process_cap(limits.processes) as group:
-        capped = "cgroup" if group is not None else ("rlimit" if os.geteuid() != 0 else "none")
+    with tempfile.TemporaryDirectory(prefix="softco-home-") as home, _group_caps(limits) as group:
+        caps = group.capped if group is not None else set()
+        capped = "cgroup" if "pids" in caps else ("rlimit" if os.geteuid() != 0 else "none")
+        memory = "total" if "memory" in caps else "per process"
         warnings = _warnings(iso, capped)
 
         def result(code: int, text: str, timed_out: bool) -> SandboxResult:
-            return SandboxResult(code, text, timed_out, iso.network, warnings, iso.filesystem, iso.pids, chosen, capped)
+            return SandboxResult(
+                code, text, timed_out, iso.network, warnings, iso.filesystem, iso.pids, chosen, capped, memory
+            )
 
         cmd = [*_prefix(chosen, _layout(project, Path(home))), *argv]
         try:

@@ -333,6 +333,36 @@ print("MADE", made)
     assert res.process_limit == how
 
 
+MEMORY_HOGS = """
+import os, sys, time
+children = []
+for _ in range(3):
+    pid = os.fork()
+    if pid == 0:  # 250 MB each, every page touched, held until all three have it
+        block = bytearray(250 * 1024 * 1024)
+        for i in range(0, len(block), 4096):
+            block[i] = 1
+        time.sleep(2)
+        os._exit(0)
+    children.append(pid)
+done = sum(os.waitpid(pid, 0)[1] == 0 for pid in children)
+print("HELD", done)
+"""
+
+
+def test_memory_is_capped_for_all_processes_together(tmp_path: Path) -> None:
+    """Three processes of 250 MB each: each is under a 400 MB limit, together they are not."""
+    if sandbox.memory_limit() != "total":
+        pytest.skip("memory is capped per process only here: softco is not root or no memory cgroup is writable")
+    p = project(tmp_path)
+    roomy = run_py(p, MEMORY_HOGS, sandbox.Limits(wall_seconds=60, memory_bytes=1500 * 1024**2))
+    assert "HELD 3" in roomy.output, roomy.output  # the probe itself works when the limit allows it
+    tight = run_py(p, MEMORY_HOGS, sandbox.Limits(wall_seconds=60, memory_bytes=400 * 1024**2))
+    assert tight.memory_limit == "total"
+    held = [line for line in tight.output.splitlines() if line.startswith("HELD ")]
+    assert held and int(held[0].split()[1]) < 3, tight.output
+
+
 def test_a_missing_mechanism_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown sandbox mechanism 'chroot'"):
         run_py(project(tmp_path), "print(1)", mechanism="chroot")
