@@ -38,7 +38,7 @@ class Settings:
     max_fix_rounds: int = 3
     concurrency: int = 16
     limits: Limits = field(default_factory=Limits)
-    cache: tuple[StepCache, str] | None = None
+    cache: StepCache | None = None
     gate: Gate | None = None
     #: Which messages this run builds on: (git branch, first message id NOT included, or None for all).
     lineage: list[tuple[str, int | None]] = field(default_factory=lambda: [("main", None)])

@@ -195,7 +195,7 @@ class StepContext:
     project_dir: Any
     max_fix_rounds: int
     limits: Limits
-    cache: tuple[StepCache, str] | None = None
+    cache: StepCache | None = None
 
 
 def attempt_status(a: Attempt) -> str:
@@ -236,9 +236,9 @@ async def run_llm_step(ctx: StepContext, step: Step) -> list[Artifact]:
     def parse(text: str) -> Artifact:
         return ctx.sop.kind(kind).model_validate_json(text, context=refs)
 
-    if ctx.cache is not None:
-        cache, provider = ctx.cache
-        hit = cache.get(provider, request.request_hash())
+    provider = ctx.llm.cache_id_for(step.key) if ctx.cache is not None else None
+    if ctx.cache is not None and provider is not None:
+        hit = ctx.cache.get(provider, request.request_hash())
         if hit is not None:
             try:
                 value = parse(strip_fences(hit.content))
@@ -255,9 +255,8 @@ async def run_llm_step(ctx: StepContext, step: Step) -> list[Artifact]:
         _record_attempts(ctx, step, exc.attempts)
         raise
     _record_attempts(ctx, step, result.attempts)
-    if ctx.cache is not None:
-        cache, provider = ctx.cache
-        cache.put(provider, request.request_hash(), result.attempts[-1].response)
+    if ctx.cache is not None and provider is not None:
+        ctx.cache.put(provider, request.request_hash(), result.attempts[-1].response)
     return [result.value]
 
 

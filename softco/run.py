@@ -66,13 +66,6 @@ class NewOptions:
     dry_run: bool = False
 
 
-def make_llm_cache_id(llm: LLM) -> str | None:
-    inner: LLM | None = llm
-    while inner is not None and inner.cache_id is None:
-        inner = getattr(inner, "inner", None)
-    return inner.cache_id if inner is not None else None
-
-
 def _jsonable(opts: NewOptions) -> dict[str, Any]:
     saved = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(opts).items()}
     saved["sop_dir"] = str(opts.sop_dir.resolve()) if opts.sop_dir else None
@@ -145,12 +138,12 @@ def _check_people(opts: NewOptions, sop: Sop) -> None:
         raise RunError(f"--human {','.join(strangers)}: no such role; roles are {', '.join(sorted(roles))}")
 
 
-def step_cache(output: Path, opts: NewOptions, llm: LLM) -> tuple[StepCache, str] | None:
-    """The output dir's step cache, unless disabled, recording (which must see every call) or free answers."""
-    provider = make_llm_cache_id(llm)
-    if not opts.cache or opts.record is not None or provider is None:
+def step_cache(output: Path, opts: NewOptions, llm: LLM) -> StepCache | None:
+    """The output dir's step cache, unless disabled, recording (which must see every call) or free answers
+    (replayed or scripted ones; a person's answers under --human are cached like a model's)."""
+    if not opts.cache or opts.record is not None or (llm.cache_id_for("") is None and not opts.human):
         return None
-    return StepCache(output / ".softco" / "cache.sqlite"), provider
+    return StepCache(output / ".softco" / "cache.sqlite")
 
 
 def spent(board: Board) -> Budget:
@@ -191,7 +184,7 @@ def execute(company: Company, llm: LLM, board: Board, run_id: str, requirement: 
         ) from None
     finally:
         if company.settings.cache is not None:
-            company.settings.cache[0].close()
+            company.settings.cache.close()
     board.finish_run(run_id, "done", outcome.exit_code)
     return outcome
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from helpers import only_project, run_cli, write_script
 from scripted_project import PRD, REQUIREMENT, answers
 
+from softco.llm.fake_server import FakeOpenAIServer, FakeRequest
 from softco.llm.replay import exchanges_json
 
 
@@ -198,3 +199,29 @@ def test_a_person_plays_the_architect_from_files(tmp_path: Path) -> None:
 def test_human_for_an_unknown_role(tmp_path: Path) -> None:
     res = run_cli(["new", REQUIREMENT, "--llm", "script:x.json", "--human", "ceo"], tmp_path)
     assert res.exit_code == 2 and "--human ceo: no such role" in res.stderr
+
+
+def test_a_rerun_with_a_person_in_the_loop_asks_neither_the_model_nor_the_person_again(tmp_path: Path) -> None:
+    """--human used to turn the step cache off for the whole run. Now the model's steps are cached as
+    usual, and the person's validated answer is reused for the same request."""
+    full = answers()
+
+    def model(req: FakeRequest) -> object:
+        assert not (req.step or "").startswith("architect/"), "the model was asked the person's step"
+        return full[req.step or ""]
+
+    base = ["new", REQUIREMENT, "--output", "out", "--model", "gpt-4o-mini", "--human", "architect"]
+    with FakeOpenAIServer(model) as srv:
+        env = {"OPENAI_BASE_URL": srv.base_url}
+        first = run_cli([*base, "--name", "p"], tmp_path, env=env)
+        assert first.exit_code == 1 and "is yours" in first.stderr
+        human = tmp_path / "out" / "p" / ".softco" / "human"
+        (human / "architect__write_design__project.json").write_text(json.dumps(full["architect/write_design/project"]))
+        assert run_cli(["resume", str(tmp_path / "out" / "p")], tmp_path, env=env).exit_code == 0
+        asked = len(srv.chat_requests())
+        again = run_cli([*base, "--name", "p2"], tmp_path, env=env)
+        assert again.exit_code == 0, again.stdout + again.stderr  # no answer file: the person was not asked
+        assert len(srv.chat_requests()) == asked  # and the model was asked nothing
+        assert not srv.errors, srv.errors
+    assert "LLM calls  0" in again.stdout
+    assert not (tmp_path / "out" / "p2" / ".softco" / "human" / "architect__write_design__project.json").exists()

@@ -116,5 +116,13 @@ class LLM(abc.ABC):
     async def complete(self, request: LLMRequest) -> LLMResponse:
         """Answer one request. Raise :class:`LLMError` when no answer can be had."""
 
+    def cache_id_for(self, step_key: str) -> str | None:
+        """Who answers ``step_key``, for the step cache: this provider's ``cache_id``, else that of the
+        provider it wraps (an ``inner`` attribute), else None (do not cache)."""
+        if self.cache_id is not None:
+            return self.cache_id
+        inner = getattr(self, "inner", None)
+        return inner.cache_id_for(step_key) if isinstance(inner, LLM) else None
+
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release network resources; the default has none."""

@@ -27,6 +27,7 @@ class HumanLLM(LLM):
         self.workdir = workdir
         self.interactive = interactive
         self.model = "human"
+        self.cache_id = "human"  # a person's validated answer to the same request is reused, like a model's
 
     async def complete(self, request: LLMRequest) -> LLMResponse:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -56,11 +57,15 @@ class RoutingLLM(LLM):
         self.default = default
         self.routes = routes
         self.model = default.model
-        self.cache_id = None  # a person's answers are not the endpoint's: no step cache
+
+    def _route(self, step_key: str) -> LLM:
+        return self.routes.get(step_key.split("/", 1)[0], self.default)
+
+    def cache_id_for(self, step_key: str) -> str | None:
+        return self._route(step_key).cache_id_for(step_key)
 
     async def complete(self, request: LLMRequest) -> LLMResponse:
-        role = request.step_key.split("/", 1)[0]
-        return await self.routes.get(role, self.default).complete(request)
+        return await self._route(request.step_key).complete(request)
 
     async def aclose(self) -> None:
         await self.default.aclose()
