@@ -141,6 +141,7 @@ def _check_people(opts: NewOptions, sop: Sop) -> None:
 def step_cache(output: Path, opts: NewOptions, llm: LLM) -> StepCache | None:
     """The output dir's step cache, unless disabled, recording (which must see every call) or free answers
     (replayed or scripted ones; a person's answers under --human are cached like a model's)."""
+    # a step key of "" names no role, so it asks the default provider; people (--human) are cached too
     if not opts.cache or opts.record is not None or (llm.cache_id_for("") is None and not opts.human):
         return None
     return StepCache(output / ".softco" / "cache.sqlite")
