@@ -459,9 +459,19 @@ def _unused_templates(sop: Sop, checker: _TemplateChecker, used: set[str]) -> li
         return []
     user = sop.template_dirs[0]
     reached = {name for name, _, _ in checker.done} | used
+    removed = {
+        a.template: rid
+        for rid in sop.removed
+        for a in load_role(default_dirs()[0] / f"{rid}.yaml").actions
+        if a.template is not None
+    }
     out = []
     for p in sorted(user.glob("*.j2")) if user.is_dir() else []:
         if p.name in reached:
+            continue
+        if p.name in removed:
+            why = f"it belongs to the removed role {removed[p.name]}; delete it"
+            out.append(Problem(str(p), 1, f"no action uses this template: {why}"))
             continue
         close = difflib.get_close_matches(p.name, sorted(reached), n=1)
         hint = f"; did you mean {close[0]}?" if close else ""

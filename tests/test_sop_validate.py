@@ -243,6 +243,12 @@ BROKEN: dict[str, tuple[dict[str, str], str, int, str]] = {
         1,
         "removed: Dave (QA Engineer) published bug_report, test_report, which no other role publishes",
     ),
+    "a removed role's template left behind": (
+        {QA: "removed: true\n", "sop_templates/write_tests.j2": "Tests for {{ item.path }}\n"},
+        "sop_templates/write_tests.j2",
+        1,
+        "no action uses this template: it belongs to the removed role qa_engineer; delete it",
+    ),
     "unbounded loop": (
         {
             QA: edit(QA, "    tool: triage\n", "    template: triage.j2\n"),
