@@ -187,6 +187,11 @@ class Sop:
     removed: dict[str, Path] = field(default_factory=dict)
 
     @cached_property
+    def removed_roles(self) -> dict[str, RoleSpec]:
+        """The default roles this SOP removes, as the defaults define them (what they watched and published)."""
+        return {rid: load_role(default_dirs()[0] / f"{rid}.yaml") for rid in self.removed}
+
+    @cached_property
     def env(self) -> SandboxedEnvironment:
         return make_env(self.template_dirs)
 

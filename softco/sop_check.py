@@ -47,8 +47,6 @@ from softco.sop import (
     Sop,
     SopError,
     _yaml_line,
-    default_dirs,
-    load_role,
     load_sop,
 )
 
@@ -158,7 +156,7 @@ def _check_removed(
     needed = {final_kind, *(k for r in sop.roles for k in r.watches)}
     out: list[Problem] = []
     for rid, path in sop.removed.items():
-        default = load_role(default_dirs()[0] / f"{rid}.yaml")
+        default = sop.removed_roles[rid]
         orphaned = sorted(({_publishes(a) for a in default.actions} & needed) - set(publishers))
         if orphaned:
             excused.update(orphaned)
@@ -460,10 +458,7 @@ def _unused_templates(sop: Sop, checker: _TemplateChecker, used: set[str]) -> li
     user = sop.template_dirs[0]
     reached = {name for name, _, _ in checker.done} | used
     removed = {
-        a.template: rid
-        for rid in sop.removed
-        for a in load_role(default_dirs()[0] / f"{rid}.yaml").actions
-        if a.template is not None
+        a.template: rid for rid, role in sop.removed_roles.items() for a in role.actions if a.template is not None
     }
     out = []
     for p in sorted(user.glob("*.j2")) if user.is_dir() else []:
