@@ -201,11 +201,13 @@ def ensure_venv(project: Path, dependencies: list[str]) -> Path:
     if wanted_list and (not marker.exists() or marker.read_text() != wanted):
         res = install(venv, wanted_list)
         if res.exit_code != 0:
-            tail = " ".join(res.output.strip().splitlines()[-3:])[-600:]
+            lines = res.output.strip().splitlines()
+            why = " ".join([ln for ln in lines if ln.startswith("ERROR:")][-2:] or lines[-2:])[-400:]
             raise SandboxError(
-                f"installing the generated project's dependencies {wanted_list} failed: {tail}. Only wheels "
-                "are installed (building an sdist would run its code); pick dependencies that ship wheels "
-                "(softco revise --stage design), then softco resume"
+                f"installing the generated project's dependencies {wanted_list} failed ({why}). Only wheels are "
+                "installed, since building an sdist would run its code; choose dependencies that ship wheels with "
+                f"`softco revise {project} --stage design --feedback ...`, or set SOFTCO_PIP_INDEX_URL to an index "
+                "that has them"
             )
         marker.write_text(wanted)
     return python
@@ -215,6 +217,9 @@ def install(venv: Path, requirements: list[str], *, mechanism: str | None = None
     """``pip install`` checked requirements into ``venv``: softco's own pip, isolated, wheels only, in
     the sandbox with the network on and only the venv writable. No dependency's code runs."""
     reqs = check_dependencies(requirements)
+    index = os.environ.get("SOFTCO_PIP_INDEX_URL", "").strip()
+    if index and not index.startswith(("https://", "http://", "file:///")):
+        raise SandboxError(f"SOFTCO_PIP_INDEX_URL={index!r} is not an http(s):// or file:/// URL; fix or unset it")
     argv = [
         sys.executable,
         "-I",
@@ -228,6 +233,7 @@ def install(venv: Path, requirements: list[str], *, mechanism: str | None = None
         "--only-binary=:all:",
         "--prefix",
         str(venv),
+        *(["--index-url", index] if index else []),
         "--",
         *reqs,
     ]

@@ -221,3 +221,19 @@ def test_generated_code_run_by_root_cannot_read_root_only_files(tmp_path: Path) 
         pytest.skip(f"mechanism {res.mechanism} cannot change the user")
     assert "DENIED" in res.output and "READ" not in res.output, res.output
     assert res.user == "nobody"
+
+
+def test_a_dependency_with_no_wheel_stops_the_run_cleanly(tmp_path: Path) -> None:
+    """pip finds nothing to install (an empty local index stands in for PyPI): one line, exit 1, the
+    run marked stopped, and resuming says the same again."""
+    (tmp_path / "index").mkdir()
+    script = answers()
+    script["architect/write_design/project"] = {**DESIGN, "dependencies": ["no-such-package-softco==1.0"]}
+    path = write_script(tmp_path / "a.json", script)
+    env = {"SOFTCO_PIP_INDEX_URL": f"file://{tmp_path / 'index'}"}
+    res = run_cli(["new", REQUIREMENT, "--name", "p", "--llm", f"script:{path}", "--output", "out"], tmp_path, env)
+    assert res.exit_code == 1, res.stdout + res.stderr
+    assert "Traceback" not in res.stdout + res.stderr
+    assert "no-such-package-softco==1.0" in res.stderr and "softco resume" in res.stderr, res.stderr
+    with sqlite3.connect(tmp_path / "out" / "p" / ".softco" / "board.sqlite") as db:
+        assert [s for (s,) in db.execute("SELECT status FROM runs")] == ["stopped"]
