@@ -662,7 +662,8 @@ def available() -> list[str]:
 
 
 def best() -> str:
-    return available()[0]
+    """The strongest mechanism that works here (probing stops at the first that does)."""
+    return next(m for m in MECHANISMS if works(m))
 
 
 # ---------------------------------------------------------------------------------------------
