@@ -68,9 +68,16 @@ class _Event(BaseModel):
 _RANK = {"passed": 0, "skipped": 1, "failed": 2, "error": 3}
 
 
+_NODE_FILE = re.compile(r"(?:[A-Za-z0-9_.\-]+/)*[A-Za-z0-9_.\-]+\.py")
+_NODE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
 def parse_results(data: bytes) -> tuple[dict[tuple[str, str], tuple[str, str, float]], int]:
     """(file, test name) -> (outcome, message, seconds) for every test pytest ran or failed to collect
-    (collection errors keyed by (file, '*')), and the number of lines that were not valid events."""
+    (collection errors keyed by (file, '*')), and the number of lines that were not valid events.
+
+    The pipe is written from inside the code under test's process: a file or test name that is not
+    a plain path or identifier is kept, as an outcome, under a placeholder name."""
     results: dict[tuple[str, str], tuple[str, str, float]] = {}
     bad = 0
     for line in data.splitlines():
@@ -83,6 +90,8 @@ def parse_results(data: bytes) -> tuple[dict[tuple[str, str], tuple[str, str, fl
             continue
         path, _, rest = ev.nodeid.partition("::")
         name = re.sub(r"\[.*\]$", "", rest.rsplit("::", 1)[-1]) if rest else "*"
+        path = path if _NODE_FILE.fullmatch(path) and ".." not in path.split("/") else "(unnamed file)"
+        name = name if name == "*" or _NODE_NAME.fullmatch(name) else "unnamed_test"
         message = stable_message(ev.message)[-MESSAGE_LIMIT:]
         key = (path or "(collection)", name)
         prev = results.get(key)
@@ -108,6 +117,7 @@ def run_tests(run: TestRun) -> TestReport:
         run.project,
         [
             str(python),
+            "-P",  # not the work copy first on sys.path: softco's plugin (on PYTHONPATH first) cannot be shadowed
             "-m",
             "pytest",
             "-q",

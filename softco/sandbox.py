@@ -254,7 +254,8 @@ def clean_env(workdir: Path, home: Path, venv: Path) -> dict[str, str]:
         "TMPDIR": str(home),
         "LANG": "C.UTF-8",
         "LC_ALL": "C.UTF-8",
-        "PYTHONPATH": f"{workdir}:{PLUGIN_DIR}",
+        # softco's pytest plugin first, so a generated module of the same name cannot stand in for it
+        "PYTHONPATH": f"{PLUGIN_DIR}:{workdir}",
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONHASHSEED": "0",
         "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",

@@ -237,3 +237,26 @@ def test_a_dependency_with_no_wheel_stops_the_run_cleanly(tmp_path: Path) -> Non
     assert "no-such-package-softco==1.0" in res.stderr and "softco resume" in res.stderr, res.stderr
     with sqlite3.connect(tmp_path / "out" / "p" / ".softco" / "board.sqlite") as db:
         assert [s for (s,) in db.execute("SELECT status FROM runs")] == ["stopped"]
+
+
+def test_a_generated_module_cannot_stand_in_for_the_results_plugin(tmp_path: Path) -> None:
+    project = tmp_path / "p"
+    project.mkdir()
+    (project / "softco_results.py").write_text(
+        "import json, os\n"
+        "fd = int(os.environ['SOFTCO_RESULTS_FD'])\n"
+        "def pytest_sessionfinish(session, exitstatus):\n"
+        "    os.write(fd, (json.dumps({'event': 'test', 'nodeid': 'tests/test_x.py::test_a', 'when': 'call',\n"
+        "        'outcome': 'passed'}) + '\\n').encode())\n"
+    )
+    report = run_tests(qa_run(project, "def test_a():\n    assert 1 == 2\n", ["test_a"]))
+    assert [(r.name, r.outcome) for r in report.results] == [("test_a", "failed")]
+
+
+def test_odd_test_ids_from_the_pipe_are_kept_as_outcomes_under_plain_names(tmp_path: Path) -> None:
+    content = (
+        "import pytest\n\n\n@pytest.mark.parametrize('x', [1], ids=['[/]\\x1b[2J'])\n"
+        "def test_a(x):\n    assert x == 2\n"
+    )
+    report = run_tests(qa_run(tmp_path / "p", content, ["test_a"]))
+    assert [(r.nodeid, r.outcome) for r in report.results] == [("tests/test_x.py::test_a", "failed")]
