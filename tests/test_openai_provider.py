@@ -257,19 +257,21 @@ def test_usage_comes_back_in_the_response() -> None:
         estimated = with_llm(srv, lambda llm: llm.complete(request))
         given = with_llm(srv, lambda llm: llm.complete(request))
     assert isinstance(estimated, LLMResponse)
+    # the fake endpoint's own figures are its estimate, but softco sees an endpoint that reported usage
     assert estimated.usage == Usage(
         prompt_tokens=sum(estimate_tokens(m.content) for m in request.messages),
         completion_tokens=estimate_tokens("Hello there, this is the answer."),
+        source="measured",
     )
     assert estimated.model == "test-model" and estimated.finish_reason == "stop"
-    assert given.usage == Usage(prompt_tokens=120, completion_tokens=7)
+    assert given.usage == Usage(prompt_tokens=120, completion_tokens=7, source="measured")
 
 
 def test_structured_usage_adds_up_the_attempts() -> None:
     reply = FakeReply(content="not json", prompt_tokens=100, completion_tokens=10)
     with FakeOpenAIServer({STEP: [reply, FakeReply(content=GOOD, prompt_tokens=130, completion_tokens=20)]}) as srv:
         result = ask(srv)
-    assert result.usage == Usage(prompt_tokens=230, completion_tokens=30)
+    assert result.usage == Usage(prompt_tokens=230, completion_tokens=30, source="measured")
 
 
 def test_latency_and_concurrency() -> None:

@@ -18,11 +18,18 @@ from pydantic import BaseModel, ConfigDict
 from softco.board import StepRow
 from softco.report.stats import RunStats, usage_mix
 
-#: What the marks mean, under a table of figures that are not all measured.
-USAGE_NOTE = (
+ESTIMATED_NOTE = (
     "~ marks estimated tokens (4 characters a token: scripted or dry-run answers, or an endpoint that reported "
-    "no usage), which are never priced; a replayed recording's figures are what was recorded, and cost $0 now."
+    "no usage); estimates are never priced."
 )
+RECORDED_NOTE = "Recorded figures are what a replayed recording says an endpoint measured; replaying spent nothing."
+
+
+def usage_note(stats: RunStats) -> str:
+    """What the marks mean, under figures that are not all measured ("" when they all are)."""
+    notes = [ESTIMATED_NOTE] if stats.estimated_calls else []
+    notes += [RECORDED_NOTE] if stats.recorded_calls else []
+    return " ".join(notes)
 
 
 class CostRow(BaseModel):
@@ -79,14 +86,14 @@ def _cost(cost: float | None, measured: int, recorded: int, estimated: int, long
     if measured:
         parts.append(("unknown (no price for this model)" if long else "unknown") if cost is None else f"${cost:.4f}")
     if estimated:
-        parts.append("not priced (estimated usage)" if long else "not priced (~)")
+        parts.append("not priced (estimated usage)" if long else "unpriced")
     if recorded:
         parts.append("$0 spent now (replayed recording)" if long else "$0 (replayed)")
     return " + ".join(parts) or "-"
 
 
 def format_cost(row: CostRow) -> str:
-    """'$0.0123'; 'unknown' when the price is not known; 'not priced (~)' for estimated usage;
+    """'$0.0123'; 'unknown' when the price is not known; 'unpriced' for estimated usage;
     '$0 (replayed)' for a replayed recording; '-' when no LLM call was made."""
     if row.calls == 0:
         return "-"

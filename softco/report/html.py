@@ -28,13 +28,13 @@ from pygments.util import ClassNotFound
 import softco
 from softco.artifacts import BugReport, TestDispute, TestReport
 from softco.report.costs import (
-    USAGE_NOTE,
     cost_by_role,
     cost_by_step,
     format_cost,
     format_count,
     format_total_cost,
     format_usage,
+    usage_note,
 )
 from softco.report.coverage import coverage
 from softco.report.project import Project, utc
@@ -129,7 +129,7 @@ def context(p: Project) -> dict[str, Any]:
         "started": utc(p.last_run.started_at) if p.last_run else "",
         "stats": s,
         "tokens": format_usage(s),
-        "usage_note": USAGE_NOTE,
+        "usage_note": usage_note(s),
         "total_cost": format_total_cost(s),
         "by_role": cost_by_role(p.steps, p.role_name),
         "by_step": cost_by_step(p.steps),

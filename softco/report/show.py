@@ -17,7 +17,6 @@ from rich.table import Table
 from rich.text import Text
 
 from softco.report.costs import (
-    USAGE_NOTE,
     CostRow,
     cost_by_role,
     cost_by_step,
@@ -25,6 +24,7 @@ from softco.report.costs import (
     format_count,
     format_total_cost,
     format_usage,
+    usage_note,
 )
 from softco.report.coverage import CoverageRow, coverage
 from softco.report.project import Project, ReportError, utc
@@ -181,8 +181,9 @@ def cost(p: Project) -> RenderableType:
         f"total: {s.llm_calls} LLM calls, {format_usage(s)} tokens, "
         f"cost {format_total_cost(s)}, {s.seconds:.1f} s wall time"
     )
-    if s.estimated_calls or s.recorded_calls:
-        total.append(f"\n{USAGE_NOTE}", style="dim")
+    note = usage_note(s)
+    if note:
+        total.append(f"\n{note}", style="dim")
     tables = []
     for title, rows in (
         ("Cost per role", cost_by_role(p.steps, p.role_name)),
@@ -200,8 +201,7 @@ def _narrow_cost_table(title: str, rows: list[CostRow]) -> Table:
     for col in ("calls", *(["re-asks"] if reasks else []), "tokens in+out", "cost", "time"):
         table.add_column(col, justify="right", no_wrap=True)
     for r in rows:
-        est = r.estimated_calls > 0
-        tokens = f"{format_count(r.prompt_tokens, est)}+{format_count(r.completion_tokens, est)}" if r.calls else "-"
+        tokens = f"{format_count(r.prompt_tokens, r.estimated_calls > 0)}+{r.completion_tokens:,}" if r.calls else "-"
         cells = [str(r.calls), *([str(r.reasks)] if reasks else []), tokens, format_cost(r), f"{r.seconds:.2f} s"]
         table.add_row(Text(r.name), *cells)
     return table
