@@ -52,10 +52,9 @@ class Retry:
     reason: str
 
     def describe(self) -> str:
-        return (
-            f"endpoint slow or unreachable ({self.reason}), retry {self.number}/{self.limit} "
-            f"in {self.delay:.0f} s: {self.step_key}"
-        )
+        wait = f"{self.delay:.1f}" if self.delay < 10 else f"{self.delay:.0f}"
+        retry = f"retry {self.number}/{self.limit} in {wait} s"
+        return f"endpoint slow or unreachable ({self.reason}), {retry}: {self.step_key}"
 
 
 @dataclass
