@@ -72,6 +72,23 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE runs ADD COLUMN branch TEXT NOT NULL DEFAULT 'main';
         """,
     ),
+    (
+        # where a step's token figures came from (softco.llm.base.UsageSource). Rows of older boards
+        # are what their run says: scripted, replayed and dry runs had length-based estimates, which
+        # are not priced (their cost becomes unknown); calls to an endpoint stay measured.
+        "003_usage_source",
+        """
+        ALTER TABLE steps ADD COLUMN usage_source TEXT NOT NULL DEFAULT 'measured';
+        UPDATE steps SET usage_source = 'estimated', cost_usd = CASE WHEN status = 'cached' THEN cost_usd END
+        WHERE request_hash IS NOT NULL AND run_id IN (
+            SELECT id FROM runs WHERE CASE WHEN json_valid(settings_json) THEN
+                coalesce(json_extract(settings_json, '$.dry_run'), 0) = 1
+                OR coalesce(json_extract(settings_json, '$.llm'), '') LIKE 'script:%'
+                OR coalesce(json_extract(settings_json, '$.llm'), '') LIKE 'replay:%'
+            ELSE 0 END
+        );
+        """,
+    ),
 ]
 
 
@@ -108,6 +125,8 @@ class StepRow:
     finished_at: float | None
     error: str | None
     response_json: str | None
+    #: "measured", "recorded" or "estimated" (softco.llm.base.UsageSource); only measured is priced
+    usage_source: str = "estimated"
 
     @property
     def duration(self) -> float:
@@ -283,13 +302,15 @@ class Board:
         completion_tokens: int = 0,
         cost_usd: float | None = None,
         error: str | None = None,
+        usage_source: str = "estimated",
     ) -> int:
         """One row per LLM call (each attempt) or tool call."""
         with self.transaction() as db:
             cur = db.execute(
                 "INSERT INTO steps (key, run_id, role, action, subject, attempt, status, request_hash,"
                 " request_json, response_json, prompt_tokens, completion_tokens, cost_usd,"
-                " started_at, finished_at, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " started_at, finished_at, error, usage_source)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     key,
                     run_id,
@@ -307,6 +328,7 @@ class Board:
                     started_at,
                     finished_at,
                     error,
+                    usage_source,
                 ),
             )
             sid = cur.lastrowid
@@ -334,6 +356,7 @@ class Board:
                 finished_at=r["finished_at"],
                 error=r["error"],
                 response_json=r["response_json"],
+                usage_source=r["usage_source"],
             )
             for r in rows
         ]

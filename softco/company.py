@@ -21,6 +21,7 @@ from softco.artifacts import Artifact, Design, Prd, Refs, Requirement, TestRepor
 from softco.board import Board, Message
 from softco.cache import StepCache
 from softco.gates import Gate
+from softco.llm.structured import Retry
 from softco.roles import BoardView, Step, StepContext, run_step
 from softco.sandbox import Limits
 from softco.scaffold import pyproject, readme
@@ -48,7 +49,8 @@ class Settings:
 
 @dataclass
 class Event:
-    """A progress event for the CLI: 'start' / 'publish' / 'skip' of a step."""
+    """A progress event for the CLI: 'start' / 'publish' / 'skip' of a step, or a 'retry' of its call
+    (``title`` says why and when)."""
 
     kind: str
     step_key: str
@@ -180,6 +182,10 @@ class Company:
         )
         self.finished.add(step.key)
 
+    def _on_retry(self, retry: Retry) -> None:
+        role_id = retry.step_key.partition("/")[0]
+        self.on_event(Event("retry", retry.step_key, self._role(role_id), title=retry.describe()))
+
     def _role(self, role_id: str) -> RoleSpec | None:
         return next((r for r in self.sop.roles if r.id == role_id), None)
 
@@ -290,6 +296,7 @@ class Company:
             max_fix_rounds=self.settings.max_fix_rounds,
             limits=self.settings.limits,
             cache=self.settings.cache,
+            on_retry=self._on_retry,
         )
         self.heal()
         try:

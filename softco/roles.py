@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
@@ -27,8 +28,8 @@ from softco.board import Board, Message
 from softco.budget import cost_usd
 from softco.cache import StepCache
 from softco.interfaces import DEFAULT_BUDGET, DependencyInterfaces, dependency_interfaces
-from softco.llm.base import LLM, ChatMessage, LLMRequest
-from softco.llm.structured import Attempt, AttemptsError, ask_structured, strip_fences
+from softco.llm.base import LLM, ChatMessage, LLMRequest, LLMResponse
+from softco.llm.structured import Attempt, AttemptsError, Retry, ask_structured, strip_fences
 from softco.prompts import render
 from softco.sandbox import Limits
 from softco.sop import ActionSpec, RoleSpec, Sop
@@ -196,6 +197,8 @@ class StepContext:
     max_fix_rounds: int
     limits: Limits
     cache: StepCache | None = None
+    #: told of each transient fault before it is retried (the CLI prints a line)
+    on_retry: Callable[[Retry], None] | None = None
 
 
 def attempt_status(a: Attempt) -> str:
@@ -205,6 +208,17 @@ def attempt_status(a: Attempt) -> str:
     if a.error:
         return "invalid"
     return "cached" if a.response.cached else "ok"
+
+
+def call_cost(model: str, response: LLMResponse) -> float | None:
+    """What a call cost now: measured usage at the model's price (None: no price known); $0 for an answer
+    from the step cache or a replayed recording; None for estimated usage, which is never priced."""
+    usage = response.usage
+    if response.cached or usage.source == "recorded":
+        return 0.0
+    if usage.source == "estimated" and usage.total:
+        return None
+    return cost_usd(model, usage.prompt_tokens, usage.completion_tokens)
 
 
 def _record_attempts(ctx: StepContext, step: Step, attempts: list[Attempt]) -> None:
@@ -223,8 +237,9 @@ def _record_attempts(ctx: StepContext, step: Step, attempts: list[Attempt]) -> N
             response_json=a.response.model_dump_json(),
             prompt_tokens=usage.prompt_tokens,
             completion_tokens=usage.completion_tokens,
-            cost_usd=0.0 if a.response.cached else cost_usd(model, usage.prompt_tokens, usage.completion_tokens),
+            cost_usd=call_cost(model, a.response),
             error=a.error,
+            usage_source=usage.source,
         )
 
 
@@ -250,7 +265,7 @@ async def run_llm_step(ctx: StepContext, step: Step) -> list[Artifact]:
                 _record_attempts(ctx, step, [Attempt(request, cached, now, now)])
                 return [value]
     try:
-        result = await ask_structured(ctx.llm, request, parse)
+        result = await ask_structured(ctx.llm, request, parse, on_retry=ctx.on_retry)
     except AttemptsError as exc:
         _record_attempts(ctx, step, exc.attempts)
         raise

@@ -238,8 +238,8 @@ def dry_run_llm(opts: NewOptions, console: Console) -> DryRunLLM | None:
 def print_dry_run(console: Console, dry: DryRunLLM) -> None:
     tokens = sum(s.prompt_tokens for s in dry.steps)
     console.print(
-        f"dry run: {len(dry.steps)} LLM steps, ~{tokens:,} prompt tokens in all; no model was called (the cost "
-        f"above prices these prompts and placeholder-sized answers at {dry.model}). "
+        f"dry run: {len(dry.steps)} LLM steps, ~{tokens:,} prompt tokens in all (estimated: 4 characters a "
+        f"token); no model was called and nothing was spent. "
         f"The rendered prompts are in {dry.prompts_dir}",
         highlight=False,
     )
@@ -280,7 +280,7 @@ def start_new(opts: NewOptions, console: Console) -> int:
     company = Company(sop, llm, board, ws, run_id, settings, on_event=progress_printer(console))
     try:
         outcome = execute(company, llm, board, run_id, requirement)
-        print_summary(console, project, outcome, run_stats(board))
+        print_summary(console, project, outcome, run_stats(board, run_id), run_stats(board))
         if dry is not None:
             print_dry_run(console, dry)
         return outcome.exit_code
@@ -373,7 +373,7 @@ def _continue(
         console.print(f"softco: {verb} [bold]{project}[/] (run {run_id}, branch {branch})", highlight=False)
         print_sandbox(console)
         outcome = execute(company, llm, board, run_id, None)
-        print_summary(console, project, outcome, run_stats(board))
+        print_summary(console, project, outcome, run_stats(board, run_id), run_stats(board))
         return outcome.exit_code
     finally:
         board.close()

@@ -18,6 +18,11 @@ def test_demo_runs_the_whole_company_offline(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.stdout + res.stderr
     assert "warning" not in res.stdout  # the recording matches today's default prompts
     assert "all 36 tests pass" in res.stdout
+    # the recording's figures were never measured (developers played the model): estimates, not priced
+    tokens = next(line for line in res.stdout.splitlines() if line.startswith("tokens "))
+    assert tokens.split()[1].startswith("~") and tokens.rstrip().endswith("(estimated)")
+    cost = next(line for line in res.stdout.splitlines() if line.startswith("cost "))
+    assert cost.split(None, 1)[1].rstrip() == "not priced (estimated usage)"
     project = tmp_path / "out" / "todo-demo"
     log = commits(project)
     authors = {c.author for c in log}

@@ -10,15 +10,28 @@ import json
 import time
 import urllib.request
 from collections.abc import Awaitable, Callable
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, TypeVar
 from urllib.error import HTTPError
 
 import pytest
+from helpers import run_cli
 from pydantic import BaseModel, ConfigDict, Field
 
 from softco.llm.base import ChatMessage, LLMError, LLMRequest, LLMResponse, Usage
 from softco.llm.fake_server import FakeOpenAIServer, FakeReply, FakeRequest
-from softco.llm.openai import EndpointNotConfigured, OpenAILLM, make_client, schema_instructions
+from softco.llm.openai import (
+    MAX_REPORTED_TOKENS,
+    CallTimeouts,
+    EndpointNotConfigured,
+    OpenAILLM,
+    TimeoutSettingError,
+    call_timeouts,
+    make_client,
+    reported_usage,
+    schema_instructions,
+)
 from softco.llm.structured import MAX_TRANSIENT, EndpointFailing, InvalidAnswer, StructuredResult, ask_structured
 from softco.llm.testing import estimate_tokens
 
@@ -257,19 +270,21 @@ def test_usage_comes_back_in_the_response() -> None:
         estimated = with_llm(srv, lambda llm: llm.complete(request))
         given = with_llm(srv, lambda llm: llm.complete(request))
     assert isinstance(estimated, LLMResponse)
+    # the fake endpoint's own figures are its estimate, but softco sees an endpoint that reported usage
     assert estimated.usage == Usage(
         prompt_tokens=sum(estimate_tokens(m.content) for m in request.messages),
         completion_tokens=estimate_tokens("Hello there, this is the answer."),
+        source="measured",
     )
     assert estimated.model == "test-model" and estimated.finish_reason == "stop"
-    assert given.usage == Usage(prompt_tokens=120, completion_tokens=7)
+    assert given.usage == Usage(prompt_tokens=120, completion_tokens=7, source="measured")
 
 
 def test_structured_usage_adds_up_the_attempts() -> None:
     reply = FakeReply(content="not json", prompt_tokens=100, completion_tokens=10)
     with FakeOpenAIServer({STEP: [reply, FakeReply(content=GOOD, prompt_tokens=130, completion_tokens=20)]}) as srv:
         result = ask(srv)
-    assert result.usage == Usage(prompt_tokens=230, completion_tokens=30)
+    assert result.usage == Usage(prompt_tokens=230, completion_tokens=30, source="measured")
 
 
 def test_latency_and_concurrency() -> None:
@@ -336,3 +351,82 @@ def test_a_connection_reset_is_retried_and_kept_for_the_board() -> None:
     assert len(srv.requests) == 2
     assert [a.response.finish_reason for a in result.attempts] == ["fault", "stop"]
     assert "cannot reach the endpoint" in (result.attempts[0].error or "")
+
+
+# -- the time bound of one call -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("slow", ["trickle", "silent"])
+def test_a_slow_endpoint_is_cut_at_the_call_deadline_and_the_retry_is_shown(
+    slow: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server that sends a byte every 0.05 s never trips httpx's per-read timeout, and one that stays
+    silent holds the connection: both are cut at SOFTCO_TIMEOUT, the connection is closed (the server
+    sees the client hang up), and each retry is told as it happens."""
+    monkeypatch.setenv("SOFTCO_TIMEOUT", "1")
+    reply = FakeReply(content=GOOD, trickle=0.05) if slow == "trickle" else FakeReply(silent=True)
+    retries: list[str] = []
+    with FakeOpenAIServer({STEP: [reply, reply, GOOD]}) as srv:
+        result = with_llm(
+            srv,
+            lambda llm: ask_structured(
+                llm, make_request(), Item.model_validate_json, on_retry=lambda r: retries.append(r.describe())
+            ),
+        )
+    assert result.value == Item(**GOOD)
+    assert len(srv.chat_requests(STEP)) == 3
+    assert srv.hangups == [STEP, STEP]  # the client closed both connections; nothing kept running
+    assert [a.error for a in result.attempts[:2]] == [
+        f"step {STEP}: the endpoint did not answer within 1 s (SOFTCO_TIMEOUT)"
+    ] * 2
+    assert len(retries) == 2
+    assert retries[0].startswith("endpoint slow or unreachable (no answer within 1 s), retry 1/6 in ")
+    assert retries[1].startswith("endpoint slow or unreachable (no answer within 1 s), retry 2/6 in ")
+    assert all(r.endswith(f"s: {STEP}") for r in retries)
+
+
+def test_timeouts_come_from_validated_settings() -> None:
+    assert call_timeouts({}) == CallTimeouts(total=600, connect=10, read=600)
+    assert call_timeouts({"SOFTCO_TIMEOUT": "5"}) == CallTimeouts(total=5, connect=5, read=5)
+    env = {"SOFTCO_TIMEOUT": "120", "SOFTCO_CONNECT_TIMEOUT": "3", "SOFTCO_READ_TIMEOUT": "60"}
+    assert call_timeouts(env) == CallTimeouts(total=120, connect=3, read=60)
+    for name in ("SOFTCO_TIMEOUT", "SOFTCO_CONNECT_TIMEOUT", "SOFTCO_READ_TIMEOUT"):
+        for bad in ("ten", "nan", "inf", "-1", "0", "1e9"):
+            with pytest.raises(TimeoutSettingError) as info:
+                call_timeouts({name: bad})
+            message = str(info.value)
+            assert "\n" not in message and name in message and "seconds" in message
+
+
+def test_a_bad_timeout_setting_is_one_line_and_creates_nothing(tmp_path: Path) -> None:
+    res = run_cli(
+        ["new", "a todo app", "--output", "out", "--base-url", "http://127.0.0.1:9/v1"],
+        tmp_path,
+        env={"SOFTCO_TIMEOUT": "ten"},
+    )
+    assert res.exit_code == 2
+    assert res.stderr.count("\n") == 1 and "SOFTCO_TIMEOUT='ten'" in res.stderr and "Traceback" not in res.stderr
+    assert not (tmp_path / "out").exists()
+
+
+# -- measured or estimated usage ------------------------------------------------------------------
+
+
+def test_usage_is_measured_only_when_the_endpoint_reports_it() -> None:
+    request = make_request(schema=False)
+    with FakeOpenAIServer({STEP: [FakeReply(content="an answer", no_usage=True), "an answer"]}) as srv:
+        silent = with_llm(srv, lambda llm: llm.complete(request))
+        told = with_llm(srv, lambda llm: llm.complete(request))
+    assert silent.usage == Usage(
+        prompt_tokens=sum(estimate_tokens(m.content) for m in request.messages),
+        completion_tokens=estimate_tokens("an answer"),
+        source="estimated",
+    )
+    assert told.usage.source == "measured"
+
+
+def test_reported_usage_is_bounded() -> None:
+    hostile = SimpleNamespace(prompt_tokens=-5, completion_tokens=10**15)
+    assert reported_usage(hostile) == Usage(prompt_tokens=0, completion_tokens=MAX_REPORTED_TOKENS, source="measured")
+    assert reported_usage(SimpleNamespace(prompt_tokens="many", completion_tokens=None)) is None
+    assert reported_usage(None) is None

@@ -107,6 +107,11 @@ def test_thirty_percent_faults_same_artifacts_every_fault_on_the_board(tmp_path:
     assert len(rows) == len(faulty.injected)
     assert sorted(k for k, _, _ in rows) == sorted(step for step, _ in faulty.injected)
     assert all(err for _, _, err in rows)
+    # each transport fault was shown on the terminal as it was retried, one line each
+    retried = [line for line in res.stdout.splitlines() if "endpoint slow or unreachable" in line]
+    transport = [step for step, kind in faulty.injected if kind in TRANSPORT_FAULTS]
+    assert len(retried) == len(transport)
+    assert sorted(line.rsplit(": ", 1)[1] for line in retried) == sorted(transport)
 
 
 def test_budget_stops_before_the_call_and_resume_with_more_finishes(tmp_path: Path) -> None:

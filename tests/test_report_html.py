@@ -159,6 +159,16 @@ def test_report_goes_under_dot_softco_and_leaves_the_repo_clean(untested: Path) 
     assert "Content-Security-Policy" in html
 
 
+def test_report_marks_estimated_tokens_and_prices_none(untested: Path, tmp_path: Path) -> None:
+    """Scripted answers: the report's tokens are estimates ("~"), not priced, and it says what the mark means."""
+    html = make_report(untested, "-o", str(tmp_path / "r.html")).read_text()
+    cards = html.split('class="cards"', 1)[1].split("</section>", 1)[0]
+    assert '<div class="k">cost</div><div class="v">not priced</div>' in cards
+    assert '<div class="k">tokens</div><div class="v">~' in cards and "(estimated)" in cards
+    assert "$" not in cards.split("<table", 1)[0] and "unpriced" in cards
+    assert "~ marks estimated tokens" in cards
+
+
 def test_output_option_writes_where_told(untested: Path, tmp_path: Path) -> None:
     path = make_report(untested, "-o", str(tmp_path / "review.html"))
     assert path == tmp_path / "review.html"

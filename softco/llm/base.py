@@ -69,15 +69,37 @@ class LLMRequest(BaseModel):
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
 
 
+#: Where a usage figure came from: "measured" (the endpoint reported it for this call), "recorded"
+#: (replayed from a recording in which an endpoint reported it; nothing was spent now) or "estimated"
+#: (a length-based guess: scripted and dry-run answers, an endpoint that reported no usage, a
+#: recording that does not say). Only measured figures are priced.
+UsageSource = Literal["measured", "recorded", "estimated"]
+
+#: The least trustworthy source wins when figures are added up.
+_TRUST: dict[str, int] = {"measured": 0, "recorded": 1, "estimated": 2}
+
+
 class Usage(BaseModel):
+    """Tokens of one call and where the figures came from. Unless a provider says it measured them,
+    they are an estimate (so a recording or cache entry of an older softco replays as estimated)."""
+
     model_config = ConfigDict(extra="forbid")
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
+    prompt_tokens: int = Field(default=0, ge=0)
+    completion_tokens: int = Field(default=0, ge=0)
+    source: UsageSource = "estimated"
+
+    @property
+    def total(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
 
     def __add__(self, other: Usage) -> Usage:
+        """The sum; its source is the least trustworthy of the figures that count (an empty usage,
+        e.g. the start of a sum or a failed attempt, says nothing about where figures came from)."""
+        sources = [u.source for u in (self, other) if u.total] or [self.source, other.source]
         return Usage(
             prompt_tokens=self.prompt_tokens + other.prompt_tokens,
             completion_tokens=self.completion_tokens + other.completion_tokens,
+            source=max(sources, key=_TRUST.__getitem__),
         )
 
 
@@ -99,9 +121,11 @@ class LLMError(Exception):
 class TransientLLMError(LLMError):
     """A failure worth retrying (rate limit, 5xx, timeout, connection reset)."""
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
+    def __init__(self, message: str, retry_after: float | None = None, reason: str = "transient error") -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        #: a few words of our own for the retry line (never text the endpoint sent)
+        self.reason = reason
 
 
 class LLM(abc.ABC):

@@ -78,7 +78,7 @@ class DryRunLLM(LLM):
         self.on_step(step)
         return LLMResponse(
             content=text,
-            usage=Usage(prompt_tokens=tokens, completion_tokens=estimate_tokens(text)),
+            usage=Usage(prompt_tokens=tokens, completion_tokens=estimate_tokens(text), source="estimated"),
             model=request.settings.model or self.model,
         )
 

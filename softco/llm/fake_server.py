@@ -22,16 +22,21 @@ a real socket: retries, headers, JSON-mode fallbacks and usage parsing are all e
 
 An answer is a string (sent as is), a dict, list or pydantic model (sent as JSON), or a
 :class:`FakeReply` for anything else: an HTTP error status with headers and an OpenAI-style error
-body, a ``finish_reason`` such as ``"length"``, or a delay. A request no answer is left for gets
-HTTP 500 (with ``x-should-retry: false``, so the client fails at once) and a line in ``errors``.
+body, a ``finish_reason`` such as ``"length"``, a delay, no ``usage`` in the body, or a slow
+endpoint: one that trickles its reply a byte at a time, or accepts the request and stays silent
+(:attr:`FakeOpenAIServer.hangups` then lists the requests whose client hung up on it). A request
+no answer is left for gets HTTP 500 (with ``x-should-retry: false``, so the client fails at once)
+and a line in ``errors``.
 
 Only ``POST /v1/chat/completions`` without streaming is served; other paths get a 404 JSON error.
 """
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
+import select
 import socket
 import struct
 import sys
@@ -99,6 +104,7 @@ class FakeRequest(BaseModel):
 
 
 RESET = 0  # the internal "status" of a reply that drops the connection
+SILENT = -1  # the internal "status" of a reply that never comes
 
 
 class FakeReply(BaseModel):
@@ -123,6 +129,11 @@ class FakeReply(BaseModel):
     error_param: str | None = None
     prompt_tokens: int | None = Field(default=None, ge=0, description="override the estimated usage")
     completion_tokens: int | None = Field(default=None, ge=0, description="override the estimated usage")
+    no_usage: bool = Field(default=False, description="send no `usage` in the body, as some endpoints do")
+    trickle: float = Field(
+        default=0.0, ge=0, description="send the reply (status line, headers, body) one byte every this many seconds"
+    )
+    silent: bool = Field(default=False, description="read the request, then send nothing until the client hangs up")
 
     @classmethod
     def rate_limited(cls, retry_after: float = 0, message: str = "Rate limit reached (fake)") -> FakeReply:
@@ -201,6 +212,8 @@ class FakeOpenAIServer:
         self.per_token_latency = per_token_latency
         self.requests: list[FakeRequest] = []
         self.errors: list[str] = []
+        #: the step of each request whose client hung up before its (trickled or silent) reply was done
+        self.hangups: list[str | None] = []
         self.lock = threading.Lock()
         self._func: Callable[[FakeRequest], Answer] | None = None
         self._by_step: dict[str, deque[ScriptAnswer]] = {}
@@ -299,6 +312,10 @@ class FakeOpenAIServer:
         with self.lock:
             self.errors.append(message)
 
+    def _hangup(self, req: FakeRequest) -> None:
+        with self.lock:
+            self.hangups.append(req.step)
+
     def _next_answer(self, req: FakeRequest) -> Answer:
         if self._func is not None:
             return self._func(req)
@@ -328,33 +345,35 @@ class FakeOpenAIServer:
             return None
         return 400, _error_body(message, "invalid_request_error", param="response_format")
 
-    def _reply(self, req: FakeRequest) -> tuple[int, dict[str, str], dict[str, Any]]:
-        """Status, extra headers and JSON body for one chat completion request."""
+    def _reply(self, req: FakeRequest) -> tuple[int, dict[str, str], dict[str, Any], float]:
+        """Status, extra headers, JSON body and trickle interval for one chat completion request."""
         if not isinstance(req.body, dict) or not isinstance(req.body.get("messages"), list):
             msg = "request body must be a JSON object with a `messages` list"
             self._problem(f"{req.method} {req.path}: {msg}")
-            return 400, {}, _error_body(msg, "invalid_request_error", param="messages")
+            return 400, {}, _error_body(msg, "invalid_request_error", param="messages"), 0.0
         if req.body.get("stream"):
             msg = "FakeOpenAIServer does not stream; send stream=false"
             self._problem(f"step {req.step!r}: {msg}")
-            return 400, {}, _error_body(msg, "invalid_request_error", param="stream")
+            return 400, {}, _error_body(msg, "invalid_request_error", param="stream"), 0.0
         rejected = self._rejection(req)
         if rejected is not None:
             self._wait(self.latency)
-            return rejected[0], {}, rejected[1]
+            return rejected[0], {}, rejected[1], 0.0
         try:
             answer = self._next_answer(req)
             reply = answer if isinstance(answer, FakeReply) else FakeReply(content=_as_text(answer))
         except Exception as exc:  # a script problem, not the client's: say so and stop retries
             msg = f"FakeOpenAIServer cannot answer step {req.step!r}: {exc}"
             self._problem(msg)
-            return 500, {"x-should-retry": "false"}, _error_body(msg, "server_error", code="fake_script_error")
+            return 500, {"x-should-retry": "false"}, _error_body(msg, "server_error", code="fake_script_error"), 0.0
+        if reply.silent:
+            return SILENT, {}, {}, 0.0
         if reply.reset:
             self._wait(self.latency + reply.delay)
-            return RESET, {}, {}
+            return RESET, {}, {}, 0.0
         if reply.status >= 400:
             self._wait(self.latency + reply.delay)
-            return reply.status, reply.headers, reply.error_body()
+            return reply.status, reply.headers, reply.error_body(), reply.trickle
         text = _as_text(reply.content) if reply.content is not None else ""
         completion = reply.completion_tokens if reply.completion_tokens is not None else estimate_tokens(text)
         prompt = reply.prompt_tokens
@@ -376,7 +395,9 @@ class FakeOpenAIServer:
             ],
             "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
         }
-        return reply.status, reply.headers, body
+        if reply.no_usage:
+            del body["usage"]
+        return reply.status, reply.headers, body, reply.trickle
 
 
 class _Server(ThreadingHTTPServer):
@@ -433,6 +454,7 @@ class _Handler(BaseHTTPRequestHandler):
         )
         fake._record(req)
         extra: dict[str, str] = {}
+        trickle = 0.0
         if req.path != CHAT_PATH:
             status, payload = 404, _error_body(f"Unknown path {req.method} {req.path}", "invalid_request_error")
         elif self.command != "POST":
@@ -441,16 +463,23 @@ class _Handler(BaseHTTPRequestHandler):
             fake._problem(f"{req.method} {req.path}: {bad_json}")
             status, payload = 400, _error_body(bad_json, "invalid_request_error")
         else:
-            status, extra, payload = fake._reply(req)
+            status, extra, payload, trickle = fake._reply(req)
+        if status == SILENT:
+            self._stay_silent(req)
+            return
         req.finished_at = time.monotonic()
         if status == RESET:  # hang up with a TCP reset, no HTTP reply at all
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.close_connection = True
             return
-        self._send(status, extra, payload)
+        self._send(status, extra, payload, trickle, req)
 
-    def _send(self, status: int, headers: Mapping[str, str], payload: dict[str, Any]) -> None:
+    def _send(
+        self, status: int, headers: Mapping[str, str], payload: dict[str, Any], trickle: float, req: FakeRequest
+    ) -> None:
         data = json.dumps(payload).encode()
+        if trickle > 0:  # buffer the status line and headers, to trickle them with the body
+            self.wfile = _Buffer()
         try:
             self.send_response(status, _reason(status))
             self.send_header("Content-Type", "application/json")
@@ -460,9 +489,43 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header(name, value)
             self.end_headers()
             self.wfile.write(data)
+            if isinstance(self.wfile, _Buffer):
+                self._trickle(self.wfile.getvalue(), trickle, req)
         except ConnectionError:  # the client gave up (timeout); nothing to tell it
             pass
         self.close_connection = True
+
+    def _trickle(self, data: bytes, interval: float, req: FakeRequest) -> None:
+        """Send ``data`` one byte every ``interval`` seconds; stop when the client hangs up or the server closes."""
+        fake = self.server.fake
+        for i in range(len(data)):
+            if fake._stop.wait(interval):
+                return
+            try:
+                self.connection.sendall(data[i : i + 1])
+            except OSError:  # reset or broken pipe: the client closed the connection
+                fake._hangup(req)
+                return
+
+    def _stay_silent(self, req: FakeRequest) -> None:
+        """Send nothing; return when the client hangs up (recorded) or the server closes."""
+        fake = self.server.fake
+        self.close_connection = True
+        while not fake._stop.is_set():
+            ready, _, _ = select.select([self.connection], [], [], 0.05)
+            if ready:
+                try:
+                    closed = self.connection.recv(1, socket.MSG_PEEK) == b""
+                except OSError:
+                    closed = True
+                if closed:
+                    fake._hangup(req)
+                    return
+                fake._stop.wait(0.05)  # more bytes from the client: ignore them
+
+
+class _Buffer(io.BytesIO):
+    """Where a trickled reply is assembled before it is sent byte by byte."""
 
 
 def _reason(status: int) -> str:

@@ -7,6 +7,12 @@ the schema in the prompt alone; the fallback is remembered for the rest of the r
 :mod:`softco.llm.structured` retries with backoff (honouring Retry-After), one board row per
 attempt; the client's own silent retries are off.
 
+Every call is bounded in time (:class:`CallTimeouts`): ``SOFTCO_CONNECT_TIMEOUT`` (default 10 s)
+to connect, ``SOFTCO_READ_TIMEOUT`` (default: the whole bound) for the first byte of the answer and
+between bytes, and ``SOFTCO_TIMEOUT`` (default 600 s) for the whole call, connecting, sending and
+reading included: an endpoint that trickles a byte at a time is cut there, the request is cancelled
+and its connection closed, and the attempt counts as a timeout (retried with backoff).
+
 A role whose model settings name ``base_url_env`` (and optionally ``api_key_env``) is sent to the
 endpoint in that environment variable, through one client per endpoint made on first use; each
 endpoint remembers its own structured-output fallback.
@@ -14,8 +20,12 @@ endpoint remembers its own structured-output fallback.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import math
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlparse
 
@@ -29,6 +39,7 @@ from softco.llm.base import (
     TransientLLMError,
     Usage,
 )
+from softco.llm.testing import estimate_tokens
 
 if TYPE_CHECKING:  # the openai package takes ~0.3 s to import: only runs that call a model pay it
     import openai
@@ -46,12 +57,67 @@ class EndpointNotConfigured(LLMError):
     pass
 
 
+class TimeoutSettingError(EndpointNotConfigured):
+    """A SOFTCO_*TIMEOUT variable is not a usable number of seconds."""
+
+
+#: The whole call, connecting, sending and reading the answer (SOFTCO_TIMEOUT).
+DEFAULT_TIMEOUT = 600.0
+#: Connecting to the endpoint (SOFTCO_CONNECT_TIMEOUT).
+DEFAULT_CONNECT_TIMEOUT = 10.0
+#: The longest a timeout may be: a day.
+MAX_TIMEOUT = 86_400.0
+
+
+@dataclass(frozen=True)
+class CallTimeouts:
+    """How long one call may take, in seconds.
+
+    ``read`` bounds the wait for the first byte of the answer and for each byte after it. A
+    non-streamed answer starts only once the model has written all of it, so by default it is the
+    whole bound; ``total`` caps everything together, however the bytes arrive.
+    """
+
+    total: float = DEFAULT_TIMEOUT
+    connect: float = DEFAULT_CONNECT_TIMEOUT
+    read: float = DEFAULT_TIMEOUT
+
+
+def _seconds(env: Mapping[str, str], name: str) -> float | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and 0 < value <= MAX_TIMEOUT):
+        raise TimeoutSettingError(
+            f"{name}={raw[:40]!r} is not a number of seconds between 0 and {MAX_TIMEOUT:.0f}; "
+            f"set it to e.g. {name}=120, or unset it for the default"
+        )
+    return value
+
+
+def call_timeouts(env: Mapping[str, str] | None = None) -> CallTimeouts:
+    """The timeouts the environment asks for, validated; connect and read never exceed the total."""
+    env = os.environ if env is None else env
+    total = _seconds(env, "SOFTCO_TIMEOUT") or DEFAULT_TIMEOUT
+    connect = _seconds(env, "SOFTCO_CONNECT_TIMEOUT") or DEFAULT_CONNECT_TIMEOUT
+    read = _seconds(env, "SOFTCO_READ_TIMEOUT") or total
+    return CallTimeouts(total=total, connect=min(connect, total), read=min(read, total))
+
+
 def is_local(url: str) -> bool:
     return (urlparse(url).hostname or "") in LOCAL_HOSTS
 
 
-def make_client(base_url: str | None, api_key: str | None, timeout: float = 600.0) -> openai.AsyncOpenAI:
-    """Build the client from arguments, falling back to the openai client's own env variables."""
+def make_client(base_url: str | None, api_key: str | None, timeouts: CallTimeouts | None = None) -> openai.AsyncOpenAI:
+    """Build the client from arguments, falling back to the openai client's own env variables.
+
+    Its HTTP timeouts are the connect and read parts of ``timeouts`` (default: from the
+    environment); the whole-call bound is :class:`OpenAILLM`'s.
+    """
     base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
     api_key = api_key or os.environ.get("OPENAI_API_KEY") or None
     if not api_key:
@@ -63,9 +129,10 @@ def make_client(base_url: str | None, api_key: str | None, timeout: float = 600.
                 "provider), or pass --base-url http://127.0.0.1:PORT/v1 for a local server; "
                 "`softco demo` runs offline"
             )
-    timeout = float(os.environ.get("SOFTCO_TIMEOUT") or timeout)
+    t = timeouts or call_timeouts()
     import openai
 
+    timeout = openai.Timeout(connect=t.connect, read=t.read, write=t.read, pool=t.total)
     return openai.AsyncOpenAI(base_url=base_url, api_key=api_key, max_retries=0, timeout=timeout)
 
 
@@ -127,9 +194,12 @@ def schema_instructions(name: str, schema: dict[str, Any]) -> str:
 class OpenAILLM(LLM):
     """An OpenAI-compatible endpoint. Pass ``client`` to point it anywhere (tests do)."""
 
-    def __init__(self, client: openai.AsyncOpenAI, model: str = DEFAULT_MODEL) -> None:
+    def __init__(
+        self, client: openai.AsyncOpenAI, model: str = DEFAULT_MODEL, timeouts: CallTimeouts | None = None
+    ) -> None:
         self.client = client
         self.model = model
+        self.timeouts = timeouts or call_timeouts()
         self.cache_id = f"openai|{client.base_url}|{model}"
         #: one client per endpoint a role's settings route to: (base URL, key variable) -> client
         self._clients: dict[tuple[str | None, str | None], openai.AsyncOpenAI] = {}
@@ -163,17 +233,31 @@ class OpenAILLM(LLM):
             except openai.BadRequestError as exc:
                 if request.json_schema is None or not self._downgrade(client, exc):
                     raise LLMError(f"step {request.step_key}: the endpoint refused the request: {exc}") from None
+            except TimeoutError:  # the whole-call bound: the request was cancelled, its connection closed
+                total = self.timeouts.total
+                raise TransientLLMError(
+                    f"step {request.step_key}: the endpoint did not answer within {total:g} s (SOFTCO_TIMEOUT)",
+                    reason=f"no answer within {total:g} s",
+                ) from None
             except openai.APITimeoutError:
-                raise TransientLLMError(f"step {request.step_key}: the endpoint timed out") from None
+                t = self.timeouts
+                raise TransientLLMError(
+                    f"step {request.step_key}: the endpoint timed out (no connection within {t.connect:g} s or no "
+                    f"byte within {t.read:g} s: SOFTCO_CONNECT_TIMEOUT / SOFTCO_READ_TIMEOUT)",
+                    reason="timed out",
+                ) from None
             except openai.APIConnectionError as exc:
                 raise TransientLLMError(
-                    f"step {request.step_key}: cannot reach the endpoint ({exc}); check --base-url / OPENAI_BASE_URL"
+                    f"step {request.step_key}: cannot reach the endpoint ({exc}); check --base-url / OPENAI_BASE_URL",
+                    reason="connection failed",
                 ) from None
             except openai.APIStatusError as exc:
                 message = f"step {request.step_key}: the endpoint answered HTTP {exc.status_code}: {exc.message}"
                 should_retry = exc.response.headers.get("x-should-retry", "")
                 if should_retry != "false" and (exc.status_code in (408, 409, 429) or exc.status_code >= 500):
-                    raise TransientLLMError(message, retry_after(exc.response.headers)) from None
+                    raise TransientLLMError(
+                        message, retry_after(exc.response.headers), reason=f"HTTP {exc.status_code}"
+                    ) from None
                 raise LLMError(message) from None
 
     def _downgrade(self, client: openai.AsyncOpenAI, exc: openai.BadRequestError) -> bool:
@@ -214,25 +298,26 @@ class OpenAILLM(LLM):
         if s.max_tokens is not None:
             kwargs["max_tokens"] = s.max_tokens
         model = s.model or self.model
-        resp = await client.chat.completions.create(
-            model=model,
-            messages=[m.model_dump() for m in messages],  # type: ignore[misc]
-            # percent-encoded: a subject (a generated file path) may hold non-ASCII or newlines,
-            # which HTTP headers cannot carry
-            extra_headers={STEP_HEADER: quote(request.step_key, safe="/")},
-            **kwargs,
-        )
-        if not resp.choices:
-            return LLMResponse(content="", model=model, finish_reason="empty")
-        choice = resp.choices[0]
-        usage = Usage()
-        if resp.usage is not None:
-            usage = Usage(
-                prompt_tokens=resp.usage.prompt_tokens or 0,
-                completion_tokens=resp.usage.completion_tokens or 0,
+        async with asyncio.timeout(self.timeouts.total):  # cancels the request (and closes its connection)
+            resp = await client.chat.completions.create(
+                model=model,
+                messages=[m.model_dump() for m in messages],  # type: ignore[misc]
+                # percent-encoded: a subject (a generated file path) may hold non-ASCII or newlines,
+                # which HTTP headers cannot carry
+                extra_headers={STEP_HEADER: quote(request.step_key, safe="/")},
+                **kwargs,
             )
+        if not resp.choices:
+            empty = reported_usage(resp.usage) or Usage()
+            return LLMResponse(content="", model=model, finish_reason="empty", usage=empty)
+        choice = resp.choices[0]
+        content = choice.message.content or ""
+        usage = reported_usage(resp.usage)
+        if usage is None:  # the endpoint did not say: estimate, and say so
+            prompt = sum(estimate_tokens(m.content) for m in messages)
+            usage = Usage(prompt_tokens=prompt, completion_tokens=estimate_tokens(content), source="estimated")
         return LLMResponse(
-            content=choice.message.content or "",
+            content=content,
             usage=usage,
             model=resp.model or model,
             finish_reason=choice.finish_reason or "stop",
@@ -241,3 +326,21 @@ class OpenAILLM(LLM):
     async def aclose(self) -> None:
         for client in [self.client, *self._clients.values()]:
             await client.close()
+
+
+#: The most tokens one call's usage may claim; an endpoint's figure is clamped to 0..this.
+MAX_REPORTED_TOKENS = 10_000_000
+
+
+def reported_usage(usage: Any) -> Usage | None:
+    """The usage an endpoint reported, as "measured" and bounded; None when it reported none."""
+    if usage is None:
+        return None
+
+    def tokens(value: Any) -> int:
+        return min(max(value, 0), MAX_REPORTED_TOKENS) if isinstance(value, int) else 0
+
+    prompt, completion = getattr(usage, "prompt_tokens", None), getattr(usage, "completion_tokens", None)
+    if not isinstance(prompt, int) and not isinstance(completion, int):
+        return None
+    return Usage(prompt_tokens=tokens(prompt), completion_tokens=tokens(completion), source="measured")

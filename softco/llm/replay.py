@@ -133,7 +133,14 @@ class ReplayLLM(LLM):
             msg = f"prompt changed since recording for step {request.step_key}; replaying the recorded answer"
             self.warnings.append(msg)
             self.on_warning(msg)
-        return ex.response.model_copy(update={"usage": Usage(**ex.response.usage.model_dump())})
+        return ex.response.model_copy(update={"usage": replayed_usage(ex.response.usage)})
+
+
+def replayed_usage(recorded: Usage) -> Usage:
+    """A recorded figure, replayed: what an endpoint measured is "recorded" (nothing is spent now); an
+    estimate (or a recording that does not say, from an older softco) stays an estimate."""
+    source = "recorded" if recorded.source in ("measured", "recorded") else "estimated"
+    return recorded.model_copy(update={"source": source})
 
 
 def make_header(sop_hash: str, model: str, produced_by: str, requirement: str) -> RecordingHeader:

@@ -41,6 +41,22 @@ class EndpointFailing(AttemptsError):
     """The endpoint kept failing (rate limits, 5xx, timeouts) past the retry bound."""
 
 
+@dataclass(frozen=True)
+class Retry:
+    """A transient fault about to be retried, for the terminal: retry ``number`` of ``limit`` in ``delay`` s."""
+
+    step_key: str
+    number: int
+    limit: int
+    delay: float
+    reason: str
+
+    def describe(self) -> str:
+        wait = f"{self.delay:.1f}" if self.delay < 10 else f"{self.delay:.0f}"
+        retry = f"retry {self.number}/{self.limit} in {wait} s"
+        return f"endpoint slow or unreachable ({self.reason}), {retry}: {self.step_key}"
+
+
 @dataclass
 class Attempt:
     request: LLMRequest
@@ -92,11 +108,13 @@ async def ask_structured(
     parse: Callable[[str], T],
     max_reasks: int = MAX_REASKS,
     max_transient: int = MAX_TRANSIENT,
+    on_retry: Callable[[Retry], None] | None = None,
 ) -> StructuredResult[T]:
     """Ask ``llm`` and parse the answer; re-ask at most ``max_reasks`` times with the error.
 
     Transient faults (rate limits, 5xx, timeouts) are retried at most ``max_transient`` times with
-    backoff; every attempt, failed or not, is in the result (or the exception) for the board.
+    backoff, each one told to ``on_retry`` before the wait; every attempt, failed or not, is in the
+    result (or the exception) for the board.
     """
     attempts: list[Attempt] = []
     current = request
@@ -114,7 +132,10 @@ async def ask_structured(
                 raise EndpointFailing(
                     f"{exc}; gave up after {faults} attempts. Check the endpoint, then `softco resume`", attempts
                 ) from None
-            await asyncio.sleep(backoff(faults, exc.retry_after))
+            delay = backoff(faults, exc.retry_after)
+            if on_retry is not None:
+                on_retry(Retry(request.step_key, faults, max_transient, delay, exc.reason))
+            await asyncio.sleep(delay)
             continue
         finished = time.time()
         try:

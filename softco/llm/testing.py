@@ -88,7 +88,7 @@ class ScriptedLLM(LLM):
         prompt = sum(estimate_tokens(m.content) for m in request.messages)
         return LLMResponse(
             content=text,
-            usage=Usage(prompt_tokens=prompt, completion_tokens=estimate_tokens(text)),
+            usage=Usage(prompt_tokens=prompt, completion_tokens=estimate_tokens(text), source="estimated"),
             model=self.model,
         )
 

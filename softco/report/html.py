@@ -27,7 +27,15 @@ from pygments.util import ClassNotFound
 
 import softco
 from softco.artifacts import BugReport, TestDispute, TestReport
-from softco.report.costs import cost_by_role, cost_by_step, format_cost, format_tokens, format_total_cost
+from softco.report.costs import (
+    cost_by_role,
+    cost_by_step,
+    format_cost,
+    format_count,
+    format_total_cost,
+    format_usage,
+    usage_note,
+)
 from softco.report.coverage import coverage
 from softco.report.project import Project, utc
 from softco.views import generic_md
@@ -93,7 +101,7 @@ def _env() -> Environment:
         lstrip_blocks=True,
     )
     env.filters.update(md=md, md_inline=md_inline, anchor=_anchor)
-    env.globals.update(highlight=highlight, format_cost=format_cost)
+    env.globals.update(highlight=highlight, format_cost=format_cost, format_count=format_count)
     return env
 
 
@@ -120,7 +128,8 @@ def context(p: Project) -> dict[str, Any]:
         "version": softco.__version__,
         "started": utc(p.last_run.started_at) if p.last_run else "",
         "stats": s,
-        "tokens": format_tokens(s.prompt_tokens, s.completion_tokens),
+        "tokens": format_usage(s),
+        "usage_note": usage_note(s),
         "total_cost": format_total_cost(s),
         "by_role": cost_by_role(p.steps, p.role_name),
         "by_step": cost_by_step(p.steps),

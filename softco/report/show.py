@@ -16,7 +16,16 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
-from softco.report.costs import CostRow, cost_by_role, cost_by_step, format_cost, format_tokens, format_total_cost
+from softco.report.costs import (
+    CostRow,
+    cost_by_role,
+    cost_by_step,
+    format_cost,
+    format_count,
+    format_total_cost,
+    format_usage,
+    usage_note,
+)
 from softco.report.coverage import CoverageRow, coverage
 from softco.report.project import Project, ReportError, utc
 from softco.views import design_md, generic_md, prd_md
@@ -57,7 +66,7 @@ def overview(p: Project) -> RenderableType:
     table.add_row("tests", Text(p.tests_summary(), style="green" if p.tests_ok else "red"))
     table.add_row("files", str(s.files))
     table.add_row("LLM calls", str(s.llm_calls))
-    table.add_row("tokens", format_tokens(s.prompt_tokens, s.completion_tokens))
+    table.add_row("tokens", format_usage(s))
     table.add_row("cost", format_total_cost(s))
     table.add_row("time", f"{s.seconds:.1f} s")
     hint = Text(f"views: {' '.join(VIEWS)}   ·   softco report {p.root}", style="dim")
@@ -158,8 +167,8 @@ def _cost_table(title: str, rows: list[CostRow]) -> Table:
             Text(r.name),
             str(r.calls),
             str(r.reasks),
-            f"{r.prompt_tokens:,}",
-            f"{r.completion_tokens:,}",
+            format_count(r.prompt_tokens, r.estimated_calls > 0),
+            format_count(r.completion_tokens, r.estimated_calls > 0),
             format_cost(r),
             f"{r.seconds:.2f} s",
         )
@@ -169,9 +178,12 @@ def _cost_table(title: str, rows: list[CostRow]) -> Table:
 def cost(p: Project) -> RenderableType:
     s = p.stats
     total = Text(
-        f"total: {s.llm_calls} LLM calls, {format_tokens(s.prompt_tokens, s.completion_tokens)} tokens, "
+        f"total: {s.llm_calls} LLM calls, {format_usage(s)} tokens, "
         f"cost {format_total_cost(s)}, {s.seconds:.1f} s wall time"
     )
+    note = usage_note(s)
+    if note:
+        total.append(f"\n{note}", style="dim")
     tables = []
     for title, rows in (
         ("Cost per role", cost_by_role(p.steps, p.role_name)),
@@ -189,7 +201,7 @@ def _narrow_cost_table(title: str, rows: list[CostRow]) -> Table:
     for col in ("calls", *(["re-asks"] if reasks else []), "tokens in+out", "cost", "time"):
         table.add_column(col, justify="right", no_wrap=True)
     for r in rows:
-        tokens = f"{r.prompt_tokens:,}+{r.completion_tokens:,}" if r.calls else "-"
+        tokens = f"{format_count(r.prompt_tokens, r.estimated_calls > 0)}+{r.completion_tokens:,}" if r.calls else "-"
         cells = [str(r.calls), *([str(r.reasks)] if reasks else []), tokens, format_cost(r), f"{r.seconds:.2f} s"]
         table.add_row(Text(r.name), *cells)
     return table

@@ -6,8 +6,10 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from softco.company import Event, Outcome
+from softco.report.costs import format_total_cost, format_usage
 from softco.report.stats import RunStats
 
 
@@ -21,11 +23,23 @@ def progress_printer(console: Console):  # type: ignore[no-untyped-def]
             console.print(f"[dim]…[/] {who} [bold]{rest}[/]", highlight=False)
         elif e.kind == "publish" and e.message is not None:
             console.print(f"[green]✓[/] {who} published [bold]{e.message.kind}[/]: {e.title}", highlight=False)
+        elif e.kind == "retry":  # printed as it happens: a slow or silent endpoint is never a silent wait
+            console.print(Text("! ", style="yellow") + Text(printable(e.title)), highlight=False)
 
     return on_event
 
 
-def print_summary(console: Console, project: Path, outcome: Outcome, stats: RunStats) -> None:
+def printable(text: str) -> str:
+    """``text`` with control characters (escape sequences, newlines) shown as ``?``: it may hold a
+    step key, whose subject a model wrote."""
+    return "".join(c if c.isprintable() else "?" for c in text)
+
+
+def print_summary(
+    console: Console, project: Path, outcome: Outcome, stats: RunStats, project_stats: RunStats | None = None
+) -> None:
+    """The end of a run: ``stats`` are this run's figures, ``project_stats`` (shown when there were
+    earlier runs) the whole project's."""
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="bold")
     table.add_column()
@@ -35,10 +49,16 @@ def print_summary(console: Console, project: Path, outcome: Outcome, stats: RunS
     if r is not None:
         table.add_row("tests", f"{r.passed} passed, {r.failed + r.errors} failed (round {r.round})")
     cached = f" ({stats.cached} answered from the step cache)" if stats.cached else ""
-    table.add_row("LLM calls", f"{stats.llm_calls}{cached}")
-    table.add_row("tokens", f"{stats.prompt_tokens:,} prompt + {stats.completion_tokens:,} completion")
-    table.add_row("cost", "unknown (no price for this model)" if stats.cost_usd is None else f"${stats.cost_usd:.4f}")
+    table.add_row("LLM calls", f"{stats.llm_calls} this run{cached}")
+    table.add_row("tokens", format_usage(stats))
+    table.add_row("cost", format_total_cost(stats))
     table.add_row("time", f"{stats.seconds:.1f} s")
+    if project_stats is not None and project_stats.runs > 1:
+        p = project_stats
+        table.add_row(
+            f"all {p.runs} runs",
+            f"{p.llm_calls} LLM calls, {format_usage(p)} tokens, cost {format_total_cost(p)}, {p.seconds:.1f} s",
+        )
     console.print()
     console.print(table)
     if r is not None and not r.ok:
