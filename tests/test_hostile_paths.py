@@ -6,13 +6,14 @@ Every answer here is what a hostile model could send; everything else (git, the 
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 from helpers import CliResult, run_cli, write_script
-from scripted_project import DESIGN, REQUIREMENT, TESTS, answers, code
+from scripted_project import DESIGN, REQUIREMENT, TESTS, TESTS_ANSWER, answers, code
 
 #: What the engineer tries to put in QA's test file.
 SWAPPED_TESTS = "def test_add():\n    assert True  # swapped-by-the-engineer\n"
@@ -20,10 +21,7 @@ SWAPPED_TESTS = "def test_add():\n    assert True  # swapped-by-the-engineer\n"
 
 def fsmonitor_config(marker: Path) -> str:
     """A git config whose fsmonitor hook (run by `git status`) touches ``marker``."""
-    return (
-        "[core]\n\trepositoryformatversion = 0\n\tbare = false\n\tworktree = ..\n"
-        f"\tfsmonitor = touch {marker} #\n"
-    )
+    return f"[core]\n\trepositoryformatversion = 0\n\tbare = false\n\tworktree = ..\n\tfsmonitor = touch {marker} #\n"
 
 
 def hostile_run(tmp_path: Path, extra: dict[str, str]) -> tuple[CliResult, Path]:
@@ -39,8 +37,16 @@ def hostile_run(tmp_path: Path, extra: dict[str, str]) -> tuple[CliResult, Path]
     for path, content in extra.items():
         script[f"engineer/write_code/{path}"] = code(path, content, [])
     res = run_cli(
-        ["new", REQUIREMENT, "--name", "p", "--llm", f"script:{write_script(tmp_path / 'a.json', script)}",
-         "--output", "out"],
+        [
+            "new",
+            REQUIREMENT,
+            "--name",
+            "p",
+            "--llm",
+            f"script:{write_script(tmp_path / 'a.json', script)}",
+            "--output",
+            "out",
+        ],
         tmp_path,
     )
     return res, tmp_path / "out" / "p"
@@ -56,9 +62,7 @@ def history(project: Path) -> str:
     """Every file of every commit (paths and contents), as git shows them."""
     if not (project / ".git").is_dir():
         return ""
-    out = subprocess.run(
-        ["git", "log", "--all", "-p", "--format=%H"], cwd=project, capture_output=True, text=True
-    )
+    out = subprocess.run(["git", "log", "--all", "-p", "--format=%H"], cwd=project, capture_output=True, text=True)
     return out.stdout
 
 
@@ -126,3 +130,47 @@ def test_an_embedded_git_directory_is_refused(tmp_path: Path, layout: tuple[str,
         subprocess.run(["git", "clone", "-q", str(project), str(clone)], capture_output=True, check=True)
         git_status_runs_no_fsmonitor(clone / "inner", marker)
     assert "inner/HEAD" not in history(project)
+
+
+def test_test_files_that_differ_only_in_case_stop_the_run_before_either_is_overwritten(tmp_path: Path) -> None:
+    """Each QA answer is valid alone; together they are one file on macOS: the second is refused at write
+    time (the Workspace's own check), with nothing of it on the board or in the repo."""
+    more = {
+        "path": "calc/more.py",
+        "purpose": "More arithmetic",
+        "req_ids": ["REQ-1"],
+        "interfaces": ["def add(a: float, b: float) -> float: Sum."],
+    }
+    script = answers()
+    script["architect/write_design/project"] = {**DESIGN, "files": [*DESIGN["files"], more]}
+    script["engineer/write_code/calc/more.py"] = code("calc/more.py", "from calc.ops import add\n", ["REQ-1"])
+    script["qa_engineer/write_tests/calc/more.py"] = {
+        **TESTS_ANSWER,
+        "path": "tests/test_OPS.py",
+        "source": "calc/more.py",
+        "content": SWAPPED_TESTS,
+        "cases": [{"name": "test_add", "req_ids": ["REQ-1"]}],
+    }
+    res = run_cli(
+        [
+            "new",
+            REQUIREMENT,
+            "--name",
+            "p",
+            "--llm",
+            f"script:{write_script(tmp_path / 'a.json', script)}",
+            "--output",
+            "out",
+        ],
+        tmp_path,
+    )
+    refused(res, "'tests/test_OPS.py' and 'tests/test_ops.py' differ only in case")
+    project = tmp_path / "out" / "p"
+    files = subprocess.run(["git", "ls-files"], cwd=project, capture_output=True, text=True).stdout.split()
+    assert len({f.lower() for f in files}) == len(files), files
+    assert "swapped-by-the-engineer" not in history(project)
+    assert not (project / "tests" / "test_OPS.py").exists()
+    published = sqlite3.connect(project / ".softco" / "board.sqlite").execute(
+        "SELECT payload_json FROM messages WHERE kind = 'tests'"
+    )
+    assert "test_OPS" not in " ".join(p for (p,) in published)
