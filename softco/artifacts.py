@@ -139,7 +139,8 @@ def check_relative_path(path: str) -> str:
     """
     problem = _path_problem(path)
     if problem is not None:
-        raise ValueError(f"{path!r} is not a safe relative file path: {problem}; {PATH_RULES}")
+        shown = repr(path) if len(path) <= 80 else f"{path[:60]!r}... ({len(path)} characters)"
+        raise ValueError(f"{shown} is not a safe relative file path: {problem}; {PATH_RULES}")
     return path
 
 
