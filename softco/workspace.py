@@ -19,6 +19,12 @@ GITIGNORE = ".softco/\n__pycache__/\n*.pyc\n.pytest_cache/\n*.egg-info/\n"
 MAX_FILE_BYTES = 512 * 1024
 
 
+def _parents(path: str) -> list[str]:
+    """The directories above a repo path, the top one ('') first: 'a/b/c.py' -> ['', 'a', 'a/b']."""
+    names = path.split("/")
+    return ["/".join(names[:i]) for i in range(len(names))]
+
+
 class WorkspaceError(Exception):
     """A path or directory problem; the message says what to do."""
 
@@ -68,6 +74,8 @@ class Workspace:
         self.repo = git.Repo(root, odbt=_ObjectDB)
         #: commits made through this object, newest last: (message, sha)
         self._made: list[tuple[str, str]] = []
+        #: the paths in git's index, read once and then kept up to date by commit()
+        self._tracked: set[str] | None = None
 
     @classmethod
     def create(cls, root: Path) -> Workspace:
@@ -111,8 +119,14 @@ class Workspace:
         paths = list(paths)
         for rel in paths:
             self.resolve(rel)
-        existing: dict[str, bool] = {str(e[0]): False for e in self.repo.index.entries}
-        for where in sorted({"/".join(p.split("/")[:i]) for p in paths for i in range(p.count("/") + 1)}):
+        dirs = {d for p in paths for d in _parents(p)}
+        folded = {d.lower() for d in dirs}
+        existing: dict[str, bool] = {}  # path -> is a directory
+        for t in self.tracked():  # what a tracked file puts in the directories written to (case-blind)
+            names = t.split("/")
+            deepest = max(i for i in range(len(names)) if "/".join(names[:i]).lower() in folded)
+            existing["/".join(names[: deepest + 1])] = deepest + 1 < len(names)
+        for where in sorted(dirs):
             try:
                 with os.scandir(self.root / where) as it:
                     for entry in it:
@@ -123,6 +137,12 @@ class Workspace:
             check_file_set(paths, existing.items())
         except ValueError as exc:
             raise WorkspaceError(f"refusing to write the project: {exc}") from None
+
+    def tracked(self) -> set[str]:
+        """The paths git tracks in this project."""
+        if self._tracked is None:
+            self._tracked = {str(e[0]) for e in self.repo.index.entries}
+        return self._tracked
 
     def write(self, files: dict[str, str]) -> list[str]:
         """Write files (all checked first, see :meth:`check`); return the ones whose content changed."""
@@ -179,6 +199,8 @@ class Workspace:
             index.remove(removed, working_tree=False)
         if paths:
             index.add(paths)
+        if self._tracked is not None:
+            self._tracked = (self._tracked - set(removed or [])) | set(paths)
         # what `index.commit(..., skip_hooks=True)` does, with "nothing changed" told by the tree's SHA
         # (the index's tree is HEAD's tree) rather than by a `git diff` process
         tree = index.write_tree()
