@@ -164,7 +164,8 @@ def test_test_files_that_differ_only_in_case_stop_the_run_before_either_is_overw
         ],
         tmp_path,
     )
-    refused(res, "'tests/test_OPS.py' and 'tests/test_ops.py' differ only in case")
+    refused(res, "'tests/test_OPS.py' and 'tests/test_ops.py' differ only in case", "start again with `softco new")
+    assert "free disk space" not in res.stderr  # it is the answer that is refused, not the disk
     project = tmp_path / "out" / "p"
     files = subprocess.run(["git", "ls-files"], cwd=project, capture_output=True, text=True).stdout.split()
     assert len({f.lower() for f in files}) == len(files), files
