@@ -7,11 +7,15 @@ validated with a :class:`Refs` context, so an LLM answer that invents ids is rej
 
 from __future__ import annotations
 
+import ast
 import re
+import threading
 from collections.abc import Iterable
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from softco.dependencies import check_dependencies
 
 REQ_ID = re.compile(r"^REQ-[1-9][0-9]*$")
 #: The largest generated file softco accepts; a bigger answer is re-asked with the error.
@@ -307,6 +311,11 @@ class Design(Artifact):
             raise ValueError(f"package {v!r} must be a lowercase Python identifier")
         return v
 
+    @field_validator("dependencies")
+    @classmethod
+    def _dependencies(cls, v: list[str]) -> list[str]:
+        return check_dependencies(v)
+
     @model_validator(mode="after")
     def _files(self) -> Design:
         paths = [f.path for f in self.files]
@@ -483,7 +492,8 @@ class Tests(Artifact):
 
     @model_validator(mode="after")
     def _cases_exist(self) -> Tests:
-        missing = [c.name for c in self.cases if not re.search(rf"def {re.escape(c.name)}\s*\(", self.content)]
+        defined = _test_functions(self.content)
+        missing = [c.name for c in self.cases if c.name not in defined]
         if missing:
             raise ValueError(f"cases name tests that are not defined in content: {missing}")
         return self
@@ -496,6 +506,28 @@ class Tests(Artifact):
 
     def repo_files(self) -> dict[str, str]:
         return {self.path: self.content}
+
+
+_AST_LOCK = threading.Lock()
+
+
+def _test_functions(source: str) -> set[str]:
+    """The names of the test functions a pytest file defines (at module level or in a class), read with
+    ``ast``: a comment or a string that merely contains ``def test_x(`` does not count."""
+    try:
+        with _AST_LOCK:  # CPython 3.11's parser is not safe to call from two threads at once
+            tree = ast.parse(source)
+    except SyntaxError as exc:
+        raise ValueError(f"the test file is not valid Python: line {exc.lineno}: {exc.msg}") from None
+    except ValueError as exc:  # e.g. a NUL byte
+        raise ValueError(f"the test file is not valid Python: {exc}") from None
+    names: set[str] = set()
+    for node in tree.body:
+        bodies = [node] if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) else []
+        if isinstance(node, ast.ClassDef):
+            bodies = [n for n in node.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+        names.update(n.name for n in bodies)
+    return names
 
 
 Outcome = Literal["passed", "failed", "error", "skipped"]
@@ -527,10 +559,14 @@ class TestReport(Artifact):
     exit_code: int
     results: list[TestResult]
     output: str = Field(default="", description="The tail of pytest's output")
+    sandbox: str = Field(default="", description="How the generated code was isolated, e.g. 'bwrap, as nobody'")
+    sandbox_warnings: list[str] = Field(default_factory=list, description="What the sandbox could not isolate")
 
     @property
     def ok(self) -> bool:
-        return self.failed == 0 and self.errors == 0 and self.passed > 0
+        """All tests pass: pytest itself exited 0, and every test it collected or QA declared passed
+        or was skipped (a declared case that did not run counts as an error), with at least one pass."""
+        return self.exit_code == 0 and self.failed == 0 and self.errors == 0 and self.passed > 0
 
     def title(self) -> str:
         return f"round {self.round}: {self.passed} passed, {self.failed + self.errors} failed"

@@ -358,9 +358,12 @@ class Company:
         if report.ok:
             return Outcome(EXIT_OK, f"all {report.passed} tests pass", report)
         failing = [r.nodeid for r in report.results if r.outcome in ("failed", "error")]
-        why = (
-            f"{len(failing)} test(s) still fail after {report.round - 1} fix round(s)" if failing else "no test passed"
-        )
+        if failing:
+            why = f"{len(failing)} test(s) still fail after {report.round - 1} fix round(s)"
+        elif report.exit_code != 0:
+            why = f"pytest exited with code {report.exit_code}"
+        else:
+            why = "no test passed"
         return Outcome(EXIT_TESTS_FAIL, why, report)
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from softco import sandbox
 from softco.artifacts import BugReport, Dispute, Failure, TestDispute, TestReport, TestResult, Tests
@@ -32,15 +34,6 @@ class TestRun:
     limits: sandbox.Limits
 
 
-def _module_to_path(classname: str, known: set[str]) -> str | None:
-    parts = classname.split(".")
-    for n in range(len(parts), 0, -1):
-        candidate = "/".join(parts[:n]) + ".py"
-        if candidate in known:
-            return candidate
-    return None
-
-
 #: What differs between two runs of the same failing test: the sandbox's temporary HOME (pytest's
 #: tmp_path lives under it) and object addresses in reprs.
 _RUN_SPECIFIC = [
@@ -57,39 +50,60 @@ def stable_message(text: str) -> str:
     return text
 
 
-def _parse_junit(xml_path: Path, known: set[str]) -> dict[tuple[str, str], tuple[str, str, float]]:
-    """(file, test name) -> (outcome, message, seconds); collection errors keyed by (file, '*')."""
+class _Event(BaseModel):
+    """One line the pytest plugin wrote to the results pipe (written by code the model wrote too:
+    validated, bounded, and unknown lines are skipped)."""
+
+    model_config = ConfigDict(extra="forbid")
+    event: Literal["test", "collect", "finish"]
+    nodeid: str = Field(default="", max_length=2000)
+    when: str = ""
+    outcome: Literal["passed", "failed", "error", "skipped"] = "error"
+    message: str = ""
+    duration: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    exitstatus: int = 0
+    collected: int = 0
+
+
+_RANK = {"passed": 0, "skipped": 1, "failed": 2, "error": 3}
+
+
+def parse_results(data: bytes) -> tuple[dict[tuple[str, str], tuple[str, str, float]], int]:
+    """(file, test name) -> (outcome, message, seconds) for every test pytest ran or failed to collect
+    (collection errors keyed by (file, '*')), and the number of lines that were not valid events."""
     results: dict[tuple[str, str], tuple[str, str, float]] = {}
-    root = ET.parse(xml_path).getroot()
-    for case in root.iter("testcase"):
-        classname = case.get("classname", "")
-        name = case.get("name", "")
-        seconds = float(case.get("time", "0") or 0)
-        file = _module_to_path(classname, known)
-        if file is None:  # a collection error: pytest names the module as the test name
-            file = _module_to_path(name, known) or name
-            name = "*"
-        outcome, message = "passed", ""
-        for tag, label in (("failure", "failed"), ("error", "error"), ("skipped", "skipped")):
-            el = case.find(tag)
-            if el is not None:
-                outcome = label
-                message = stable_message(el.text or el.get("message") or "")[-MESSAGE_LIMIT:]
-                break
-        base = re.sub(r"\[.*\]$", "", name)
-        prev = results.get((file, base))
-        if prev is None or prev[0] == "passed":  # a failing parametrization wins
-            results[(file, base)] = (outcome, message, seconds + (prev[2] if prev else 0.0))
-    return results
+    bad = 0
+    for line in data.splitlines():
+        try:
+            ev = _Event.model_validate_json(line)
+        except ValueError:
+            bad += 1
+            continue
+        if ev.event == "finish":
+            continue
+        path, _, rest = ev.nodeid.partition("::")
+        name = re.sub(r"\[.*\]$", "", rest.rsplit("::", 1)[-1]) if rest else "*"
+        message = stable_message(ev.message)[-MESSAGE_LIMIT:]
+        key = (path or "(collection)", name)
+        prev = results.get(key)
+        seconds = ev.duration + (prev[2] if prev else 0.0)
+        if prev is None or _RANK[ev.outcome] > _RANK[prev[0]]:  # a failing parametrization or teardown wins
+            results[key] = (ev.outcome, message, seconds)
+        else:
+            results[key] = (prev[0], prev[1], seconds)
+    return results, bad
 
 
 def run_tests(run: TestRun) -> TestReport:
-    """Run every test file QA wrote, in the sandbox, and report each declared test's outcome."""
-    reports = run.project / ".softco" / "reports"
-    reports.mkdir(parents=True, exist_ok=True)
-    junit = reports / f"round-{run.round}.xml"
-    junit.unlink(missing_ok=True)
-    python = sandbox.ensure_venv(run.project, run.dependencies)
+    """Run every test file QA wrote, in the sandbox, and report every test pytest collected.
+
+    Outcomes come from softco's pytest plugin through a pipe, not from a file the code under test can
+    write. Every declared case that did not run is an error; a test nobody declared still counts.
+    """
+    try:
+        python = sandbox.ensure_venv(run.project, run.dependencies)
+    except sandbox.SandboxError as exc:
+        raise SandboxUnavailable(str(exc)) from None
     result = sandbox.run(
         run.project,
         [
@@ -99,44 +113,55 @@ def run_tests(run: TestRun) -> TestReport:
             "-q",
             "-p",
             "no:cacheprovider",
+            "-p",
+            "softco_results",
             "--tb=short",  # the failing lines, not whole functions with their argument values: shorter fix prompts
-            f"--junitxml={junit}",
-            "-o",
-            "junit_family=xunit2",
             *sorted(run.tests),
         ],
         run.limits,
+        results=True,
     )
-    if result.exit_code == sandbox.PREAMBLE_FAILED and not junit.exists():
+    parsed, bad = parse_results(result.results)
+    if result.exit_code == sandbox.PREAMBLE_FAILED and not parsed:
         raise SandboxUnavailable(
             f"the sandbox could not be set up, so no generated test ran: {result.output.strip()[-500:]}; "
             "install bubblewrap (apt-get install bubblewrap), then `softco resume`"
         )
-    parsed = _parse_junit(junit, set(run.tests)) if junit.exists() else {}
     why_missing = (
         f"timed out after {run.limits.wall_seconds:.0f} s"
         if result.timed_out
         else f"did not run (pytest exit code {result.exit_code})"
     )
     results: list[TestResult] = []
+    declared: set[tuple[str, str]] = set()
     for path in sorted(run.tests):
         for case in run.tests[path].cases:
+            declared.add((path, case.name))
             hit = parsed.get((path, case.name)) or parsed.get((path, "*"))
             outcome, message, seconds = hit if hit else ("error", why_missing, 0.0)
-            results.append(
-                TestResult.model_validate(
-                    {
-                        "file": path,
-                        "name": case.name,
-                        "req_ids": case.req_ids,
-                        "outcome": outcome,
-                        "message": message,
-                        "duration": seconds,
-                    }
-                )
+            results.append(_result(path, case.name, case.req_ids, outcome, message, seconds))
+    for (path, name), (outcome, message, seconds) in sorted(parsed.items()):
+        if (path, name) in declared or (name == "*" and path in run.tests):
+            continue  # a declared case, or a collection error already given to the file's declared cases
+        if name == "*":
+            message = f"collection error: {message}"
+            name = "collection"
+        results.append(_result(path, name, [], outcome, message or "(not declared by QA)", seconds))
+    if result.exit_code != 0 and not any(r.outcome in ("failed", "error") for r in results):
+        results.append(
+            _result(
+                "(pytest)",
+                "exit_status",
+                [],
+                "error",
+                f"pytest exited with code {result.exit_code} although no test failed (code that ends the test run "
+                f"early, or an error outside any test); the end of its output:\n{result.output[-MESSAGE_LIMIT:]}",
+                0.0,
             )
+        )
     count = {o: sum(r.outcome == o for r in results) for o in ("passed", "failed", "error", "skipped")}
-    output = "\n".join(result.warnings + [result.output[-OUTPUT_TAIL:]])
+    notes = [f"{bad} line(s) on the results pipe were not valid test events and were ignored"] if bad else []
+    output = "\n".join(notes + [result.output[-OUTPUT_TAIL:]])
     return TestReport(
         round=run.round,
         passed=count["passed"],
@@ -146,6 +171,14 @@ def run_tests(run: TestRun) -> TestReport:
         exit_code=result.exit_code,
         results=results,
         output=output,
+        sandbox=f"{result.mechanism}, generated code run as {result.user}",
+        sandbox_warnings=result.warnings,
+    )
+
+
+def _result(file: str, name: str, req_ids: list[str], outcome: str, message: str, seconds: float) -> TestResult:
+    return TestResult.model_validate(
+        {"file": file, "name": name, "req_ids": req_ids, "outcome": outcome, "message": message, "duration": seconds}
     )
 
 

@@ -28,7 +28,7 @@ from softco.llm.replay import RecordingLLM, ReplayError, make_header
 from softco.prompts import TemplateError
 from softco.qa_tools import SandboxUnavailable
 from softco.report.stats import run_stats
-from softco.report.terminal import print_summary, progress_printer
+from softco.report.terminal import print_sandbox, print_summary, progress_printer
 from softco.sop import Sop, SopError
 from softco.sop_check import load_checked_sop
 from softco.workspace import Workspace, WorkspaceError, choose_project_dir, slugify
@@ -283,6 +283,7 @@ def start_new(opts: NewOptions, console: Console) -> int:
     saved = _jsonable(opts)
     board.start_run(run_id, requirement, sop.sop_hash, llm.model or default_model(), saved)
     console.print(f"softco: building [bold]{project}[/] (run {run_id}, model {llm.model})", highlight=False)
+    print_sandbox(console)
     company = Company(sop, llm, board, ws, run_id, settings, on_event=progress_printer(console))
     try:
         outcome = execute(company, llm, board, run_id, requirement)
@@ -377,6 +378,7 @@ def _continue(
         company = Company(sop, llm, board, ws, run_id, settings, on_event=progress_printer(console))
         verb = f"revising {revision.stage} of" if revision else "resuming"
         console.print(f"softco: {verb} [bold]{project}[/] (run {run_id}, branch {branch})", highlight=False)
+        print_sandbox(console)
         outcome = execute(company, llm, board, run_id, None)
         print_summary(console, project, outcome, run_stats(board))
         return outcome.exit_code

@@ -60,9 +60,14 @@ def test_report_md(r: TestReport) -> str:
     failures = [
         f"### `{c.nodeid}`\n```\n{c.message.strip()}\n```" for c in r.results if c.outcome in ("failed", "error")
     ]
+    verdict = "all tests pass" if r.ok else "tests fail"
+    sandbox = f"\nSandbox: {r.sandbox}.\n" if r.sandbox else ""
+    sandbox += "".join(f"\n> **Warning:** {w}\n" for w in r.sandbox_warnings)
     return (
         f"# Test report, round {r.round}\n\n{r.passed} passed, {r.failed} failed, {r.errors} errors, "
-        f"{r.skipped} skipped (pytest exit code {r.exit_code})\n\n| test | requirements | outcome |\n"
+        f"{r.skipped} skipped (pytest exit code {r.exit_code}): **{verdict}**. Every test pytest collected "
+        "counts, whether QA declared it or not; all tests pass only when pytest exits 0, every declared test "
+        f"ran, and none failed.\n{sandbox}\n| test | requirements | outcome |\n"
         "|---|---|---|\n"
         + "\n".join(rows)
         + "\n"

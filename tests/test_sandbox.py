@@ -6,6 +6,7 @@ ones that do not. CI installs bubblewrap, so there both ``bwrap`` and ``unshare`
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -134,7 +135,7 @@ def attempt(name, path):
     except OSError as e:
         print("BLOCKED", name, type(e).__name__, e.strerror)
 open("inside.txt", "w").write("ok")
-open(".softco/reports/junit.xml", "w").write("<ok/>")
+print("INSIDE", open("inside.txt").read())
 open(os.path.join(os.environ["HOME"], "h.txt"), "w").write("ok")
 with tempfile.NamedTemporaryFile() as t:
     print("TMPDIR", t.name)
@@ -144,11 +145,11 @@ with tempfile.NamedTemporaryFile() as t:
     )
     assert res.exit_code == 0, res.output
     for name, path in targets.items():
-        assert f"BLOCKED {name}" in res.output, res.output
         assert not path.exists(), f"{name}: {path} was written from the sandbox"
-    assert "WROTE" not in res.output
-    assert (p / "inside.txt").read_text() == "ok"
-    assert (p / ".softco" / "reports" / "junit.xml").read_text() == "<ok/>"
+    for name in ("outside", "realhome", "symlink"):  # outside the work copy: refused outright
+        assert f"BLOCKED {name}" in res.output, res.output
+    assert "INSIDE ok" in res.output  # the code writes its own work copy ...
+    assert not (p / "inside.txt").exists()  # ... which never reaches the project
     assert "TMPDIR /" in res.output
     assert res.fs_isolated and res.mechanism == mechanism
 
@@ -167,7 +168,7 @@ def test_bwrap_hides_the_users_home(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 
 @pytest.mark.parametrize("mechanism", FS_ISOLATING)
-def test_generated_pytest_runs_with_tmp_path_and_junit(tmp_path: Path, mechanism: str) -> None:
+def test_generated_pytest_runs_with_tmp_path_and_reports_through_the_pipe(tmp_path: Path, mechanism: str) -> None:
     p = project(tmp_path)
     python = sandbox.ensure_venv(p, [])
     (p / "tests").mkdir()
@@ -176,15 +177,17 @@ def test_generated_pytest_runs_with_tmp_path_and_junit(tmp_path: Path, mechanism
         "    (tmp_path / 'f').write_text('x')\n"
         "    assert (tmp_path / 'f').exists()\n"
     )
-    junit = p / ".softco" / "reports" / "round-1.xml"
     res = sandbox.run(
         p,
-        [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}", "tests/test_gen.py"],
+        [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "softco_results", "tests/test_gen.py"],
         sandbox.Limits(wall_seconds=60),
         mechanism=mechanism,
+        results=True,
     )
     assert res.exit_code == 0, res.output
-    assert 'tests="1"' in junit.read_text()
+    events = [json.loads(line) for line in res.results.splitlines()]
+    assert {"event": "finish", "exitstatus": 0, "collected": 1} in events
+    assert [e["outcome"] for e in events if e["event"] == "test"] == ["passed"]
 
 
 @pytest.mark.parametrize("mechanism", FS_ISOLATING)
@@ -237,6 +240,7 @@ for _ in range(n):
         if os.fork() == 0:
             with open("daemons.txt", "a") as f:
                 f.write(f"{os.getpid()}\\n")
+            print("DAEMON", os.getpid(), flush=True)
             time.sleep(600)
         os._exit(0)
 time.sleep(600)
@@ -259,7 +263,7 @@ def test_stray_daemons_are_killed_at_the_wall_limit(tmp_path: Path, mechanism: s
     worker.join()
     res = box[0]
     assert res.timed_out and res.pid_isolated
-    assert len((p / "daemons.txt").read_text().split()) == n  # they all started ...
+    assert res.output.count("DAEMON ") == n  # they all started ...
     assert len(seen) >= n + 1, f"saw only {len(seen)} sandboxed processes from the host"
     left = [pid for pid in seen if Path(f"/proc/{pid}/cmdline").exists() and Path(f"/proc/{pid}/cmdline").read_bytes()]
     assert left == [], f"stray processes survived the wall-time kill: {left}"  # ... and none is left
@@ -275,7 +279,7 @@ def test_daemons_end_with_the_run(tmp_path: Path, mechanism: str) -> None:
     )
     res = run_py(p, code, sandbox.Limits(wall_seconds=20), mechanism, (token, str(n)))
     assert res.exit_code == 0 and not res.timed_out, res.output
-    assert len((p / "daemons.txt").read_text().split()) == n
+    assert res.output.count("DAEMON ") == n
     assert sandboxed_processes(token) == [], "daemons outlived the run"
 
 

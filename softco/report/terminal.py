@@ -51,3 +51,13 @@ def print_summary(console: Console, project: Path, outcome: Outcome, stats: RunS
     console.print(f"  softco show {project} trace      requirements -> files -> tests -> outcomes", highlight=False)
     console.print(f"  softco report {project}          one HTML page to review it all", highlight=False)
     console.print(f"  git -C {project} log --stat      who did what, one commit per artifact", highlight=False)
+
+
+def print_sandbox(console: Console) -> None:
+    """How generated code will be isolated on this machine, and what is missing, before any of it exists."""
+    from softco import sandbox
+
+    line, warnings = sandbox.describe()
+    console.print(f"  {line}", highlight=False, markup=False, style="dim")
+    for w in warnings:
+        console.print(f"[yellow]warning:[/] {w}", highlight=False)

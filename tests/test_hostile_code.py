@@ -1,0 +1,239 @@
+"""Model output that tries to run on the host, flood softco, fill the disk, read secrets or lie to QA.
+
+Each test plays a hostile model (answers scripted, or the files such answers would produce) and
+checks what reaches the host. Every one of them failed on the code before issue 12 / 13.1.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+from helpers import run_cli, write_script
+from scripted_project import DESIGN, REQUIREMENT, TESTS_ANSWER, answers
+
+from softco import sandbox
+from softco.artifacts import Design, Tests
+from softco.dependencies import check_dependency
+from softco.qa_tools import TestRun, run_tests
+
+EVIL_SETUP = """import pathlib
+pathlib.Path({marker!r}).write_text("setup.py ran on the host")
+from setuptools import setup
+setup(name="evilpkg", version="1")
+"""
+
+
+def evil_sdist(tmp_path: Path) -> tuple[Path, Path]:
+    """A local project whose setup.py, if anything builds it, leaves a marker file."""
+    pkg, marker = tmp_path / "evilpkg", tmp_path / "PWNED"
+    pkg.mkdir()
+    (pkg / "setup.py").write_text(EVIL_SETUP.format(marker=str(marker)))
+    return pkg, marker
+
+
+def hostile_dependencies(pkg: Path) -> list[str]:
+    return [
+        f"evilpkg @ file://{pkg}",
+        str(pkg),
+        f"--find-links={pkg.parent}",
+        "--no-binary=:all:",
+        "evilpkg @ https://example.invalid/evilpkg-1.tar.gz",
+        f"-e {pkg}",
+        "./evilpkg",
+    ]
+
+
+def test_a_dependency_is_a_plain_pep508_requirement() -> None:
+    assert check_dependency("Requests[socks] >= 2.0 ; python_version >= '3.8'") == (
+        'Requests[socks]>=2.0; python_version >= "3.8"'
+    )
+    for bad in ["--index-url=http://x", "x @ file:///tmp/x", "/abs/path", "..", "x y z", "", "a" * 300]:
+        with pytest.raises(ValueError):
+            check_dependency(bad)
+
+
+@pytest.mark.parametrize("index", range(7))
+def test_hostile_dependencies_never_reach_pip(tmp_path: Path, index: int) -> None:
+    pkg, marker = evil_sdist(tmp_path)
+    dep = hostile_dependencies(pkg)[index]
+    with pytest.raises(ValueError):
+        Design.model_validate({**DESIGN, "dependencies": [dep]})
+    project = tmp_path / "proj"
+    project.mkdir()
+    with pytest.raises(sandbox.SandboxError, match="dependenc"):
+        sandbox.ensure_venv(project, [dep])
+    assert not marker.exists()
+
+
+def test_a_hostile_design_is_re_asked_and_nothing_is_built(tmp_path: Path) -> None:
+    """Through the CLI: the Architect first names a local sdist; the answer is refused with the reason,
+    the second answer is used, and the sdist's setup.py never ran."""
+    pkg, marker = evil_sdist(tmp_path)
+    script = answers()
+    script["architect/write_design/project"] = [{**DESIGN, "dependencies": [f"evilpkg @ file://{pkg}"]}, DESIGN]
+    path = write_script(tmp_path / "a.json", script)
+    res = run_cli(["new", REQUIREMENT, "--name", "p", "--llm", f"script:{path}", "--output", "out"], tmp_path)
+    assert res.exit_code == 0, res.stdout + res.stderr
+    assert not marker.exists()
+    with sqlite3.connect(tmp_path / "out" / "p" / ".softco" / "board.sqlite") as db:
+        errors = [e for (e,) in db.execute("SELECT error FROM steps WHERE key LIKE 'architect/%' AND error != ''")]
+    assert any("looks like a path or URL" in e for e in errors), errors
+
+
+def test_the_venv_is_made_from_a_safe_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run from inside a generated project, a model-written `venv/__main__.py` must not be what
+    `python -m venv` starts."""
+    marker = tmp_path / "PWNED"
+    hostile = tmp_path / "generated"
+    (hostile / "venv").mkdir(parents=True)
+    (hostile / "venv" / "__init__.py").write_text("")
+    (hostile / "venv" / "__main__.py").write_text(f"open({str(marker)!r}, 'w').write('x')\n")
+    monkeypatch.chdir(hostile)
+    python = sandbox.ensure_venv(tmp_path / "proj", [])
+    assert python.exists()
+    assert not marker.exists()
+
+
+def test_the_venvs_python_never_starts_on_the_host(tmp_path: Path) -> None:
+    """A .pth in the project venv (from a wheel, say) runs whenever that venv's python starts; installing
+    dependencies must not start it on the host."""
+    project = tmp_path / "proj"
+    sandbox.ensure_venv(project, [])
+    marker = tmp_path / "PWNED"
+    site_dirs = list((project / ".softco" / "venv" / "lib").glob("python3*/site-packages"))
+    assert site_dirs
+    (site_dirs[0] / "evil.pth").write_text(f"import pathlib; pathlib.Path({str(marker)!r}).write_text('x')\n")
+    # pytest is already there (softco's own site-packages): nothing is downloaded
+    sandbox.ensure_venv(project, ["pytest"])
+    assert not marker.exists()
+
+
+def test_output_is_bounded(tmp_path: Path) -> None:
+    project = tmp_path / "proj"
+    python = sandbox.ensure_venv(project, [])
+    (project / "flood.py").write_text("import sys\nfor _ in range(64):\n    sys.stdout.write('x' * (1 << 20))\n")
+    res = sandbox.run(project, [str(python), "flood.py"], sandbox.Limits(wall_seconds=60))
+    assert res.exit_code == 0, res.output[-500:]
+    assert res.output_dropped >= 63 * (1 << 20)
+    assert len(res.output) < sandbox.OUTPUT_LIMIT + 200
+    assert "were dropped" in res.output
+
+
+def qa_run(project: Path, content: str, cases: list[str], disk: int | None = None) -> TestRun:
+    tests = Tests.model_validate(
+        {
+            **TESTS_ANSWER,
+            "path": "tests/test_x.py",
+            "content": content,
+            "cases": [{"name": n, "req_ids": ["REQ-1"]} for n in cases],
+        }
+    )
+    (project / "tests").mkdir(parents=True, exist_ok=True)
+    (project / "tests" / "test_x.py").write_text(content)
+    limits = sandbox.Limits(wall_seconds=60) if disk is None else sandbox.Limits(wall_seconds=60, disk_bytes=disk)
+    return TestRun(project, {"tests/test_x.py": tests}, 1, [], limits)
+
+
+def test_an_undeclared_failing_test_fails_the_verdict(tmp_path: Path) -> None:
+    content = "def test_a():\n    assert True\n\n\ndef test_x():\n    assert False\n"
+    report = run_tests(qa_run(tmp_path / "p", content, ["test_a"]))
+    assert report.exit_code == 1
+    assert (report.passed, report.failed) == (1, 1)
+    assert not report.ok
+    assert [r.nodeid for r in report.results if r.outcome == "failed"] == ["tests/test_x.py::test_x"]
+
+
+CASES = TESTS_ANSWER["cases"]
+
+
+def test_a_test_named_only_in_a_comment_is_not_declared() -> None:
+    with pytest.raises(ValueError, match="not defined"):
+        Tests.model_validate(
+            {**TESTS_ANSWER, "content": "# def test_add(\ndef test_divide():\n    pass\n", "cases": CASES[:2]}
+        )
+
+
+FORGERIES = {
+    "forged pass": "open(path, 'w').write('<testsuites><testsuite><testcase classname=\"tests.test_x\" "
+    "name=\"test_a\" time=\"0\"/></testsuite></testsuites>'); os._exit(0)",
+    "garbage": "open(path, 'w').write('\\x00not xml'); os._exit(0)",
+    "symlink to a secret": "os.symlink('/etc/hostname', path); os._exit(0)",
+}
+
+
+@pytest.mark.parametrize("how", sorted(FORGERIES))
+def test_the_code_under_test_cannot_forge_the_report(tmp_path: Path, how: str) -> None:
+    """An atexit handler that replaces pytest's report file (every file softco ever read results from)
+    and exits 0: the failing test is still reported as failing."""
+    forge = FORGERIES[how]
+    content = f"""import atexit, glob, os
+
+def _forge():
+    os.makedirs('.softco/reports', exist_ok=True)
+    for path in glob.glob('.softco/reports/*.xml') or ['.softco/reports/round-1.xml']:
+        if os.path.lexists(path):
+            os.unlink(path)
+        {forge}
+
+atexit.register(_forge)
+
+
+def test_a():
+    assert 1 == 2
+"""
+    report = run_tests(qa_run(tmp_path / "p", content, ["test_a"]))
+    assert [(r.name, r.outcome) for r in report.results][:1] == [("test_a", "failed")]
+    assert not report.ok
+
+
+def test_the_disk_is_bounded_and_leftovers_vanish(tmp_path: Path) -> None:
+    if not sandbox.PROVIDES[sandbox.best()].disk_quota:
+        pytest.skip("no mechanism with a disk quota works here (install bubblewrap)")
+    project = tmp_path / "p"
+    content = """import os
+
+def test_fill():
+    with open('big.bin', 'wb') as f:
+        for _ in range(200):
+            f.write(b'x' * (1 << 20))
+"""
+    report = run_tests(qa_run(project, content, ["test_fill"], disk=64 * 1024**2))
+    assert report.results[0].outcome == "failed", report.output
+    assert "No space left on device" in report.results[0].message
+    assert not (project / "big.bin").exists()
+    assert sorted(p.name for p in project.iterdir()) == [".softco", "tests"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can read /etc/shadow in the first place")
+def test_generated_code_run_by_root_cannot_read_root_only_files(tmp_path: Path) -> None:
+    if not Path("/etc/shadow").exists():
+        pytest.skip("no /etc/shadow on this machine")
+    project = tmp_path / "p"
+    python = sandbox.ensure_venv(project, [])
+    (project / "peek.py").write_text(
+        "try:\n    print('READ', len(open('/etc/shadow').read()))\nexcept OSError as e:\n    print('DENIED', e)\n"
+    )
+    res = sandbox.run(project, [str(python), "peek.py"], sandbox.Limits(wall_seconds=30))
+    if res.mechanism not in ("bwrap", "unshare"):
+        pytest.skip(f"mechanism {res.mechanism} cannot change the user")
+    assert "DENIED" in res.output and "READ" not in res.output, res.output
+    assert res.user == "nobody"
+
+
+def test_a_dependency_with_no_wheel_stops_the_run_cleanly(tmp_path: Path) -> None:
+    """pip finds nothing to install (an empty local index stands in for PyPI): one line, exit 1, the
+    run marked stopped, and resuming says the same again."""
+    (tmp_path / "index").mkdir()
+    script = answers()
+    script["architect/write_design/project"] = {**DESIGN, "dependencies": ["no-such-package-softco==1.0"]}
+    path = write_script(tmp_path / "a.json", script)
+    env = {"SOFTCO_PIP_INDEX_URL": f"file://{tmp_path / 'index'}"}
+    res = run_cli(["new", REQUIREMENT, "--name", "p", "--llm", f"script:{path}", "--output", "out"], tmp_path, env)
+    assert res.exit_code == 1, res.stdout + res.stderr
+    assert "Traceback" not in res.stdout + res.stderr
+    assert "no-such-package-softco==1.0" in res.stderr and "softco resume" in res.stderr, res.stderr
+    with sqlite3.connect(tmp_path / "out" / "p" / ".softco" / "board.sqlite") as db:
+        assert [s for (s,) in db.execute("SELECT status FROM runs")] == ["stopped"]
