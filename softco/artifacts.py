@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import re
 import threading
+from collections.abc import Iterable
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
@@ -19,7 +20,21 @@ from softco.dependencies import check_dependencies
 REQ_ID = re.compile(r"^REQ-[1-9][0-9]*$")
 #: The largest generated file softco accepts; a bigger answer is re-asked with the error.
 MAX_FILE_CHARS = 200_000
-SAFE_PATH = re.compile(r"^(?!/)(?!.*(?:^|/)\.\.(?:/|$))[A-Za-z0-9_.\-/]+$")
+#: The characters of a model-given repo path: ASCII letters, digits, '_', '-', '.', and '/' between names.
+SAFE_PATH = re.compile(r"[A-Za-z0-9_.\-/]+")
+#: Bounds on a model-given repo path (check_relative_path): names, levels, characters in all.
+MAX_NAME_BYTES = 255
+MAX_PATH_DEPTH = 8
+MAX_PATH_CHARS = 200
+PATH_RULES = (
+    "write a repo-relative path like calc/ops.py: names of letters, digits, '_', '-' and '.' joined by single "
+    f"'/', no '.', '..' or empty names, none starting with '-' or ending with '.', nothing named .git* or "
+    f".softco, at most {MAX_PATH_DEPTH} levels and {MAX_PATH_CHARS} characters"
+)
+#: Entries that, together in one directory, make git take that directory for a repository (HEAD next to
+#: objects/ and refs/, or a commondir naming where they are), with margin: config counts like HEAD.
+GIT_DIR_HEAD = frozenset({"head", "config"})
+GIT_DIR_STORE = frozenset({"objects", "refs", "commondir"})
 
 
 class Refs(BaseModel):
@@ -40,7 +55,7 @@ def _refs(info: ValidationInfo) -> Refs:
 
 def _check_req_ids(ids: list[str], info: ValidationInfo) -> list[str]:
     for rid in ids:
-        if not REQ_ID.match(rid):
+        if not REQ_ID.fullmatch(rid):
             raise ValueError(f"{rid!r} is not a requirement id; use the form REQ-1, REQ-2, ...")
     known = _refs(info).req_ids
     if known is not None:
@@ -77,17 +92,111 @@ def _check_acyclic(deps: dict[str, list[str]], what: str) -> None:
 
 
 def _req_num(rid: str) -> int:
-    return int(rid.split("-")[1]) if REQ_ID.match(rid) else 0
+    return int(rid.split("-")[1]) if REQ_ID.fullmatch(rid) else 0
+
+
+def _path_problem(path: str) -> str | None:
+    """What makes ``path`` unsafe as a model-given repo path, or None when it is safe and canonical."""
+    if not path:
+        return "it is empty"
+    bad = next((c for c in path if not SAFE_PATH.fullmatch(c)), None)
+    if bad is not None:
+        return f"it contains {bad!r}"
+    if path.startswith("/"):
+        return "it is absolute"
+    names = path.split("/")
+    for name in names:
+        low = name.lower()
+        if not name:
+            return "it has an empty name ('//', or '/' at the start or the end)"
+        if name in (".", ".."):
+            return "it has a '.' or '..' name"
+        if len(name.encode()) > MAX_NAME_BYTES:
+            return f"the name {name[:20]}... is {len(name.encode())} bytes, over {MAX_NAME_BYTES}"
+        if low.startswith(".git"):
+            return (
+                f"git treats {name!r} specially (.git, .gitignore, .gitattributes, .gitmodules, any .git* name): "
+                "softco writes .gitignore itself and refuses the others"
+            )
+        if low.startswith(".softco"):
+            return f"{name!r} is softco's own directory"
+        if name.endswith("."):
+            return f"the name {name!r} ends with '.' (Windows drops it, so '.git.' would be '.git')"
+        if name.startswith("-"):
+            return f"the name {name!r} starts with '-' (a command line would take it for an option)"
+    if len(names) > MAX_PATH_DEPTH:
+        return f"it is {len(names)} levels deep, over {MAX_PATH_DEPTH}"
+    if len(path) > MAX_PATH_CHARS:
+        return f"it is {len(path)} characters long, over {MAX_PATH_CHARS}"
+    return None
 
 
 def check_relative_path(path: str) -> str:
-    """A repo-relative POSIX path with no '..', no leading '/', nothing exotic."""
-    if not SAFE_PATH.match(path) or path.startswith((".git/", ".softco/")) or path in {".git", ".softco"}:
-        raise ValueError(
-            f"{path!r} is not a safe relative file path (letters, digits, '_', '-', '.', '/'; "
-            "no leading '/', no '..', nothing under .git or .softco)"
-        )
+    """The one authority on a model-given repo path: return it if it is safe, else raise ValueError.
+
+    Only the canonical form is accepted (no '.', '..' or empty names), so a path is compared, listed and
+    written as is: ``./tests/x.py`` or ``tests//x.py`` cannot pass for another file. Names are ASCII
+    letters, digits, '_', '-', '.' (so no control character, newline, backslash, '~' as in the NTFS
+    short name ``GIT~1``, nor a Unicode look-alike); none is ``.git*`` or ``.softco*`` in any case, ends
+    with '.', starts with '-' or is over 255 bytes; at most 8 levels and 200 characters. The message
+    says what to write instead: it goes back to the model when its answer is re-asked.
+    """
+    problem = _path_problem(path)
+    if problem is not None:
+        shown = repr(path) if len(path) <= 80 else f"{path[:60]!r}... ({len(path)} characters)"
+        raise ValueError(f"{shown} is not a safe relative file path: {problem}; {PATH_RULES}")
     return path
+
+
+def check_file_set(paths: Iterable[str], existing: Iterable[tuple[str, bool]] = ()) -> None:
+    """Refuse files that cannot sit together in one repo: raise ValueError saying which and why.
+
+    ``paths`` are the files to write (each already passed :func:`check_relative_path`); ``existing``
+    is what the repo holds already, as (path, is a directory). Refused: two names of one directory that
+    differ only in case (one file on macOS and Windows), a name that is both a file and a directory,
+    and a directory that git would take for a repository of its own (see GIT_DIR_HEAD and
+    GIT_DIR_STORE): ``cd`` into it and ``git status`` would run whatever its config says.
+    """
+    # directory (lower case) -> name (lower case) -> (name as written, is a directory, is new)
+    dirs: dict[str, dict[str, tuple[str, bool, bool]]] = {}
+
+    def add(path: str, is_dir: bool, new: bool) -> None:
+        names = path.split("/")
+        for i, name in enumerate(names):
+            where = "/".join(names[:i])
+            here = "/".join(names[: i + 1])
+            entries = dirs.setdefault(where.lower(), {})
+            as_dir = is_dir or i < len(names) - 1
+            seen = entries.get(name.lower())
+            if seen is None:
+                entries[name.lower()] = (name, as_dir, new)
+                continue
+            other, other_dir, other_new = seen
+            if not (new or other_new):
+                continue
+            prefix = f"{where}/" if where else ""
+            if other != name:
+                raise ValueError(
+                    f"{here!r} and {prefix + other!r} differ only in case, which makes them one file on macOS "
+                    "and Windows; use one spelling"
+                )
+            if other_dir != as_dir:
+                raise ValueError(f"{here!r} would be both a file and a directory; rename one of them")
+            if new and not other_new:
+                entries[name.lower()] = (name, as_dir, True)
+
+    for path, is_dir in existing:
+        add(path, is_dir, False)
+    for path in paths:
+        add(path, False, True)
+    for where, entries in sorted(dirs.items()):
+        head, store = GIT_DIR_HEAD & entries.keys(), GIT_DIR_STORE & entries.keys()
+        if head and store and any(new for _, _, new in entries.values()):
+            names = sorted(entries[n][0] for n in head | store)
+            raise ValueError(
+                f"{names} in {where or 'the top directory'!r} would make it a git directory, whose config git "
+                "runs commands from; no directory may hold HEAD or config next to objects, refs or commondir"
+            )
 
 
 class Artifact(BaseModel):
@@ -213,12 +322,16 @@ class Design(Artifact):
         dupes = sorted({p for p in paths if paths.count(p) > 1})
         if dupes:
             raise ValueError(f"files listed twice in the design: {dupes}")
-        tests = [p for p in paths if p.startswith("tests/")]
+        # paths are canonical (check_relative_path); compared without case, as macOS and Windows do
+        tests = [p for p in paths if p.split("/")[0].lower() == "tests"]
         if tests:
             raise ValueError(f"tests belong to QA, not to the design: {tests}")
-        reserved = [p for p in paths if p in {"pyproject.toml", "README.md"} or p.startswith("docs/")]
+        reserved = [
+            p for p in paths if p.lower() in {"pyproject.toml", "readme.md"} or p.split("/")[0].lower() == "docs"
+        ]
         if reserved:
             raise ValueError(f"softco writes these files itself; leave them out: {reserved}")
+        check_file_set(paths)
         unknown = sorted({d for f in self.files for d in f.depends_on if d not in paths})
         if unknown:
             raise ValueError(f"depends_on names files that are not in the design: {unknown}; the design lists {paths}")

@@ -111,13 +111,19 @@ class Company:
         return self._publish(Requirement(text=text), None, "requirement/publish/project", "customer", "publish")
 
     def _publish(self, artifact: Artifact, cause_id: int | None, step_key: str, role_id: str, action: str) -> Message:
-        """Put an artifact on the board, then into the repo (files + one commit)."""
+        """Put an artifact on the board, then into the repo (files + one commit).
+
+        Its files are checked against the project first, so an answer the repo refuses is not left on
+        the board for `softco resume` to write again.
+        """
+        files = self._files(artifact)
+        self.ws.check(files)
         payload = artifact.model_dump(mode="json")
         msg = self.board.publish(
             self.run_id, artifact.kind, artifact.subject(), role_id, action, step_key, payload, cause_id
         )
         self.view.add(msg)
-        self._materialize(msg, artifact)
+        self._materialize(msg, artifact, files)
         self.on_event(Event("publish", step_key, self._role(role_id), msg, artifact.title()))
         return msg
 
@@ -125,7 +131,8 @@ class Company:
         role = self._role(role_id)
         return Author(role.author, role.email) if role else CUSTOMER
 
-    def _materialize(self, msg: Message, artifact: Artifact) -> None:
+    def _files(self, artifact: Artifact) -> dict[str, str]:
+        """What the artifact puts in the repo: its own files and its docs/ views."""
         files = {**artifact.repo_files(), **doc_files(artifact)}
         if isinstance(artifact, Design):
             prd = self.view.payload("prd")
@@ -133,7 +140,10 @@ class Company:
                 p = Prd.model_validate(prd)
                 files["pyproject.toml"] = pyproject(p, artifact)
                 files["README.md"] = readme(p, artifact, self.view.requirement())
-        changed = self.ws.write(files)
+        return files
+
+    def _materialize(self, msg: Message, artifact: Artifact, files: dict[str, str] | None = None) -> None:
+        changed = self.ws.write(self._files(artifact) if files is None else files)
         removed = self.ws.remove(self._dropped_by(artifact)) if isinstance(artifact, Design) else []
         if artifact.kind == "requirement":
             changed.append(".gitignore")

@@ -171,7 +171,14 @@ def execute(company: Company, llm: LLM, board: Board, run_id: str, requirement: 
     except BudgetExceeded as exc:
         board.finish_run(run_id, "stopped", EXIT_BUDGET)
         raise RunError(str(exc).replace("DIR", str(company.ws.root)), EXIT_BUDGET) from None
-    except (OSError, sqlite3.Error, git.GitError, WorkspaceError) as exc:
+    except WorkspaceError as exc:  # files of a model's answer that the project refuses: nothing was written
+        board.finish_run(run_id, "stopped", EXIT_ERROR)
+        raise RunError(
+            f"{exc}; the run stopped with that answer unwritten: start again with `softco new --no-cache` "
+            "(with another model if it recurs)",
+            EXIT_ERROR,
+        ) from None
+    except (OSError, sqlite3.Error, git.GitError) as exc:
         _finish_quietly(board, run_id)
         raise RunError(
             f"writing the project failed ({_describe_io(exc)}); fix that (free disk space, permissions), then "

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,10 +13,16 @@ from git.db import GitCmdObjectDB
 from gitdb import IStream
 from gitdb.db import LooseObjectDB
 
-from softco.artifacts import check_relative_path
+from softco.artifacts import check_file_set, check_relative_path
 
 GITIGNORE = ".softco/\n__pycache__/\n*.pyc\n.pytest_cache/\n*.egg-info/\n"
 MAX_FILE_BYTES = 512 * 1024
+
+
+def _parents(path: str) -> list[str]:
+    """The directories above a repo path, the top one ('') first: 'a/b/c.py' -> ['', 'a', 'a/b']."""
+    names = path.split("/")
+    return ["/".join(names[:i]) for i in range(len(names))]
 
 
 class WorkspaceError(Exception):
@@ -66,6 +74,8 @@ class Workspace:
         self.repo = git.Repo(root, odbt=_ObjectDB)
         #: commits made through this object, newest last: (message, sha)
         self._made: list[tuple[str, str]] = []
+        #: the paths in git's index, read once and then kept up to date by commit()
+        self._tracked: set[str] | None = None
 
     @classmethod
     def create(cls, root: Path) -> Workspace:
@@ -81,8 +91,15 @@ class Workspace:
         return cls(root)
 
     def resolve(self, rel: str) -> Path:
-        """The absolute path for a repo-relative path, refusing anything that escapes the repo."""
-        check_relative_path(rel)
+        """The absolute path for a repo-relative path, refusing anything that escapes the repo.
+
+        The path is checked again here (the artifact that carried it was checked when validated): a
+        path that got past validation, or one read back from an old board, is still refused.
+        """
+        try:
+            check_relative_path(rel)
+        except ValueError as exc:
+            raise WorkspaceError(f"refusing to write the project: {exc}") from None
         target = self.root / rel
         cur = self.root
         for part in Path(rel).parts:
@@ -93,13 +110,50 @@ class Workspace:
             raise WorkspaceError(f"{rel}: resolves outside the project; refusing to write")
         return target
 
+    def check(self, paths: Iterable[str]) -> None:
+        """Refuse a set of files to write, before anything is written: each path (:meth:`resolve`), and
+        the set together with what the project holds (tracked files, and what is on disk in every directory
+        they go to): no two names that differ only in case, no name both a file and a directory, no
+        directory that git would take for a repository (HEAD or config next to objects, refs, commondir).
+        """
+        paths = list(paths)
+        for rel in paths:
+            self.resolve(rel)
+        dirs = {d for p in paths for d in _parents(p)}
+        folded = {d.lower() for d in dirs}
+        existing: dict[str, bool] = {}  # path -> is a directory
+        for t in self.tracked():  # what a tracked file puts in the directories written to (case-blind)
+            names = t.split("/")
+            deepest = max(i for i in range(len(names)) if "/".join(names[:i]).lower() in folded)
+            existing["/".join(names[: deepest + 1])] = deepest + 1 < len(names)
+        for where in sorted(dirs):
+            try:
+                with os.scandir(self.root / where) as it:
+                    for entry in it:
+                        existing[f"{where}/{entry.name}" if where else entry.name] = entry.is_dir(follow_symlinks=False)
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+        try:
+            check_file_set(paths, existing.items())
+        except ValueError as exc:
+            raise WorkspaceError(f"refusing to write the project: {exc}") from None
+
+    def tracked(self) -> set[str]:
+        """The paths git tracks in this project."""
+        if self._tracked is None:
+            self._tracked = {str(e[0]) for e in self.repo.index.entries}
+        return self._tracked
+
     def write(self, files: dict[str, str]) -> list[str]:
-        """Write files; return the ones whose content changed."""
+        """Write files (all checked first, see :meth:`check`); return the ones whose content changed."""
+        for rel, content in files.items():
+            size = len(content.encode("utf-8"))
+            if size > MAX_FILE_BYTES:
+                raise WorkspaceError(f"{rel}: {size} bytes is over the {MAX_FILE_BYTES} byte limit")
+        self.check(files)
         changed = []
         for rel, content in files.items():
             data = content.encode("utf-8")
-            if len(data) > MAX_FILE_BYTES:
-                raise WorkspaceError(f"{rel}: {len(data)} bytes is over the {MAX_FILE_BYTES} byte limit")
             target = self.resolve(rel)
             if target.is_file() and target.read_bytes() == data:
                 continue
@@ -145,6 +199,8 @@ class Workspace:
             index.remove(removed, working_tree=False)
         if paths:
             index.add(paths)
+        if self._tracked is not None:
+            self._tracked = (self._tracked - set(removed or [])) | set(paths)
         # what `index.commit(..., skip_hooks=True)` does, with "nothing changed" told by the tree's SHA
         # (the index's tree is HEAD's tree) rather than by a `git diff` process
         tree = index.write_tree()
