@@ -31,6 +31,7 @@ from softco.interfaces import DEFAULT_BUDGET, DependencyInterfaces, dependency_i
 from softco.llm.base import LLM, ChatMessage, LLMRequest, LLMResponse
 from softco.llm.structured import Attempt, AttemptsError, Retry, ask_structured, strip_fences
 from softco.prompts import render
+from softco.schemas import answer_schema
 from softco.sandbox import Limits
 from softco.sop import ActionSpec, RoleSpec, Sop
 
@@ -179,7 +180,7 @@ def build_request(sop: Sop, view: BoardView, step: Step) -> LLMRequest:
         step_key=step.key,
         messages=messages,
         schema_name=cls.kind,
-        json_schema=cls.model_json_schema(),
+        json_schema=answer_schema(cls, view.refs(), step.action.trigger),
         settings=step.role.model,
     )
 
