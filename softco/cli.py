@@ -126,12 +126,22 @@ def resume_cmd(
     project: Annotated[Path, typer.Argument(help="A project directory made by softco.")],
     budget: Annotated[float | None, typer.Option(help="A new USD budget for the whole project.")] = None,
     token_budget: Annotated[int | None, typer.Option(help="A new token budget for the whole project.")] = None,
+    model: Annotated[str | None, typer.Option(help="Another model from here on.")] = None,
+    base_url: Annotated[str | None, typer.Option(help="Another OpenAI-compatible endpoint from here on.")] = None,
+    human: Annotated[
+        list[str] | None, typer.Option(help="Play this role yourself from here on (role id); repeatable.")
+    ] = None,
+    answer: Annotated[
+        list[str] | None,
+        typer.Option(help="STEP=FILE: the answer to that step, e.g. a fixed rejected answer; repeatable."),
+    ] = None,
 ) -> None:
     """Continue a stopped run; finished steps are not redone."""
     _load_run()
-    from softco.run import resume
+    from softco.run import Takeover, resume
 
-    raise typer.Exit(resume(project, console, budget, token_budget))
+    takeover = Takeover(model=model, base_url=base_url, human=human or [], answers=answer or [])
+    raise typer.Exit(resume(project, console, budget, token_budget, takeover))
 
 
 @app.command("revise")

@@ -45,6 +45,8 @@ class Settings:
     lineage: list[tuple[str, int | None]] = field(default_factory=lambda: [("main", None)])
     #: `softco revise`: feedback per artifact kind, for the steps that publish that kind again.
     revise: dict[str, str] = field(default_factory=dict)
+    #: `softco resume --answer`: step key -> the file holding its answer, instead of a model's.
+    answers: dict[str, Path] = field(default_factory=dict)
 
 
 @dataclass
@@ -307,6 +309,7 @@ class Company:
             limits=self.settings.limits,
             cache=self.settings.cache,
             on_retry=self._on_retry,
+            answers=self.settings.answers,
         )
         self.heal()
         try:

@@ -27,6 +27,7 @@ from softco.llm.providers import ProviderError, default_model, make_llm
 from softco.llm.replay import RecordingLLM, ReplayError, make_header
 from softco.prompts import TemplateError
 from softco.qa_tools import SandboxUnavailable
+from softco.rejected import StepRejected, read_answer_file, rejected_steps
 from softco.report.stats import run_stats
 from softco.report.terminal import print_sandbox, print_summary, progress_printer
 from softco.sop import Sop, SopError
@@ -171,6 +172,9 @@ def execute(company: Company, llm: LLM, board: Board, run_id: str, requirement: 
     except BudgetExceeded as exc:
         board.finish_run(run_id, "stopped", EXIT_BUDGET)
         raise RunError(str(exc).replace("DIR", str(company.ws.root)), EXIT_BUDGET) from None
+    except StepRejected as exc:  # its message names where the answer is kept and the ways out
+        board.finish_run(run_id, "stopped", exc.exit_code)
+        raise RunError(str(exc), exc.exit_code) from None
     except WorkspaceError as exc:  # files of a model's answer that the project refuses: nothing was written
         board.finish_run(run_id, "stopped", EXIT_ERROR)
         raise RunError(
@@ -306,9 +310,53 @@ class Revision:
     stage: str
 
 
-def resume(project: Path, console: Console, budget: float | None = None, token_budget: int | None = None) -> int:
+@dataclass
+class Takeover:
+    """`softco resume` options that change who answers from there on: the ways out of a step whose
+    answers kept failing validation (softco/rejected.py)."""
+
+    model: str | None = None
+    base_url: str | None = None
+    #: roles a person plays from now on (added to those of the first run)
+    human: list[str] = field(default_factory=list)
+    #: "STEP=FILE": that step's answer is read from FILE (validated like a model's) instead of asked
+    answers: list[str] = field(default_factory=list)
+
+    def apply(self, opts: NewOptions) -> None:
+        if self.model is not None:
+            opts.model = self.model
+        if self.base_url is not None:
+            opts.base_url = self.base_url
+            opts.llm = None  # an endpoint URL means the OpenAI-compatible provider, whatever answered before
+        opts.human = sorted({*opts.human, *self.human})
+
+    def answer_files(self) -> dict[str, Path]:
+        files: dict[str, Path] = {}
+        for spec in self.answers:
+            key, eq, name = spec.partition("=")
+            key = key.strip()
+            if not eq or key.count("/") < 2 or not name.strip():
+                raise RunError(
+                    f"--answer {spec!r}: give STEP=FILE, e.g. --answer architect/write_design/project=answer.json"
+                )
+            path = Path(name.strip()).absolute()
+            try:
+                read_answer_file(path)
+            except ValueError as exc:
+                raise RunError(f"--answer {key}: {exc}") from None
+            files[key] = path
+        return files
+
+
+def resume(
+    project: Path,
+    console: Console,
+    budget: float | None = None,
+    token_budget: int | None = None,
+    takeover: Takeover | None = None,
+) -> int:
     """Continue the last run of a project: finished steps are not redone."""
-    return _continue(project, console, budget, token_budget, None)
+    return _continue(project, console, budget, token_budget, None, takeover)
 
 
 def revise(project: Path, console: Console, revision: Revision) -> int:
@@ -321,7 +369,12 @@ def revise(project: Path, console: Console, revision: Revision) -> int:
 
 
 def _continue(
-    project: Path, console: Console, budget: float | None, token_budget: int | None, revision: Revision | None
+    project: Path,
+    console: Console,
+    budget: float | None,
+    token_budget: int | None,
+    revision: Revision | None,
+    takeover: Takeover | None = None,
 ) -> int:
     project = project.absolute()
     board_path = project_board_path(project)
@@ -343,8 +396,16 @@ def _continue(
                 "sop_dir": Path(saved["sop_dir"]) if saved.get("sop_dir") else None,
             }
         )
+        takeover = takeover or Takeover()
+        takeover.apply(opts)
+        answers = takeover.answer_files()
         sop = checked_sop(opts)
         _check_people(opts, sop)
+        roles = {r.id for r in sop.roles}
+        for key in answers:
+            role = key.split("/", 1)[0]
+            if role not in roles:
+                raise RunError(f"--answer {key}: no role {role!r}; roles are {', '.join(sorted(roles))}")
         if budget is not None:
             opts.budget = budget
         if token_budget is not None:
@@ -356,6 +417,11 @@ def _continue(
         if revision is not None:
             lineage, branch = _branch_for(board, ws, sop, lineage, revision)
             changes = {revision.stage: revision.feedback}
+        if answers:
+            probe = Company(sop, None, board, ws, "", Settings(lineage=lineage))
+            done = sorted(k for k in answers if k in probe.finished)
+            if done:
+                raise RunError(f"--answer {done[0]}: that step is done already; only a step still to run takes one")
         limits = spent(board)
         limits.max_usd, limits.max_tokens = opts.budget, opts.token_budget
         dry = dry_run_llm(opts, console)
@@ -374,16 +440,33 @@ def _continue(
             gate=_gate(opts, sop, console, project),
             lineage=lineage,
             revise=changes,
+            answers=answers,
         )
         company = Company(sop, llm, board, ws, run_id, settings, on_event=progress_printer(console))
         verb = f"revising {revision.stage} of" if revision else "resuming"
         console.print(f"softco: {verb} [bold]{project}[/] (run {run_id}, branch {branch})", highlight=False)
+        _note_rejected(console, project, company.finished | set(answers), opts.human)
         print_sandbox(console)
         outcome = execute(company, llm, board, run_id, None)
+        for key in sorted(set(answers) - company.finished):
+            console.print(f"[yellow]warning:[/] --answer {key} was not used: no step of that key ran", highlight=False)
         print_summary(console, project, outcome, run_stats(board, run_id), run_stats(board))
         return outcome.exit_code
     finally:
         board.close()
+
+
+def _note_rejected(console: Console, project: Path, handled: set[str], humans: list[str]) -> None:
+    """Say which steps ended rejected last time and are asked again as they were, and the other ways."""
+    for key, answer in rejected_steps(project):
+        if key in handled or key.split("/", 1)[0] in humans:
+            continue
+        console.print(
+            f"note: the answers to step {key} were rejected last time and it is asked again; to use its last answer "
+            f"fixed instead, edit {answer} and resume with --answer {key}={answer} (or --model/--base-url for "
+            f"another model, --human {key.split('/', 1)[0]} to answer it yourself)",
+            highlight=False,
+        )
 
 
 def _branch_for(

@@ -98,11 +98,7 @@ class _Builder:
             if key in _BOUNDS and isinstance(value, int) and value > MAX_SENT_BOUND:
                 continue
             if key == "properties":
-                out[key] = {
-                    name: self.node(sub, depth + 1)
-                    for name, sub in value.items()
-                    if self.wanted(sub)
-                }
+                out[key] = {name: self.node(sub, depth + 1) for name, sub in value.items() if self.wanted(sub)}
             elif key == "items" and isinstance(value, dict):
                 out[key] = self.node(value, depth + 1)
             elif key == "anyOf":
@@ -126,7 +122,9 @@ class _Builder:
             schema.pop(key, None)
         if refers == "design_file":
             known = sorted(self.refs.design_paths or ())
-            return {**schema, "enum": known} if known else {**schema, "pattern": PATH_PATTERN, "maxLength": MAX_PATH_CHARS}
+            return (
+                {**schema, "enum": known} if known else {**schema, "pattern": PATH_PATTERN, "maxLength": MAX_PATH_CHARS}
+            )
         if refers == "requirement":
             ids = sorted(self.refs.req_ids or (), key=lambda r: (len(r), r))
             return {**schema, "enum": ids} if ids else {**schema, "pattern": REQ_ID_PATTERN}
