@@ -129,7 +129,7 @@ def resume_cmd(
     model: Annotated[str | None, typer.Option(help="Another model from here on.")] = None,
     base_url: Annotated[str | None, typer.Option(help="Another OpenAI-compatible endpoint from here on.")] = None,
     human: Annotated[
-        list[str] | None, typer.Option(help="Play this role yourself from here on (role id); repeatable.")
+        list[str] | None, typer.Option(help="Play this role yourself in this resume (role id); repeatable.")
     ] = None,
     answer: Annotated[
         list[str] | None,

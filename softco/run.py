@@ -317,7 +317,7 @@ class Takeover:
 
     model: str | None = None
     base_url: str | None = None
-    #: roles a person plays from now on (added to those of the first run)
+    #: roles a person plays in this resume (added to those `softco new --human` gave)
     human: list[str] = field(default_factory=list)
     #: "STEP=FILE": that step's answer is read from FILE (validated like a model's) instead of asked
     answers: list[str] = field(default_factory=list)
@@ -397,6 +397,7 @@ def _continue(
             }
         )
         takeover = takeover or Takeover()
+        extra: dict[str, Any] = {"human": list(opts.human)}  # --human on resume is for this resume only
         takeover.apply(opts)
         answers = takeover.answer_files()
         sop = checked_sop(opts)
@@ -429,7 +430,7 @@ def _continue(
             dry.prompts_dir = project / ".softco" / "prompts"
         llm = _wrap(_provider(opts, console, limits, dry), opts, sop.sop_hash, last.requirement, limits, project)
         run_id = uuid.uuid4().hex[:12]
-        extra = {"lineage": lineage, "revise": changes}
+        extra.update(lineage=lineage, revise=changes)
         board.start_run(
             run_id, last.requirement, sop.sop_hash, llm.model, {**saved, **_jsonable(opts), **extra}, branch=branch
         )
