@@ -190,3 +190,33 @@ def test_a_schema_constrained_endpoint_writes_answers_that_validate(tmp_path: Pa
     project = only_project(tmp_path / "out")
     design = json.loads((project / "docs" / "design.json").read_text())
     assert design["package"] == "calc"
+
+
+def test_a_custom_kinds_references_become_enums() -> None:
+    from test_sop_kinds import REFS, SPEC
+
+    from softco.custom_kinds import build_kind
+
+    Review = build_kind("review", SPEC)
+    schema = answer_schema(Review, REFS, ["code"])
+    props = schema["properties"]
+    assert props["path"]["enum"] == ["pkg/a.py"]
+    finding = props["findings"]["items"]
+    assert finding["properties"]["req_ids"]["items"]["enum"] == ["REQ-1"]
+    assert finding["properties"]["severity"]["enum"] == ["low", "high"]
+    assert schema["required"] == ["path", "score", "tags", "findings"] and strict_compatible(schema)
+    assert props["score"]["anyOf"] == [{"type": "number"}, {"type": "null"}]  # optional: required but nullable
+    # before the design and the PRD exist, their patterns
+    early = answer_schema(Review)["properties"]
+    assert early["path"]["pattern"] == PATH_PATTERN
+    assert early["findings"]["items"]["properties"]["req_ids"]["items"]["pattern"] == "^REQ-[1-9][0-9]*$"
+    # what the endpoint may write validates
+    Review.model_validate(
+        {
+            "path": "pkg/a.py",
+            "score": None,
+            "tags": [],
+            "findings": [{"line": 1, "severity": "low", "req_ids": ["REQ-1"], "note": ""}],
+        },
+        context=REFS,
+    )
