@@ -111,9 +111,13 @@ def run_tests(run: TestRun) -> TestReport:
     write. Every declared case that did not run is an error; a test nobody declared still counts.
     """
     try:
-        python = sandbox.ensure_venv(run.project, run.dependencies)
+        return _run_tests(run)
     except sandbox.SandboxError as exc:
         raise SandboxUnavailable(str(exc)) from None
+
+
+def _run_tests(run: TestRun) -> TestReport:
+    python = sandbox.ensure_venv(run.project, run.dependencies)
     result = sandbox.run(
         run.project,
         [
