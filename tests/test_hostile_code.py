@@ -468,3 +468,18 @@ def test_a_deep_tree_in_the_project_is_copied_or_refused_in_one_line(tmp_path: P
             os.rmdir(str(project) + "/d" * depth)
     assert "Traceback" not in res.output, res.output[-2000:]
     assert "RAN" in res.output or res.exit_code == sandbox.PREAMBLE_FAILED, res.output[-500:]
+
+
+def test_as_root_a_run_nobody_cannot_reach_is_refused_not_run_as_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not _root_fs_mechanisms():
+        pytest.skip("needs root and a filesystem-isolating mechanism")
+    project = tmp_path / "locked" / "out" / "p"
+    python = sandbox.ensure_venv(project, [])
+    (tmp_path / "locked").chmod(0o700)
+    monkeypatch.setattr(sandbox, "HIDDEN", ("/home", "/root", "/run"))  # /tmp stays visible: the lock counts
+    (project / "x.py").write_text("print('RAN')\n")
+    for mechanism in _root_fs_mechanisms():
+        with pytest.raises(sandbox.SandboxError, match="nobody cannot enter "):
+            sandbox.run(project, [str(python), "x.py"], sandbox.Limits(wall_seconds=30), mechanism=mechanism)
