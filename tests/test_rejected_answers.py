@@ -18,6 +18,7 @@ from softco.rejected import file_stem
 from softco.run import RunError, Takeover
 
 DESIGN_STEP = "architect/write_design/project"
+NO_SUCH_STEP = "engineer/write_code/calc/nothing.py"
 BAD_DESIGN = {**DESIGN, "package": "Calc-Lib"}  # fails the package rule, whatever the endpoint was sent
 
 
@@ -74,13 +75,14 @@ def test_the_rejected_answer_is_kept_and_a_fixed_one_finishes_the_run(tmp_path: 
     kept.write_text(json.dumps({**broken, "package": "calc"}, indent=1))
     with FakeOpenAIServer(rest_of_the_run()) as srv:
         res = run_cli(
-            ["resume", str(project), "--answer", f"{DESIGN_STEP}={kept}"],
+            ["resume", str(project), "--answer", f"{DESIGN_STEP}={kept}", "--answer", f"{NO_SUCH_STEP}={kept}"],
             tmp_path,
             env={"OPENAI_BASE_URL": srv.base_url},
         )
         assert not srv.chat_requests(DESIGN_STEP)  # the design was not asked again
         srv.assert_complete()
     assert res.exit_code == 0, res.stdout + res.stderr
+    assert f"warning: --answer {NO_SUCH_STEP} was not used" in res.stdout
     assert json.loads((project / "docs" / "design.json").read_text())["package"] == "calc"
     statuses = design_calls(project)
     assert statuses == [("invalid", "gpt-4o-mini")] * 3 + [("invalid", "answer file"), ("ok", "answer file")]
