@@ -1,0 +1,75 @@
+"""The budget holds under concurrency: each call's worst case is reserved before it starts and the real
+usage settled after; the worst case is a real bound (the role's max_tokens, sent to the endpoint);
+money is shown with enough digits; bad prices are refused."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers import run_cli, write_script
+from scripted_project import REQUIREMENT, answers
+
+from softco.budget import Budget, BudgetedLLM, BudgetExceeded
+from softco.llm.base import ChatMessage, LLMRequest, ModelSettings
+from softco.llm.fake_server import FakeOpenAIServer, FakeReply, FakeRequest
+from softco.llm.openai import OpenAILLM, make_client
+
+PROMPT = "Write the module. " * 5  # 90 bytes
+
+
+def request(i: int, max_tokens: int | None = 1000) -> LLMRequest:
+    return LLMRequest(
+        step_key=f"engineer/write_code/f{i}.py",
+        messages=[ChatMessage(role="user", content=PROMPT)],
+        settings=ModelSettings(max_tokens=max_tokens),
+    )
+
+
+async def _all_at_once(base_url: str, budget: Budget, n: int, max_tokens: int | None) -> list[Any]:
+    llm = BudgetedLLM(OpenAILLM(make_client(base_url, None), model="local-model"), budget)
+    try:
+        return await asyncio.gather(*(llm.complete(request(i, max_tokens)) for i in range(n)), return_exceptions=True)
+    finally:
+        await llm.aclose()
+
+
+def test_sixteen_concurrent_calls_stay_within_the_token_budget() -> None:
+    """The issue's reproduction: 16 calls at once, each of a worst case over 1,000 tokens, against a
+    3,000-token budget. Each answer really uses 900 completion tokens."""
+
+    def slow_large(req: FakeRequest) -> FakeReply:
+        return FakeReply(content="ok", delay=0.3, completion_tokens=900)
+
+    budget = Budget(max_tokens=3000)
+    with FakeOpenAIServer(slow_large) as srv:
+        results = asyncio.run(_all_at_once(srv.base_url, budget, 16, 1000))
+        made = len(srv.chat_requests())
+    refused = [r for r in results if isinstance(r, BudgetExceeded)]
+    assert budget.spent_tokens <= 3000, f"{made} calls were made, {budget.spent_tokens} tokens spent"
+    assert made == 16 - len(refused) and 1 <= made <= 3
+    assert "token budget" in str(refused[0]) and "engineer" in str(refused[0])
+    assert budget.reserved_tokens == 0  # every reservation was given back
+
+
+def test_the_answer_bound_is_sent_to_the_endpoint_as_max_tokens() -> None:
+    with FakeOpenAIServer(lambda req: "ok") as srv:
+        asyncio.run(_all_at_once(srv.base_url, Budget(max_tokens=100_000), 1, None))
+        asyncio.run(_all_at_once(srv.base_url, Budget(max_tokens=100_000), 1, 777))
+        sent = [r.body.get("max_tokens") for r in srv.chat_requests()]
+    assert sent == [4096, 777]  # the documented default, then the role's own
+
+
+def test_a_small_usd_budget_runs_a_cheap_project_and_says_the_cap_readably(tmp_path: Path) -> None:
+    """--budget 0.004 used to refuse the first call (every answer priced at 8,192 tokens) and print the
+    cap as $0.00. A run of the scripted project costs well under it."""
+    with FakeOpenAIServer(lambda req: answers()[req.step or ""]) as srv:
+        env = {"OPENAI_BASE_URL": srv.base_url}
+        res = run_cli(["new", REQUIREMENT, "--output", "out", "--budget", "0.004", "--model", "gpt-4o-mini"], tmp_path, env)
+        assert res.exit_code == 0, res.stdout + res.stderr
+        res = run_cli(["new", REQUIREMENT, "--output", "out2", "--budget", "0.0005", "--model", "gpt-4o-mini"], tmp_path, env)
+    assert res.exit_code == 4, res.stdout + res.stderr
+    assert "of $0.0005 is spent" in res.stderr and "could cost up to $0.00" in res.stderr
