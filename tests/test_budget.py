@@ -5,18 +5,21 @@ money is shown with enough digits; bad prices are refused."""
 from __future__ import annotations
 
 import asyncio
-import json
+import sqlite3
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import run_cli, write_script
+from helpers import run_cli
 from scripted_project import REQUIREMENT, answers
 
 from softco.budget import Budget, BudgetedLLM, BudgetExceeded
 from softco.llm.base import ChatMessage, LLMRequest, ModelSettings
 from softco.llm.fake_server import FakeOpenAIServer, FakeReply, FakeRequest
 from softco.llm.openai import OpenAILLM, make_client
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
 PROMPT = "Write the module. " * 5  # 90 bytes
 
@@ -68,8 +71,52 @@ def test_a_small_usd_budget_runs_a_cheap_project_and_says_the_cap_readably(tmp_p
     cap as $0.00. A run of the scripted project costs well under it."""
     with FakeOpenAIServer(lambda req: answers()[req.step or ""]) as srv:
         env = {"OPENAI_BASE_URL": srv.base_url}
-        res = run_cli(["new", REQUIREMENT, "--output", "out", "--budget", "0.004", "--model", "gpt-4o-mini"], tmp_path, env)
+        res = run_cli(
+            ["new", REQUIREMENT, "--output", "out", "--budget", "0.004", "--model", "gpt-4o-mini"], tmp_path, env
+        )
         assert res.exit_code == 0, res.stdout + res.stderr
-        res = run_cli(["new", REQUIREMENT, "--output", "out2", "--budget", "0.0005", "--model", "gpt-4o-mini"], tmp_path, env)
+        res = run_cli(
+            ["new", REQUIREMENT, "--output", "out2", "--budget", "0.0005", "--model", "gpt-4o-mini"], tmp_path, env
+        )
     assert res.exit_code == 4, res.stdout + res.stderr
     assert "of $0.0005 is spent" in res.stderr and "could cost up to $0.00" in res.stderr
+
+
+def board_spent(project: Path) -> int:
+    db = sqlite3.connect(project / ".softco" / "board.sqlite")
+    sql = "SELECT sum(prompt_tokens + completion_tokens) FROM steps WHERE status != 'cached'"
+    (spent,) = db.execute(sql).fetchone()
+    db.close()
+    return int(spent or 0)
+
+
+def test_a_sixteen_wide_run_stops_within_its_token_budget_and_resumes(tmp_path: Path) -> None:
+    """The 8-file synthetic project: after the design, 16 steps are ready at once (--concurrency 16). A full
+    run uses 26,194 tokens; with --token-budget 20000 each call is reserved before it starts, so the board
+    never holds more than 20,000, the run stops with exit 4, and a resume with more finishes it."""
+    synthetic = pytest.importorskip("synthetic")
+    proj = synthetic.project(8)
+
+    with FakeOpenAIServer(lambda req: proj.answer(req.step or ""), latency=0.3) as srv:
+        env = {"OPENAI_BASE_URL": srv.base_url}
+        args = ["new", proj.requirement, "--name", "shop", "--output", "out", "--concurrency", "16"]
+        res = run_cli([*args, "--model", "local-model", "--token-budget", "20000"], tmp_path, env)
+        assert res.exit_code == 4, res.stdout + res.stderr
+        assert "token budget" in res.stderr and "softco resume" in res.stderr
+        project = tmp_path / "out" / "shop"
+        stopped_at = len(srv.chat_requests())
+        assert board_spent(project) <= 20_000
+        assert stopped_at < 17  # a full run makes 17 calls
+        res = run_cli(["resume", str(project), "--token-budget", "200000"], tmp_path, env)
+        assert res.exit_code == 0, res.stdout + res.stderr
+        steps = [r.step for r in srv.chat_requests()]
+    assert len(steps) == len(set(steps)) == 17  # nothing asked twice across the stop
+    assert board_spent(project) <= 200_000
+
+
+def test_dry_run_shows_each_steps_answer_bound(tmp_path: Path) -> None:
+    res = run_cli(["new", REQUIREMENT, "--dry-run", "--output", "out"], tmp_path)
+    assert res.exit_code == 0, res.stdout + res.stderr
+    line = next(x for x in res.stdout.splitlines() if "dry run: product_manager/write_prd/project" in x)
+    assert "prompt tokens (estimate)" in line and "answer at most 4,096 tokens (max_tokens)" in line
+    assert "no tokenizer" in res.stdout
