@@ -477,6 +477,12 @@ def _continue(
         raise RunError(f"cannot lock {project}: {_describe_io(exc)}") from None
     try:
         board = Board(board_path)
+    except sqlite3.Error as exc:
+        lock.release()
+        raise RunError(
+            f"cannot read the board {board_path} ({exc}); restore it from a backup, or start anew with `softco new`",
+            EXIT_ERROR,
+        ) from None
     except BaseException:
         lock.release()
         raise
