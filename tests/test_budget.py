@@ -32,8 +32,10 @@ def request(i: int, max_tokens: int | None = 1000) -> LLMRequest:
     )
 
 
-async def _all_at_once(base_url: str, budget: Budget, n: int, max_tokens: int | None) -> list[Any]:
-    llm = BudgetedLLM(OpenAILLM(make_client(base_url, None), model="local-model"), budget)
+async def _all_at_once(
+    base_url: str, budget: Budget, n: int, max_tokens: int | None, model: str = "local-model"
+) -> list[Any]:
+    llm = BudgetedLLM(OpenAILLM(make_client(base_url, None), model=model), budget)
     try:
         return await asyncio.gather(*(llm.complete(request(i, max_tokens)) for i in range(n)), return_exceptions=True)
     finally:
@@ -64,6 +66,14 @@ def test_the_answer_bound_is_sent_to_the_endpoint_as_max_tokens() -> None:
         asyncio.run(_all_at_once(srv.base_url, Budget(max_tokens=100_000), 1, 777))
         sent = [r.body.get("max_tokens") for r in srv.chat_requests()]
     assert sent == [4096, 777]  # the documented default, then the role's own
+
+
+def test_a_reasoning_model_gets_the_bound_as_max_completion_tokens() -> None:
+    """OpenAI's o-series and gpt-5 refuse max_tokens: the bound must reach them all the same."""
+    with FakeOpenAIServer(lambda req: "ok") as srv:
+        asyncio.run(_all_at_once(srv.base_url, Budget(max_usd=1.0), 1, None, model="o4-mini"))
+        (body,) = [r.body for r in srv.chat_requests()]
+    assert body.get("max_completion_tokens") == 4096 and "max_tokens" not in body
 
 
 def test_a_small_usd_budget_runs_a_cheap_project_and_says_the_cap_readably(tmp_path: Path) -> None:
