@@ -130,3 +130,14 @@ def test_dry_run_shows_each_steps_answer_bound(tmp_path: Path) -> None:
     line = next(x for x in res.stdout.splitlines() if "dry run: product_manager/write_prd/project" in x)
     assert "prompt tokens (estimate)" in line and "answer at most 4,096 tokens (max_tokens)" in line
     assert "no tokenizer" in res.stdout
+
+
+@pytest.mark.parametrize(
+    ("amount", "shown"),
+    [(0.0014, "$0.0014"), (0.004, "$0.004"), (0.0005, "$0.0005"), (0.000012, "$0.000012"), (0.05, "$0.05")]
+    + [(0.25, "$0.25"), (5, "$5.00"), (1234.5, "$1,234.50"), (0, "$0.00"), (0.123456, "$0.12")],
+)
+def test_money_is_shown_with_enough_digits_to_read(amount: float, shown: str) -> None:
+    from softco.budget import format_usd
+
+    assert format_usd(amount) == shown
