@@ -508,6 +508,7 @@ def _continue(
             opts.budget = budget
         if token_budget is not None:
             opts.token_budget = token_budget
+        check_limits(opts.budget, opts.token_budget, opts.max_fix_rounds, opts.concurrency)  # saved ones too
         lineage = [(str(b), below) for b, below in saved.get("lineage", [["main", None]])]
         changes: dict[str, str] = dict(saved.get("revise", {}))
         branch = last.branch
