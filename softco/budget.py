@@ -26,7 +26,6 @@ from functools import cache
 
 from softco.errors import BudgetStop, UsageError
 from softco.llm.base import LLM, LLMError, LLMRequest, LLMResponse, ModelSettings
-from softco.llm.testing import estimate_tokens
 
 PRICES: dict[str, tuple[float, float]] = {
     "gpt-4o": (2.50, 10.00),
@@ -136,11 +135,6 @@ def prompt_bound(request: LLMRequest) -> int:
     if request.json_schema is not None:
         size += len(json.dumps(request.json_schema, indent=1).encode("utf-8")) + 256 + MESSAGE_OVERHEAD
     return size + REQUEST_OVERHEAD
-
-
-def prompt_estimate(request: LLMRequest) -> int:
-    """A rough prompt size (4 characters a token), what the model will likely count; not a bound."""
-    return sum(estimate_tokens(m.content) for m in request.messages)
 
 
 class BudgetExceeded(LLMError, BudgetStop):
