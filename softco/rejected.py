@@ -18,6 +18,7 @@ import shlex
 from hashlib import sha256
 from pathlib import Path
 
+from softco.errors import EXIT_ERROR, EXIT_USAGE
 from softco.llm.base import LLM, LLMError, LLMRequest, LLMResponse
 from softco.llm.structured import Attempt, InvalidAnswer, strip_fences
 
@@ -27,7 +28,6 @@ REJECTED_DIR = Path(".softco") / "rejected"
 MAX_ANSWER_BYTES = 2_000_000
 #: How much of an error the one-line message shows (the error file has all of it).
 SHOWN_ERROR_CHARS = 300
-EXIT_ERROR, EXIT_USAGE = 1, 2  # as softco.company's
 
 
 class StepRejected(InvalidAnswer):

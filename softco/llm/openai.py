@@ -298,8 +298,9 @@ class OpenAILLM(LLM):
         s = request.settings
         if s.temperature is not None:
             kwargs["temperature"] = s.temperature
-        if s.max_tokens is not None:
-            kwargs["max_tokens"] = s.max_tokens
+        if s.max_tokens is not None:  # OpenAI's reasoning models refuse max_tokens and take max_completion_tokens
+            reasoning = (s.model or self.model).startswith(("o1", "o3", "o4", "gpt-5"))
+            kwargs["max_completion_tokens" if reasoning else "max_tokens"] = s.max_tokens
         model = s.model or self.model
         async with asyncio.timeout(self.timeouts.total):  # cancels the request (and closes its connection)
             resp = await client.chat.completions.create(
