@@ -53,7 +53,9 @@ def rejected_paths(project: Path, step_key: str) -> tuple[Path, Path]:
 
 
 def _one_line(text: str) -> str:
-    flat = " ".join(text.split())
+    """Validation errors (``- loc: msg`` lines) as one short line."""
+    lines = [line.strip().removeprefix("- ").replace("Value error, ", "") for line in text.splitlines()]
+    flat = " ".join("; ".join(line for line in lines if line).split())
     return flat if len(flat) <= SHOWN_ERROR_CHARS else flat[: SHOWN_ERROR_CHARS - 3] + "..."
 
 
