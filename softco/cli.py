@@ -175,11 +175,12 @@ def runs(
     from softco.board import Board
     from softco.company import project_board_path
     from softco.run import output_dir
+    from softco.safe_text import one_line, safe_line
 
     out = output_dir(output)
     found = sorted(p for p in out.iterdir() if project_board_path(p).is_file()) if out.is_dir() else []
     if not found:
-        console.print(f"no softco projects under {out}")
+        console.print(safe_line(f"no softco projects under {out}", limit=4000))
         return
     for p in found:
         board = Board(project_board_path(p))
@@ -188,7 +189,8 @@ def runs(
         finally:
             board.close()
         status = f"{last.status} (exit {last.exit_code})" if last else "no run"
-        console.print(f"{p.name:40} {status:20} {last.requirement[:60] if last else ''}")
+        requirement = one_line(last.requirement, 60) if last else ""
+        console.print(safe_line(f"{p.name:40} {status:20} {requirement}", limit=4000))
 
 
 @app.command()
@@ -227,7 +229,9 @@ def report(
         raise RunError(str(exc)) from None
     except OSError as exc:
         raise RunError(f"cannot write the report: {exc}") from None
-    console.print(str(path))
+    from softco.safe_text import safe_line
+
+    console.print(safe_line(path, limit=4000))
 
 
 def main() -> None:
@@ -254,7 +258,9 @@ def _main() -> int:
         from softco.run import RunError
 
         if isinstance(exc, RunError):
-            sys.stderr.write(f"softco: error: {exc}\n")
+            from softco.safe_text import visible  # the message may quote a model's answer
+
+            sys.stderr.write(f"softco: error: {visible(str(exc))}\n")
             sys.exit(exc.exit_code)
         # a usage error of the command line parser (click's ClickException, which newer typer vendors):
         # it knows how to show itself; matched by shape so no import of click is needed

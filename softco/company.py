@@ -22,6 +22,7 @@ from softco.board import Board, Message
 from softco.cache import StepCache
 from softco.gates import Gate
 from softco.roles import BoardView, Step, StepContext, run_step
+from softco.safe_text import one_line
 from softco.sandbox import Limits
 from softco.scaffold import pyproject, readme
 from softco.sop import ActionSpec, RoleSpec, Sop
@@ -135,8 +136,10 @@ class Company:
         removed = self.ws.remove(self._dropped_by(artifact)) if isinstance(artifact, Design) else []
         if artifact.kind == "requirement":
             changed.append(".gitignore")
+        # the subject quotes model text: one visible line, so no escape reaches `git log` and no newline in
+        # a title can add trailer lines (heal() trusts Softco-Message)
         message = (
-            f"{artifact.kind}: {artifact.title()}\n\nSoftco-Run: {msg.run_id}\n"
+            f"{one_line(f'{artifact.kind}: {artifact.title()}')}\n\nSoftco-Run: {msg.run_id}\n"
             f"Softco-Message: {msg.id}\nSoftco-SOP: {self.sop.sop_hash}\n"
         )
         sha = self.ws.commit(changed, message, self._author(msg.sender_role), removed)

@@ -13,6 +13,7 @@ from typing import Any
 
 import git
 from rich.console import Console
+from rich.text import Text
 
 from softco.board import Board
 from softco.budget import Budget, BudgetedLLM, BudgetExceeded, PriceFileError, price_of
@@ -29,6 +30,7 @@ from softco.prompts import TemplateError
 from softco.qa_tools import SandboxUnavailable
 from softco.report.stats import run_stats
 from softco.report.terminal import print_summary, progress_printer
+from softco.safe_text import safe_line, safe_text
 from softco.sop import Sop, SopError
 from softco.sop_check import load_checked_sop
 from softco.workspace import Workspace, WorkspaceError, choose_project_dir, slugify
@@ -90,7 +92,7 @@ def _provider(opts: NewOptions, console: Console, budget: Budget, provider: LLM 
     """The provider: ``provider`` (the dry-run stand-in) or the one --llm names, checked for a price."""
 
     def warn(msg: str) -> None:
-        console.print(f"[yellow]warning:[/] {msg}", highlight=False)
+        console.print(Text.assemble(("warning:", "yellow"), " ", safe_text(msg)))
 
     try:
         llm = provider or make_llm(opts.llm, opts.model, opts.base_url, on_warning=warn)
@@ -230,7 +232,8 @@ def dry_run_llm(opts: NewOptions, console: Console) -> DryRunLLM | None:
 
     def on_step(s: DryRunStep) -> None:
         where = f" -> {s.prompt_file.name}" if s.prompt_file else ""
-        console.print(f"  dry run: {s.key}: {s.prompt_chars:,} chars, ~{s.prompt_tokens:,} tokens{where}")
+        line = f"  dry run: {s.key}: {s.prompt_chars:,} chars, ~{s.prompt_tokens:,} tokens{where}"
+        console.print(safe_line(line, limit=400))
 
     return DryRunLLM(opts.model or default_model(), on_step=on_step)
 
@@ -238,10 +241,11 @@ def dry_run_llm(opts: NewOptions, console: Console) -> DryRunLLM | None:
 def print_dry_run(console: Console, dry: DryRunLLM) -> None:
     tokens = sum(s.prompt_tokens for s in dry.steps)
     console.print(
-        f"dry run: {len(dry.steps)} LLM steps, ~{tokens:,} prompt tokens in all; no model was called (the cost "
-        f"above prices these prompts and placeholder-sized answers at {dry.model}). "
-        f"The rendered prompts are in {dry.prompts_dir}",
-        highlight=False,
+        safe_text(
+            f"dry run: {len(dry.steps)} LLM steps, ~{tokens:,} prompt tokens in all; no model was called (the cost "
+            f"above prices these prompts and placeholder-sized answers at {dry.model}). "
+            f"The rendered prompts are in {dry.prompts_dir}"
+        )
     )
 
 
@@ -275,7 +279,8 @@ def start_new(opts: NewOptions, console: Console) -> int:
     )
     saved = _jsonable(opts)
     board.start_run(run_id, requirement, sop.sop_hash, llm.model or default_model(), saved)
-    console.print(f"softco: building [bold]{project}[/] (run {run_id}, model {llm.model})", highlight=False)
+    head = safe_text(f" (run {run_id}, model {llm.model})")
+    console.print(Text.assemble("softco: building ", safe_text(project, "bold"), head))
     company = Company(sop, llm, board, ws, run_id, settings, on_event=progress_printer(console))
     try:
         outcome = execute(company, llm, board, run_id, requirement)
@@ -369,7 +374,8 @@ def _continue(
         )
         company = Company(sop, llm, board, ws, run_id, settings, on_event=progress_printer(console))
         verb = f"revising {revision.stage} of" if revision else "resuming"
-        console.print(f"softco: {verb} [bold]{project}[/] (run {run_id}, branch {branch})", highlight=False)
+        head = safe_text(f" (run {run_id}, branch {branch})")
+        console.print(Text.assemble(f"softco: {verb} ", safe_text(project, "bold"), head))
         outcome = execute(company, llm, board, run_id, None)
         print_summary(console, project, outcome, run_stats(board))
         return outcome.exit_code
