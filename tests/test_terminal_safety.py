@@ -35,7 +35,11 @@ def hostile_answers() -> dict[str, Any]:
     prd["project_name"] = "Calc " + HOSTILE
     prd["summary"] = "Summary " + HOSTILE
     prd["requirements"][0]["title"] = "Add " + HOSTILE
-    script["architect/write_design/project"]["approach"] = "Approach " + HOSTILE
+    design = script["architect/write_design/project"]
+    design["approach"] = "Approach " + HOSTILE
+    design["files"][1]["purpose"] += " " + HOSTILE  # calc/ops.py: the tasks view shows it
+    tests = script["qa_engineer/write_tests/calc/ops.py"]
+    tests["content"] = f"# {HOSTILE}\n" + tests["content"]  # the tests view shows the source
     init = script["engineer/write_code/calc/__init__.py"]
     init["notes"] = "exports " + HOSTILE
     init["content"] = INIT + f"BANNER = {HOSTILE!r}\nRAW = '\x1b[2J'\n"  # a raw ESC in the source
@@ -73,7 +77,7 @@ def test_show_prints_hostile_text_visibly(hostile: tuple[Path, str], view: str) 
     res = run_cli(["show", str(project), *([view] if view else [])], project.parent)
     assert res.exit_code == 0, res.stdout + res.stderr
     assert_safe(res.stdout + res.stderr)
-    if view in ("", "prd", "design", "code", "board"):
+    if view in ("", "prd", "design", "tasks", "code", "tests", "board"):
         assert "\\x1b[2J" in res.stdout, res.stdout
     if view == "code":
         assert "RAW = '\\x1b[2J'" in res.stdout
