@@ -164,6 +164,10 @@ def test_loops_and_output_have_a_budget_per_render(tmp_path: Path, monkeypatch: 
     (tmp_path / "out.j2").write_text(macro + "{% for i in range(20) %}{{ m() }}{% endfor %}")
     with pytest.raises(TemplateError, match=r"out\.j2:\d: the template writes over 5,000 characters"):
         render(env, "out.j2", {"s": "x" * 300})
+    deep = "{% for x in [1] recursive %}\n{{ loop(range(100)) if loop.depth < 5 }}{% endfor %}"
+    (tmp_path / "deep.j2").write_text(deep)
+    with pytest.raises(TemplateError, match=r"deep\.j2:\d: the template's loops ran over 1,000 times in all"):
+        render(env, "deep.j2", {})  # a recursive loop's inner loops count too
     (tmp_path / "ok.j2").write_text("{% for i in range(30) %}{% for j in range(30) %}{{ s }}{% endfor %}{% endfor %}")
     assert render(env, "ok.j2", {"s": "x"}) == "x" * 900  # the budget is per render: each render gets it afresh
     assert render(env, "ok.j2", {"s": "y"}) == "y" * 900
