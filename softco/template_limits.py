@@ -329,6 +329,10 @@ class BoundedSandboxedEnvironment(ImmutableSandboxedEnvironment):
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         if operator == "*":
+            if isinstance(left, int) and isinstance(right, int):
+                bits = left.bit_length() + right.bit_length()
+                if bits > MAX_INT_BITS:
+                    raise _too_big("an integer product in bits", bits, MAX_INT_BITS, "MAX_INT_BITS")
             for seq, n in ((left, right), (right, left)):
                 if isinstance(seq, str | bytes | list | tuple) and isinstance(n, int):
                     _check_size(f"{type(seq).__name__} * {n}", len(seq) * max(n, 0))

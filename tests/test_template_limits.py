@@ -109,6 +109,10 @@ HOSTILE = [
     ("{{ 'a' * 999999999 }}", "str * 999999999 would be"),
     ("{{ 999999999 * [1] }}", "list * 999999999 would be"),
     ("{{ 7 ** 999999999 }}", "7 ** 999999999 in bits"),
+    (
+        "{% set ns = namespace(n=3) %}{% for i in range(64) %}{% set ns.n = ns.n * ns.n %}{% endfor %}",
+        "an integer product in bits",
+    ),
     ("{{ 'a'.ljust(999999999) }}", "str.ljust(999999999) would be"),
     ("{{ ('a' * 100000).replace('a', 'a' * 100) }}", "str.replace would be"),
     ("{{ '{:>999999999}'.format(1) }}", "str.format would be"),
