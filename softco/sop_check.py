@@ -373,6 +373,8 @@ def _limit_problems(env: SandboxedEnvironment, ast: nodes.Template, filename: st
             if isinstance(node, nodes.Output) and len(node.nodes) > 1:  # text and expressions: one at a time
                 visit([nodes.Output([child], lineno=child.lineno) for child in node.nodes])
                 continue
+            if not _computes(node):  # text, or names shown as they are: nothing to build
+                continue
             if not isinstance(node, _NOT_ALONE) and not _free_names(env, node) - set(env.globals):
                 problem = _run_alone(env, node, filename)
                 if problem is not None:
@@ -387,11 +389,19 @@ def _limit_problems(env: SandboxedEnvironment, ast: nodes.Template, filename: st
     return out
 
 
+def _computes(node: nodes.Node) -> bool:
+    """Whether ``node`` calls, operates or filters anything (what could build something big)."""
+    return next(node.find_all((nodes.Call, nodes.BinExpr, nodes.Concat, nodes.Filter)), None) is not None
+
+
 def _free_names(env: SandboxedEnvironment, node: nodes.Node) -> set[str]:
-    """Variables ``node`` reads that it does not set itself (a for loop's target, a set's name)."""
-    alone = nodes.Template([node], lineno=node.lineno)
-    alone.set_environment(env)
-    return meta.find_undeclared_variables(alone)
+    """Variables ``node`` reads that it does not set itself (a for loop's target and ``loop``, a set's
+    name). A name read before it is set counts as set: running such a node fails, which is ignored."""
+    names = list(node.find_all(nodes.Name))
+    if isinstance(node, nodes.For) or node.find(nodes.For) is not None:
+        names = [n for n in names if n.name != "loop"]
+    own = {n.name for n in names if n.ctx in ("store", "param")}
+    return {n.name for n in names if n.ctx == "load"} - own
 
 
 def _run_alone(env: SandboxedEnvironment, node: nodes.Node, filename: str) -> Problem | None:

@@ -341,9 +341,9 @@ class BoundedSandboxedEnvironment(ImmutableSandboxedEnvironment):
                 _check_size(f"{type(left).__name__} + {type(right).__name__}", len(left) + len(right))
         elif operator == "**":
             if isinstance(left, int) and isinstance(right, int) and right > 0 and abs(left) > 1:
-                bits = right * math.log2(abs(left))
-                if bits > MAX_INT_BITS:
-                    raise _too_big(f"{left} ** {right} in bits", int(bits), MAX_INT_BITS, "MAX_INT_BITS")
+                power_bits = right * math.log2(abs(left))
+                if power_bits > MAX_INT_BITS:
+                    raise _too_big(f"{left} ** {right} in bits", int(power_bits), MAX_INT_BITS, "MAX_INT_BITS")
         elif operator == "%" and isinstance(left, str):
             _check_size("a % format", _printf_size(left, right))
         return super().call_binop(context, operator, left, right)
