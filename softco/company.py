@@ -22,7 +22,7 @@ from softco.board import Board, Message
 from softco.cache import StepCache
 from softco.gates import Gate
 from softco.roles import BoardView, Step, StepContext, run_step
-from softco.safe_text import one_line
+from softco.safe_text import one_line, visible
 from softco.sandbox import Limits
 from softco.scaffold import pyproject, readme
 from softco.sop import ActionSpec, RoleSpec, Sop
@@ -125,7 +125,9 @@ class Company:
         return Author(role.author, role.email) if role else CUSTOMER
 
     def _materialize(self, msg: Message, artifact: Artifact) -> None:
-        files = {**artifact.repo_files(), **doc_files(artifact)}
+        # docs/*.md are for people to read (`cat docs/prd.md`): a model's control characters are shown there
+        docs = {path: visible(text) if path.endswith(".md") else text for path, text in doc_files(artifact).items()}
+        files = {**artifact.repo_files(), **docs}
         if isinstance(artifact, Design):
             prd = self.view.payload("prd")
             if prd is not None:

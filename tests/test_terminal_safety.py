@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import io
+import json
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -106,6 +107,15 @@ def test_git_log_subjects_are_one_visible_line(hostile: tuple[Path, str]) -> Non
     # the notes' newlines did not make a trailer: each Softco-Message names its own commit's message
     trailers = [line for line in log.splitlines() if line.startswith("Softco-Message:")]
     assert len(trailers) == len(set(trailers)) == len(subjects)
+
+
+def test_the_markdown_docs_show_control_characters_visibly(hostile: tuple[Path, str]) -> None:
+    """docs/*.md are read in a terminal (`cat docs/prd.md`); docs/*.json keep the answer as it was."""
+    project, _ = hostile
+    for md in ("prd.md", "design.md", "tasks.md", "requirement.md"):
+        assert_safe((project / "docs" / md).read_text())
+    assert "# PRD: Calc [/] [bold red]red[/bold red] \\x1b[2J" in (project / "docs" / "prd.md").read_text()
+    assert HOSTILE in json.loads((project / "docs" / "prd.json").read_text())["summary"]
 
 
 def test_an_error_quoting_model_text_is_shown_visibly(tmp_path: Path) -> None:
