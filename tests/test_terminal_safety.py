@@ -159,3 +159,16 @@ def test_visible_shows_controls_and_keeps_text() -> None:
     text = safe_text("[bold]x[/]")
     assert text.plain == "[bold]x[/]" and not text.spans
     assert safe_line("a\nb").plain == "a\\x0ab"
+
+
+def test_a_shared_sops_role_name_cannot_steer_the_terminal(tmp_path: Path) -> None:
+    """A SOP from someone else is a supply chain too: its names are shown, not obeyed."""
+    assert run_cli(["sop", "init", "mysop"], tmp_path).exit_code == 0
+    role = tmp_path / "mysop" / "roles" / "architect.yaml"
+    lines = role.read_text().splitlines()
+    lines = ['name: "Bob\\e[2J [/]"' if line.startswith("name:") else line for line in lines]
+    role.write_text("\n".join(lines) + "\n")
+    res = run_cli(["sop", "graph", "mysop"], tmp_path)
+    assert res.exit_code == 0, res.stderr
+    assert_safe(res.stdout + res.stderr)
+    assert "Bob\\x1b[2J [/]" in res.stdout
