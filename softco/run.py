@@ -16,15 +16,15 @@ from typing import Any
 
 import git
 from rich.console import Console
+from rich.text import Text
 
-from softco.board import Board, RunRow, StepRow
+from softco.board import Board, RunRow
 from softco.budget import (
     Budget,
     BudgetedLLM,
     BudgetExceeded,
     PriceFileError,
     completion_bound,
-    format_usd,
     price_of,
     prices,
 )
@@ -52,8 +52,10 @@ from softco.lock import Holder, ProjectLock, holder
 from softco.prompts import TemplateError
 from softco.qa_tools import SandboxUnavailable
 from softco.rejected import StepRejected, read_answer_file, rejected_steps
+from softco.report.costs import format_total_cost
 from softco.report.stats import run_stats
 from softco.report.terminal import print_sandbox, print_summary, progress_printer
+from softco.safe_text import one_line, safe_line, safe_text
 from softco.sop import Sop, SopError
 from softco.sop_check import load_checked_sop
 from softco.workspace import Workspace, WorkspaceError, choose_project_dir, slugify
@@ -154,7 +156,7 @@ def _provider(
     """The provider: ``provider`` (the dry-run stand-in) or the one --llm names, checked for a price."""
 
     def warn(msg: str) -> None:
-        console.print(f"[yellow]warning:[/] {msg}", highlight=False)
+        console.print(Text.assemble(("warning:", "yellow"), " ", safe_text(msg)))
 
     try:
         llm = provider or make_llm(opts.llm, opts.model, opts.base_url, on_warning=warn)
@@ -319,12 +321,8 @@ def dry_run_llm(opts: NewOptions, console: Console, sop: Sop) -> DryRunLLM | Non
         where = f" -> {s.prompt_file.name}" if s.prompt_file else ""
         bound = bounds.get(s.key.split("/", 1)[0])
         answer = f", answer at most {bound:,} tokens (max_tokens)" if bound else ""
-        console.print(
-            f"  dry run: {s.key}: {s.prompt_chars:,} chars, ~{s.prompt_tokens:,} prompt tokens (estimate){answer}"
-            f"{where}",
-            markup=False,
-            highlight=False,
-        )
+        line = f"  dry run: {s.key}: {s.prompt_chars:,} chars, ~{s.prompt_tokens:,} prompt tokens (estimate){answer}"
+        console.print(safe_line(line + where, limit=400))
 
     return DryRunLLM(opts.model or default_model(), on_step=on_step)
 
@@ -334,12 +332,11 @@ def print_dry_run(console: Console, dry: DryRunLLM, sop: Sop) -> None:
     bounds = answer_bounds(sop)
     longest = sum(bounds.get(s.key.split("/", 1)[0], 0) for s in dry.steps)
     console.print(
-        f"dry run: {len(dry.steps)} LLM steps, ~{tokens:,} prompt tokens in all (an estimate at 4 characters a "
-        f"token: no tokenizer here) and answers of at most {longest:,} tokens in all (each role's max_tokens); no "
-        "model was called and nothing was spent. "
-        f"The rendered prompts are in {dry.prompts_dir}",
-        markup=False,
-        highlight=False,
+        safe_text(
+            f"dry run: {len(dry.steps)} LLM steps, ~{tokens:,} prompt tokens in all (an estimate at 4 characters a "
+            f"token: no tokenizer here) and answers of at most {longest:,} tokens in all (each role's max_tokens); "
+            f"no model was called and nothing was spent. The rendered prompts are in {dry.prompts_dir}"
+        )
     )
 
 
@@ -378,7 +375,8 @@ def start_new(opts: NewOptions, console: Console) -> int:
     )
     saved = _jsonable(opts)
     board.start_run(run_id, requirement, sop.sop_hash, llm.model or default_model(), saved)
-    console.print(f"softco: building [bold]{project}[/] (run {run_id}, model {llm.model})", highlight=False)
+    head = safe_text(f" (run {run_id}, model {llm.model})")
+    console.print(Text.assemble("softco: building ", safe_text(project, "bold"), head))
     print_sandbox(console)
     company = Company(sop, llm, board, ws, run_id, settings, on_event=progress_printer(console))
     try:
@@ -413,20 +411,6 @@ def run_status(run: RunRow | None, live: Holder | None) -> str:
     return meaning.get(run.exit_code if run.exit_code is not None else -1, f"{run.status} (exit {run.exit_code})")
 
 
-def project_cost(steps: list[StepRow]) -> str:
-    """The project's cost so far: every call of every run; "unknown" if a call's model has no price."""
-    paid = [s for s in steps if s.status != "cached" and (s.prompt_tokens or s.completion_tokens)]
-    if any(s.cost_usd is None for s in paid):
-        return "unknown"
-    return format_usd(sum(s.cost_usd or 0.0 for s in paid))
-
-
-def _printable(text: str, limit: int) -> str:
-    flat = " ".join(text.split())
-    clean = "".join(c if c.isprintable() else "?" for c in flat)
-    return clean if len(clean) <= limit else clean[: limit - 3] + "..."
-
-
 def project_runs(out: Path) -> list[tuple[str, str, str, str, str]]:
     """`softco runs`: (project, when its last run started, status, cost, requirement) per project."""
     found = sorted(p for p in out.iterdir() if project_board_path(p).is_file()) if out.is_dir() else []
@@ -435,16 +419,16 @@ def project_runs(out: Path) -> list[tuple[str, str, str, str, str]]:
         try:
             board = Board(project_board_path(p))
             try:
-                runs, steps = board.runs(), board.steps()
+                runs, cost = board.runs(), format_total_cost(run_stats(board))
             finally:
                 board.close()
         except sqlite3.Error as exc:
-            rows.append((p.name, "?", f"unreadable board: {_printable(str(exc), 60)}", "?", ""))
+            rows.append((one_line(p.name, 60), "?", f"unreadable board: {one_line(str(exc), 60)}", "?", ""))
             continue
         last = runs[-1] if runs else None
         started = datetime.fromtimestamp(last.started_at).strftime("%Y-%m-%d %H:%M") if last else "-"
-        requirement = _printable(last.requirement, 60) if last else ""
-        rows.append((_printable(p.name, 60), started, run_status(last, holder(p)), project_cost(steps), requirement))
+        requirement = one_line(" ".join(last.requirement.split()), 60) if last else ""
+        rows.append((one_line(p.name, 60), started, run_status(last, holder(p)), cost, requirement))
     return rows
 
 
@@ -614,12 +598,14 @@ def _continue(
         )
         company = Company(sop, llm, board, ws, run_id, settings, on_event=progress_printer(console))
         verb = f"revising {revision.stage} of" if revision else "resuming"
-        console.print(f"softco: {verb} [bold]{project}[/] (run {run_id}, branch {branch})", highlight=False)
+        head = safe_text(f" (run {run_id}, branch {branch})")
+        console.print(Text.assemble(f"softco: {verb} ", safe_text(project, "bold"), head))
         _note_rejected(console, project, company.finished | set(answers), opts.human)
         print_sandbox(console)
         outcome = execute(company, llm, board, run_id, None)
         for key in sorted(set(answers) - company.finished):
-            console.print(f"[yellow]warning:[/] --answer {key} was not used: no step of that key ran", highlight=False)
+            warning = f" --answer {key} was not used: no step of that key ran"
+            console.print(Text.assemble(("warning:", "yellow"), safe_line(warning, limit=400)))
         print_summary(console, project, outcome, run_stats(board, run_id), run_stats(board))
         return outcome.exit_code
     finally:
@@ -632,12 +618,12 @@ def _note_rejected(console: Console, project: Path, handled: set[str], humans: l
     for key, answer in rejected_steps(project):
         if key in handled or key.split("/", 1)[0] in humans:
             continue
-        console.print(
+        note = (
             f"note: the answers to step {key} were rejected last time and it is asked again; to use its last answer "
             f"fixed instead, edit {answer} and resume with --answer {key}={answer} (or --model/--base-url for "
-            f"another model, --human {key.split('/', 1)[0]} to answer it yourself)",
-            highlight=False,
+            f"another model, --human {key.split('/', 1)[0]} to answer it yourself)"
         )
+        console.print(safe_line(note, limit=1000))
 
 
 def _branch_for(
