@@ -37,6 +37,7 @@ from softco.report.costs import (
     usage_note,
 )
 from softco.report.coverage import coverage
+from softco.report.markdown import keep_dunders
 from softco.report.project import Project, utc
 from softco.views import generic_md
 
@@ -46,8 +47,8 @@ FORMATTER = HtmlFormatter(cssclass="hl", linenos="table", wrapcode=True)
 @cache
 def _markdown() -> MarkdownIt:
     # "commonmark" with html off: raw HTML in artifact text is escaped, not passed through;
-    # images are off so that no markdown can make the page fetch anything.
-    return MarkdownIt("commonmark", {"html": False, "linkify": False}).disable("image")
+    # images are off so that no markdown can make the page fetch anything; `__init__.py` stays itself.
+    return keep_dunders(MarkdownIt("commonmark", {"html": False, "linkify": False}).disable("image"))
 
 
 def md(text: str) -> Markup:
