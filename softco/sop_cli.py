@@ -13,7 +13,8 @@ import typer
 sop_app = typer.Typer(
     help="Customise the company: copy the default roles and prompts, check them, draw them.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=False,  # the root app has it
+    rich_markup_mode=None,  # plain help, as the root app's
 )
 
 SopDir = Annotated[

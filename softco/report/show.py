@@ -11,8 +11,8 @@ from collections.abc import Callable
 from pathlib import PurePosixPath
 
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
-from rich.padding import Padding
 from rich.markdown import Markdown
+from rich.padding import Padding
 from rich.rule import Rule
 from rich.syntax import Syntax
 from rich.table import Table
