@@ -195,3 +195,28 @@ def test_help_says_what_each_option_takes() -> None:
     for shown in ("--human ROLE", "--budget USD", "--approve KIND,...", "--output DIR", "--base-url URL"):
         assert shown in out
     assert "STEP=FILE" in cli("resume", "--help")
+
+
+def test_long_step_keys_are_not_split_mid_word(project: Path, narrow: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A step key too long to share a line with its figures gets a line of its own, broken only after a `/`."""
+    import softco.report.show
+    from softco.report.costs import CostRow
+
+    key = "engineer/fix_code/round-12/" + "/".join(["a_package_with_a_rather_long_name"] * 3) + "/the_module.py"
+    row = CostRow(name=key, calls=2, reasks=1, prompt_tokens=12_345, completion_tokens=678, cost_usd=0.0123, seconds=9)
+    row.measured_calls = 2
+    short = row.model_copy(update={"name": "architect/write_design/project"})
+    monkeypatch.setattr(softco.report.show, "cost_by_step", lambda steps: [short, row])
+    out = cli("show", str(project), "cost")
+    assert_fits(out)
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("engineer/fix_code/round-12/"))
+    parts = []
+    for line in lines[start:]:
+        if line.startswith(" "):
+            break
+        parts.append(line)
+    assert "".join(parts) == key and all(p.endswith("/") for p in parts[:-1])  # whole parts only
+    figures = lines[start + len(parts)].split()
+    assert figures == ["2", "1", "12,345+678", "$0.0123", "9.00", "s"]
+    assert next(line for line in lines if line.startswith("architect/write_design/project ")).endswith(" s")

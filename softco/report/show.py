@@ -228,22 +228,54 @@ def cost(p: Project) -> RenderableType:
         ("Cost per role", cost_by_role(p.steps, p.role_name)),
         ("Cost per step", cost_by_step(p.steps)),
     ):
-        tables.append(_ByWidth(_cost_table(title, rows), _narrow_cost_table(title, rows)))
+        tables.append(_ByWidth(_cost_table(title, rows), _NarrowCost(title, rows)))
     return Group(*tables, total)
 
 
-def _narrow_cost_table(title: str, rows: list[CostRow]) -> Table:
-    """A cost table in 80 columns: no box, prompt + completion tokens in one column."""
-    reasks = any(r.reasks for r in rows)
-    table = Table(title=title, title_justify="left", box=None, header_style="bold", pad_edge=False)
-    table.add_column("step", overflow="fold")
-    for col in ("calls", *(["re-asks"] if reasks else []), "tokens in+out", "cost", "time"):
-        table.add_column(col, justify="right", no_wrap=True)
-    for r in rows:
-        tokens = f"{format_count(r.prompt_tokens, r.estimated_calls > 0)}+{r.completion_tokens:,}" if r.calls else "-"
-        cells = [str(r.calls), *([str(r.reasks)] if reasks else []), tokens, format_cost(r), f"{r.seconds:.2f} s"]
-        table.add_row(safe_text(r.name), *cells)
-    return table
+class _NarrowCost:
+    """A cost table in the terminal's width: no box, prompt + completion tokens in one column, and a step
+    name too long to share its line with the figures on a line of its own, cut only between path parts."""
+
+    def __init__(self, title: str, rows: list[CostRow]) -> None:
+        self.title, self.rows = title, rows
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        reasks = any(r.reasks for r in self.rows)
+        head = ["calls", *(["re-asks"] if reasks else []), "tokens in+out", "cost", "time"]
+        figures = []
+        for r in self.rows:
+            tokens = (
+                f"{format_count(r.prompt_tokens, r.estimated_calls > 0)}+{r.completion_tokens:,}" if r.calls else "-"
+            )
+            figures.append(
+                [str(r.calls), *([str(r.reasks)] if reasks else []), tokens, format_cost(r), f"{r.seconds:.2f} s"]
+            )
+        widths = [max(len(c) for c in col) for col in zip(head, *figures, strict=True)]
+        numbers = sum(widths) + 2 * len(widths)
+        names = [visible(r.name, multiline=False) for r in self.rows]
+        name_w = max(4, min(max(len(n) for n in [*names, "step"]), options.max_width - numbers))
+
+        def line(name: str, cells: list[str]) -> str:
+            return name.ljust(name_w) + "".join("  " + c.rjust(w) for c, w in zip(cells, widths, strict=True))
+
+        yield Text(self.title, style="italic")
+        yield Text(line("step", head), style="bold")
+        for name, cells in zip(names, figures, strict=True):
+            if len(name) > name_w:
+                for part in _path_lines(name, options.max_width):
+                    yield Text(part)
+                name = ""
+            yield Text(line(name, cells))
+
+
+def _path_lines(name: str, width: int) -> list[str]:
+    """``name`` in lines of at most ``width``, broken after a ``/`` where it can be (a step key's parts)."""
+    lines: list[str] = []
+    while len(name) > width:
+        cut = name.rfind("/", 0, width) + 1 or width
+        lines.append(name[:cut])
+        name = name[cut:]
+    return [*lines, name]
 
 
 def trace(p: Project) -> RenderableType:
