@@ -208,7 +208,6 @@ def test_long_step_keys_are_not_split_mid_word(project: Path, narrow: None, monk
     short = row.model_copy(update={"name": "architect/write_design/project"})
     monkeypatch.setattr(softco.report.show, "cost_by_step", lambda steps: [short, row])
     out = cli("show", str(project), "cost")
-    assert_fits(out)
     lines = out.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("engineer/fix_code/round-12/"))
     parts = []
@@ -220,3 +219,4 @@ def test_long_step_keys_are_not_split_mid_word(project: Path, narrow: None, monk
     figures = lines[start + len(parts)].split()
     assert figures == ["2", "1", "12,345+678", "$0.0123", "9.00", "s"]
     assert next(line for line in lines if line.startswith("architect/write_design/project ")).endswith(" s")
+    assert_fits(out)
