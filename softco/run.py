@@ -64,7 +64,7 @@ MAX_REQUIREMENT_CHARS = 20_000
 
 
 class RunError(SoftcoError):
-    """A run could not start or had to stop; ``exit_code`` follows DESIGN.md (softco.errors)."""
+    """A run could not start or had to stop; ``exit_code`` is one of softco.errors' exit codes."""
 
     def __init__(self, message: str, exit_code: int = EXIT_USAGE) -> None:
         super().__init__(message)
