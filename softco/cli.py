@@ -128,12 +128,22 @@ def resume_cmd(
     project: Annotated[Path, typer.Argument(help="A project directory made by softco.")],
     budget: Annotated[float | None, typer.Option(help="A new USD budget for the whole project.")] = None,
     token_budget: Annotated[int | None, typer.Option(help="A new token budget for the whole project.")] = None,
+    model: Annotated[str | None, typer.Option(help="Another model from here on.")] = None,
+    base_url: Annotated[str | None, typer.Option(help="Another OpenAI-compatible endpoint from here on.")] = None,
+    human: Annotated[
+        list[str] | None, typer.Option(help="Play this role yourself in this resume (role id); repeatable.")
+    ] = None,
+    answer: Annotated[
+        list[str] | None,
+        typer.Option(help="STEP=FILE: the answer to that step, e.g. a fixed rejected answer; repeatable."),
+    ] = None,
 ) -> None:
     """Continue a stopped run; finished steps are not redone."""
     _load_run()
-    from softco.run import resume
+    from softco.run import Takeover, resume
 
-    raise typer.Exit(resume(project, console, budget, token_budget))
+    takeover = Takeover(model=model, base_url=base_url, human=human or [], answers=answer or [])
+    raise typer.Exit(resume(project, console, budget, token_budget, takeover))
 
 
 @app.command("revise")
@@ -175,18 +185,19 @@ def runs(
 ) -> None:
     """List the projects under the output directory: when the last run started, its status and the cost."""
     from softco.run import output_dir, project_runs
+    from softco.safe_text import safe_line
 
     out = output_dir(output)
     rows = project_runs(out)
     if not rows:
-        console.print(f"no softco projects under {out}", markup=False, highlight=False)
+        console.print(safe_line(f"no softco projects under {out}", limit=4000))
         return
     header = ("PROJECT", "STARTED", "STATUS", "COST", "REQUIREMENT")
     table = [header, *rows]
     widths = [max(len(r[i]) for r in table) for i in range(len(header) - 1)]
     for r in table:
         line = "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=False)) + "  " + r[-1]
-        console.print(line.rstrip(), markup=False, highlight=False)
+        console.print(safe_line(line.rstrip(), limit=4000))  # the requirement is the user's, names may be odd
 
 
 @app.command()
@@ -225,7 +236,9 @@ def report(
         raise RunError(str(exc)) from None
     except OSError as exc:
         raise RunError(f"cannot write the report: {exc}") from None
-    console.print(str(path))
+    from softco.safe_text import safe_line
+
+    console.print(safe_line(path, limit=4000))
 
 
 def main() -> None:
@@ -255,19 +268,20 @@ def _check_argv() -> int:
 def _main() -> int:
     """Every error is mapped here, and only here, to one line on stderr and an exit code (softco.errors)."""
     from softco.errors import EXIT_ERROR, EXIT_INTERRUPTED, Interrupted, SoftcoError
+    from softco.safe_text import one_line, visible
 
     try:
         code = app(standalone_mode=False)
     except typer.Exit as exc:
         return int(exc.exit_code)
     except Interrupted as exc:
-        sys.stderr.write(f"softco: {exc}\n")
+        sys.stderr.write(f"softco: {visible(str(exc))}\n")
         return exc.exit_code
     except (typer.Abort, KeyboardInterrupt):
         sys.stderr.write("softco: interrupted\n")
         return EXIT_INTERRUPTED
     except SoftcoError as exc:  # bad input, a busy project, a stopped run: the message says what to do next
-        sys.stderr.write(f"softco: error: {exc}\n")
+        sys.stderr.write(f"softco: error: {visible(str(exc))}\n")  # the message may quote a model's answer
         return exc.exit_code
     except Exception as exc:
         # a usage error of the command line parser (click's ClickException, which newer typer vendors):
@@ -278,7 +292,7 @@ def _main() -> int:
             return usage_code or EXIT_USAGE
         if os.environ.get("SOFTCO_DEBUG"):
             raise
-        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        first = one_line((str(exc).strip().splitlines() or [""])[0], 300)
         sys.stderr.write(
             f"softco: internal error: {type(exc).__name__}: {first} (a bug in softco: run again with "
             "SOFTCO_DEBUG=1 for the traceback and report it)\n"

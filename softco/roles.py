@@ -12,6 +12,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypedDict
 
 from pydantic import ValidationError
@@ -29,9 +30,11 @@ from softco.budget import cost_usd
 from softco.cache import StepCache
 from softco.interfaces import DEFAULT_BUDGET, DependencyInterfaces, dependency_interfaces
 from softco.llm.base import LLM, ChatMessage, LLMRequest, LLMResponse
-from softco.llm.structured import Attempt, AttemptsError, Retry, ask_structured, strip_fences
+from softco.llm.structured import Attempt, AttemptsError, InvalidAnswer, Retry, ask_structured, strip_fences
 from softco.prompts import render
+from softco.rejected import AnswerFile, keep_rejected, refused_answer_file
 from softco.sandbox import Limits
+from softco.schemas import answer_schema
 from softco.sop import ActionSpec, RoleSpec, Sop
 
 
@@ -179,7 +182,7 @@ def build_request(sop: Sop, view: BoardView, step: Step) -> LLMRequest:
         step_key=step.key,
         messages=messages,
         schema_name=cls.kind,
-        json_schema=cls.model_json_schema(),
+        json_schema=answer_schema(cls, view.refs(), step.action.trigger),
         settings=step.role.model,
     )
 
@@ -199,6 +202,8 @@ class StepContext:
     cache: StepCache | None = None
     #: told of each transient fault before it is retried (the CLI prints a line)
     on_retry: Callable[[Retry], None] | None = None
+    #: step key -> a file holding its answer (`softco resume --answer`): used instead of asking the model
+    answers: dict[str, Path] = field(default_factory=dict)
 
 
 def attempt_status(a: Attempt) -> str:
@@ -251,6 +256,15 @@ async def run_llm_step(ctx: StepContext, step: Step) -> list[Artifact]:
     def parse(text: str) -> Artifact:
         return ctx.sop.kind(kind).model_validate_json(text, context=refs)
 
+    answer_file = ctx.answers.get(step.key)
+    if answer_file is not None:  # a person's answer, validated like a model's but never re-asked
+        try:
+            result = await ask_structured(AnswerFile(answer_file), request, parse, max_reasks=0)
+        except InvalidAnswer as exc:
+            _record_attempts(ctx, step, exc.attempts)
+            raise refused_answer_file(Path(ctx.project_dir), step.key, answer_file, exc) from None
+        _record_attempts(ctx, step, result.attempts)
+        return [result.value]
     provider = ctx.llm.cache_id_for(step.key) if ctx.cache is not None else None
     if ctx.cache is not None and provider is not None:
         hit = ctx.cache.get(provider, request.request_hash())
@@ -268,6 +282,8 @@ async def run_llm_step(ctx: StepContext, step: Step) -> list[Artifact]:
         result = await ask_structured(ctx.llm, request, parse, on_retry=ctx.on_retry)
     except AttemptsError as exc:
         _record_attempts(ctx, step, exc.attempts)
+        if isinstance(exc, InvalidAnswer):  # keep the last answer on disk and say the ways out
+            raise keep_rejected(Path(ctx.project_dir), step.key, step.role.id, exc) from None
         raise
     _record_attempts(ctx, step, result.attempts)
     if ctx.cache is not None and provider is not None:

@@ -17,15 +17,15 @@ from typing import Any
 
 import git
 from rich.console import Console
+from rich.text import Text
 
-from softco.board import Board, BoardBusy, BoardError, RunRow, StepRow
+from softco.board import Board, BoardBusy, BoardError, RunRow
 from softco.budget import (
     Budget,
     BudgetedLLM,
     BudgetExceeded,
     PriceFileError,
     completion_bound,
-    format_usd,
     price_of,
     prices,
 )
@@ -52,8 +52,11 @@ from softco.llm.replay import RecordingLLM, ReplayError, make_header
 from softco.lock import Holder, ProjectLock, holder
 from softco.prompts import TemplateError
 from softco.qa_tools import SandboxUnavailable
+from softco.rejected import StepRejected, read_answer_file, rejected_steps
+from softco.report.costs import format_total_cost
 from softco.report.stats import run_stats
 from softco.report.terminal import print_sandbox, print_summary, progress_printer
+from softco.safe_text import one_line, safe_line, safe_text
 from softco.sop import Sop, SopError, kinds_for_reading
 from softco.sop_check import load_checked_sop
 from softco.workspace import Workspace, WorkspaceError, choose_project_dir, slugify
@@ -154,7 +157,7 @@ def _provider(
     """The provider: ``provider`` (the dry-run stand-in) or the one --llm names, checked for a price."""
 
     def warn(msg: str) -> None:
-        console.print(f"[yellow]warning:[/] {msg}", highlight=False)
+        console.print(Text.assemble(("warning:", "yellow"), " ", safe_text(msg)))
 
     try:
         llm = provider or make_llm(opts.llm, opts.model, opts.base_url, on_warning=warn)
@@ -242,6 +245,9 @@ def execute(company: Company, llm: LLM, board: Board, run_id: str, requirement: 
     except BudgetExceeded as exc:
         board.finish_run(run_id, "stopped", EXIT_BUDGET)
         raise RunError(str(exc).replace("DIR", str(company.ws.root)), EXIT_BUDGET) from None
+    except StepRejected as exc:  # its message names where the answer is kept and the ways out
+        board.finish_run(run_id, "stopped", exc.exit_code)
+        raise RunError(str(exc), exc.exit_code) from None
     except WorkspaceError as exc:  # files of a model's answer that the project refuses: nothing was written
         board.finish_run(run_id, "stopped", EXIT_ERROR)
         raise RunError(
@@ -341,12 +347,8 @@ def dry_run_llm(opts: NewOptions, console: Console, sop: Sop) -> DryRunLLM | Non
         where = f" -> {s.prompt_file.name}" if s.prompt_file else ""
         bound = bounds.get(s.key.split("/", 1)[0])
         answer = f", answer at most {bound:,} tokens (max_tokens)" if bound else ""
-        console.print(
-            f"  dry run: {s.key}: {s.prompt_chars:,} chars, ~{s.prompt_tokens:,} prompt tokens (estimate){answer}"
-            f"{where}",
-            markup=False,
-            highlight=False,
-        )
+        line = f"  dry run: {s.key}: {s.prompt_chars:,} chars, ~{s.prompt_tokens:,} prompt tokens (estimate){answer}"
+        console.print(safe_line(line + where, limit=400))
 
     return DryRunLLM(opts.model or default_model(), on_step=on_step)
 
@@ -356,12 +358,11 @@ def print_dry_run(console: Console, dry: DryRunLLM, sop: Sop) -> None:
     bounds = answer_bounds(sop)
     longest = sum(bounds.get(s.key.split("/", 1)[0], 0) for s in dry.steps)
     console.print(
-        f"dry run: {len(dry.steps)} LLM steps, ~{tokens:,} prompt tokens in all (an estimate at 4 characters a "
-        f"token: no tokenizer here) and answers of at most {longest:,} tokens in all (each role's max_tokens); no "
-        "model was called and nothing was spent. "
-        f"The rendered prompts are in {dry.prompts_dir}",
-        markup=False,
-        highlight=False,
+        safe_text(
+            f"dry run: {len(dry.steps)} LLM steps, ~{tokens:,} prompt tokens in all (an estimate at 4 characters a "
+            f"token: no tokenizer here) and answers of at most {longest:,} tokens in all (each role's max_tokens); "
+            f"no model was called and nothing was spent. The rendered prompts are in {dry.prompts_dir}"
+        )
     )
 
 
@@ -406,7 +407,8 @@ def start_new(opts: NewOptions, console: Console) -> int:
         board.close()
         lock.release()
         raise
-    console.print(f"softco: building [bold]{project}[/] (run {run_id}, model {llm.model})", highlight=False)
+    head = safe_text(f" (run {run_id}, model {llm.model})")
+    console.print(Text.assemble("softco: building ", safe_text(project, "bold"), head))
     print_sandbox(console)
     company = Company(sop, llm, board, ws, run_id, settings, on_event=progress_printer(console))
     try:
@@ -441,20 +443,6 @@ def run_status(run: RunRow | None, live: Holder | None) -> str:
     return meaning.get(run.exit_code if run.exit_code is not None else -1, f"{run.status} (exit {run.exit_code})")
 
 
-def project_cost(steps: list[StepRow]) -> str:
-    """The project's cost so far: every call of every run; "unknown" if a call's model has no price."""
-    paid = [s for s in steps if s.status != "cached" and (s.prompt_tokens or s.completion_tokens)]
-    if any(s.cost_usd is None for s in paid):
-        return "unknown"
-    return format_usd(sum(s.cost_usd or 0.0 for s in paid))
-
-
-def _printable(text: str, limit: int) -> str:
-    flat = " ".join(text.split())
-    clean = "".join(c if c.isprintable() else "?" for c in flat)
-    return clean if len(clean) <= limit else clean[: limit - 3] + "..."
-
-
 def project_runs(out: Path) -> list[tuple[str, str, str, str, str]]:
     """`softco runs`: (project, when its last run started, status, cost, requirement) per project."""
 
@@ -470,20 +458,20 @@ def project_runs(out: Path) -> list[tuple[str, str, str, str, str]]:
             try:
                 runs = board.runs()
                 board.check_messages(*kinds_for_reading([r.settings.get("sop_dir") for r in runs]))
-                steps = board.steps()
+                cost = format_total_cost(run_stats(board))
             finally:
                 board.close()
         except BoardError as exc:
             what = "board locked by another program" if isinstance(exc, BoardBusy) else "damaged board"
-            rows.append((_printable(p.name, 60), "?", f"{what} (`softco show` says why)", "?", ""))
+            rows.append((one_line(p.name, 60), "?", f"{what} (`softco show` says why)", "?", ""))
             continue
         except (OSError, sqlite3.Error) as exc:
-            rows.append((_printable(p.name, 60), "?", f"unreadable board: {_printable(str(exc), 60)}", "?", ""))
+            rows.append((one_line(p.name, 60), "?", f"unreadable board: {one_line(str(exc), 60)}", "?", ""))
             continue
         last = runs[-1] if runs else None
         started = datetime.fromtimestamp(last.started_at).strftime("%Y-%m-%d %H:%M") if last else "-"
-        requirement = _printable(last.requirement, 60) if last else ""
-        rows.append((_printable(p.name, 60), started, run_status(last, holder(p)), project_cost(steps), requirement))
+        requirement = one_line(" ".join(last.requirement.split()), 60) if last else ""
+        rows.append((one_line(p.name, 60), started, run_status(last, holder(p)), cost, requirement))
     return rows
 
 
@@ -498,10 +486,54 @@ class Revision:
     stage: str
 
 
-def resume(project: Path, console: Console, budget: float | None = None, token_budget: int | None = None) -> int:
+@dataclass
+class Takeover:
+    """`softco resume` options that change who answers from there on: the ways out of a step whose
+    answers kept failing validation (softco/rejected.py)."""
+
+    model: str | None = None
+    base_url: str | None = None
+    #: roles a person plays in this resume (added to those `softco new --human` gave)
+    human: list[str] = field(default_factory=list)
+    #: "STEP=FILE": that step's answer is read from FILE (validated like a model's) instead of asked
+    answers: list[str] = field(default_factory=list)
+
+    def apply(self, opts: NewOptions) -> None:
+        if self.model is not None:
+            opts.model = self.model
+        if self.base_url is not None:
+            opts.base_url = self.base_url
+            opts.llm = None  # an endpoint URL means the OpenAI-compatible provider, whatever answered before
+        opts.human = sorted({*opts.human, *self.human})
+
+    def answer_files(self) -> dict[str, Path]:
+        files: dict[str, Path] = {}
+        for spec in self.answers:
+            key, eq, name = spec.partition("=")
+            key = key.strip()
+            if not eq or key.count("/") < 2 or not name.strip():
+                raise RunError(
+                    f"--answer {spec!r}: give STEP=FILE, e.g. --answer architect/write_design/project=answer.json"
+                )
+            path = Path(name.strip()).absolute()
+            try:
+                read_answer_file(path)
+            except ValueError as exc:
+                raise RunError(f"--answer {key}: {exc}") from None
+            files[key] = path
+        return files
+
+
+def resume(
+    project: Path,
+    console: Console,
+    budget: float | None = None,
+    token_budget: int | None = None,
+    takeover: Takeover | None = None,
+) -> int:
     """Continue the last run of a project: finished steps are not redone."""
     check_limits(budget, token_budget)
-    return _continue(project, console, budget, token_budget, None)
+    return _continue(project, console, budget, token_budget, None, takeover)
 
 
 def revise(project: Path, console: Console, revision: Revision) -> int:
@@ -514,7 +546,12 @@ def revise(project: Path, console: Console, revision: Revision) -> int:
 
 
 def _continue(
-    project: Path, console: Console, budget: float | None, token_budget: int | None, revision: Revision | None
+    project: Path,
+    console: Console,
+    budget: float | None,
+    token_budget: int | None,
+    revision: Revision | None,
+    takeover: Takeover | None = None,
 ) -> int:
     check_environment()
     project = project.absolute()
@@ -550,9 +587,18 @@ def _continue(
                 "sop_dir": Path(saved["sop_dir"]) if saved.get("sop_dir") else None,
             }
         )
+        takeover = takeover or Takeover()
+        extra: dict[str, Any] = {"human": list(opts.human)}  # --human on resume is for this resume only
+        takeover.apply(opts)
+        answers = takeover.answer_files()
         sop = checked_sop(opts)
         board.check_messages(sop.kinds)  # every payload fits its kind, before a role reads one
         _check_people(opts, sop)
+        roles = {r.id for r in sop.roles}
+        for key in answers:
+            role = key.split("/", 1)[0]
+            if role not in roles:
+                raise RunError(f"--answer {key}: no role {role!r}; roles are {', '.join(sorted(roles))}")
         if budget is not None:
             opts.budget = budget
         if token_budget is not None:
@@ -566,6 +612,11 @@ def _continue(
             with _writing(project):
                 lineage, branch = _branch_for(board, ws, sop, lineage, revision)
             changes = {revision.stage: revision.feedback}
+        if answers:
+            probe = Company(sop, None, board, ws, "", Settings(lineage=lineage))
+            done = sorted(k for k in answers if k in probe.finished)
+            if done:
+                raise RunError(f"--answer {done[0]}: that step is done already; only a step still to run takes one")
         limits = spent(board)
         limits.max_usd, limits.max_tokens = opts.budget, opts.token_budget
         dry = dry_run_llm(opts, console, sop)
@@ -574,7 +625,7 @@ def _continue(
         base = _provider(opts, console, limits, dry, [r.model.model for r in sop.roles])
         llm = _wrap(base, opts, sop.sop_hash, last.requirement, limits, project)
         run_id = uuid.uuid4().hex[:12]
-        extra = {"lineage": lineage, "revise": changes}
+        extra.update(lineage=lineage, revise=changes)
         with _writing(project):
             board.start_run(
                 run_id, last.requirement, sop.sop_hash, llm.model, {**saved, **_jsonable(opts), **extra}, branch=branch
@@ -586,17 +637,36 @@ def _continue(
             gate=_gate(opts, sop, console, project),
             lineage=lineage,
             revise=changes,
+            answers=answers,
         )
         company = Company(sop, llm, board, ws, run_id, settings, on_event=progress_printer(console))
         verb = f"revising {revision.stage} of" if revision else "resuming"
-        console.print(f"softco: {verb} [bold]{project}[/] (run {run_id}, branch {branch})", highlight=False)
+        head = safe_text(f" (run {run_id}, branch {branch})")
+        console.print(Text.assemble(f"softco: {verb} ", safe_text(project, "bold"), head))
+        _note_rejected(console, project, company.finished | set(answers), opts.human)
         print_sandbox(console)
         outcome = execute(company, llm, board, run_id, None)
+        for key in sorted(set(answers) - company.finished):
+            warning = f" --answer {key} was not used: no step of that key ran"
+            console.print(Text.assemble(("warning:", "yellow"), safe_line(warning, limit=400)))
         print_summary(console, project, outcome, run_stats(board, run_id), run_stats(board))
         return outcome.exit_code
     finally:
         board.close()
         lock.release()
+
+
+def _note_rejected(console: Console, project: Path, handled: set[str], humans: list[str]) -> None:
+    """Say which steps ended rejected last time and are asked again as they were, and the other ways."""
+    for key, answer in rejected_steps(project):
+        if key in handled or key.split("/", 1)[0] in humans:
+            continue
+        note = (
+            f"note: the answers to step {key} were rejected last time and it is asked again; to use its last answer "
+            f"fixed instead, edit {answer} and resume with --answer {key}={answer} (or --model/--base-url for "
+            f"another model, --human {key.split('/', 1)[0]} to answer it yourself)"
+        )
+        console.print(safe_line(note, limit=1000))
 
 
 def _branch_for(

@@ -40,6 +40,7 @@ from softco.llm.base import (
     Usage,
 )
 from softco.llm.testing import estimate_tokens
+from softco.schemas import strict_compatible
 
 if TYPE_CHECKING:  # the openai package takes ~0.3 s to import: only runs that call a model pay it
     import openai
@@ -286,7 +287,9 @@ class OpenAILLM(LLM):
             if mode == "json_schema":
                 kwargs["response_format"] = {
                     "type": "json_schema",
-                    "json_schema": {"name": name, "schema": schema, "strict": False},
+                    # strict (the endpoint keeps to the schema) when the schema fits strict mode, as
+                    # softco's answer schemas do (softco/schemas.py)
+                    "json_schema": {"name": name, "schema": schema, "strict": strict_compatible(schema)},
                 }
             else:
                 if mode == "json_object":
