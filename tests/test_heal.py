@@ -183,7 +183,8 @@ def test_a_damaged_board_is_refused_in_one_line_and_left_as_it_was(tmp_path: Pat
     board = project / ".softco" / "board.sqlite"
     damage(board, tmp_path)
     before = _state(board)
-    for command in (["resume", str(project)], ["show", str(project)], ["report", str(project)]):
+    revise = ["revise", str(project), "--feedback", "add a modulo operation"]
+    for command in (["resume", str(project)], revise, ["show", str(project)], ["report", str(project)]):
         res = run_cli(command, tmp_path)
         _one_line(res, 1, str(board), says)
         if name not in ("symlink", "newer schema"):  # those say what to do instead: replace the link, upgrade
