@@ -109,3 +109,41 @@ def test_describe_a_reask_and_elapsed() -> None:
         reask.describe() == "answer rejected (tests.0: field required), re-ask 2/2: qa_engineer/write_tests/calc/ops.py"
     )
     assert [elapsed(s) for s in (0, 7.9, 65, 3723)] == ["0:00", "0:07", "1:05", "1:02:03"]
+
+
+def test_the_heartbeat_speaks_only_in_silence_and_only_while_something_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a fake clock and a fake event loop: the timer is due a heartbeat after the last line; when it
+    fires with nothing running it looks again a heartbeat later (it never spins); with a step running it
+    prints a status line naming the step and how long it has run."""
+    import asyncio
+    import io
+    from types import SimpleNamespace
+
+    from softco.company import Event
+    from softco.report.terminal import Progress
+
+    now = [0.0]
+    timers: list[tuple[float, object]] = []
+    loop = SimpleNamespace(call_later=lambda delay, fn: timers.append((delay, fn)) or SimpleNamespace())
+    monkeypatch.setattr(asyncio, "get_running_loop", lambda: loop)
+    buf = io.StringIO()
+    progress = Progress(Console(file=buf, width=80), heartbeat=8, clock=lambda: now[0])
+    running: dict[str, SimpleNamespace] = {}
+    progress.company = SimpleNamespace(tasks=running, finished=set(), queue=[])  # type: ignore[assignment]
+
+    def fire() -> None:
+        _, beat = timers.pop()
+        beat()  # type: ignore[operator]
+
+    now[0] = 1.0
+    progress.on_event(Event("start", "architect/write_design/project", None))
+    assert [d for d, _ in timers] == [8.0]
+    now[0] = 9.0
+    fire()  # nothing is running (the step's task is not there): no line, next look a heartbeat later
+    assert [d for d, _ in timers] == [8.0] and buf.getvalue().count("\n") == 1
+    running["architect/write_design/project"] = SimpleNamespace(done=lambda: False)
+    now[0] = 17.0
+    fire()
+    lines = buf.getvalue().splitlines()
+    assert lines[-1] == "0:17 · 0/1 steps done · waiting on architect/write_design/project (16 s)"
+    assert [d for d, _ in timers] == [8.0]

@@ -137,23 +137,24 @@ class Progress:
         self._last_status = self.clock()
         self._print(self.status())
 
-    def _arm(self) -> None:
-        """Make sure a heartbeat is due (only inside the run's event loop)."""
+    def _arm(self, at_least: float = 0.0) -> None:
+        """Make sure a heartbeat is due, in ``at_least`` seconds or more (only inside the run's event loop)."""
         if self._timer is not None or self.heartbeat <= 0:
             return
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return
-        due = max(self._last_line + self.heartbeat - self.clock(), 0.0)
+        due = max(self._last_line + self.heartbeat - self.clock(), at_least)
         self._timer = loop.call_later(due, self._beat)
 
     def _beat(self) -> None:
         self._timer = None
-        if self.clock() - self._last_line >= self.heartbeat and self.waiting():
+        silent = self.clock() - self._last_line >= self.heartbeat
+        if silent and self.waiting():
             self.print_status()  # re-arms
-        else:
-            self._arm()
+        else:  # a line came meanwhile, or nothing runs (look again a heartbeat later, not at once)
+            self._arm(at_least=self.heartbeat if silent else 0.0)
 
 
 def progress_printer(console: Console) -> Callable[[Event], None]:
