@@ -111,7 +111,7 @@ def graph(
         return
     from softco.report.html import render_graph
 
-    title = f"SOP {dir.name}" if dir is not None else "the default SOP"
+    title = f"SOP {dir.resolve().name or dir}" if dir is not None else "the default SOP"
     try:
         html.write_text(render_graph(title, mermaid(sop)), encoding="utf-8")
     except OSError as exc:

@@ -110,6 +110,7 @@ def sop_readme(sop: Sop) -> str:
         "```bash",
         "softco sop validate DIR                       # every problem as file:line: message; exit 2 if any",
         "softco sop graph DIR                          # the company as a mermaid flowchart",
+        "softco sop graph DIR --html graph.html        # ... drawn, in one HTML file that works offline",
         'softco new "a todo app" --sop DIR --dry-run   # every step run against placeholders: no model, no cost',
         'softco new "a todo app" --sop DIR',
         "```",
