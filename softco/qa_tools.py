@@ -73,14 +73,29 @@ _NODE_FILE = re.compile(r"(?:[A-Za-z0-9_.\-]+/)*[A-Za-z0-9_.\-]+\.py")
 _NODE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-def parse_results(data: bytes) -> tuple[dict[tuple[str, str], tuple[str, str, float]], int]:
-    """(file, test name) -> (outcome, message, seconds) for every test pytest ran or failed to collect
-    (collection errors keyed by (file, '*')), and the number of lines that were not valid events.
+@dataclass
+class Parsed:
+    """What came through the results pipe."""
+
+    #: (file, test name) -> (outcome, message, seconds); collection errors keyed by (file, '*')
+    results: dict[tuple[str, str], tuple[str, str, float]]
+    #: lines that were not valid events
+    bad: int = 0
+    #: how many tests pytest said it collected when the session finished; None: it never said so
+    collected: int | None = None
+    #: distinct tests an outcome came for
+    seen: int = 0
+
+
+def parse_results(data: bytes) -> Parsed:
+    """Every test pytest ran or failed to collect, and whether the session ended as pytest ends it.
 
     The pipe is written from inside the code under test's process: a file or test name that is not
     a plain path or identifier is kept, as an outcome, under a placeholder name."""
     results: dict[tuple[str, str], tuple[str, str, float]] = {}
     bad = 0
+    collected: int | None = None
+    nodes: set[str] = set()
     for line in data.splitlines():
         try:
             ev = _Event.model_validate_json(line)
@@ -88,7 +103,10 @@ def parse_results(data: bytes) -> tuple[dict[tuple[str, str], tuple[str, str, fl
             bad += 1
             continue
         if ev.event == "finish":
+            collected = ev.collected
             continue
+        if ev.event == "test":
+            nodes.add(ev.nodeid)
         path, _, rest = ev.nodeid.partition("::")
         name = re.sub(r"\[.*\]$", "", rest.rsplit("::", 1)[-1]) if rest else "*"
         path = path if _NODE_FILE.fullmatch(path) and ".." not in path.split("/") else "(unnamed file)"
@@ -101,7 +119,7 @@ def parse_results(data: bytes) -> tuple[dict[tuple[str, str], tuple[str, str, fl
             results[key] = (ev.outcome, message, seconds)
         else:
             results[key] = (prev[0], prev[1], seconds)
-    return results, bad
+    return Parsed(results, bad, collected, len(nodes))
 
 
 def run_tests(run: TestRun) -> TestReport:
@@ -140,7 +158,8 @@ def _run_tests(run: TestRun) -> TestReport:
         run.limits,
         results=True,
     )
-    parsed, bad = parse_results(result.results)
+    got = parse_results(result.results)
+    parsed, bad = got.results, got.bad
     if result.exit_code == sandbox.PREAMBLE_FAILED and not parsed:
         raise SandboxUnavailable(
             f"the sandbox could not be set up, so no generated test ran: {result.output.strip()[-500:]}; "
@@ -166,7 +185,22 @@ def _run_tests(run: TestRun) -> TestReport:
             message = f"collection error: {message}"
             name = "collection"
         results.append(_result(path, name, [], outcome, message or "(not declared by QA)", seconds))
-    if result.exit_code != 0 and not any(r.outcome in ("failed", "error") for r in results):
+    if not result.timed_out and (got.collected is None or got.collected != got.seen):
+        said = "did not say the session ended" if got.collected is None else (
+            f"said it collected {got.collected} test(s) but reported {got.seen}"
+        )
+        results.append(
+            _result(
+                "(pytest)",
+                "session",
+                [],
+                "error",
+                f"pytest {said}: the test run was cut short (code that ends the process early, or a crash) "
+                f"or its report was tampered with; the end of its output:\n{result.output[-MESSAGE_LIMIT:]}",
+                0.0,
+            )
+        )
+    elif result.exit_code != 0 and not any(r.outcome in ("failed", "error") for r in results):
         results.append(
             _result(
                 "(pytest)",

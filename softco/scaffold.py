@@ -2,9 +2,26 @@
 
 from __future__ import annotations
 
-import json
-
 from softco.artifacts import Design, Prd
+
+
+def toml_string(text: str) -> str:
+    """``text`` as a TOML basic string. Not json.dumps: JSON writes a character outside the BMP as a
+    surrogate pair (an emoji in a summary), which TOML refuses, and leaves DEL unescaped."""
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if ch in ('"', "\\"):
+            out.append("\\" + ch)
+        elif code < 0x20 or code == 0x7F or 0xD800 <= code <= 0xDFFF:
+            out.append(f"\\u{0xFFFD if 0xD800 <= code <= 0xDFFF else code:04X}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def toml_strings(items: list[str]) -> str:
+    return "[" + ", ".join(toml_string(i) for i in items) + "]"
 
 
 def pyproject(prd: Prd, design: Design) -> str:
@@ -15,17 +32,17 @@ def pyproject(prd: Prd, design: Design) -> str:
         'build-backend = "setuptools.build_meta"',
         "",
         "[project]",
-        f"name = {json.dumps(name)}",
+        f"name = {toml_string(name)}",
         'version = "0.1.0"',
-        f"description = {json.dumps(prd.summary.splitlines()[0][:200])}",
+        f"description = {toml_string((prd.summary.splitlines() or [''])[0][:200])}",
         'requires-python = ">=3.11"',
-        f"dependencies = {json.dumps(design.dependencies)}",
+        f"dependencies = {toml_strings(design.dependencies)}",
         "",
         "[project.optional-dependencies]",
         'test = ["pytest>=8"]',
     ]
     if design.entry_point:
-        lines += ["", "[project.scripts]", f"{name} = {json.dumps(design.entry_point)}"]
+        lines += ["", "[project.scripts]", f"{name} = {toml_string(design.entry_point)}"]
     lines += [
         "",
         "[tool.setuptools.packages.find]",

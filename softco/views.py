@@ -7,6 +7,7 @@ rendering of its fields, next to the same name ``.json``.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any
 
@@ -104,11 +105,9 @@ def doc_files(artifact: Artifact) -> dict[str, str]:
     if isinstance(artifact, TestReport):
         return {"docs/test_report.md": test_report_md(artifact), "docs/test_report.json": js}
     if isinstance(artifact, BugReport):
-        name = artifact.path.replace("/", "_")
-        return {f"docs/bugs/round-{artifact.round}-{name}.md": bug_report_md(artifact)}
+        return {f"docs/bugs/round-{artifact.round}-{doc_name(artifact.path)}.md": bug_report_md(artifact)}
     if isinstance(artifact, TestDispute):
-        name = artifact.path.replace("/", "_")
-        return {f"docs/bugs/round-{artifact.round}-disputed-{name}.md": test_dispute_md(artifact)}
+        return {f"docs/bugs/round-{artifact.round}-disputed-{doc_name(artifact.path)}.md": test_dispute_md(artifact)}
     if isinstance(artifact, CustomArtifact):
         return generic_doc_files(artifact)
     return {}  # code and tests are files of the repo already
@@ -120,9 +119,16 @@ SHORT = 80
 
 
 def doc_slug(subject: str) -> str:
-    """A file name for a subject: 'calc/ops.py' -> 'calc_ops.py'."""
+    """A readable file name for a subject: 'calc/ops.py' -> 'calc_ops.py' (not one-to-one: see doc_name)."""
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", subject).strip("._-")[:100]
     return slug or "item"
+
+
+def doc_name(subject: str) -> str:
+    """A file name for a subject that no other subject gets: the readable slug and a short hash of the
+    subject ('calc/ops.py' and 'calc_ops.py' must not share a bug report, nor 'calc_OPS.py' and
+    'calc/ops.py' names that differ only in case)."""
+    return f"{doc_slug(subject)}-{hashlib.sha1(subject.encode()).hexdigest()[:10]}"
 
 
 def generic_doc_base(artifact: Artifact) -> str:
@@ -130,7 +136,7 @@ def generic_doc_base(artifact: Artifact) -> str:
     subject = artifact.subject()
     if subject in ("project", artifact.kind):
         return f"docs/{artifact.kind}"
-    return f"docs/{artifact.kind}/{doc_slug(subject)}"
+    return f"docs/{artifact.kind}/{doc_name(subject)}"
 
 
 def generic_doc_files(artifact: Artifact) -> dict[str, str]:

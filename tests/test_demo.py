@@ -49,7 +49,8 @@ def test_demo_runs_the_whole_company_offline(tmp_path: Path) -> None:
     assert [(r["passed"], r["failed"]) for r in reports] == [(34, 2), (35, 1), (36, 0)]
     assert all(r["outcome"] == "passed" for r in reports[-1]["results"])
     assert (project / "todo" / "cli.py").is_file() and len(list((project / "tests").glob("test_*.py"))) >= 4
-    dispute = (project / "docs" / "bugs" / "round-2-disputed-tests_test_cli.py.md").read_text()
+    (doc,) = (project / "docs" / "bugs").glob("round-2-disputed-tests_test_cli.py-*.md")
+    dispute = doc.read_text()
     assert "The wording after the prefix is not in the spec" in dispute
 
 

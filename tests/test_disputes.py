@@ -79,7 +79,8 @@ def test_a_disputed_test_the_spec_does_not_back_is_changed_by_qa(tmp_path: Path)
     assert "divide(1, 0) raises ValueError" in recheck and "def test_divide_by_zero_names_the_problem" in recheck
     assert "return a + b" not in recheck and OPS_FIXED.strip() not in recheck
     # the dispute is on record for a reviewer: in docs/ and in git, by QA
-    doc = (project / "docs/bugs/round-2-disputed-tests_test_ops.py.md").read_text()
+    (found,) = (project / "docs" / "bugs").glob("round-2-disputed-tests_test_ops.py-*.md")
+    doc = found.read_text()
     assert WORDING in doc and reason in doc
     log = [(c.author, c.subject.split(":")[0]) for c in commits(project)]
     i = log.index(("Dave (QA Engineer)", "test_dispute"))

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from helpers import run_cli, write_script
-from scripted_project import DESIGN, REQUIREMENT, TESTS_ANSWER, answers
+from scripted_project import DESIGN, REQUIREMENT, TESTS_ANSWER, answers, code
 
 from softco import sandbox
 from softco.artifacts import Design, Tests
@@ -451,8 +451,8 @@ def test_a_conftest_is_not_the_engineers_to_write(tmp_path: Path) -> None:
 
 def test_durations_from_the_pipe_stay_finite() -> None:
     line = b'{"event": "test", "nodeid": "tests/test_x.py::test_a", "outcome": "passed", "duration": 1.7e308}\n'
-    parsed, bad = parse_results(line * 2)
-    assert bad == 0 and parsed[("tests/test_x.py", "test_a")][2] < 1e6
+    got = parse_results(line * 2)
+    assert got.bad == 0 and got.results[("tests/test_x.py", "test_a")][2] < 1e6
 
 
 def test_a_deep_tree_in_the_project_is_copied_or_refused_in_one_line(tmp_path: Path) -> None:
@@ -483,3 +483,60 @@ def test_as_root_a_run_nobody_cannot_reach_is_refused_not_run_as_root(
     for mechanism in _root_fs_mechanisms():
         with pytest.raises(sandbox.SandboxError, match="nobody cannot enter "):
             sandbox.run(project, [str(python), "x.py"], sandbox.Limits(wall_seconds=30), mechanism=mechanism)
+
+
+def test_bug_reports_of_look_alike_files_keep_their_own_docs(tmp_path: Path) -> None:
+    """`calc/ops.py` and `calc_ops.py` both fail in round 1: each bug report gets its own docs file (one
+    used to overwrite the other, and `calc_OPS.py` stopped the run for good)."""
+    script = answers()
+    extra = {"path": "calc_ops.py", "purpose": "One.", "req_ids": ["REQ-1"], "interfaces": ["def f() -> int: One."]}
+    script["architect/write_design/project"] = {**DESIGN, "files": [*DESIGN["files"], extra]}
+    script["engineer/write_code/calc_ops.py"] = code("calc_ops.py", "def f():\n    return 2\n", ["REQ-1"])
+    script["engineer/fix_code/round-1/calc_ops.py"] = code("calc_ops.py", "def f():\n    return 3\n", ["REQ-1"])
+    script["qa_engineer/write_tests/calc_ops.py"] = {
+        "path": "tests/test_calc_ops.py",
+        "source": "calc_ops.py",
+        "content": "from calc_ops import f\n\n\ndef test_f():\n    assert f() == 1\n",
+        "cases": [{"name": "test_f", "req_ids": ["REQ-1"]}],
+    }
+    path = write_script(tmp_path / "a.json", script)
+    res = run_cli(
+        ["new", REQUIREMENT, "--name", "p", "--llm", f"script:{path}", "--max-fix-rounds", "1", "--output", "out"],
+        tmp_path,
+    )
+    assert res.exit_code == 3, res.stdout + res.stderr
+    docs = sorted((tmp_path / "out" / "p" / "docs" / "bugs").glob("round-1-*.md"))
+    assert len(docs) == 2, docs
+    owners = sorted(d.read_text().splitlines()[0] for d in docs)
+    assert owners == ["# Bug report: `calc/ops.py` (round 1)", "# Bug report: `calc_ops.py` (round 1)"]
+
+
+def test_pyproject_is_valid_toml_whatever_the_summary(tmp_path: Path) -> None:
+    import tomllib
+
+    from scripted_project import PRD
+
+    script = answers()
+    script["product_manager/write_prd/project"] = {**PRD, "summary": 'A tiny calculator 🧮 with "quotes" \\ and \x7f.'}
+    path = write_script(tmp_path / "a.json", script)
+    res = run_cli(["new", REQUIREMENT, "--name", "p", "--llm", f"script:{path}", "--output", "out"], tmp_path)
+    assert res.exit_code == 0, res.stdout + res.stderr
+    meta = tomllib.loads((tmp_path / "out" / "p" / "pyproject.toml").read_text())
+    assert meta["project"]["description"] == 'A tiny calculator 🧮 with "quotes" \\ and \x7f.'
+
+
+def test_a_session_cut_short_is_not_a_pass(tmp_path: Path) -> None:
+    """The code under test reports a pass for the failing test through the pipe itself, then ends the
+    process with exit 0 before pytest can finish: the missing end of session fails the verdict."""
+    content = """import json, os, sys
+
+def test_a():
+    fd = sys.modules["softco_results"]._FD
+    os.write(fd, (json.dumps({"event": "test", "nodeid": "tests/test_x.py::test_a", "when": "call",
+                              "outcome": "passed"}) + "\\n").encode())
+    os._exit(0)
+"""
+    report = run_tests(qa_run(tmp_path / "p", content, ["test_a"]))
+    assert report.exit_code == 0
+    assert not report.ok
+    assert [r.nodeid for r in report.results if r.outcome == "error"] == ["(pytest)::session"]
