@@ -28,9 +28,10 @@ import functools
 import math
 import re
 import string
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from jinja2 import nodes
@@ -50,6 +51,10 @@ MAX_RANGE = 100_000
 MAX_LOOP_ITERATIONS = 1_000_000
 #: The largest integer ``**`` may make, in bits.
 MAX_INT_BITS = 4096
+#: containers nested deeper than this are refused (their text would be built recursively)
+MAX_DEPTH = 50
+#: seconds one render may take (counted at every loop iteration and every output)
+MAX_RENDER_SECONDS = 10.0
 #: The most paragraphs ``lipsum()`` may make.
 MAX_LIPSUM = 100
 
@@ -69,12 +74,23 @@ def _check_size(what: str, size: int) -> None:
         raise _too_big(what, size, MAX_TEXT, "MAX_TEXT")
 
 
-def _len(value: Any) -> int:
-    """The size of a value as text or as a sequence (what an operation on it copies)."""
-    if isinstance(value, str | bytes | list | tuple | dict | set | frozenset):
+def _len(value: Any, depth: int = 0) -> int:
+    """The size of a value as text: a string's length; a container's, the sizes of what it holds (a
+    list of a thousand references to one long string is a thousand long strings once printed)."""
+    if isinstance(value, str | bytes):
         return len(value)
     if isinstance(value, int | float | bool) or value is None:
         return 24
+    if isinstance(value, list | tuple | set | frozenset | dict):
+        if depth > MAX_DEPTH:
+            raise TemplateLimitError(f"a value nested over {MAX_DEPTH} deep (softco.template_limits.MAX_DEPTH)")
+        items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+        total = 2
+        for item in items:
+            total += _len(item, depth + 1) + 2
+            if total > 4 * MAX_TEXT:  # already too big for anything: no need to count the rest
+                break
+        return total
     return len(str(value))
 
 
@@ -89,6 +105,14 @@ class _Budget:
 
     iterations: int = 0
     output: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    def check_time(self) -> None:
+        if time.monotonic() - self.started > MAX_RENDER_SECONDS:
+            raise TemplateLimitError(
+                f"the template took over {MAX_RENDER_SECONDS:.0f} s to render "
+                "(softco.template_limits.MAX_RENDER_SECONDS)"
+            )
 
 
 _budget: ContextVar[_Budget | None] = ContextVar("softco_template_budget", default=None)
@@ -236,6 +260,7 @@ def _size_checks() -> dict[str, Callable[..., None]]:
     def tojson(value: Any, indent: Any = None) -> None:
         if isinstance(indent, int) and indent > 64:
             raise TemplateLimitError("tojson's indent is limited to 64 in templates")
+        _check_size("tojson", _len(value) * 2)
 
     def wordwrap(value: Any, width: Any = 79, *args: Any, **kwargs: Any) -> None:
         wrapstring = kwargs.get("wrapstring", args[1] if len(args) > 1 else "\n")
@@ -256,8 +281,11 @@ def _size_checks() -> dict[str, Callable[..., None]]:
         "batch": batch,
         "slice": slice_,
         "sum": sum_,
-        "tojson": tojson,
         "wordwrap": wordwrap,
+        "string": grows(1),
+        "pprint": grows(2),
+        "tojson": tojson,
+        "list": grows(1),
         "escape": grows(6),
         "e": grows(6),
         "forceescape": grows(6),
@@ -304,8 +332,10 @@ class _BoundedCodeGenerator(CodeGenerator):
     def _output_child_pre(self, node: nodes.Expr, frame: Frame, finalize: Any) -> None:
         self.write("environment.softco_output(")
         super()._output_child_pre(node, frame, finalize)
+        self.write("environment.softco_value(")
 
     def _output_child_post(self, node: nodes.Expr, frame: Frame, finalize: Any) -> None:
+        self.write(")")
         super()._output_child_post(node, frame, finalize)
         self.write(")")
 
@@ -335,10 +365,10 @@ class BoundedSandboxedEnvironment(ImmutableSandboxedEnvironment):
                     raise _too_big("an integer product in bits", bits, MAX_INT_BITS, "MAX_INT_BITS")
             for seq, n in ((left, right), (right, left)):
                 if isinstance(seq, str | bytes | list | tuple) and isinstance(n, int):
-                    _check_size(f"{type(seq).__name__} * {n}", len(seq) * max(n, 0))
+                    _check_size(f"{type(seq).__name__} * {n}", _len(seq) * max(n, 0))
         elif operator == "+":
             if isinstance(left, str | bytes | list | tuple) and isinstance(right, str | bytes | list | tuple):
-                _check_size(f"{type(left).__name__} + {type(right).__name__}", len(left) + len(right))
+                _check_size(f"{type(left).__name__} + {type(right).__name__}", _len(left) + _len(right))
         elif operator == "**":
             if isinstance(left, int) and isinstance(right, int) and right > 0 and abs(left) > 1:
                 power_bits = right * math.log2(abs(left))
@@ -375,6 +405,7 @@ class BoundedSandboxedEnvironment(ImmutableSandboxedEnvironment):
             return
         for item in iterable:
             budget.iterations += 1
+            budget.check_time()
             if budget.iterations > MAX_LOOP_ITERATIONS:
                 raise TemplateLimitError(
                     f"the template's loops ran over {MAX_LOOP_ITERATIONS:,} times in all "
@@ -384,14 +415,23 @@ class BoundedSandboxedEnvironment(ImmutableSandboxedEnvironment):
 
     def softco_concat(self, eval_ctx: Any, parts: tuple[Any, ...]) -> str:
         """``a ~ b``: jinja's own join, once the result's size is known to be in bounds."""
+        _check_size("a ~ concatenation", sum(_len(p) for p in parts))  # before any of it is made text
         texts = [str(p) for p in parts]
-        size = sum(len(t) for t in texts)
-        _check_size("a ~ concatenation", size)
         return markup_join(parts) if eval_ctx.autoescape else str_join(texts)
+
+    def softco_value(self, value: Any) -> Any:
+        """A value about to be printed, checked before it is made text."""
+        size = _len(value)
+        if size > MAX_OUTPUT:
+            raise TemplateLimitError(
+                f"the template would write a value {size:,} long (softco.template_limits.MAX_OUTPUT)"
+            )
+        return value
 
     def softco_output(self, text: str) -> str:
         budget = _budget.get()
         if budget is not None:
+            budget.check_time()
             budget.output += len(text)
             if budget.output > MAX_OUTPUT:
                 raise TemplateLimitError(

@@ -135,6 +135,15 @@ HOSTILE = [
         "replace would be",
     ),
     ("{% set l = [1] %}{% for i in range(40) %}{{ l.extend(l) }}{% endfor %}", "attribute 'extend' of 'list'"),
+    # a list of references to one long string is small, but not once printed (found by a review)
+    ("{% set x = 'a' * 999999 %}{% set l = [x] * 1000 %}{{ l|length }}", "list * 1000 would be"),
+    ("{% set x = 'a' * 999999 %}{% set l = [x, x, x, x] %}{{ l }}", "would write a value"),
+    ("{% set x = 'a' * 999999 %}{% set l = [x, x, x, x] %}{{ l ~ '' }}", "a ~ concatenation would be"),
+    ("{% set x = 'a' * 999999 %}{% set l = [x, x, x, x] %}{{ l|tojson }}", "tojson would be"),
+    ("{% set x = 'a' * 999999 %}{% set l = [x, x, x, x] %}{{ l|string|length }}", "the filter's result would be"),
+    ("{% set x = 'a' * 999999 %}{% set l = [x, x, x, x] %}{{ '%s' % (l,) }}", "a % format would be"),
+    ("{% set x = 'a' * 999999 %}{% set l = [x, x, x, x] %}{{ l|pprint }}", "the filter's result would be"),
+    ("{% set x = 'a' * 999999 %}{% set l = [x, x] + [x, x] %}{{ 1 }}", "list + list would be"),
     ("{{ 1 / 0 }}", "ZeroDivisionError: division by zero"),
     ("{% macro m(n) %}{{ m(n + 1) }}{% endmacro %}{{ m(0) }}", "RecursionError"),
 ]
@@ -185,3 +194,14 @@ def test_loops_and_output_have_a_budget_per_render(tmp_path: Path, monkeypatch: 
     files = [{"path": "a.py", "size": 2}, {"path": "b.py", "size": 3}]
     out = render(env, "t.j2", {"files": files, "loop_over": [1, 2, 3]})
     assert out == "5 a.py;b.py; a.py, b.py a=3 hi! xxx [1, 2] 1024   ab  |a\n  b [[1, 2], [3]] True"
+
+
+def test_a_render_has_a_time_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Loops within the iteration budget whose every turn costs (a scan of a long string): the render
+    stops at the time limit instead of taking minutes (found by a review: 35 s per render)."""
+    monkeypatch.setattr(template_limits, "MAX_RENDER_SECONDS", 0.5)
+    (tmp_path / "slow.j2").write_text(
+        "{% set x = 'a' * 999999 %}\n{% for i in range(100000) %}{% if x.count('b') %}{% endif %}{% endfor %}"
+    )
+    with pytest.raises(TemplateError, match=r"slow\.j2:2: the template took over 0 s to render"):
+        render(make_env([tmp_path]), "slow.j2", {})
