@@ -60,7 +60,10 @@ def _price(path: str, model: object, value: object) -> tuple[float, float]:
         raise PriceFileError(
             f"SOFTCO_PRICES={path}: {model!r} must map to [input, output], two numbers in USD per million tokens"
         )
-    inp, out = float(pair[0]), float(pair[1])
+    try:
+        inp, out = float(pair[0]), float(pair[1])
+    except OverflowError:  # an integer of hundreds of digits
+        inp = out = math.inf
     if not (math.isfinite(inp) and math.isfinite(out) and inp >= 0 and out >= 0):
         raise PriceFileError(
             f"SOFTCO_PRICES={path}: the prices of {model!r} must be finite and not negative, got {pair}; fix the file"
@@ -73,10 +76,10 @@ def _user_prices(path: str) -> dict[str, tuple[float, float]]:
     try:
         with open(path, encoding="utf-8") as f:
             data = json.loads(f.read())
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:  # RecursionError: JSON nested thousands deep
         raise PriceFileError(
             f'SOFTCO_PRICES={path}: expected a JSON object {{"model": [input, output]}} in USD per million '
-            f"tokens ({exc})"
+            f"tokens ({type(exc).__name__}: {str(exc)[:200]})"
         ) from None
     if not isinstance(data, dict):
         raise PriceFileError(f'SOFTCO_PRICES={path}: expected a JSON object {{"model": [input, output]}}')

@@ -34,7 +34,10 @@ class Holder:
     command: str
 
     def describe(self) -> str:
-        when = datetime.fromtimestamp(self.started_at).strftime("%Y-%m-%d %H:%M:%S") if self.started_at else "?"
+        try:  # the lock file is softco's, but a damaged one must not crash the message that names its holder
+            when = datetime.fromtimestamp(self.started_at).strftime("%Y-%m-%d %H:%M:%S") if self.started_at else "?"
+        except (OverflowError, ValueError, OSError, TypeError):
+            when = "?"
         pid = self.pid if self.pid is not None else "?"
         return f"pid {pid} on {self.host or '?'} since {when} ({self.command or 'softco'})"
 

@@ -99,3 +99,23 @@ def test_a_damaged_board_is_one_line_with_no_traceback(tmp_path: Path) -> None:
     assert "Traceback" not in res.stderr and res.stderr.count("\n") == 1
     assert res.stderr.startswith("softco: error: the board "), res.stderr
     assert "is damaged" in res.stderr and "softco new" in res.stderr, res.stderr
+
+
+@pytest.mark.parametrize(
+    "content",
+    ['{"m": [' + "9" * 400 + ", 1]}", "[" * 100_000 + "]" * 100_000],
+    ids=["a 400-digit price", "nested 100,000 deep"],
+)
+def test_a_price_file_that_overflows_is_one_line(tmp_path: Path, content: str) -> None:
+    (tmp_path / "prices.json").write_text(content)
+    env = {"SOFTCO_PRICES": "prices.json"}
+    res = run_cli(["new", "x", "--llm", "script:none.json", "--output", "out"], tmp_path, env)
+    assert res.exit_code == 2 and res.stderr.startswith("softco: error: SOFTCO_PRICES=prices.json"), res.stderr
+    assert "Traceback" not in res.stderr and not (tmp_path / "out").exists()
+
+
+def test_a_damaged_lock_file_still_names_its_holder() -> None:
+    from softco.lock import Holder
+
+    for when in (1e300, float("nan")):
+        assert "since ?" in Holder(pid=1, host="h", started_at=when, command="softco").describe()
