@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 from functools import cache
 
-from softco.llm.base import LLM, LLMError, LLMRequest, LLMResponse
+from softco.llm.base import LLM, LLMError, LLMRequest, LLMResponse, TransientLLMError, Usage
 from softco.llm.testing import estimate_tokens
 
 PRICES: dict[str, tuple[float, float]] = {
@@ -107,16 +107,18 @@ class BudgetedLLM(LLM):
                 f"budget: {where} could cost up to ${usd:.4f} and ${b.spent_usd:.4f} of ${b.max_usd:.2f} is "
                 "spent; continue with `softco resume DIR --budget USD` (a higher USD)"
             )
-        response = await self.inner.complete(request)
-        used = response.usage.prompt_tokens + response.usage.completion_tokens
-        b.spent_tokens += used
-        b.spent_usd += (
-            cost_usd(
-                request.settings.model or self.model, response.usage.prompt_tokens, response.usage.completion_tokens
-            )
-            or 0.0
-        )
+        try:
+            response = await self.inner.complete(request)
+        except TransientLLMError as exc:  # a call cut off while the endpoint worked on it still used something
+            self._spend(request, exc.usage)
+            raise
+        self._spend(request, response.usage)
         return response
+
+    def _spend(self, request: LLMRequest, usage: Usage) -> None:
+        self.budget.spent_tokens += usage.prompt_tokens + usage.completion_tokens
+        model = request.settings.model or self.model
+        self.budget.spent_usd += cost_usd(model, usage.prompt_tokens, usage.completion_tokens) or 0.0
 
     async def aclose(self) -> None:
         await self.inner.aclose()

@@ -59,7 +59,10 @@ def new(
     model: Annotated[str | None, typer.Option(help="Model name.", envvar="SOFTCO_MODEL")] = None,
     base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint URL.")] = None,
     max_fix_rounds: Annotated[int, typer.Option(help="Engineer/QA fix rounds at most.")] = 3,
-    concurrency: Annotated[int, typer.Option(help="Model calls and tool steps that may run at once.")] = 16,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(help="Model calls and tool steps that may run at once (default 16; 2 for a local server)."),
+    ] = None,
     llm: Annotated[str | None, typer.Option(help="'openai' (default), 'replay:FILE' or 'script:FILE'.")] = None,
     record: Annotated[Path | None, typer.Option(help="Record every LLM exchange to this JSONL file.")] = None,
     budget: Annotated[float | None, typer.Option(help="USD cap; exit 4 before a call could cross it.")] = None,
@@ -74,6 +77,13 @@ def new(
     yes: Annotated[bool, typer.Option("--yes", help="Approve every --approve gate without asking.")] = False,
     human: Annotated[
         list[str] | None, typer.Option(help="Play this role yourself (role id, e.g. architect); repeatable.")
+    ] = None,
+    structured: Annotated[
+        str | None,
+        typer.Option(
+            help="How answers are asked for: schema (response_format json_schema), json (JSON mode, schema in the "
+            "prompt) or prompt (schema in the prompt); default SOFTCO_STRUCTURED, else negotiated per endpoint."
+        ),
     ] = None,
 ) -> None:
     """Build a project from one line of requirement."""
@@ -101,6 +111,7 @@ def new(
         approve=[k.strip() for k in (approve or "").split(",") if k.strip()],
         yes=yes,
         human=human or [],
+        structured=structured,
     )
     raise typer.Exit(start_new(opts, console))
 

@@ -8,6 +8,7 @@ artifact kind they publish; tool actions run softco's built-in tools.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import time
 from collections.abc import Callable
@@ -29,7 +30,7 @@ from softco.budget import cost_usd
 from softco.cache import StepCache
 from softco.interfaces import DEFAULT_BUDGET, DependencyInterfaces, dependency_interfaces
 from softco.llm.base import LLM, ChatMessage, LLMRequest, LLMResponse
-from softco.llm.structured import Attempt, AttemptsError, Retry, ask_structured, strip_fences
+from softco.llm.structured import CANCELLED, FAULT, Attempt, Retry, ask_structured, lenient_json
 from softco.prompts import render
 from softco.sandbox import Limits
 from softco.sop import ActionSpec, RoleSpec, Sop
@@ -202,9 +203,10 @@ class StepContext:
 
 
 def attempt_status(a: Attempt) -> str:
-    """ok / cached / invalid (re-asked with the error) / fault (transport error, retried)."""
-    if a.response.finish_reason == "fault":
-        return "fault"
+    """ok / cached / invalid (re-asked with the error) / fault (transport error, retried) / cancelled (the
+    run stopped while the call waited for its answer)."""
+    if a.response.finish_reason in (FAULT, CANCELLED):
+        return a.response.finish_reason
     if a.error:
         return "invalid"
     return "cached" if a.response.cached else "ok"
@@ -221,26 +223,26 @@ def call_cost(model: str, response: LLMResponse) -> float | None:
     return cost_usd(model, usage.prompt_tokens, usage.completion_tokens)
 
 
-def _record_attempts(ctx: StepContext, step: Step, attempts: list[Attempt]) -> None:
-    for i, a in enumerate(attempts):
-        model = a.response.model or a.request.settings.model or ctx.llm.model
-        usage = a.response.usage
-        ctx.board.record_step(
-            **step.identity(),
-            run_id=ctx.run_id,
-            status=attempt_status(a),
-            started_at=a.started_at,
-            finished_at=a.finished_at,
-            attempt=i + 1,
-            request_hash=a.request.request_hash(),
-            request_json=a.request.model_dump_json(),
-            response_json=a.response.model_dump_json(),
-            prompt_tokens=usage.prompt_tokens,
-            completion_tokens=usage.completion_tokens,
-            cost_usd=call_cost(model, a.response),
-            error=a.error,
-            usage_source=usage.source,
-        )
+def _record_attempt(ctx: StepContext, step: Step, a: Attempt, number: int) -> None:
+    """One attempt of a step's call, as a board row: written as soon as the attempt ends."""
+    model = a.response.model or a.request.settings.model or ctx.llm.model
+    usage = a.response.usage
+    ctx.board.record_step(
+        **step.identity(),
+        run_id=ctx.run_id,
+        status=attempt_status(a),
+        started_at=a.started_at,
+        finished_at=a.finished_at,
+        attempt=number,
+        request_hash=a.request.request_hash(),
+        request_json=a.request.model_dump_json(),
+        response_json=a.response.model_dump_json(),
+        prompt_tokens=usage.prompt_tokens,
+        completion_tokens=usage.completion_tokens,
+        cost_usd=call_cost(model, a.response),
+        error=a.error,
+        usage_source=usage.source,
+    )
 
 
 async def run_llm_step(ctx: StepContext, step: Step) -> list[Artifact]:
@@ -256,20 +258,20 @@ async def run_llm_step(ctx: StepContext, step: Step) -> list[Artifact]:
         hit = ctx.cache.get(provider, request.request_hash())
         if hit is not None:
             try:
-                value = parse(strip_fences(hit.content))
+                value = parse(lenient_json(hit.content))
             except (ValidationError, ValueError):
                 pass  # a stale entry that today's schema rejects: ask again
             else:
                 now = time.time()
                 cached = hit.model_copy(update={"cached": True})
-                _record_attempts(ctx, step, [Attempt(request, cached, now, now)])
+                _record_attempt(ctx, step, Attempt(request, cached, now, now), 1)
                 return [value]
-    try:
-        result = await ask_structured(ctx.llm, request, parse, on_retry=ctx.on_retry)
-    except AttemptsError as exc:
-        _record_attempts(ctx, step, exc.attempts)
-        raise
-    _record_attempts(ctx, step, result.attempts)
+    numbers = itertools.count(1)
+
+    def record(attempt: Attempt) -> None:  # each attempt on the board as it ends, not when the step does
+        _record_attempt(ctx, step, attempt, next(numbers))
+
+    result = await ask_structured(ctx.llm, request, parse, on_retry=ctx.on_retry, on_attempt=record)
     if ctx.cache is not None and provider is not None:
         ctx.cache.put(provider, request.request_hash(), result.attempts[-1].response)
     return [result.value]

@@ -22,7 +22,7 @@ from softco.gates import AutoApprove, ConsoleGate, Gate
 from softco.llm.base import LLM, LLMError
 from softco.llm.dryrun import DryRunLLM, DryRunStep
 from softco.llm.human import HumanLLM, RoutingLLM
-from softco.llm.openai import EndpointNotConfigured, check_role_endpoints
+from softco.llm.openai import LOCAL_CONCURRENCY, EndpointNotConfigured, OpenAILLM, check_role_endpoints, serves_locally
 from softco.llm.providers import ProviderError, default_model, make_llm
 from softco.llm.replay import RecordingLLM, ReplayError, make_header
 from softco.prompts import TemplateError
@@ -34,6 +34,10 @@ from softco.sop_check import load_checked_sop
 from softco.workspace import Workspace, WorkspaceError, choose_project_dir, slugify
 
 MAX_REQUIREMENT_CHARS = 20_000
+#: Model calls and tool steps at once, unless --concurrency says (LOCAL_CONCURRENCY for a local server).
+DEFAULT_CONCURRENCY = 16
+#: The structured-output mode each endpoint takes, shared by the projects of an output directory.
+ENDPOINTS_FILE = "endpoints.json"
 
 
 class RunError(Exception):
@@ -53,7 +57,8 @@ class NewOptions:
     model: str | None = None
     base_url: str | None = None
     max_fix_rounds: int = 3
-    concurrency: int = 16
+    #: None: DEFAULT_CONCURRENCY, or LOCAL_CONCURRENCY for a server on this machine (see :func:`pick_concurrency`)
+    concurrency: int | None = None
     llm: str | None = None
     record: Path | None = None
     produced_by: str | None = None
@@ -64,6 +69,8 @@ class NewOptions:
     human: list[str] = field(default_factory=list)
     cache: bool = True
     dry_run: bool = False
+    #: --structured: schema, json or prompt (None: SOFTCO_STRUCTURED, else negotiated per endpoint)
+    structured: str | None = None
 
 
 def _jsonable(opts: NewOptions) -> dict[str, Any]:
@@ -75,6 +82,28 @@ def _jsonable(opts: NewOptions) -> dict[str, Any]:
 
 def output_dir(output: Path | None) -> Path:
     return output or Path(os.environ.get("SOFTCO_OUTPUT") or "output")
+
+
+def pick_concurrency(opts: NewOptions) -> tuple[int, str | None]:
+    """How many calls at once, and a line saying why when softco chose fewer than usual: --concurrency if
+    given; for a server on this machine or the local network, which mostly answers one request at a time,
+    LOCAL_CONCURRENCY; otherwise DEFAULT_CONCURRENCY."""
+    if opts.concurrency is not None:
+        return opts.concurrency, None
+    url = opts.base_url or os.environ.get("OPENAI_BASE_URL") or ""
+    if opts.llm in (None, "openai") and not opts.dry_run and url and serves_locally(url):
+        return LOCAL_CONCURRENCY, (
+            f"concurrency {LOCAL_CONCURRENCY}: {url} is a local server, which mostly answers one request at a time "
+            "(--concurrency N to change)"
+        )
+    return DEFAULT_CONCURRENCY, None
+
+
+def remember_modes(llm: LLM, output: Path) -> None:
+    """Let an OpenAI-compatible provider remember what structured output each endpoint takes, in the output
+    directory's state (next to the step cache), so the next run does not probe again."""
+    if isinstance(llm, OpenAILLM):
+        llm.remember_modes_in(output / ".softco" / ENDPOINTS_FILE)
 
 
 def check_requirement(text: str) -> str:
@@ -93,7 +122,7 @@ def _provider(opts: NewOptions, console: Console, budget: Budget, provider: LLM 
         console.print(f"[yellow]warning:[/] {msg}", highlight=False)
 
     try:
-        llm = provider or make_llm(opts.llm, opts.model, opts.base_url, on_warning=warn)
+        llm = provider or make_llm(opts.llm, opts.model, opts.base_url, on_warning=warn, structured=opts.structured)
         if budget.max_usd is not None and price_of(llm.model) is None:
             raise RunError(
                 f"--budget needs a price, and none is known for model {llm.model!r}: use --token-budget, or "
@@ -253,9 +282,11 @@ def print_dry_run(console: Console, dry: DryRunLLM) -> None:
 
 
 def start_new(opts: NewOptions, console: Console) -> int:
+    concurrency, why = pick_concurrency(opts)
+    opts.concurrency = concurrency  # saved with the run: a resume keeps it
     requirement = check_requirement(opts.requirement)
     sop = checked_sop(opts)
-    if opts.max_fix_rounds < 0 or opts.concurrency < 1:
+    if opts.max_fix_rounds < 0 or concurrency < 1:
         raise RunError("--max-fix-rounds must be >= 0 and --concurrency >= 1")
     _check_people(opts, sop)
     out = output_dir(opts.output).absolute()
@@ -272,17 +303,20 @@ def start_new(opts: NewOptions, console: Console) -> int:
         raise RunError(f"cannot create the project under {out}: {_describe_io(exc)}") from None
     if dry is not None:
         dry.prompts_dir = project / ".softco" / "prompts"
+    remember_modes(base, out)
     llm = _wrap(base, opts, sop.sop_hash, requirement, budget, project)
     run_id = uuid.uuid4().hex[:12]
     settings = Settings(
         max_fix_rounds=opts.max_fix_rounds,
-        concurrency=opts.concurrency,
+        concurrency=concurrency,
         cache=step_cache(out, opts, llm),
         gate=_gate(opts, sop, console, project),
     )
     saved = _jsonable(opts)
     board.start_run(run_id, requirement, sop.sop_hash, llm.model or default_model(), saved)
     console.print(f"softco: building [bold]{project}[/] (run {run_id}, model {llm.model})", highlight=False)
+    if why is not None:
+        console.print(why, markup=False, highlight=False)
     print_sandbox(console)
     company = Company(sop, llm, board, ws, run_id, settings, on_event=progress_printer(console))
     try:
@@ -361,7 +395,9 @@ def _continue(
         dry = dry_run_llm(opts, console)
         if dry is not None:
             dry.prompts_dir = project / ".softco" / "prompts"
-        llm = _wrap(_provider(opts, console, limits, dry), opts, sop.sop_hash, last.requirement, limits, project)
+        base = _provider(opts, console, limits, dry)
+        remember_modes(base, project.parent)
+        llm = _wrap(base, opts, sop.sop_hash, last.requirement, limits, project)
         run_id = uuid.uuid4().hex[:12]
         extra = {"lineage": lineage, "revise": changes}
         board.start_run(
@@ -369,7 +405,7 @@ def _continue(
         )
         settings = Settings(
             max_fix_rounds=opts.max_fix_rounds,
-            concurrency=opts.concurrency,
+            concurrency=pick_concurrency(opts)[0],
             cache=step_cache(project.parent, opts, llm),
             gate=_gate(opts, sop, console, project),
             lineage=lineage,

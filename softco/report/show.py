@@ -160,13 +160,14 @@ def board(p: Project) -> RenderableType:
 def _cost_table(title: str, rows: list[CostRow]) -> Table:
     table = Table(title=title, title_justify="left")
     table.add_column("name", overflow="fold")
-    for col in ("calls", "re-asks", "prompt tok", "completion tok", "cost", "time"):
+    for col in ("calls", "re-asks", "retries", "prompt tok", "completion tok", "cost", "time"):
         table.add_column(col, justify="right")
     for r in rows:
         table.add_row(
             Text(r.name),
             str(r.calls),
             str(r.reasks),
+            str(r.retries),
             format_count(r.prompt_tokens, r.estimated_calls > 0),
             format_count(r.completion_tokens, r.estimated_calls > 0),
             format_cost(r),
@@ -195,14 +196,17 @@ def cost(p: Project) -> RenderableType:
 
 def _narrow_cost_table(title: str, rows: list[CostRow]) -> Table:
     """A cost table in 80 columns: no box, prompt + completion tokens in one column."""
-    reasks = any(r.reasks for r in rows)
+    reasks, retries = any(r.reasks for r in rows), any(r.retries for r in rows)
     table = Table(title=title, title_justify="left", box=None, header_style="bold", pad_edge=False)
     table.add_column("step", overflow="fold")
-    for col in ("calls", *(["re-asks"] if reasks else []), "tokens in+out", "cost", "time"):
+    for col in ("calls", *(["re-asks"] if reasks else []), *(["retries"] if retries else []), "tokens in+out"):
+        table.add_column(col, justify="right", no_wrap=True)
+    for col in ("cost", "time"):
         table.add_column(col, justify="right", no_wrap=True)
     for r in rows:
         tokens = f"{format_count(r.prompt_tokens, r.estimated_calls > 0)}+{r.completion_tokens:,}" if r.calls else "-"
-        cells = [str(r.calls), *([str(r.reasks)] if reasks else []), tokens, format_cost(r), f"{r.seconds:.2f} s"]
+        counts = [*([str(r.reasks)] if reasks else []), *([str(r.retries)] if retries else [])]
+        cells = [str(r.calls), *counts, tokens, format_cost(r), f"{r.seconds:.2f} s"]
         table.add_row(Text(r.name), *cells)
     return table
 
