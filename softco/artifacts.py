@@ -265,6 +265,13 @@ class Prd(Artifact):
         return {r.id for r in self.requirements}
 
 
+#: Files that would change how the generated tests run or what Python does at start-up: the design may
+#: not name them (QA's tests are run with softco's own pytest configuration, without conftest files).
+TEST_RUNNER_FILES = frozenset(
+    {"conftest.py", "pytest.ini", "tox.ini", "setup.cfg", "sitecustomize.py", "usercustomize.py"}
+)
+
+
 class DesignFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     path: str = Field(description="Repo-relative path, e.g. todo/storage.py")
@@ -331,6 +338,12 @@ class Design(Artifact):
         ]
         if reserved:
             raise ValueError(f"softco writes these files itself; leave them out: {reserved}")
+        runner = [p for p in paths if p.rsplit("/", 1)[-1].lower() in TEST_RUNNER_FILES]
+        if runner:
+            raise ValueError(
+                f"these files would configure how QA's tests run, which is QA's and softco's to decide: {runner}; "
+                "leave them out (fixtures belong in the test files)"
+            )
         check_file_set(paths)
         unknown = sorted({d for f in self.files for d in f.depends_on if d not in paths})
         if unknown:

@@ -13,6 +13,8 @@ from packaging.requirements import InvalidRequirement, Requirement
 
 MAX_LENGTH = 200
 MAX_COUNT = 50
+#: pip takes an argument with one of these endings for a local file when such a file exists
+ARCHIVE_SUFFIXES = (".whl", ".zip", ".tar", ".gz", ".tgz", ".bz2", ".tbz", ".xz", ".txz", ".tlz", ".lz", ".egg")
 
 
 def check_dependency(text: str) -> str:
@@ -25,6 +27,8 @@ def check_dependency(text: str) -> str:
         )
     if any(c in raw for c in "/\\") or raw.startswith("."):
         raise ValueError(f"dependency {text!r} looks like a path or URL; give a PyPI name and version only")
+    if raw.lower().endswith(ARCHIVE_SUFFIXES):
+        raise ValueError(f"dependency {text!r} is named like an archive file; give a PyPI name and version only")
     try:
         req = Requirement(raw)
     except InvalidRequirement as exc:

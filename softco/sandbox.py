@@ -15,14 +15,15 @@ On top of that it is isolated by the best mechanism this machine offers, probed 
     bubblewrap. The whole filesystem is read-only; ``/home``, ``/root``, ``/run``, ``/tmp``,
     ``/var/tmp``, ``/mnt``, ``/media``, ``/srv`` and the user's home are replaced by empty read-only
     directories (so ``~/.ssh`` or a Docker socket are not even visible), with only the Python runtime
-    put back, read-only. The work copy (at the project's own path) and the temporary HOME are
+    put back, read-only; so is the directory that holds the project (its sibling projects are not
+    visible). The work copy (at the project's own path) and the temporary HOME are
     size-limited tmpfs mounts (:attr:`Limits.disk_bytes` each): a disk quota. Own network (empty),
     PID, IPC and UTS namespaces, no capabilities, killed with its parent.
 ``unshare``
-    util-linux ``unshare`` with mount, PID and network namespaces (and a user namespace unless softco
-    is root), and a small Python preamble that puts the same two size-limited tmpfs mounts in place,
-    remounts every other mount read-only, then drops all capabilities. Nothing outside is writable,
-    but it all stays readable (to ``nobody`` when softco is root).
+    util-linux ``unshare`` with mount, PID, network, IPC and UTS namespaces (and a user namespace
+    unless softco is root), and a small Python preamble that hides the same directories as bwrap,
+    puts the same two size-limited tmpfs mounts in place, remounts every other mount read-only, then
+    drops all capabilities.
 ``netns``
     ``unshare`` with a network namespace only: no network, no filesystem isolation, no disk quota.
 ``none``
@@ -199,7 +200,15 @@ def ensure_venv(project: Path, dependencies: list[str]) -> Path:
     marker = venv / "softco-deps.txt"
     wanted = "\n".join(wanted_list)
     if wanted_list and (not marker.exists() or marker.read_text() != wanted):
+        own = _venv_own_files(venv)
         res = install(venv, wanted_list)
+        if _venv_own_files(venv) != own:
+            shutil.rmtree(venv, ignore_errors=True)  # made again, clean, next time
+            raise SandboxError(
+                f"installing {wanted_list} replaced the venv's own files (its python, pyvenv.cfg or softco's .pth); "
+                f"the venv was removed. Drop the dependency that did it (`softco revise {project} --stage design "
+                "--feedback ...`)"
+            )
         if res.exit_code != 0:
             lines = res.output.strip().splitlines()
             why = " ".join([ln for ln in lines if ln.startswith("ERROR:")][-2:] or lines[-2:])[-400:]
@@ -211,6 +220,17 @@ def ensure_venv(project: Path, dependencies: list[str]) -> Path:
             )
         marker.write_text(wanted)
     return python
+
+
+def _venv_own_files(venv: Path) -> dict[str, str]:
+    """What makes the venv softco's: its config, its interpreters (symlinks) and softco's .pth."""
+    out: dict[str, str] = {}
+    for p in [venv / "pyvenv.cfg", _venv_site_packages(venv) / "_softco_host.pth", *sorted(venv.glob("bin/python*"))]:
+        try:
+            out[str(p)] = os.readlink(p) if p.is_symlink() else p.read_text(errors="replace")
+        except OSError:
+            out[str(p)] = "(missing)"
+    return out
 
 
 def install(venv: Path, requirements: list[str], *, mechanism: str | None = None) -> SandboxResult:
@@ -289,7 +309,7 @@ def _under(p: Path, parent: Path) -> bool:
     return p == parent or parent in p.parents
 
 
-def _runtime_dirs(venv: Path | None) -> tuple[Path, ...]:
+def _runtime_dirs() -> tuple[Path, ...]:
     """Everything the venv's python needs to start and import pytest: prefixes and site dirs."""
     base_exe = getattr(sys, "_base_executable", sys.executable)
     dirs = [
@@ -303,12 +323,8 @@ def _runtime_dirs(venv: Path | None) -> tuple[Path, ...]:
         _real(sys.executable).parent,
         PLUGIN_DIR,
     ]
-    cfg = venv / "pyvenv.cfg" if venv else None
-    if cfg is not None and cfg.is_file():
-        for line in cfg.read_text(errors="replace").splitlines():
-            key, _, value = line.partition("=")
-            if key.strip() == "home" and value.strip():
-                dirs.append(Path(value.strip()))
+    # never the venv's own pyvenv.cfg: a dependency's wheel can overwrite it; the venv was made by this
+    # interpreter, so its `home` is this interpreter's base executable's directory, listed above
     real = sorted({_real(d) for d in dirs if d.is_dir()}, key=lambda p: len(p.parts))
     kept: list[Path] = []
     for d in real:
@@ -317,11 +333,17 @@ def _runtime_dirs(venv: Path | None) -> tuple[Path, ...]:
     return tuple(kept)
 
 
-def _hidden_dirs() -> list[Path]:
-    candidates = [Path(h) for h in HIDDEN] + [Path.home()]
+#: never hidden as "the project's parent": the system itself lives there
+_SYSTEM = {Path(p) for p in ("/", "/usr", "/usr/local", "/etc", "/bin", "/sbin", "/lib", "/lib64", "/opt", "/var")}
+
+
+def _hidden_dirs(dest: Path) -> list[Path]:
+    """Directories replaced by empty ones in the sandbox: HIDDEN, the user's home, and the directory that
+    holds the project (so its sibling projects, their boards and repos are not readable)."""
+    candidates = [Path(h) for h in HIDDEN] + [Path.home(), dest.parent]
     out: list[Path] = []
-    for c in sorted(candidates, key=lambda p: len(p.parts)):
-        if c == Path("/") or not c.is_dir() or c.is_symlink() or _real(c) != c:
+    for c in sorted({_real(c) for c in candidates}, key=lambda p: len(p.parts)):
+        if c in _SYSTEM or not c.is_dir():
             continue
         if not any(_under(c, o) for o in out):
             out.append(c)
@@ -345,27 +367,31 @@ spec = json.loads(sys.argv[1]); argv = sys.argv[2:]
 def fail(what):
     sys.stderr.write("softco sandbox: " + what + "; the sandbox could not be set up, nothing was run\n")
     sys.stderr.flush(); os._exit(@FAILED@)
-def copy(src, dst, top):
-    for name in os.listdir(src):
-        if top and name in (".git", ".softco"):
-            continue
-        s, d = os.path.join(src, name), os.path.join(dst, name)
-        st = os.lstat(s)
-        if stat.S_ISLNK(st.st_mode):
-            os.symlink(os.readlink(s), d)
-        elif stat.S_ISDIR(st.st_mode):
-            os.mkdir(d, 0o755); copy(s, d, False)
-        elif stat.S_ISREG(st.st_mode):
-            fi = os.open(s, os.O_RDONLY | os.O_NOFOLLOW)
-            fo = os.open(d, os.O_WRONLY | os.O_CREAT | os.O_EXCL, st.st_mode & 0o755 | 0o644)
-            try:
-                while True:
-                    chunk = os.read(fi, 1 << 20)
-                    if not chunk:
-                        break
-                    os.write(fo, chunk)
-            finally:
-                os.close(fi); os.close(fo)
+def copy(src_top, dst_top):
+    todo = [(src_top, dst_top, True)]  # a walk, not a recursion: any depth
+    while todo:
+        src, dst, top = todo.pop()
+        for name in os.listdir(src):
+            if top and name in (".git", ".softco"):
+                continue
+            copy_one(os.path.join(src, name), os.path.join(dst, name), todo)
+def copy_one(s, d, todo):
+    st = os.lstat(s)
+    if stat.S_ISLNK(st.st_mode):
+        os.symlink(os.readlink(s), d)
+    elif stat.S_ISDIR(st.st_mode):
+        os.mkdir(d, 0o755); todo.append((s, d, False))
+    elif stat.S_ISREG(st.st_mode):  # FIFOs, sockets and devices are left out
+        fi = os.open(s, os.O_RDONLY | os.O_NOFOLLOW)
+        fo = os.open(d, os.O_WRONLY | os.O_CREAT | os.O_EXCL, st.st_mode & 0o755 | 0o644)
+        try:
+            while True:
+                chunk = os.read(fi, 1 << 20)
+                if not chunk:
+                    break
+                os.write(fo, chunk)
+        finally:
+            os.close(fi); os.close(fo)
 def chown_tree(top, uid):
     os.lchown(top, uid, uid)
     for root, dirs, files in os.walk(top):
@@ -377,7 +403,7 @@ try:
     for d in spec["make"]:
         os.makedirs(d, exist_ok=True)
     if spec["src_fd"] is not None:
-        copy("/proc/self/fd/%d" % spec["src_fd"], spec["dest"], True)
+        copy("/proc/self/fd/%d" % spec["src_fd"], spec["dest"])
         os.close(spec["src_fd"])
     uid = spec["uid"]
     if uid is not None:
@@ -388,12 +414,12 @@ try:
             if libc.prctl(24, cap, 0, 0, 0) != 0:  # PR_CAPBSET_DROP: none can come back, even by exec
                 fail("dropping capability %d: %s" % (cap, os.strerror(ctypes.get_errno())))
         os.setgroups([]); os.setgid(uid); os.setuid(uid)  # clears the effective and permitted sets
-except OSError as exc:
+except Exception as exc:  # noqa: BLE001 - whatever it is, nothing generated may run
     fail("preparing the work copy: %s" % exc)
 libc = ctypes.CDLL(None, use_errno=True)
 if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
     fail("no_new_privs: " + os.strerror(ctypes.get_errno()))
-os.chdir(spec["dest"])
+os.chdir(spec["cwd"])
 try:
     os.execvp(argv[0], argv)
 except OSError as exc:
@@ -424,7 +450,22 @@ def mount(src, dst, fstype, flags, data=None):
 last_cap = int(open("/proc/sys/kernel/cap_last_cap").read())
 if mount(None, "/", None, REC | (1 << 18)) not in (0,):  # MS_PRIVATE: nothing propagates to the host
     mfail("making mounts private")
-srcs = [(os.open(src, os.O_PATH | os.O_DIRECTORY), dst) for src, dst in spec["ro_binds"]]  # before they are covered
+os.umask(0o022)
+opath = lambda p: os.open(p, os.O_PATH | os.O_DIRECTORY)
+# every bind source is opened before anything covers it
+rebound = [(opath(p), p) for p in spec["rebound"]]
+srcs = [(opath(src), dst) for src, dst in spec["ro_binds"]]
+rws = [(opath(p), p) for p in spec["rw_binds"]]
+for path in spec["hidden"]:
+    err = mount("tmpfs", path, "tmpfs", NOSUID | NODEV, "size=1m,mode=0755")
+    if err:
+        mfail("hiding %s: %s" % (path, os.strerror(err)))
+for fd, path in rebound:
+    os.makedirs(path, exist_ok=True)
+    err = mount("/proc/self/fd/%d" % fd, path, None, BIND | REC)
+    if err:
+        mfail("bind %s: %s" % (path, os.strerror(err)))
+    os.close(fd)
 for path in spec["tmpfs"]:
     os.makedirs(path, exist_ok=True)
     err = mount("tmpfs", path, "tmpfs", NOSUID | NODEV, "size=%d,mode=0755" % spec["size"])
@@ -437,10 +478,12 @@ for fd, dst in srcs:
         mfail("bind %s: %s" % (dst, os.strerror(err)))
     os.close(fd)
 keep = spec["tmpfs"] + spec["rw_binds"]
-for p in spec["rw_binds"]:
-    err = mount(p, p, None, BIND | REC)
+for fd, p in rws:
+    os.makedirs(p, exist_ok=True)
+    err = mount("/proc/self/fd/%d" % fd, p, None, BIND | REC)
     if err:
         mfail("bind %s: %s" % (p, os.strerror(err)))
+    os.close(fd)
 unescape = lambda s: re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), s)
 points = []
 for line in open("/proc/self/mountinfo"):
@@ -476,19 +519,21 @@ sys.argv[1] = json.dumps(spec["launcher"])
 """.replace("@FAILED@", str(PREAMBLE_FAILED))
 
 
-def _nobody_can_reach(paths: list[Path], hidden: list[Path]) -> bool:
-    """Whether uid ``nobody`` can get to each of ``paths`` inside the sandbox: every directory on the
-    way is searchable by others, or lies in a hidden directory (an empty tmpfs there, mode 0755)."""
+def _unreachable_for_nobody(paths: list[Path], mounts: list[Path], hidden: list[Path]) -> Path | None:
+    """The first directory uid ``nobody`` could not get through on the way to one of ``paths`` inside
+    the sandbox, or None. Passable: a tmpfs softco mounts (``mounts``: handed to nobody; ``hidden``:
+    mode 0755) and the directories softco creates inside a hidden one on the way to a path it binds
+    (mode 0755); every other directory, the bound path itself included, must be searchable by others."""
     for p in paths:
         for d in [*reversed(p.parents), p]:
-            if any(_under(d, h) and d != h for h in hidden) or d in hidden:
+            if d in mounts or (d != p and any(_under(d, h) for h in hidden)):
                 continue
             try:
                 if not os.stat(d).st_mode & 0o001:
-                    return False
+                    return d
             except OSError:
-                return False
-    return True
+                return d
+    return None
 
 
 @dataclass(frozen=True)
@@ -504,23 +549,32 @@ class _Plan:
 
 
 def _plan(mechanism: str, spec: _Spec, home: Path, src_fd: int | None, limits: Limits, drop: bool) -> _Plan:
-    hidden = _hidden_dirs() if mechanism == "bwrap" else []
-    runtime = _runtime_dirs(spec.venv)
     isolated_fs = PROVIDES[mechanism].filesystem
+    hidden = _hidden_dirs(spec.dest) if isolated_fs else []
+    runtime = _runtime_dirs()
     workdir = spec.dest if isolated_fs or spec.writable_dest else home / "work"
+    cwd = home if spec.writable_dest else workdir  # pip runs from an empty directory: no local archive there
     uid: int | None = None
-    if drop and _as_root() and mechanism in ("bwrap", "unshare"):
-        reach = [workdir, home, *runtime] + ([spec.venv] if spec.venv else [])
-        if _nobody_can_reach(reach, hidden):
-            uid = NOBODY
+    if drop and _as_root() and isolated_fs:
+        venv_seen = [spec.dest / ".softco" / "venv"] if spec.venv else []
+        blocked = _unreachable_for_nobody([workdir, home, *runtime, *venv_seen], [workdir, home], [*hidden, workdir])
+        if blocked is not None:
+            raise SandboxError(
+                f"generated code runs as the user nobody when softco runs as root, and nobody cannot enter "
+                f"{blocked}; let every user enter it (chmod o+x on each directory on the way), choose another "
+                "--output, or run softco as a normal user"
+            )
+        uid = NOBODY
     launcher: dict[str, object] = {
         "src_fd": None if spec.writable_dest else src_fd,
         "dest": str(workdir),
+        "cwd": str(cwd),
         "make": [] if isolated_fs or spec.writable_dest else [str(workdir)],
         "uid": uid,
         "chown": [str(workdir), str(home)],
     }
     venv_bind = [] if spec.venv is None or spec.writable_dest else [(spec.venv, spec.dest / ".softco" / "venv")]
+    rebound = [r for r in runtime if any(_under(r, h) for h in hidden)]
     prefix: list[str] = []
     if mechanism == "bwrap":
         prefix = [shutil.which("bwrap") or "bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
@@ -539,10 +593,9 @@ def _plan(mechanism: str, spec: _Spec, home: Path, src_fd: int | None, limits: L
             return out
 
         for h in hidden:
-            prefix += ["--tmpfs", str(h)]
-        for r in runtime:
-            if any(_under(r, h) for h in hidden):
-                prefix += [*parents(r, hidden), "--ro-bind", str(r), str(r)]
+            prefix += ["--perms", "0755", "--tmpfs", str(h)]
+        for r in rebound:
+            prefix += [*parents(r, hidden), "--ro-bind", str(r), str(r)]
         if spec.writable_dest:
             prefix += [*parents(spec.dest, hidden), "--bind", str(spec.dest), str(spec.dest)]
         else:
@@ -584,6 +637,8 @@ def _plan(mechanism: str, spec: _Spec, home: Path, src_fd: int | None, limits: L
         ]
     elif mechanism == "unshare":
         mounts = {
+            "hidden": [str(h) for h in hidden],
+            "rebound": [str(r) for r in rebound],
             "tmpfs": ([] if spec.writable_dest else [str(workdir)]) + [str(home)],
             "size": limits.disk_bytes,
             "ro_binds": [(str(s), str(d)) for s, d in venv_bind],
@@ -593,8 +648,8 @@ def _plan(mechanism: str, spec: _Spec, home: Path, src_fd: int | None, limits: L
         unshare = shutil.which("unshare") or "unshare"
         user = [] if _as_root() else ["--user", "--map-root-user"]
         net = [] if spec.network else ["--net"]
-        prefix = [unshare, *user, *net, "--mount", "--pid", "--fork", "--kill-child", "--mount-proc", "--"]
-        prefix += [sys.executable, "-I", "-S", "-c", _MOUNTS + _LAUNCHER]
+        prefix = [unshare, *user, *net, "--ipc", "--uts", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc"]
+        prefix += ["--", sys.executable, "-I", "-S", "-c", _MOUNTS + _LAUNCHER]
         return _Plan(prefix + [json.dumps(mounts)], launcher, home, workdir, _fds(src_fd), _user(uid))
     else:
         if mechanism == "netns" and not spec.network:
@@ -836,12 +891,6 @@ def _warnings(iso: Isolation, process_limit: str, user: str) -> list[str]:
             f"no filesystem isolation {how}: generated code can read and write anywhere softco's user can; "
             "install bubblewrap (e.g. `apt-get install bubblewrap`) or allow unprivileged user namespaces"
         )
-    elif iso.mechanism != "bwrap":
-        out.append(
-            f"partial filesystem isolation {how}: everything outside the project is read-only, but your "
-            "home directory and /tmp stay readable to generated code; install bubblewrap "
-            "(`apt-get install bubblewrap`) to hide them"
-        )
     if not iso.disk_quota:
         out.append(f"no disk quota {how}: generated code can fill the disk; install bubblewrap for one")
     if user == "root":
@@ -876,9 +925,7 @@ def describe(mechanism: str | None = None) -> tuple[str, list[str]]:
     user = "nobody" if _as_root() and chosen in ("bwrap", "unshare") else ("root" if _as_root() else "you")
     parts = [
         "no network" if iso.network else "network open",
-        "filesystem read-only, home hidden"
-        if chosen == "bwrap"
-        else ("filesystem read-only" if iso.filesystem else "filesystem open"),
+        "filesystem read-only, homes hidden" if iso.filesystem else "filesystem open",
         "disk quota" if iso.disk_quota else "no disk quota",
         f"runs as {user}" if user != "you" else "runs as you",
     ]
@@ -1014,7 +1061,13 @@ def _sandboxed(
                 if src_fd is not None:
                     os.close(src_fd)
                     src_fd = None
-            tail, got, timed_out = _pump(proc, read_fd, time.monotonic() + limits.wall_seconds)
+            deadline = time.monotonic() + limits.wall_seconds
+            tail, got, timed_out = _pump(proc, read_fd, deadline)
+            if not timed_out:  # the pipes closed; the process may still be running without them
+                try:
+                    proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    timed_out = True
             if timed_out:
                 if group is not None:
                     group.kill_all()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from scripted_project import DESIGN, REQUIREMENT, TESTS_ANSWER, answers
 from softco import sandbox
 from softco.artifacts import Design, Tests
 from softco.dependencies import check_dependency
-from softco.qa_tools import TestRun, run_tests
+from softco.qa_tools import TestRun, parse_results, run_tests
 
 EVIL_SETUP = """import pathlib
 pathlib.Path({marker!r}).write_text("setup.py ran on the host")
@@ -260,3 +261,225 @@ def test_odd_test_ids_from_the_pipe_are_kept_as_outcomes_under_plain_names(tmp_p
     )
     report = run_tests(qa_run(tmp_path / "p", content, ["test_a"]))
     assert [(r.nodeid, r.outcome) for r in report.results] == [("tests/test_x.py::test_a", "failed")]
+
+
+# ---------------------------------------------------------------------------------------------
+# Found by an adversarial review of the sandbox itself
+
+
+def make_wheel(directory: Path, name: str, files: dict[str, str]) -> Path:
+    """A minimal wheel ``name``-1.0 holding ``files`` (paths inside the wheel -> text)."""
+    import base64
+    import hashlib
+    import zipfile
+
+    dist = f"{name}-1.0.dist-info"
+    files = {
+        **files,
+        f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n",
+        f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = []
+    for path, text in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
+        record.append(f"{path},sha256={digest},{len(text.encode())}")
+    record.append(f"{dist}/RECORD,,")
+    wheel = directory / f"{name}-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as z:
+        for path, text in files.items():
+            z.writestr(path, text)
+        z.writestr(f"{dist}/RECORD", "\n".join(record) + "\n")
+    return wheel
+
+
+@pytest.fixture
+def local_index(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A package index on 127.0.0.1 serving the wheels put in the yielded directory."""
+    import functools
+    import http.server
+    import threading
+
+    root = tmp_path / "index"
+    root.mkdir()
+
+    class Index(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+            parts = self.path.strip("/").split("/")
+            if len(parts) == 2 and parts[0] == "simple":
+                links = "".join(f'<a href="/files/{w.name}">{w.name}</a>' for w in root.glob(f"{parts[1]}-*.whl"))
+                body = f"<html><body>{links}</body></html>".encode()
+                self.send_response(200 if links else 404)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
+            self.path = "/" + parts[-1]
+            super().do_GET()
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Index, directory=str(root)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    old = os.environ.get("SOFTCO_PIP_INDEX_URL")
+    os.environ["SOFTCO_PIP_INDEX_URL"] = f"http://127.0.0.1:{server.server_address[1]}/simple/"
+    try:
+        yield root
+    finally:
+        server.shutdown()
+        server.server_close()
+        if old is None:
+            os.environ.pop("SOFTCO_PIP_INDEX_URL", None)
+        else:
+            os.environ["SOFTCO_PIP_INDEX_URL"] = old
+
+
+def test_a_wheel_that_replaces_the_venvs_config_is_refused(tmp_path: Path, local_index: Path) -> None:
+    """A wheel's data file lands at the venv's top: a pyvenv.cfg naming /root as the interpreter's home
+    would have had /root bound back into later sandboxes."""
+    make_wheel(
+        local_index,
+        "evilcfg",
+        {"evilcfg/__init__.py": "", "evilcfg-1.0.data/data/pyvenv.cfg": "home = /root\nhome = /etc/ssl/private\n"},
+    )
+    project = tmp_path / "p"
+    with pytest.raises(sandbox.SandboxError, match="replaced the venv's own files"):
+        sandbox.ensure_venv(project, ["evilcfg"])
+    assert not (project / ".softco" / "venv").exists()
+
+
+def test_a_harmless_wheel_installs(tmp_path: Path, local_index: Path) -> None:
+    make_wheel(local_index, "nicepkg", {"nicepkg/__init__.py": "VALUE = 42\n"})
+    project = tmp_path / "p"
+    python = sandbox.ensure_venv(project, ["nicepkg"])
+    (project / "use.py").write_text("import nicepkg; print('VALUE', nicepkg.VALUE)\n")
+    res = sandbox.run(project, [str(python), "use.py"], sandbox.Limits(wall_seconds=30))
+    assert "VALUE 42" in res.output, res.output
+
+
+def test_the_venvs_config_is_never_read(tmp_path: Path) -> None:
+    if not _root_fs_mechanisms():
+        pytest.skip("needs root and a filesystem-isolating mechanism")
+    project = tmp_path / "p"
+    python = sandbox.ensure_venv(project, [])
+    cfg = project / ".softco" / "venv" / "pyvenv.cfg"
+    cfg.write_text(cfg.read_text() + "home = /root\n")
+    (project / "look.py").write_text("import os\nprint('ROOT', sorted(os.listdir('/root')))\n")
+    for mechanism in _root_fs_mechanisms():
+        res = sandbox.run(project, [str(python), "look.py"], sandbox.Limits(wall_seconds=30), mechanism=mechanism)
+        listing = [line for line in res.output.splitlines() if line.startswith("ROOT")]
+        assert listing, res.output
+        assert not _private_root_entries() & set(eval(listing[0].split(" ", 1)[1])), (mechanism, res.output)
+        assert res.user == "nobody"
+
+
+def _private_root_entries() -> set[str]:
+    """What /root holds on this machine, but for the way to the Python runtime (put back, read-only)."""
+    try:
+        entries = set(os.listdir("/root"))
+    except OSError:
+        return set()
+    runtime = {Path(os.path.realpath(sys.base_prefix)), Path(os.path.realpath(sys.executable))}
+    return {e for e in entries if not any(Path("/root", e) in [r, *r.parents] for r in runtime)}
+
+
+def _root_fs_mechanisms() -> list[str]:
+    return [m for m in ("bwrap", "unshare") if os.geteuid() == 0 and sandbox.works(m)]
+
+
+@pytest.mark.parametrize("mechanism", ["bwrap", "unshare"])
+def test_homes_and_sibling_projects_are_hidden(tmp_path: Path, mechanism: str) -> None:
+    if not sandbox.works(mechanism):
+        pytest.skip(f"{mechanism} does not work here")
+    output = tmp_path / "out"
+    project, sibling = output / "p", output / "other"
+    (sibling / ".softco").mkdir(parents=True)
+    (sibling / ".softco" / "board.sqlite").write_text("other project's transcript")
+    python = sandbox.ensure_venv(project, [])
+    (project / "look.py").write_text(
+        f"import os\nprint('SIBLING', os.path.exists({str(sibling)!r}))\nprint('ROOT', os.listdir('/root'))\n"
+    )
+    res = sandbox.run(project, [str(python), "look.py"], sandbox.Limits(wall_seconds=30), mechanism=mechanism)
+    assert "SIBLING False" in res.output, res.output
+    listing = [line for line in res.output.splitlines() if line.startswith("ROOT ")]
+    assert listing and not _private_root_entries() & set(eval(listing[0].split(" ", 1)[1])), res.output
+
+
+@pytest.mark.parametrize("mechanism", ["bwrap", "unshare"])
+def test_shared_memory_does_not_outlive_the_run(tmp_path: Path, mechanism: str) -> None:
+    if not sandbox.works(mechanism):
+        pytest.skip(f"{mechanism} does not work here")
+    key = 0x5EED0000 + os.getpid() % 0xFFFF
+    project = tmp_path / "p"
+    python = sandbox.ensure_venv(project, [])
+    (project / "shm.py").write_text(
+        "import ctypes\nlibc = ctypes.CDLL(None)\n"
+        f"print('SHMID', libc.shmget({key}, 1 << 20, 0o1666))\n"
+    )
+    res = sandbox.run(project, [str(python), "shm.py"], sandbox.Limits(wall_seconds=30), mechanism=mechanism)
+    assert "SHMID" in res.output and "SHMID -1" not in res.output, res.output
+    host = Path("/proc/sysvipc/shm").read_text().split("\n")[1:]
+    assert not [line for line in host if line.split() and int(line.split()[0]) == key]
+
+
+def test_the_wall_time_limit_holds_when_the_code_closes_its_output(tmp_path: Path) -> None:
+    project = tmp_path / "p"
+    python = sandbox.ensure_venv(project, [])
+    (project / "quiet.py").write_text(
+        "import os, time\nos.close(int(os.environ['SOFTCO_RESULTS_FD']))\nos.close(1)\nos.close(2)\ntime.sleep(60)\n"
+    )
+    res = sandbox.run(
+        project, [str(python), "quiet.py"], sandbox.Limits(wall_seconds=1), mechanism="none", results=True
+    )
+    assert res.timed_out
+
+
+def test_a_conftest_is_not_the_engineers_to_write(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="configure how QA's tests run"):
+        Design.model_validate({**DESIGN, "files": [*DESIGN["files"], {**DESIGN["files"][1], "path": "conftest.py"}]})
+    project = tmp_path / "p"
+    project.mkdir()
+    (project / "conftest.py").write_text(
+        "import pytest\n\n@pytest.hookimpl(hookwrapper=True)\ndef pytest_runtest_makereport(item, call):\n"
+        "    outcome = yield\n    outcome.get_result().outcome = 'passed'\n"
+    )
+    report = run_tests(qa_run(project, "def test_a():\n    assert 1 == 2\n", ["test_a"]))
+    assert [(r.name, r.outcome) for r in report.results] == [("test_a", "failed")]
+
+
+def test_durations_from_the_pipe_stay_finite() -> None:
+    line = b'{"event": "test", "nodeid": "tests/test_x.py::test_a", "outcome": "passed", "duration": 1.7e308}\n'
+    parsed, bad = parse_results(line * 2)
+    assert bad == 0 and parsed[("tests/test_x.py", "test_a")][2] < 1e6
+
+
+def test_a_deep_tree_in_the_project_is_copied_or_refused_in_one_line(tmp_path: Path) -> None:
+    project = tmp_path / "p"
+    python = sandbox.ensure_venv(project, [])
+    for depth in range(1, 1101):  # deeper than Python's recursion limit (os.makedirs recurses)
+        os.mkdir(str(project) + "/d" * depth)
+    (project / "ok.py").write_text("print('RAN')\n")
+    try:
+        res = sandbox.run(project, [str(python), "ok.py"], sandbox.Limits(wall_seconds=60))
+    finally:
+        for depth in range(1100, 0, -1):
+            os.rmdir(str(project) + "/d" * depth)
+    assert "Traceback" not in res.output, res.output[-2000:]
+    assert "RAN" in res.output or res.exit_code == sandbox.PREAMBLE_FAILED, res.output[-500:]
+
+
+def test_as_root_a_run_nobody_cannot_reach_is_refused_not_run_as_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not _root_fs_mechanisms():
+        pytest.skip("needs root and a filesystem-isolating mechanism")
+    project = tmp_path / "locked" / "out" / "p"
+    python = sandbox.ensure_venv(project, [])
+    (tmp_path / "locked").chmod(0o700)
+    monkeypatch.setattr(sandbox, "HIDDEN", ("/home", "/root", "/run"))  # /tmp stays visible: the lock counts
+    (project / "x.py").write_text("print('RAN')\n")
+    for mechanism in _root_fs_mechanisms():
+        with pytest.raises(sandbox.SandboxError, match="nobody cannot enter "):
+            sandbox.run(project, [str(python), "x.py"], sandbox.Limits(wall_seconds=30), mechanism=mechanism)
