@@ -424,11 +424,7 @@ class OpenAILLM(LLM):
                 if mode != "prompt" and request.json_schema is not None:
                     if rejects_response_format(status, _error_text(exc)):
                         if forced:
-                            raise LLMError(
-                                f"step {request.step_key}: the endpoint refused response_format "
-                                f"{mode} (HTTP {status}) that --structured {SETTING_OF[mode]} asks for: "
-                                f"{bound_text(exc.message)}; try --structured json or --structured prompt"
-                            ) from None
+                            raise LLMError(self._refused_forced(request, mode, status, exc.message)) from None
                         mode = self._downgrade(client, mode, status)
                         continue
                 message = f"step {request.step_key}: the endpoint answered HTTP {status}: {bound_text(exc.message)}"
@@ -441,6 +437,16 @@ class OpenAILLM(LLM):
                 if status in (400, 422):
                     message = f"step {request.step_key}: the endpoint refused the request: {bound_text(exc.message)}"
                 raise LLMError(message) from None
+
+    def _refused_forced(self, request: LLMRequest, mode: str, status: int, said: str) -> str:
+        """One line for a forced structured-output mode the endpoint refuses: who forced it, what to try."""
+        setting = SETTING_OF[mode]
+        who = f"the role's model.structured: {setting}" if request.settings.structured else f"--structured {setting}"
+        others = " or ".join(f"--structured {SETTING_OF[m]}" for m in WIRE_MODES[WIRE_MODES.index(mode) + 1 :])
+        return (
+            f"step {request.step_key}: the endpoint refused response_format {mode} (HTTP {status}), which {who} "
+            f"asks for: {bound_text(said)}; use {others} instead"
+        )
 
     def _abandoned(self, request: LLMRequest, mode: str) -> Usage:
         """What a call cut off while the endpoint worked on it may have used: its prompt (as sent) and the
