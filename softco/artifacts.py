@@ -11,10 +11,12 @@ import ast
 import re
 import threading
 from collections.abc import Iterable
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from softco.dependencies import MAX_COUNT as MAX_DEPENDENCIES
+from softco.dependencies import MAX_LENGTH as MAX_DEPENDENCY_CHARS
 from softco.dependencies import check_dependencies
 
 REQ_ID = re.compile(r"^REQ-[1-9][0-9]*$")
@@ -35,6 +37,34 @@ PATH_RULES = (
 #: objects/ and refs/, or a commondir naming where they are), with margin: config counts like HEAD.
 GIT_DIR_HEAD = frozenset({"head", "config"})
 GIT_DIR_STORE = frozenset({"objects", "refs", "commondir"})
+
+# What the request schema tells the model (softco/schemas.py), next to the rules it approximates. Each
+# pattern is as strict as the validator or stricter, so an answer that fits the schema passes it; the
+# validators stay the authority. Patterns use only what JSON schema engines and grammar compilers share:
+# anchors, classes, groups, alternation and counted repeats (no lookaround, no \d or \w, no (?:...)).
+#: One name of a repo path: no leading '.' or '-' (so no .git*, .softco, '.', '..'), no trailing '.'.
+_PATH_NAME = r"[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_-])?"
+PATH_PATTERN = rf"^{_PATH_NAME}(/{_PATH_NAME}){{0,{MAX_PATH_DEPTH - 1}}}$"
+REQ_ID_PATTERN = r"^REQ-[1-9][0-9]*$"
+PACKAGE_PATTERN = r"^[a-z_][a-z0-9_]*$"
+TEST_PATH_PATTERN = rf"^tests/([A-Za-z0-9_]+/){{0,{MAX_PATH_DEPTH - 2}}}test_[A-Za-z0-9_]+\.py$"
+TEST_ID_PATTERN = rf"{TEST_PATH_PATTERN[:-1]}::[A-Za-z_][A-Za-z0-9_]*(\[[^\]\n]*\])?$"
+_DIST = r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?"
+_VERSION = r"(==|!=|>=|<=|~=|>|<)[0-9]+(\.[0-9]+){0,3}"
+#: A plain PEP 508 requirement without spaces, URLs or markers: name[extra,...]>=1.2,<2
+DEPENDENCY_PATTERN = rf"^{_DIST}(\[{_DIST}(,{_DIST}){{0,4}}\])?({_VERSION}(,{_VERSION}){{0,3}})?$"
+#: JSON schema key naming what a field refers to ("design_file" or "requirement"): the request schema
+#: turns it into an ``enum`` of the design's files or the PRD's REQ ids when those are known.
+REFERS_TO_KEY = "x-softco-refers-to"
+#: JSON schema key listing the trigger kinds whose steps get this field in their request schema (a
+#: fix-only field, e.g. Code.disputed_tests only on steps triggered by a bug report).
+ONLY_ON_KEY = "x-softco-only-on"
+_PATH_SCHEMA: dict[str, Any] = {"pattern": PATH_PATTERN, "maxLength": MAX_PATH_CHARS}
+_DESIGN_FILE: dict[str, Any] = {REFERS_TO_KEY: "design_file", **_PATH_SCHEMA}
+#: Strings as the request schema describes them (the annotations add schema only, never a check).
+SchemaPath = Annotated[str, Field(json_schema_extra=_PATH_SCHEMA)]
+DesignFileRef = Annotated[str, Field(json_schema_extra=_DESIGN_FILE)]
+ReqRef = Annotated[str, Field(json_schema_extra={REFERS_TO_KEY: "requirement", "pattern": REQ_ID_PATTERN})]
 
 
 class Refs(BaseModel):
@@ -230,7 +260,7 @@ class Requirement(Artifact):
 
 class RequirementItem(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    id: str = Field(description="REQ-1, REQ-2, ... in order")
+    id: str = Field(description="REQ-1, REQ-2, ... in order", json_schema_extra={"pattern": REQ_ID_PATTERN})
     title: str = Field(min_length=1)
     description: str
     priority: Literal["P0", "P1", "P2"]
@@ -274,14 +304,14 @@ TEST_RUNNER_FILES = frozenset(
 
 class DesignFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    path: str = Field(description="Repo-relative path, e.g. todo/storage.py")
+    path: str = Field(description="Repo-relative path, e.g. todo/storage.py", json_schema_extra=_PATH_SCHEMA)
     purpose: str = Field(description="What the file does: its behaviour and the edge cases it must handle")
-    req_ids: list[str] = Field(description="REQ ids this file implements (may be empty)")
+    req_ids: list[ReqRef] = Field(description="REQ ids this file implements (may be empty)")
     interfaces: list[str] = Field(
         description="Public signatures with a one-line docstring each, e.g. "
         "'def add_task(title: str, priority: str) -> Task: Add a task and return it.'"
     )
-    depends_on: list[str] = Field(
+    depends_on: list[SchemaPath] = Field(
         default_factory=list, description="Paths of the other design files whose interfaces this file imports"
     )
 
@@ -299,13 +329,19 @@ class DesignFile(BaseModel):
 class Design(Artifact):
     kind: ClassVar[str] = "design"
     approach: str
-    package: str = Field(description="Import name of the Python package, e.g. 'todo'")
+    package: str = Field(
+        description="Import name of the Python package, e.g. 'todo'", json_schema_extra={"pattern": PACKAGE_PATTERN}
+    )
     entry_point: str = Field(
         default="",
         description="Console script target 'package.module:function', or empty for a library",
     )
-    dependencies: list[str] = Field(
-        default_factory=list, description="Third-party PyPI requirements; prefer the stdlib"
+    dependencies: list[
+        Annotated[str, Field(json_schema_extra={"pattern": DEPENDENCY_PATTERN, "maxLength": MAX_DEPENDENCY_CHARS})]
+    ] = Field(
+        default_factory=list,
+        description="Third-party PyPI requirements; prefer the stdlib",
+        json_schema_extra={"maxItems": MAX_DEPENDENCIES},
     )
     files: list[DesignFile] = Field(min_length=1)
     class_diagram: str = Field(description="mermaid classDiagram source")
@@ -371,10 +407,10 @@ class Design(Artifact):
 
 class Task(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    path: str = Field(description="The one design file this task writes")
+    path: str = Field(description="The one design file this task writes", json_schema_extra=_DESIGN_FILE)
     description: str
-    req_ids: list[str]
-    depends_on: list[str] = Field(
+    req_ids: list[ReqRef]
+    depends_on: list[DesignFileRef] = Field(
         default_factory=list, description="Paths of design files whose interfaces this file uses"
     )
 
@@ -423,7 +459,9 @@ TEST_NODEID = re.compile(r"tests/(?:[A-Za-z0-9_]+/)*test_[A-Za-z0-9_]+\.py::[A-Z
 
 class DisputedTest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    test: str = Field(description="The failing test: tests/test_x.py::test_name")
+    test: str = Field(
+        description="The failing test: tests/test_x.py::test_name", json_schema_extra={"pattern": TEST_ID_PATTERN}
+    )
     reason: str = Field(
         min_length=1,
         description="Why the test is wrong: quote the requirement, acceptance criterion or interface line it "
@@ -440,14 +478,15 @@ class DisputedTest(BaseModel):
 
 class Code(Artifact):
     kind: ClassVar[str] = "code"
-    path: str
+    path: str = Field(json_schema_extra=_DESIGN_FILE)
     content: str = Field(description="The whole file", max_length=MAX_FILE_CHARS)
-    req_ids: list[str] = Field(description="REQ ids this file implements")
+    req_ids: list[ReqRef] = Field(description="REQ ids this file implements")
     notes: str = Field(default="", description="One line: what this version does or fixes")
     disputed_tests: list[DisputedTest] = Field(
         default_factory=list,
         description="Only when fixing failing tests: the ones that are wrong because they assert what the spec "
         "does not state. QA re-checks them against the spec. Empty when writing a file.",
+        json_schema_extra={ONLY_ON_KEY: ["bug_report"]},
     )
 
     @field_validator("path")
@@ -473,8 +512,11 @@ class Code(Artifact):
 class TestCase(BaseModel):
     __test__: ClassVar[bool] = False
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(description="The test function's name, e.g. test_add_task_sets_priority")
-    req_ids: list[str] = Field(min_length=1)
+    name: str = Field(
+        description="The test function's name, e.g. test_add_task_sets_priority",
+        json_schema_extra={"pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"},
+    )
+    req_ids: list[ReqRef] = Field(min_length=1)
 
     @field_validator("req_ids")
     @classmethod
@@ -485,8 +527,11 @@ class TestCase(BaseModel):
 class Tests(Artifact):
     kind: ClassVar[str] = "tests"
     __test__: ClassVar[bool] = False
-    path: str = Field(description="tests/test_<something>.py")
-    source: str = Field(description="The design file these tests exercise")
+    path: str = Field(
+        description="tests/test_<something>.py",
+        json_schema_extra={"pattern": TEST_PATH_PATTERN, "maxLength": MAX_PATH_CHARS},
+    )
+    source: str = Field(description="The design file these tests exercise", json_schema_extra=_DESIGN_FILE)
     content: str = Field(description="The whole pytest file", max_length=MAX_FILE_CHARS)
     cases: list[TestCase] = Field(min_length=1, description="Every test function with its REQ ids")
 

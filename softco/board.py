@@ -206,6 +206,13 @@ class Board:
                 (status, exit_code, time.time(), run_id),
             )
 
+    def close_dead_runs(self) -> int:
+        """Mark 'killed' the runs still 'running' whose process died without saying so (SIGKILL, power cut).
+        Only the holder of the project's lock (softco.lock) may call this: no other run can be live."""
+        with self.transaction() as db:
+            cur = db.execute("UPDATE runs SET status='killed' WHERE status='running'")
+        return cur.rowcount
+
     def runs(self) -> list[RunRow]:
         rows = self.db.execute("SELECT * FROM runs ORDER BY started_at").fetchall()
         return [

@@ -1,18 +1,31 @@
 """Token and cost accounting with a hard cap. A model with no known price costs "unknown", never $0.
 
 Prices are USD per million tokens (input, output). Extend or override them with a JSON file named
-by ``SOFTCO_PRICES``: ``{"my-model": [0.5, 1.5]}``.
+by ``SOFTCO_PRICES``: ``{"my-model": [0.5, 1.5]}`` (finite, non-negative numbers).
+
+The budget rule (:class:`BudgetedLLM`): before a call starts, the most it can use is *reserved*: its
+prompt bound plus its answer bound. The answer bound is the role's ``max_tokens`` or
+:data:`DEFAULT_MAX_COMPLETION`, and that same number is sent to the endpoint as ``max_tokens``, so the
+model cannot write more. No tokenizer is available offline (tiktoken downloads its encodings at first
+use), so the prompt bound is the prompt's size in UTF-8 bytes, plus the answer schema and a margin for
+the chat framing: a byte-level BPE tokenizer never makes more tokens than bytes. A call starts only if
+what is spent, plus what the calls in flight have reserved, plus its own worst case fits the budget;
+otherwise it waits for the calls in flight to settle (each gives back its reservation and adds what it
+really used), and when nothing is in flight and it still does not fit, the run stops (exit 4).
+So the budget holds at any ``--concurrency``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import math
 import os
 from dataclasses import dataclass
 from functools import cache
 
-from softco.llm.base import LLM, LLMError, LLMRequest, LLMResponse, TransientLLMError, Usage
-from softco.llm.testing import estimate_tokens
+from softco.errors import BudgetStop, UsageError
+from softco.llm.base import LLM, LLMError, LLMRequest, LLMResponse, ModelSettings, TransientLLMError, Usage
 
 PRICES: dict[str, tuple[float, float]] = {
     "gpt-4o": (2.50, 10.00),
@@ -23,27 +36,55 @@ PRICES: dict[str, tuple[float, float]] = {
     "o4-mini": (1.10, 4.40),
     "o3": (2.00, 8.00),
 }
-#: What a call may write at most when the role sets no max_tokens: the basis of the pre-call check.
-DEFAULT_MAX_COMPLETION = 8192
+#: The longest answer of a role whose model settings give no ``max_tokens``: sent to the endpoint as
+#: ``max_tokens`` and the answer's part of every call's worst case.
+DEFAULT_MAX_COMPLETION = 4096
+#: Tokens the chat format adds around each message (role markers, separators), and around the request.
+MESSAGE_OVERHEAD = 8
+REQUEST_OVERHEAD = 64
 
 
-class PriceFileError(Exception):
+class PriceFileError(UsageError):
     pass
+
+
+def _price(path: str, model: object, value: object) -> tuple[float, float]:
+    pair = value if isinstance(value, list) else None
+    if (
+        not isinstance(model, str)
+        or not model
+        or pair is None
+        or len(pair) != 2
+        or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in pair)
+    ):
+        raise PriceFileError(
+            f"SOFTCO_PRICES={path}: {model!r} must map to [input, output], two numbers in USD per million tokens"
+        )
+    inp, out = float(pair[0]), float(pair[1])
+    if not (math.isfinite(inp) and math.isfinite(out) and inp >= 0 and out >= 0):
+        raise PriceFileError(
+            f"SOFTCO_PRICES={path}: the prices of {model!r} must be finite and not negative, got {pair}; fix the file"
+        )
+    return inp, out
 
 
 @cache
 def _user_prices(path: str) -> dict[str, tuple[float, float]]:
     try:
-        data = json.loads(open(path, encoding="utf-8").read())  # noqa: SIM115
-        return {str(k): (float(v[0]), float(v[1])) for k, v in data.items()}
-    except (OSError, ValueError, TypeError, IndexError, AttributeError) as exc:
+        with open(path, encoding="utf-8") as f:
+            data = json.loads(f.read())
+    except (OSError, ValueError) as exc:
         raise PriceFileError(
             f'SOFTCO_PRICES={path}: expected a JSON object {{"model": [input, output]}} in USD per million '
             f"tokens ({exc})"
         ) from None
+    if not isinstance(data, dict):
+        raise PriceFileError(f'SOFTCO_PRICES={path}: expected a JSON object {{"model": [input, output]}}')
+    return {k: _price(path, k, v) for k, v in data.items()}
 
 
 def prices() -> dict[str, tuple[float, float]]:
+    """The price table; raises :class:`PriceFileError` for a SOFTCO_PRICES file that is not valid."""
     path = os.environ.get("SOFTCO_PRICES")
     return {**PRICES, **_user_prices(path)} if path else dict(PRICES)
 
@@ -65,7 +106,38 @@ def cost_usd(model: str, prompt_tokens: int, completion_tokens: int) -> float | 
     return (prompt_tokens * price[0] + completion_tokens * price[1]) / 1_000_000
 
 
-class BudgetExceeded(LLMError):
+def format_usd(amount: float) -> str:
+    """Money with enough digits to be read: $1,234.50, $0.25, $0.004, $0.0014, $0.000012."""
+    if not math.isfinite(amount):
+        return f"${amount}"
+    if amount == 0:
+        return "$0.00"
+    sign = "-" if amount < 0 else ""
+    a = abs(amount)
+    if a >= 0.1:
+        return f"{sign}${a:,.2f}"
+    decimals = 2 - math.floor(math.log10(a))  # three significant digits
+    text = f"{a:.{decimals}f}".rstrip("0")
+    if len(text.split(".")[1]) < 2:
+        text = f"{a:.2f}"
+    return f"{sign}${text}"
+
+
+def completion_bound(settings: ModelSettings) -> int:
+    """The longest answer a call with these settings may get: the role's max_tokens or the default."""
+    return settings.max_tokens or DEFAULT_MAX_COMPLETION
+
+
+def prompt_bound(request: LLMRequest) -> int:
+    """At most this many prompt tokens: the UTF-8 bytes of every message and of the answer schema (also
+    as the prompt fallbacks send it), plus the chat framing. Never fewer than a byte-level BPE counts."""
+    size = sum(len(m.content.encode("utf-8")) + MESSAGE_OVERHEAD for m in request.messages)
+    if request.json_schema is not None:
+        size += len(json.dumps(request.json_schema, indent=1).encode("utf-8")) + 256 + MESSAGE_OVERHEAD
+    return size + REQUEST_OVERHEAD
+
+
+class BudgetExceeded(LLMError, BudgetStop):
     """The next call could cross the budget; the run stops before it (exit 4, resumable)."""
 
 
@@ -75,50 +147,112 @@ class Budget:
     max_tokens: int | None = None
     spent_usd: float = 0.0
     spent_tokens: int = 0
+    #: What the calls in flight may still use at most (their worst cases), not yet spent.
+    reserved_usd: float = 0.0
+    reserved_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class WorstCase:
+    """The most one call can use: ``prompt`` (a bound, see :func:`prompt_bound`) + ``completion``."""
+
+    prompt: int
+    completion: int
+    usd: float | None
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt + self.completion
 
 
 class BudgetedLLM(LLM):
-    """Checks each call against the most it can cost before making it, and counts it after."""
+    """Reserves each call's worst case before it starts, settles the real usage after (see the module)."""
 
     def __init__(self, inner: LLM, budget: Budget) -> None:
         self.inner = inner
         self.model = inner.model
         self.budget = budget
+        self.in_flight = 0
+        self._stopped: str | None = None
+        #: Set (and replaced) whenever a call settles: what a call waiting for room waits on.
+        self._settled: asyncio.Event | None = None
 
-    def _worst_case(self, request: LLMRequest) -> tuple[int, float | None]:
-        prompt = sum(estimate_tokens(m.content) for m in request.messages)
-        if request.json_schema is not None:
-            prompt += estimate_tokens(json.dumps(request.json_schema))
-        completion = request.settings.max_tokens or DEFAULT_MAX_COMPLETION
-        return prompt + completion, cost_usd(request.settings.model or self.model, prompt, completion)
+    def worst_case(self, request: LLMRequest) -> WorstCase:
+        prompt, completion = prompt_bound(request), completion_bound(request.settings)
+        return WorstCase(prompt, completion, cost_usd(request.settings.model or self.model, prompt, completion))
 
-    async def complete(self, request: LLMRequest) -> LLMResponse:
+    def _over(self, request: LLMRequest, worst: WorstCase, reserved: bool) -> str | None:
+        """Why this call does not fit (counting the reservations in flight when ``reserved``), or None."""
         b = self.budget
-        tokens, usd = self._worst_case(request)
         role, _, rest = request.step_key.partition("/")
         where = f"role {role}, step {rest}"
-        if b.max_tokens is not None and b.spent_tokens + tokens > b.max_tokens:
-            raise BudgetExceeded(
-                f"token budget: {where} could use up to {tokens:,} tokens and {b.spent_tokens:,} of "
+        bound = (
+            f"a prompt of at most {worst.prompt:,} (its size in bytes: no tokenizer for this model here) and an "
+            f"answer of at most {worst.completion:,} (max_tokens)"
+        )
+        tokens_in_use = b.spent_tokens + (b.reserved_tokens if reserved else 0)
+        if b.max_tokens is not None and tokens_in_use + worst.tokens > b.max_tokens:
+            return (
+                f"token budget: {where} could use up to {worst.tokens:,} tokens ({bound}) and {b.spent_tokens:,} of "
                 f"{b.max_tokens:,} are spent; continue with `softco resume DIR --token-budget N` (a higher N)"
             )
-        if b.max_usd is not None and usd is not None and b.spent_usd + usd > b.max_usd:
-            raise BudgetExceeded(
-                f"budget: {where} could cost up to ${usd:.4f} and ${b.spent_usd:.4f} of ${b.max_usd:.2f} is "
-                "spent; continue with `softco resume DIR --budget USD` (a higher USD)"
+        if b.max_usd is None:
+            return None
+        model = request.settings.model or self.model
+        if worst.usd is None:
+            return f"budget: {where} uses model {model!r}, whose price is unknown; name its price in SOFTCO_PRICES"
+        usd_in_use = b.spent_usd + (b.reserved_usd if reserved else 0.0)
+        if usd_in_use + worst.usd > b.max_usd:
+            return (
+                f"budget: {where} could cost up to {format_usd(worst.usd)} ({bound}) and {format_usd(b.spent_usd)} "
+                f"of {format_usd(b.max_usd)} is spent; continue with `softco resume DIR --budget USD` (a higher USD)"
             )
+        return None
+
+    async def _reserve(self, request: LLMRequest, worst: WorstCase) -> None:
+        """Reserve ``worst`` once it fits; raise :class:`BudgetExceeded` when it never can. Runs on one event
+        loop: nothing else runs between the check and the reservation (no await between them)."""
+        while self._stopped is not None or self._over(request, worst, reserved=True) is not None:
+            if self.in_flight == 0:  # nothing in flight can give anything back: stop here
+                self._stopped = self._stopped or self._over(request, worst, reserved=False) or "the budget is used up"
+                raise BudgetExceeded(self._stopped)
+            # it does not fit beside the calls in flight (or the run is stopping): wait for one to settle
+            if self._settled is None:
+                self._settled = asyncio.Event()
+            await self._settled.wait()
+        self.in_flight += 1
+        self.budget.reserved_tokens += worst.tokens
+        self.budget.reserved_usd += worst.usd or 0.0
+
+    def _release(self, worst: WorstCase, usage: Usage | None, model: str) -> None:
+        b = self.budget
+        self.in_flight -= 1
+        b.reserved_tokens -= worst.tokens
+        b.reserved_usd -= worst.usd or 0.0
+        if usage is not None:
+            b.spent_tokens += usage.prompt_tokens + usage.completion_tokens
+            b.spent_usd += cost_usd(model, usage.prompt_tokens, usage.completion_tokens) or 0.0
+
+    async def complete(self, request: LLMRequest) -> LLMResponse:
+        worst = self.worst_case(request)
+        if request.settings.max_tokens is None:  # the bound is only a bound if the endpoint is told it
+            settings = request.settings.model_copy(update={"max_tokens": worst.completion})
+            request = request.model_copy(update={"settings": settings})
+        await self._reserve(request, worst)
+        used: Usage | None = None
         try:
             response = await self.inner.complete(request)
-        except TransientLLMError as exc:  # a call cut off while the endpoint worked on it still used something
-            self._spend(request, exc.usage)
+            used = response.usage
+            return response
+        except TransientLLMError as exc:  # a call cut off while the endpoint worked on it (a timeout) still used
+            used = exc.usage  # something: its estimate counts
             raise
-        self._spend(request, response.usage)
-        return response
-
-    def _spend(self, request: LLMRequest, usage: Usage) -> None:
-        self.budget.spent_tokens += usage.prompt_tokens + usage.completion_tokens
-        model = request.settings.model or self.model
-        self.budget.spent_usd += cost_usd(model, usage.prompt_tokens, usage.completion_tokens) or 0.0
+        finally:  # also when the call failed or was cancelled: its reservation is given back
+            self._release(worst, used, request.settings.model or self.model)
+            settled, self._settled = self._settled, None
+            if settled is not None:
+                settled.set()
 
     async def aclose(self) -> None:
+        self._settled = None
         await self.inner.aclose()

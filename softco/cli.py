@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -10,6 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from softco.errors import EXIT_USAGE
 from softco.sop_cli import sop_app
 
 # Commands import what they need when they run, so `softco --help` starts in a fraction of a second
@@ -137,12 +139,22 @@ def resume_cmd(
     project: Annotated[Path, typer.Argument(help="A project directory made by softco.")],
     budget: Annotated[float | None, typer.Option(help="A new USD budget for the whole project.")] = None,
     token_budget: Annotated[int | None, typer.Option(help="A new token budget for the whole project.")] = None,
+    model: Annotated[str | None, typer.Option(help="Another model from here on.")] = None,
+    base_url: Annotated[str | None, typer.Option(help="Another OpenAI-compatible endpoint from here on.")] = None,
+    human: Annotated[
+        list[str] | None, typer.Option(help="Play this role yourself in this resume (role id); repeatable.")
+    ] = None,
+    answer: Annotated[
+        list[str] | None,
+        typer.Option(help="STEP=FILE: the answer to that step, e.g. a fixed rejected answer; repeatable."),
+    ] = None,
 ) -> None:
     """Continue a stopped run; finished steps are not redone."""
     _load_run()
-    from softco.run import resume
+    from softco.run import Takeover, resume
 
-    raise typer.Exit(resume(project, console, budget, token_budget))
+    takeover = Takeover(model=model, base_url=base_url, human=human or [], answers=answer or [])
+    raise typer.Exit(resume(project, console, budget, token_budget, takeover))
 
 
 @app.command("revise")
@@ -182,24 +194,21 @@ def demo(
 def runs(
     output: Annotated[Path | None, typer.Option(help="Where projects are.", envvar="SOFTCO_OUTPUT")] = None,
 ) -> None:
-    """List the projects under the output directory with their last run's status."""
-    from softco.board import Board
-    from softco.company import project_board_path
-    from softco.run import output_dir
+    """List the projects under the output directory: when the last run started, its status and the cost."""
+    from softco.run import output_dir, project_runs
+    from softco.safe_text import safe_line
 
     out = output_dir(output)
-    found = sorted(p for p in out.iterdir() if project_board_path(p).is_file()) if out.is_dir() else []
-    if not found:
-        console.print(f"no softco projects under {out}")
+    rows = project_runs(out)
+    if not rows:
+        console.print(safe_line(f"no softco projects under {out}", limit=4000))
         return
-    for p in found:
-        board = Board(project_board_path(p))
-        try:
-            last = board.runs()[-1] if board.runs() else None
-        finally:
-            board.close()
-        status = f"{last.status} (exit {last.exit_code})" if last else "no run"
-        console.print(f"{p.name:40} {status:20} {last.requirement[:60] if last else ''}")
+    header = ("PROJECT", "STARTED", "STATUS", "COST", "REQUIREMENT")
+    table = [header, *rows]
+    widths = [max(len(r[i]) for r in table) for i in range(len(header) - 1)]
+    for r in table:
+        line = "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=False)) + "  " + r[-1]
+        console.print(safe_line(line.rstrip(), limit=4000))  # the requirement is the user's, names may be odd
 
 
 @app.command()
@@ -238,13 +247,15 @@ def report(
         raise RunError(str(exc)) from None
     except OSError as exc:
         raise RunError(f"cannot write the report: {exc}") from None
-    console.print(str(path))
+    from softco.safe_text import safe_line
+
+    console.print(safe_line(path, limit=4000))
 
 
 def main() -> None:
-    """Entry point: one-line errors, exit codes from DESIGN.md, never a traceback for bad input."""
+    """Entry point: one-line errors, exit codes from softco.errors, never a traceback for bad input."""
     try:
-        code = _main()
+        code = _check_argv() or _main()
     finally:
         # The process ends here: what is left is for the OS to reclaim. Frozen, the interpreter's last
         # collection does not walk every object of the openai and pydantic modules (about 0.2 s).
@@ -252,28 +263,52 @@ def main() -> None:
     sys.exit(code)
 
 
+def _check_argv() -> int:
+    """Non-zero (after one line on stderr) if an argument is not UTF-8: Python keeps such bytes as lone
+    surrogates, which nothing downstream (the board, git, the terminal) can write."""
+    for i, arg in enumerate(sys.argv[1:], 1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = arg.encode("utf-8", "surrogateescape").decode("ascii", "backslashreplace")[:80]
+            sys.stderr.write(f"softco: error: argument {i} ({shown}) is not UTF-8 text; pass it as UTF-8\n")
+            return EXIT_USAGE
+    return 0
+
+
 def _main() -> int:
+    """Every error is mapped here, and only here, to one line on stderr and an exit code (softco.errors)."""
+    from softco.errors import EXIT_ERROR, EXIT_INTERRUPTED, Interrupted, SoftcoError
+    from softco.safe_text import one_line, visible
+
     try:
         code = app(standalone_mode=False)
     except typer.Exit as exc:
-        sys.exit(exc.exit_code)
+        return int(exc.exit_code)
+    except Interrupted as exc:
+        sys.stderr.write(f"softco: {visible(str(exc))}\n")
+        return exc.exit_code
     except (typer.Abort, KeyboardInterrupt):
-        sys.stderr.write("softco: interrupted; `softco resume DIR` continues the run\n")
-        sys.exit(130)
-    except Exception as exc:  # a RunError (bad input, a stopped run), usage errors and the like
-        from softco.company import EXIT_USAGE
-        from softco.run import RunError
-
-        if isinstance(exc, RunError):
-            sys.stderr.write(f"softco: error: {exc}\n")
-            sys.exit(exc.exit_code)
+        sys.stderr.write("softco: interrupted\n")
+        return EXIT_INTERRUPTED
+    except SoftcoError as exc:  # bad input, a busy project, a stopped run: the message says what to do next
+        sys.stderr.write(f"softco: error: {visible(str(exc))}\n")  # the message may quote a model's answer
+        return exc.exit_code
+    except Exception as exc:
         # a usage error of the command line parser (click's ClickException, which newer typer vendors):
         # it knows how to show itself; matched by shape so no import of click is needed
-        show, code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
-        if callable(show) and isinstance(code, int):
+        show, usage_code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
+        if callable(show) and isinstance(usage_code, int):
             show()
-            sys.exit(code or EXIT_USAGE)
-        raise
+            return usage_code or EXIT_USAGE
+        if os.environ.get("SOFTCO_DEBUG"):
+            raise
+        first = one_line((str(exc).strip().splitlines() or [""])[0], 300)
+        sys.stderr.write(
+            f"softco: internal error: {type(exc).__name__}: {first} (a bug in softco: run again with "
+            "SOFTCO_DEBUG=1 for the traceback and report it)\n"
+        )
+        return EXIT_ERROR
     return code if isinstance(code, int) else 0
 
 

@@ -23,6 +23,7 @@ from softco.cache import StepCache
 from softco.gates import Gate
 from softco.llm.structured import Retry
 from softco.roles import BoardView, Step, StepContext, run_step
+from softco.safe_text import one_line, visible
 from softco.sandbox import Limits
 from softco.scaffold import pyproject, readme
 from softco.sop import ActionSpec, RoleSpec, Sop
@@ -45,6 +46,8 @@ class Settings:
     lineage: list[tuple[str, int | None]] = field(default_factory=lambda: [("main", None)])
     #: `softco revise`: feedback per artifact kind, for the steps that publish that kind again.
     revise: dict[str, str] = field(default_factory=dict)
+    #: `softco resume --answer`: step key -> the file holding its answer, instead of a model's.
+    answers: dict[str, Path] = field(default_factory=dict)
 
 
 @dataclass
@@ -133,7 +136,9 @@ class Company:
 
     def _files(self, artifact: Artifact) -> dict[str, str]:
         """What the artifact puts in the repo: its own files and its docs/ views."""
-        files = {**artifact.repo_files(), **doc_files(artifact)}
+        # docs/*.md are for people to read (`cat docs/prd.md`): a model's control characters are shown there
+        docs = {path: visible(text) if path.endswith(".md") else text for path, text in doc_files(artifact).items()}
+        files = {**artifact.repo_files(), **docs}
         if isinstance(artifact, Design):
             prd = self.view.payload("prd")
             if prd is not None:
@@ -147,8 +152,10 @@ class Company:
         removed = self.ws.remove(self._dropped_by(artifact)) if isinstance(artifact, Design) else []
         if artifact.kind == "requirement":
             changed.append(".gitignore")
+        # the subject quotes model text: one visible line, so no escape reaches `git log` and no newline in
+        # a title can add trailer lines (heal() trusts Softco-Message)
         message = (
-            f"{artifact.kind}: {artifact.title()}\n\nSoftco-Run: {msg.run_id}\n"
+            f"{one_line(f'{artifact.kind}: {artifact.title()}')}\n\nSoftco-Run: {msg.run_id}\n"
             f"Softco-Message: {msg.id}\nSoftco-SOP: {self.sop.sop_hash}\n"
         )
         sha = self.ws.commit(changed, message, self._author(msg.sender_role), removed)
@@ -307,6 +314,7 @@ class Company:
             limits=self.settings.limits,
             cache=self.settings.cache,
             on_retry=self._on_retry,
+            answers=self.settings.answers,
         )
         self.heal()
         try:

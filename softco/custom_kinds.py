@@ -40,7 +40,7 @@ from pydantic import (
     model_validator,
 )
 
-from softco.artifacts import Artifact, _check_design_path, _check_req_ids, check_relative_path
+from softco.artifacts import REFERS_TO_KEY, Artifact, _check_design_path, _check_req_ids, check_relative_path
 
 SCALARS = ("string", "integer", "number", "boolean")
 FieldType = Literal[
@@ -57,8 +57,9 @@ FieldType = Literal[
 ]
 KIND_NAME = r"^[a-z][a-z0-9_]*$"
 KindName = Annotated[str, StringConstraints(pattern=KIND_NAME)]
-#: JSON schema key that tells a reader (the dry-run stand-in, a person) what a field refers to.
-REFERS_TO_KEY = "x-softco-refers-to"
+#: REFERS_TO_KEY (from softco.artifacts): the JSON schema key saying what a field refers to; the request
+#: schema turns it into an enum of the design's files or the PRD's REQ ids (softco/schemas.py).
+__all__ = ["REFERS_TO_KEY", "FieldSpec", "KindSpec", "build_kind"]
 _PY: dict[str, type] = {"string": str, "integer": int, "number": float, "boolean": bool}
 
 

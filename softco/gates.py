@@ -23,6 +23,7 @@ from rich.prompt import Prompt
 from softco.artifacts import Artifact
 from softco.llm.base import LLMError
 from softco.llm.structured import describe_error
+from softco.safe_text import safe_line, safe_text, visible
 from softco.views import doc_files
 
 
@@ -81,13 +82,17 @@ class ConsoleGate:
 
     def review(self, step_key: str, artifact: Artifact, validate: Callable[[str], Artifact]) -> Decision:
         md = next((v for k, v in doc_files(artifact).items() if k.endswith(".md")), None)
-        self.console.rule(f"review: {artifact.kind} from {step_key}")
+        self.console.rule(safe_line(f"review: {artifact.kind} from {step_key}"))
         from rich.markdown import Markdown  # markdown-it is slow to import; only --approve needs it
 
-        self.console.print(Markdown(md) if md else artifact.model_dump_json(indent=2))
+        # the artifact is a model's answer: control characters shown, links shown as text (no OSC 8)
+        if md:
+            self.console.print(Markdown(visible(md), hyperlinks=False))
+        else:
+            self.console.print(safe_text(artifact.model_dump_json(indent=2)))
         while True:
             choice = Prompt.ask(
-                f"{artifact.kind}: (a)pprove, (e)dit, or give (f)eedback",
+                safe_line(f"{artifact.kind}: (a)pprove, (e)dit, or give (f)eedback"),
                 choices=["a", "e", "f"],
                 default="a",
                 console=self.console,
@@ -111,5 +116,6 @@ class ConsoleGate:
         try:
             return validate(text)
         except (ValidationError, ValueError) as exc:
-            self.console.print(f"[red]the edit does not fit the {artifact.kind} schema:[/]\n{describe_error(exc)}")
+            head = safe_line(f"the edit does not fit the {artifact.kind} schema:", "red")
+            self.console.print(head, safe_text(describe_error(exc)), sep="\n")
             return None

@@ -1,7 +1,10 @@
-"""The one Jinja2 environment prompts are rendered with: sandboxed, StrictUndefined.
+"""The one Jinja2 environment prompts are rendered with: sandboxed, bounded, StrictUndefined.
 
-Templates are user-editable SOP files, so they render in a SandboxedEnvironment, and a variable a
-template uses but its step does not provide fails loudly with the template's name and line.
+Templates are user-editable SOP files, so they render in a sandbox that also bounds what they may
+build (:mod:`softco.template_limits`: ranges, string sizes, loop iterations, at most
+:data:`~softco.template_limits.MAX_OUTPUT` characters a prompt), and a variable a template uses but
+its step does not provide fails loudly with the template's name and line. Whatever goes wrong in a
+template is a :class:`TemplateError` ``file:line: message``, never a traceback.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
+from softco.template_limits import BoundedSandboxedEnvironment, RenderBudget
+
 
 class TemplateError(Exception):
     """A template failed to load or render; the message is `file:line: what`."""
@@ -21,7 +26,7 @@ class TemplateError(Exception):
 
 def make_env(dirs: Sequence[Path]) -> SandboxedEnvironment:
     """Templates are looked up in ``dirs`` in order: a user's SOP first, the defaults last."""
-    return SandboxedEnvironment(
+    return BoundedSandboxedEnvironment(
         loader=jinja2.FileSystemLoader([str(d) for d in dirs]),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
@@ -38,6 +43,11 @@ def _template_line(exc: BaseException, name: str) -> int | None:
     return None
 
 
+def _where(exc: BaseException, name: str, filename: str | None) -> str:
+    line = _template_line(exc, name)
+    return f"{filename or name}:{line}" if line else (filename or name)
+
+
 def render(env: SandboxedEnvironment, name: str, context: dict[str, Any]) -> str:
     try:
         template = env.get_template(name)
@@ -46,12 +56,14 @@ def render(env: SandboxedEnvironment, name: str, context: dict[str, Any]) -> str
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateError(f"{exc.filename or name}:{exc.lineno}: {exc.message}") from None
     try:
-        return template.render(**context)
+        with RenderBudget():
+            return template.render(**context)
     except jinja2.UndefinedError as exc:
-        line = _template_line(exc, name)
-        where = f"{template.filename or name}:{line}" if line else (template.filename or name)
-        raise TemplateError(f"{where}: {exc.message}") from None
+        raise TemplateError(f"{_where(exc, name, template.filename)}: {exc.message}") from None
     except jinja2.TemplateError as exc:
-        line = _template_line(exc, name)
-        where = f"{template.filename or name}:{line}" if line else (template.filename or name)
-        raise TemplateError(f"{where}: {exc}") from None
+        raise TemplateError(f"{_where(exc, name, template.filename)}: {exc}") from None
+    except (ArithmeticError, LookupError, TypeError, ValueError, AttributeError, RecursionError) as exc:
+        # a template is code: 1/0, int('x'), a macro that calls itself forever, a function that raises
+        raise TemplateError(f"{_where(exc, name, template.filename)}: {type(exc).__name__}: {exc}") from None
+    except MemoryError:
+        raise TemplateError(f"{template.filename or name}: the template ran out of memory") from None

@@ -13,6 +13,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypedDict
 
 from pydantic import ValidationError
@@ -30,9 +31,11 @@ from softco.budget import cost_usd
 from softco.cache import StepCache
 from softco.interfaces import DEFAULT_BUDGET, DependencyInterfaces, dependency_interfaces
 from softco.llm.base import LLM, ChatMessage, LLMRequest, LLMResponse
-from softco.llm.structured import CANCELLED, FAULT, Attempt, Retry, ask_structured, lenient_json
+from softco.llm.structured import CANCELLED, FAULT, Attempt, InvalidAnswer, Retry, ask_structured, lenient_json
 from softco.prompts import render
+from softco.rejected import AnswerFile, keep_rejected, refused_answer_file
 from softco.sandbox import Limits
+from softco.schemas import answer_schema
 from softco.sop import ActionSpec, RoleSpec, Sop
 
 
@@ -180,7 +183,7 @@ def build_request(sop: Sop, view: BoardView, step: Step) -> LLMRequest:
         step_key=step.key,
         messages=messages,
         schema_name=cls.kind,
-        json_schema=cls.model_json_schema(),
+        json_schema=answer_schema(cls, view.refs(), step.action.trigger),
         settings=step.role.model,
     )
 
@@ -200,6 +203,8 @@ class StepContext:
     cache: StepCache | None = None
     #: told of each transient fault before it is retried (the CLI prints a line)
     on_retry: Callable[[Retry], None] | None = None
+    #: step key -> a file holding its answer (`softco resume --answer`): used instead of asking the model
+    answers: dict[str, Path] = field(default_factory=dict)
 
 
 def attempt_status(a: Attempt) -> str:
@@ -245,6 +250,16 @@ def _record_attempt(ctx: StepContext, step: Step, a: Attempt, number: int) -> No
     )
 
 
+def _recorder(ctx: StepContext, step: Step) -> Callable[[Attempt], None]:
+    """What writes each attempt of a step's call to the board as it ends, numbered from 1."""
+    numbers = itertools.count(1)
+
+    def record(attempt: Attempt) -> None:
+        _record_attempt(ctx, step, attempt, next(numbers))
+
+    return record
+
+
 async def run_llm_step(ctx: StepContext, step: Step) -> list[Artifact]:
     request = build_request(ctx.sop, ctx.view, step)
     refs = ctx.view.refs()
@@ -253,6 +268,15 @@ async def run_llm_step(ctx: StepContext, step: Step) -> list[Artifact]:
     def parse(text: str) -> Artifact:
         return ctx.sop.kind(kind).model_validate_json(text, context=refs)
 
+    answer_file = ctx.answers.get(step.key)
+    if answer_file is not None:  # a person's answer, validated like a model's but never re-asked
+        try:
+            result = await ask_structured(
+                AnswerFile(answer_file), request, parse, max_reasks=0, on_attempt=_recorder(ctx, step)
+            )
+        except InvalidAnswer as exc:
+            raise refused_answer_file(Path(ctx.project_dir), step.key, answer_file, exc) from None
+        return [result.value]
     provider = ctx.llm.cache_id_for(step.key) if ctx.cache is not None else None
     if ctx.cache is not None and provider is not None:
         hit = ctx.cache.get(provider, request.request_hash())
@@ -266,12 +290,11 @@ async def run_llm_step(ctx: StepContext, step: Step) -> list[Artifact]:
                 cached = hit.model_copy(update={"cached": True})
                 _record_attempt(ctx, step, Attempt(request, cached, now, now), 1)
                 return [value]
-    numbers = itertools.count(1)
-
-    def record(attempt: Attempt) -> None:  # each attempt on the board as it ends, not when the step does
-        _record_attempt(ctx, step, attempt, next(numbers))
-
-    result = await ask_structured(ctx.llm, request, parse, on_retry=ctx.on_retry, on_attempt=record)
+    record = _recorder(ctx, step)
+    try:
+        result = await ask_structured(ctx.llm, request, parse, on_retry=ctx.on_retry, on_attempt=record)
+    except InvalidAnswer as exc:  # keep the last answer on disk and say the ways out
+        raise keep_rejected(Path(ctx.project_dir), step.key, step.role.id, exc) from None
     if ctx.cache is not None and provider is not None:
         ctx.cache.put(provider, request.request_hash(), result.attempts[-1].response)
     return [result.value]

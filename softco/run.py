@@ -3,21 +3,44 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import sqlite3
 import sys
 import uuid
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import git
 from rich.console import Console
+from rich.text import Text
 
-from softco.board import Board
-from softco.budget import Budget, BudgetedLLM, BudgetExceeded, PriceFileError, price_of
+from softco.board import Board, RunRow
+from softco.budget import (
+    Budget,
+    BudgetedLLM,
+    BudgetExceeded,
+    PriceFileError,
+    completion_bound,
+    price_of,
+    prices,
+)
 from softco.cache import StepCache
-from softco.company import EXIT_BUDGET, EXIT_ERROR, EXIT_USAGE, Company, Outcome, Settings, project_board_path
+from softco.company import Company, Outcome, Settings, project_board_path
+from softco.errors import (
+    EXIT_BUDGET,
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_TESTS_FAIL,
+    EXIT_USAGE,
+    Interrupted,
+    SoftcoError,
+    UsageError,
+)
 from softco.gates import AutoApprove, ConsoleGate, Gate
 from softco.llm.base import LLM, LLMError
 from softco.llm.dryrun import DryRunLLM, DryRunStep
@@ -25,10 +48,14 @@ from softco.llm.human import HumanLLM, RoutingLLM
 from softco.llm.openai import LOCAL_CONCURRENCY, EndpointNotConfigured, OpenAILLM, check_role_endpoints, serves_locally
 from softco.llm.providers import ProviderError, default_model, make_llm
 from softco.llm.replay import RecordingLLM, ReplayError, make_header
+from softco.lock import Holder, ProjectLock, holder
 from softco.prompts import TemplateError
 from softco.qa_tools import SandboxUnavailable
+from softco.rejected import StepRejected, read_answer_file, rejected_steps
+from softco.report.costs import format_total_cost
 from softco.report.stats import run_stats
 from softco.report.terminal import print_sandbox, print_summary, progress_printer
+from softco.safe_text import one_line, safe_line, safe_text
 from softco.sop import Sop, SopError
 from softco.sop_check import load_checked_sop
 from softco.workspace import Workspace, WorkspaceError, choose_project_dir, slugify
@@ -40,8 +67,8 @@ DEFAULT_CONCURRENCY = 16
 ENDPOINTS_FILE = "endpoints.json"
 
 
-class RunError(Exception):
-    """A run could not start or had to stop; ``exit_code`` follows DESIGN.md."""
+class RunError(SoftcoError):
+    """A run could not start or had to stop; ``exit_code`` follows DESIGN.md (softco.errors)."""
 
     def __init__(self, message: str, exit_code: int = EXIT_USAGE) -> None:
         super().__init__(message)
@@ -106,6 +133,39 @@ def remember_modes(llm: LLM, output: Path) -> None:
         llm.remember_modes_in(output / ".softco" / ENDPOINTS_FILE)
 
 
+def check_limits(budget: float | None, token_budget: int | None, max_fix_rounds: int = 0, concurrency: int = 1) -> None:
+    """The numeric flags, checked before anything is created. A budget is a positive, finite amount: 0 would
+    allow no call at all and a negative or NaN one nothing sensible; leave the flag out for no budget."""
+    if budget is not None and not (math.isfinite(budget) and budget > 0):
+        raise UsageError(
+            f"--budget {budget}: give a positive amount of USD, e.g. --budget 0.50, or leave it out for no budget"
+        )
+    if token_budget is not None and token_budget <= 0:
+        raise UsageError(
+            f"--token-budget {token_budget}: give a positive number of tokens, e.g. --token-budget 200000, or "
+            "leave it out for no budget"
+        )
+    if max_fix_rounds < 0:
+        raise UsageError(f"--max-fix-rounds {max_fix_rounds}: give 0 or more")
+    if concurrency < 1:
+        raise UsageError(f"--concurrency {concurrency}: give 1 or more")
+
+
+def check_environment() -> None:
+    """softco's environment variables, checked before anything is created."""
+    timeout = os.environ.get("SOFTCO_TIMEOUT")
+    if timeout:
+        try:
+            seconds = float(timeout)
+        except ValueError:
+            seconds = math.nan
+        if not (math.isfinite(seconds) and seconds > 0):
+            raise UsageError(
+                f"SOFTCO_TIMEOUT={timeout!r}: give the seconds to wait for an answer, a positive number such as 600"
+            )
+    prices()  # a SOFTCO_PRICES file that is not valid stops here (PriceFileError)
+
+
 def check_requirement(text: str) -> str:
     text = text.strip()
     if not text:
@@ -115,17 +175,25 @@ def check_requirement(text: str) -> str:
     return text
 
 
-def _provider(opts: NewOptions, console: Console, budget: Budget, provider: LLM | None = None) -> LLM:
+def _provider(
+    opts: NewOptions,
+    console: Console,
+    budget: Budget,
+    provider: LLM | None = None,
+    role_models: Sequence[str | None] = (),
+) -> LLM:
     """The provider: ``provider`` (the dry-run stand-in) or the one --llm names, checked for a price."""
 
     def warn(msg: str) -> None:
-        console.print(f"[yellow]warning:[/] {msg}", highlight=False)
+        console.print(Text.assemble(("warning:", "yellow"), " ", safe_text(msg)))
 
     try:
         llm = provider or make_llm(opts.llm, opts.model, opts.base_url, on_warning=warn, structured=opts.structured)
-        if budget.max_usd is not None and price_of(llm.model) is None:
+        models = [llm.model, *(m for m in role_models if m)]
+        unpriced = next((m for m in models if price_of(m) is None), None)
+        if budget.max_usd is not None and unpriced is not None:
             raise RunError(
-                f"--budget needs a price, and none is known for model {llm.model!r}: use --token-budget, or "
+                f"--budget needs a price, and none is known for model {unpriced!r}: use --token-budget, or "
                 "name a JSON file of prices in SOFTCO_PRICES"
             )
     except (EndpointNotConfigured, ProviderError, ReplayError, PriceFileError) as exc:
@@ -194,12 +262,20 @@ async def _drive(company: Company, llm: LLM, requirement: str | None) -> Outcome
 def execute(company: Company, llm: LLM, board: Board, run_id: str, requirement: str | None) -> Outcome:
     try:
         outcome = asyncio.run(_drive(company, llm, requirement))
+    except KeyboardInterrupt:
+        # asyncio.run cancelled the run on Ctrl-C: the steps in flight (and their model calls) were cancelled,
+        # what was published is on the board and in git; a second Ctrl-C lands here at once
+        _finish_quietly(board, run_id, "interrupted", EXIT_INTERRUPTED)
+        raise Interrupted(f"interrupted; continue with: softco resume {company.ws.root}") from None
     except ReplayError as exc:
         board.finish_run(run_id, "stopped", EXIT_USAGE)
         raise RunError(str(exc), EXIT_USAGE) from None
     except BudgetExceeded as exc:
         board.finish_run(run_id, "stopped", EXIT_BUDGET)
         raise RunError(str(exc).replace("DIR", str(company.ws.root)), EXIT_BUDGET) from None
+    except StepRejected as exc:  # its message names where the answer is kept and the ways out
+        board.finish_run(run_id, "stopped", exc.exit_code)
+        raise RunError(str(exc), exc.exit_code) from None
     except WorkspaceError as exc:  # files of a model's answer that the project refuses: nothing was written
         board.finish_run(run_id, "stopped", EXIT_ERROR)
         raise RunError(
@@ -232,10 +308,10 @@ def _describe_io(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
 
 
-def _finish_quietly(board: Board, run_id: str) -> None:
+def _finish_quietly(board: Board, run_id: str, status: str = "stopped", exit_code: int = EXIT_ERROR) -> None:
     """Mark the run stopped if the board can still be written (it may be the full disk that failed)."""
     try:
-        board.finish_run(run_id, "stopped", EXIT_ERROR)
+        board.finish_run(run_id, status, exit_code)
     except sqlite3.Error:
         pass
 
@@ -257,49 +333,66 @@ def checked_sop(opts: NewOptions) -> Sop:
     return sop
 
 
-def dry_run_llm(opts: NewOptions, console: Console) -> DryRunLLM | None:
+def answer_bounds(sop: Sop) -> dict[str, int]:
+    """Role id -> the longest answer its calls may get (its max_tokens, or the default; sent as max_tokens)."""
+    return {r.id: completion_bound(r.model) for r in sop.roles}
+
+
+def dry_run_llm(opts: NewOptions, console: Console, sop: Sop) -> DryRunLLM | None:
     """For --dry-run: the placeholder stand-in, printing each step as it is asked."""
     if not opts.dry_run:
         return None
     if opts.llm not in (None, "openai"):
         raise RunError("--dry-run answers every step with placeholders; leave out --llm")
+    bounds = answer_bounds(sop)
 
     def on_step(s: DryRunStep) -> None:
         where = f" -> {s.prompt_file.name}" if s.prompt_file else ""
-        console.print(f"  dry run: {s.key}: {s.prompt_chars:,} chars, ~{s.prompt_tokens:,} tokens{where}")
+        bound = bounds.get(s.key.split("/", 1)[0])
+        answer = f", answer at most {bound:,} tokens (max_tokens)" if bound else ""
+        line = f"  dry run: {s.key}: {s.prompt_chars:,} chars, ~{s.prompt_tokens:,} prompt tokens (estimate){answer}"
+        console.print(safe_line(line + where, limit=400))
 
     return DryRunLLM(opts.model or default_model(), on_step=on_step)
 
 
-def print_dry_run(console: Console, dry: DryRunLLM) -> None:
+def print_dry_run(console: Console, dry: DryRunLLM, sop: Sop) -> None:
     tokens = sum(s.prompt_tokens for s in dry.steps)
+    bounds = answer_bounds(sop)
+    longest = sum(bounds.get(s.key.split("/", 1)[0], 0) for s in dry.steps)
     console.print(
-        f"dry run: {len(dry.steps)} LLM steps, ~{tokens:,} prompt tokens in all (estimated: 4 characters a "
-        f"token); no model was called and nothing was spent. "
-        f"The rendered prompts are in {dry.prompts_dir}",
-        highlight=False,
+        safe_text(
+            f"dry run: {len(dry.steps)} LLM steps, ~{tokens:,} prompt tokens in all (an estimate at 4 characters a "
+            f"token: no tokenizer here) and answers of at most {longest:,} tokens in all (each role's max_tokens); "
+            f"no model was called and nothing was spent. The rendered prompts are in {dry.prompts_dir}"
+        )
     )
 
 
 def start_new(opts: NewOptions, console: Console) -> int:
     concurrency, why = pick_concurrency(opts)
     opts.concurrency = concurrency  # saved with the run: a resume keeps it
+    check_limits(opts.budget, opts.token_budget, opts.max_fix_rounds, concurrency)
+    check_environment()
     requirement = check_requirement(opts.requirement)
     sop = checked_sop(opts)
-    if opts.max_fix_rounds < 0 or concurrency < 1:
-        raise RunError("--max-fix-rounds must be >= 0 and --concurrency >= 1")
     _check_people(opts, sop)
     out = output_dir(opts.output).absolute()
-    dry = dry_run_llm(opts, console)
+    dry = dry_run_llm(opts, console, sop)
     budget = Budget(opts.budget, opts.token_budget)
-    base = _provider(opts, console, budget, dry)
+    base = _provider(opts, console, budget, dry, [r.model.model for r in sop.roles])
+    lock: ProjectLock | None = None
     try:
         out.mkdir(parents=True, exist_ok=True)
         slug = slugify(requirement, 32) + "-dry-run" if dry and not opts.name else slugify(opts.name or requirement)
         project = choose_project_dir(out, slug)
         ws = Workspace.create(project)
+        lock = ProjectLock(project)
+        lock.acquire()
         board = Board(project_board_path(project))
     except (WorkspaceError, OSError, sqlite3.Error, git.GitError) as exc:
+        if lock is not None:
+            lock.release()
         raise RunError(f"cannot create the project under {out}: {_describe_io(exc)}") from None
     if dry is not None:
         dry.prompts_dir = project / ".softco" / "prompts"
@@ -314,19 +407,63 @@ def start_new(opts: NewOptions, console: Console) -> int:
     )
     saved = _jsonable(opts)
     board.start_run(run_id, requirement, sop.sop_hash, llm.model or default_model(), saved)
-    console.print(f"softco: building [bold]{project}[/] (run {run_id}, model {llm.model})", highlight=False)
+    head = safe_text(f" (run {run_id}, model {llm.model})")
+    console.print(Text.assemble("softco: building ", safe_text(project, "bold"), head))
     if why is not None:
-        console.print(why, markup=False, highlight=False)
+        console.print(safe_text(why))
     print_sandbox(console)
     company = Company(sop, llm, board, ws, run_id, settings, on_event=progress_printer(console))
     try:
         outcome = execute(company, llm, board, run_id, requirement)
         print_summary(console, project, outcome, run_stats(board, run_id), run_stats(board))
         if dry is not None:
-            print_dry_run(console, dry)
+            print_dry_run(console, dry, sop)
         return outcome.exit_code
     finally:
         board.close()
+        lock.release()
+
+
+def run_status(run: RunRow | None, live: Holder | None) -> str:
+    """What a project's last run is now: live (its lock is held), or how it ended; a run the board still
+    calls running whose lock nobody holds was killed."""
+    if live is not None:
+        return f"running (pid {live.pid if live.pid is not None else '?'})"
+    if run is None:
+        return "no run"
+    if run.status in ("running", "killed"):
+        return "killed"
+    if run.status == "interrupted":
+        return "interrupted"
+    meaning = {
+        EXIT_OK: "done",
+        EXIT_TESTS_FAIL: "done, tests fail",
+        EXIT_BUDGET: "budget",
+        EXIT_ERROR: "failed",
+        EXIT_USAGE: "stopped",
+    }
+    return meaning.get(run.exit_code if run.exit_code is not None else -1, f"{run.status} (exit {run.exit_code})")
+
+
+def project_runs(out: Path) -> list[tuple[str, str, str, str, str]]:
+    """`softco runs`: (project, when its last run started, status, cost, requirement) per project."""
+    found = sorted(p for p in out.iterdir() if project_board_path(p).is_file()) if out.is_dir() else []
+    rows = []
+    for p in found:
+        try:
+            board = Board(project_board_path(p))
+            try:
+                runs, cost = board.runs(), format_total_cost(run_stats(board))
+            finally:
+                board.close()
+        except sqlite3.Error as exc:
+            rows.append((one_line(p.name, 60), "?", f"unreadable board: {one_line(str(exc), 60)}", "?", ""))
+            continue
+        last = runs[-1] if runs else None
+        started = datetime.fromtimestamp(last.started_at).strftime("%Y-%m-%d %H:%M") if last else "-"
+        requirement = one_line(" ".join(last.requirement.split()), 60) if last else ""
+        rows.append((one_line(p.name, 60), started, run_status(last, holder(p)), cost, requirement))
+    return rows
 
 
 STAGES = ("prd", "design", "code", "tests")
@@ -340,9 +477,54 @@ class Revision:
     stage: str
 
 
-def resume(project: Path, console: Console, budget: float | None = None, token_budget: int | None = None) -> int:
+@dataclass
+class Takeover:
+    """`softco resume` options that change who answers from there on: the ways out of a step whose
+    answers kept failing validation (softco/rejected.py)."""
+
+    model: str | None = None
+    base_url: str | None = None
+    #: roles a person plays in this resume (added to those `softco new --human` gave)
+    human: list[str] = field(default_factory=list)
+    #: "STEP=FILE": that step's answer is read from FILE (validated like a model's) instead of asked
+    answers: list[str] = field(default_factory=list)
+
+    def apply(self, opts: NewOptions) -> None:
+        if self.model is not None:
+            opts.model = self.model
+        if self.base_url is not None:
+            opts.base_url = self.base_url
+            opts.llm = None  # an endpoint URL means the OpenAI-compatible provider, whatever answered before
+        opts.human = sorted({*opts.human, *self.human})
+
+    def answer_files(self) -> dict[str, Path]:
+        files: dict[str, Path] = {}
+        for spec in self.answers:
+            key, eq, name = spec.partition("=")
+            key = key.strip()
+            if not eq or key.count("/") < 2 or not name.strip():
+                raise RunError(
+                    f"--answer {spec!r}: give STEP=FILE, e.g. --answer architect/write_design/project=answer.json"
+                )
+            path = Path(name.strip()).absolute()
+            try:
+                read_answer_file(path)
+            except ValueError as exc:
+                raise RunError(f"--answer {key}: {exc}") from None
+            files[key] = path
+        return files
+
+
+def resume(
+    project: Path,
+    console: Console,
+    budget: float | None = None,
+    token_budget: int | None = None,
+    takeover: Takeover | None = None,
+) -> int:
     """Continue the last run of a project: finished steps are not redone."""
-    return _continue(project, console, budget, token_budget, None)
+    check_limits(budget, token_budget)
+    return _continue(project, console, budget, token_budget, None, takeover)
 
 
 def revise(project: Path, console: Console, revision: Revision) -> int:
@@ -355,14 +537,36 @@ def revise(project: Path, console: Console, revision: Revision) -> int:
 
 
 def _continue(
-    project: Path, console: Console, budget: float | None, token_budget: int | None, revision: Revision | None
+    project: Path,
+    console: Console,
+    budget: float | None,
+    token_budget: int | None,
+    revision: Revision | None,
+    takeover: Takeover | None = None,
 ) -> int:
+    check_environment()
     project = project.absolute()
     board_path = project_board_path(project)
     if not board_path.is_file():
         raise RunError(f"{project} is not a softco project (no {board_path.relative_to(project)})")
-    board = Board(board_path)
+    lock = ProjectLock(project)
     try:
+        lock.acquire()
+    except OSError as exc:
+        raise RunError(f"cannot lock {project}: {_describe_io(exc)}") from None
+    try:
+        board = Board(board_path)
+    except sqlite3.Error as exc:
+        lock.release()
+        raise RunError(
+            f"cannot read the board {board_path} ({exc}); restore it from a backup, or start anew with `softco new`",
+            EXIT_ERROR,
+        ) from None
+    except BaseException:
+        lock.release()
+        raise
+    try:
+        board.close_dead_runs()  # we hold the lock: a run still marked running died without saying so
         runs = board.runs()
         if not runs:
             raise RunError(f"{project}: the board has no run to resume")
@@ -377,12 +581,22 @@ def _continue(
                 "sop_dir": Path(saved["sop_dir"]) if saved.get("sop_dir") else None,
             }
         )
+        takeover = takeover or Takeover()
+        extra: dict[str, Any] = {"human": list(opts.human)}  # --human on resume is for this resume only
+        takeover.apply(opts)
+        answers = takeover.answer_files()
         sop = checked_sop(opts)
         _check_people(opts, sop)
+        roles = {r.id for r in sop.roles}
+        for key in answers:
+            role = key.split("/", 1)[0]
+            if role not in roles:
+                raise RunError(f"--answer {key}: no role {role!r}; roles are {', '.join(sorted(roles))}")
         if budget is not None:
             opts.budget = budget
         if token_budget is not None:
             opts.token_budget = token_budget
+        check_limits(opts.budget, opts.token_budget, opts.max_fix_rounds, pick_concurrency(opts)[0])  # saved ones too
         lineage = [(str(b), below) for b, below in saved.get("lineage", [["main", None]])]
         changes: dict[str, str] = dict(saved.get("revise", {}))
         branch = last.branch
@@ -390,16 +604,21 @@ def _continue(
         if revision is not None:
             lineage, branch = _branch_for(board, ws, sop, lineage, revision)
             changes = {revision.stage: revision.feedback}
+        if answers:
+            probe = Company(sop, None, board, ws, "", Settings(lineage=lineage))
+            done = sorted(k for k in answers if k in probe.finished)
+            if done:
+                raise RunError(f"--answer {done[0]}: that step is done already; only a step still to run takes one")
         limits = spent(board)
         limits.max_usd, limits.max_tokens = opts.budget, opts.token_budget
-        dry = dry_run_llm(opts, console)
+        dry = dry_run_llm(opts, console, sop)
         if dry is not None:
             dry.prompts_dir = project / ".softco" / "prompts"
-        base = _provider(opts, console, limits, dry)
+        base = _provider(opts, console, limits, dry, [r.model.model for r in sop.roles])
         remember_modes(base, project.parent)
         llm = _wrap(base, opts, sop.sop_hash, last.requirement, limits, project)
         run_id = uuid.uuid4().hex[:12]
-        extra = {"lineage": lineage, "revise": changes}
+        extra.update(lineage=lineage, revise=changes)
         board.start_run(
             run_id, last.requirement, sop.sop_hash, llm.model, {**saved, **_jsonable(opts), **extra}, branch=branch
         )
@@ -410,16 +629,36 @@ def _continue(
             gate=_gate(opts, sop, console, project),
             lineage=lineage,
             revise=changes,
+            answers=answers,
         )
         company = Company(sop, llm, board, ws, run_id, settings, on_event=progress_printer(console))
         verb = f"revising {revision.stage} of" if revision else "resuming"
-        console.print(f"softco: {verb} [bold]{project}[/] (run {run_id}, branch {branch})", highlight=False)
+        head = safe_text(f" (run {run_id}, branch {branch})")
+        console.print(Text.assemble(f"softco: {verb} ", safe_text(project, "bold"), head))
+        _note_rejected(console, project, company.finished | set(answers), opts.human)
         print_sandbox(console)
         outcome = execute(company, llm, board, run_id, None)
+        for key in sorted(set(answers) - company.finished):
+            warning = f" --answer {key} was not used: no step of that key ran"
+            console.print(Text.assemble(("warning:", "yellow"), safe_line(warning, limit=400)))
         print_summary(console, project, outcome, run_stats(board, run_id), run_stats(board))
         return outcome.exit_code
     finally:
         board.close()
+        lock.release()
+
+
+def _note_rejected(console: Console, project: Path, handled: set[str], humans: list[str]) -> None:
+    """Say which steps ended rejected last time and are asked again as they were, and the other ways."""
+    for key, answer in rejected_steps(project):
+        if key in handled or key.split("/", 1)[0] in humans:
+            continue
+        note = (
+            f"note: the answers to step {key} were rejected last time and it is asked again; to use its last answer "
+            f"fixed instead, edit {answer} and resume with --answer {key}={answer} (or --model/--base-url for "
+            f"another model, --human {key.split('/', 1)[0]} to answer it yourself)"
+        )
+        console.print(safe_line(note, limit=1000))
 
 
 def _branch_for(

@@ -27,6 +27,7 @@ could make new steps forever.
 from __future__ import annotations
 
 import difflib
+import traceback
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, get_args, get_origin
@@ -299,6 +300,7 @@ class _TemplateChecker:
         self.env: SandboxedEnvironment = sop.env
         self.globals = set(self.env.globals)
         self.done: set[tuple[str, str | None, frozenset[str]]] = set()
+        self.evaluated: set[str] = set()
 
     def source(self, name: str) -> tuple[str, str] | None:
         try:
@@ -339,6 +341,9 @@ class _TemplateChecker:
             )
         if action is not None:
             out += _attribute_problems(ast, filename, action, trigger, item)
+        if name not in self.evaluated:
+            self.evaluated.add(name)
+            out += _limit_problems(self.env, ast, filename)
         stored = {n.name for n in ast.find_all(nodes.Name) if n.ctx in ("store", "param")}
         for ref_node, ref in _references(ast):
             if self.source(ref) is None:
@@ -349,6 +354,75 @@ class _TemplateChecker:
 
     def _searchpath(self) -> str:
         return " or ".join(str(d) for d in self.sop.template_dirs)
+
+
+#: Statements evaluated on their own would lose what they need (the loader, the caller, blocks).
+_NOT_ALONE = (nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport, nodes.Macro, nodes.CallBlock, nodes.Block)
+
+
+def _limit_problems(env: SandboxedEnvironment, ast: nodes.Template, filename: str) -> list[Problem]:
+    """Run the parts of a template that need no data (``range(10**8)``, ``'a' * 999999999``) in the
+    bounded sandbox, so what a run would stop on is a validation problem. Parts that use a step's
+    variables are checked when a run (or ``--dry-run``) renders them with real data."""
+    out: list[Problem] = []
+
+    def visit(body: list[nodes.Node]) -> None:
+        for node in body:
+            if out:
+                return
+            if isinstance(node, nodes.Output) and len(node.nodes) > 1:  # text and expressions: one at a time
+                visit([nodes.Output([child], lineno=child.lineno) for child in node.nodes])
+                continue
+            if not _computes(node):  # text, or names shown as they are: nothing to build
+                continue
+            if not isinstance(node, _NOT_ALONE) and not _free_names(env, node) - set(env.globals):
+                problem = _run_alone(env, node, filename)
+                if problem is not None:
+                    out.append(problem)
+                continue
+            for field in ("body", "else_", "elif_"):
+                child = getattr(node, field, None)
+                if isinstance(child, list):
+                    visit(child)
+
+    visit(ast.body)
+    return out
+
+
+def _computes(node: nodes.Node) -> bool:
+    """Whether ``node`` calls, operates or filters anything (what could build something big)."""
+    return next(node.find_all((nodes.Call, nodes.BinExpr, nodes.Concat, nodes.Filter)), None) is not None
+
+
+def _free_names(env: SandboxedEnvironment, node: nodes.Node) -> set[str]:
+    """Variables ``node`` reads that it does not set itself (a for loop's target and ``loop``, a set's
+    name). A name read before it is set counts as set: running such a node fails, which is ignored."""
+    names = list(node.find_all(nodes.Name))
+    if isinstance(node, nodes.For) or node.find(nodes.For) is not None:
+        names = [n for n in names if n.name != "loop"]
+    own = {n.name for n in names if n.ctx in ("store", "param")}
+    return {n.name for n in names if n.ctx == "load"} - own
+
+
+def _run_alone(env: SandboxedEnvironment, node: nodes.Node, filename: str) -> Problem | None:
+    from softco.template_limits import RenderBudget, TemplateLimitError
+
+    try:
+        alone = nodes.Template([node], lineno=1)
+        alone.set_environment(env)
+        code = env.compile(alone, filename=filename)
+        template = env.template_class.from_code(env, code, env.make_globals(None))
+        with RenderBudget():
+            template.render()
+    except TemplateLimitError as exc:
+        line = next(
+            (f.lineno for f in reversed(traceback.extract_tb(exc.__traceback__)) if f.filename == filename),
+            node.lineno,
+        )
+        return Problem(filename, line or node.lineno, f"{exc}; a run would stop here")
+    except Exception:  # noqa: BLE001 - anything else is for the run with real data to report
+        return None
+    return None
 
 
 def _first_line(ast: nodes.Template, name: str) -> int:

@@ -49,8 +49,10 @@ def validate(dir: SopDir = None) -> None:
         problems = check_dir(dir)
     except SopError as exc:
         raise RunError(str(exc)) from None
+    from softco.safe_text import visible  # a shared SOP's text is not to steer the terminal either
+
     for p in problems:
-        sys.stdout.write(f"{p}\n")
+        sys.stdout.write(f"{visible(str(p))}\n")
     if problems:
         sys.stderr.write(f"softco: {len(problems)} problem(s) in the SOP; fix them and validate again\n")
         raise typer.Exit(EXIT_USAGE)
@@ -73,4 +75,6 @@ def graph(dir: SopDir = None) -> None:
         sop = load_sop(dir)
     except SopError as exc:
         raise RunError(str(exc)) from None
-    sys.stdout.write(mermaid(sop))
+    from softco.safe_text import visible
+
+    sys.stdout.write(visible(mermaid(sop)))

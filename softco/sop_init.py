@@ -188,5 +188,12 @@ def sop_readme(sop: Sop) -> str:
         "before any call. The model is told the answer's JSON schema separately (`response_format`), so a",
         "template need only say what to write.",
         "",
+        "The sandbox also bounds what a template may build (`softco/template_limits.py`): a `range()` of at",
+        "most 100,000 items, strings and lists of at most 1,000,000 characters or items from `*`, `+`, `~`,",
+        "`%`, `format`, `join`, `center`, `indent`, ..., 1,000,000 loop iterations and 1,000,000 written",
+        "characters per render. Lists and dicts cannot be changed in place (`.append`): accumulate with",
+        "`namespace()`. Going past a limit is an error naming the template and line: `softco sop validate`",
+        "finds it where it needs no data, a run where it does.",
+        "",
     ]
     return "\n".join(out)

@@ -151,7 +151,7 @@ def test_softco_against_a_real_llama_cpp_server(
     env = {"SOFTCO_TIMEOUT": "300"}
     first = run_cli(
         ["new", "a tiny calculator library", "--output", "out", "--sop", str(sop), "--base-url", base_url]
-        + ["--model", "smollm2", "--token-budget", "6000", "--no-cache"],
+        + ["--model", "smollm2", "--token-budget", "30000", "--no-cache"],
         tmp_path,
         env=env,
         timeout=900,
@@ -176,7 +176,7 @@ def test_softco_against_a_real_llama_cpp_server(
 
     # resume with a larger budget: it continues (the spent tokens count), never probes again
     probes = statuses.count(500)
-    second = run_cli(["resume", str(project), "--token-budget", "12000"], tmp_path, env=env, timeout=900)
+    second = run_cli(["resume", str(project), "--token-budget", "60000"], tmp_path, env=env, timeout=900)
     check_exit(second.exit_code, second.stderr)
     after = board_rows(project)
     runs = list(dict.fromkeys(r[0] for r in after))

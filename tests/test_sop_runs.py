@@ -99,7 +99,8 @@ def test_per_role_model_settings_reach_only_that_roles_requests(tmp_path: Path) 
             assert (r.body["model"], r.body["temperature"], r.body["max_tokens"]) == ("big-model", 0.1, 3000)
         else:
             assert r.body["model"] == "default-model"
-            assert "temperature" not in r.body and "max_tokens" not in r.body
+            # no temperature of its own; the answer bound of a role with no max_tokens (softco.budget)
+            assert "temperature" not in r.body and r.body["max_tokens"] == 4096
     assert {r.step for r in main_reqs if r.body["model"] == "big-model"} == {"architect/write_design/project"}
 
 
@@ -138,7 +139,7 @@ def test_dry_run_needs_no_model_and_keeps_every_prompt(tmp_path: Path) -> None:
     # each step printed in order with its size and a token estimate, and where the prompts are
     lines = [line.strip() for line in res.stdout.splitlines() if line.strip().startswith("dry run: ")]
     assert [line.split(": ")[1] for line in lines[:-1]] == llm_steps
-    assert all(" chars, ~" in line and " tokens -> " in line for line in lines[:-1])
+    assert all(" chars, ~" in line and " tokens (max_tokens) -> " in line for line in lines[:-1])
     assert str(prompts) in res.stdout.replace("\n", "")
     # the placeholders were real enough for the whole SOP: the tests QA "wrote" ran and passed
     report = json.loads((project / "docs" / "test_report.json").read_text())

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from softco.artifacts import PATH_PATTERN, REQ_ID_PATTERN
 from softco.custom_kinds import REFERS_TO_KEY
 from softco.llm.base import LLM, LLMRequest, LLMResponse, Usage
 from softco.llm.testing import estimate_tokens
@@ -209,8 +210,11 @@ class _Filler:
             return self.value(options[0], name, depth + 1)
         if "const" in schema:
             return schema["const"]
-        if "enum" in schema:
-            return schema["enum"][0]
+        if "enum" in schema:  # a request schema lists the design's files and the PRD's REQ ids as enums
+            path = self.llm.path_for(self.subject)
+            return path if path in schema["enum"] else schema["enum"][0]
+        if schema.get("pattern") in (PATH_PATTERN, REQ_ID_PATTERN):  # the same, before they are known
+            return self._reference("design_file" if schema["pattern"] == PATH_PATTERN else "requirement", False)
         kind = schema.get("type")
         if kind == "object" or "properties" in schema:
             props: dict[str, Any] = schema.get("properties", {})

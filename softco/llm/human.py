@@ -9,6 +9,7 @@ from pathlib import Path
 
 from softco.gates import GateError, edit_file
 from softco.llm.base import LLM, LLMRequest, LLMResponse
+from softco.safe_text import visible
 
 
 def _file_stem(step_key: str) -> str:
@@ -46,7 +47,7 @@ class HumanLLM(LLM):
             )
         if not answer.exists():
             answer.write_text("{}\n", encoding="utf-8")
-        print(f"step {request.step_key} is yours: the prompt is in {prompt}; answer in the editor")
+        print(visible(f"step {request.step_key} is yours: the prompt is in {prompt}; answer in the editor"))
         return LLMResponse(content=edit_file(answer), model="human")
 
 

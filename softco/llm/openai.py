@@ -53,6 +53,7 @@ from softco.llm.base import (
 )
 from softco.llm.structured import bound_text, grammar_safe_schema
 from softco.llm.testing import estimate_tokens
+from softco.schemas import strict_compatible
 
 if TYPE_CHECKING:  # the openai package takes ~0.3 s to import: only runs that call a model pay it
     import openai
@@ -494,15 +495,22 @@ class OpenAILLM(LLM):
             if mode == "json_schema":
                 kwargs["response_format"] = {
                     "type": "json_schema",
-                    "json_schema": {"name": name, "schema": grammar_safe_schema(schema), "strict": False},
+                    # strict (the endpoint keeps to the schema) when the schema fits strict mode, as
+                    # softco's answer schemas do (softco/schemas.py); never a bound grammar compilers unroll
+                    "json_schema": {
+                        "name": name,
+                        "schema": grammar_safe_schema(schema),
+                        "strict": strict_compatible(schema),
+                    },
                 }
             elif mode == "json_object":
                 kwargs["response_format"] = {"type": "json_object"}
         s = request.settings
         if s.temperature is not None:
             kwargs["temperature"] = s.temperature
-        if s.max_tokens is not None:
-            kwargs["max_tokens"] = s.max_tokens
+        if s.max_tokens is not None:  # OpenAI's reasoning models refuse max_tokens and take max_completion_tokens
+            reasoning = (s.model or self.model).startswith(("o1", "o3", "o4", "gpt-5"))
+            kwargs["max_completion_tokens" if reasoning else "max_tokens"] = s.max_tokens
         model = s.model or self.model
         async with asyncio.timeout(self.timeouts.total):  # cancels the request (and closes its connection)
             resp = await client.chat.completions.create(

@@ -29,6 +29,7 @@ EXIT_MEANINGS = {
     2: "bad input or usage",
     3: "done, tests fail",
     4: "stopped by budget",
+    130: "interrupted (Ctrl-C); softco resume continues it",
 }
 
 

@@ -1,7 +1,8 @@
 """``softco show DIR [VIEW]``: terminal views of a generated project.
 
 Artifact text comes from a model: it is always printed as :class:`rich.text.Text` (or markdown /
-syntax renderables), never as console markup.
+syntax renderables), never as console markup, with its control characters made visible
+(:mod:`softco.safe_text`); markdown links are shown as text, not as terminal hyperlinks.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from softco.report.costs import (
 )
 from softco.report.coverage import CoverageRow, coverage
 from softco.report.project import Project, ReportError, utc
+from softco.safe_text import safe_line, safe_text, visible
 from softco.views import design_md, generic_md, prd_md
 
 OUTCOME_STYLES = {"passed": "green", "failed": "red", "error": "red", "skipped": "yellow", "not run": "yellow"}
@@ -58,29 +60,29 @@ def overview(p: Project) -> RenderableType:
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="bold")
     table.add_column()
-    table.add_row("project", Text(str(p.root)))
-    table.add_row("requirement", Text(p.requirement))
-    table.add_row("last run", Text(p.run_summary()))
+    table.add_row("project", safe_text(str(p.root)))
+    table.add_row("requirement", safe_text(p.requirement))
+    table.add_row("last run", safe_text(p.run_summary()))
     if p.last_run is not None:
-        table.add_row("started", f"{utc(p.last_run.started_at)}, model {p.last_run.model}")
+        table.add_row("started", safe_text(f"{utc(p.last_run.started_at)}, model {p.last_run.model}"))
     table.add_row("tests", Text(p.tests_summary(), style="green" if p.tests_ok else "red"))
     table.add_row("files", str(s.files))
     table.add_row("LLM calls", str(s.llm_calls))
     table.add_row("tokens", format_usage(s))
     table.add_row("cost", format_total_cost(s))
     table.add_row("time", f"{s.seconds:.1f} s")
-    hint = Text(f"views: {' '.join(VIEWS)}   ·   softco report {p.root}", style="dim")
+    hint = safe_text(f"views: {' '.join(VIEWS)}   ·   softco report {p.root}", style="dim")
     return Group(table, Text(), hint)
 
 
 def prd(p: Project) -> RenderableType:
     doc = p.prd
-    return Markdown(prd_md(doc)) if doc else _none("PRD")
+    return _markdown(prd_md(doc)) if doc else _none("PRD")
 
 
 def design(p: Project) -> RenderableType:
     doc = p.design
-    return Markdown(design_md(doc)) if doc else _none("design")
+    return _markdown(design_md(doc)) if doc else _none("design")
 
 
 def tasks(p: Project) -> RenderableType:
@@ -92,13 +94,22 @@ def tasks(p: Project) -> RenderableType:
         table.add_column(col)
     for t in doc.tasks:
         table.add_row(
-            Text(t.path, style="cyan"), Text(", ".join(t.req_ids)), Text(", ".join(t.depends_on)), Text(t.description)
+            safe_text(t.path, style="cyan"),
+            Text(", ".join(t.req_ids)),
+            safe_text(", ".join(t.depends_on)),
+            safe_text(t.description),
         )
     return table
 
 
 def _source(path: str, content: str) -> Syntax:
+    content = visible(content)
     return Syntax(content, Syntax.guess_lexer(path, content), line_numbers=True, word_wrap=True)
+
+
+def _markdown(md: str) -> Markdown:
+    """A model's markdown: control characters visible, links as text (no OSC 8 hyperlinks)."""
+    return Markdown(visible(md), hyperlinks=False)
 
 
 def code(p: Project) -> RenderableType:
@@ -108,7 +119,7 @@ def code(p: Project) -> RenderableType:
     parts: list[RenderableType] = []
     for path, c in files.items():
         head = f"{path}  ({', '.join(c.req_ids) or 'support'})" + (f"  {c.notes}" if c.notes else "")
-        parts += [Rule(Text(head, style="bold cyan"), align="left"), _source(path, c.content)]
+        parts += [Rule(safe_line(head, style="bold cyan", limit=400), align="left"), _source(path, c.content)]
     return Group(*parts)
 
 
@@ -119,7 +130,7 @@ def tests(p: Project) -> RenderableType:
     parts: list[RenderableType] = []
     for path, t in files.items():
         head = f"{path}  (tests {t.source})"
-        parts += [Rule(Text(head, style="bold cyan"), align="left"), _source(path, t.content)]
+        parts += [Rule(safe_line(head, style="bold cyan", limit=400), align="left"), _source(path, t.content)]
     report = p.test_report
     if report is None:
         return Group(*parts, Text("the tests have not been run yet", style="yellow"))
@@ -127,11 +138,12 @@ def tests(p: Project) -> RenderableType:
     for col in ("test", "requirements", "outcome"):
         table.add_column(col, overflow="fold")
     for r in report.results:
-        table.add_row(Text(r.nodeid), Text(", ".join(r.req_ids)), Text(r.outcome, style=OUTCOME_STYLES[r.outcome]))
+        table.add_row(safe_text(r.nodeid), Text(", ".join(r.req_ids)), Text(r.outcome, style=OUTCOME_STYLES[r.outcome]))
     parts.append(table)
     for r in report.results:
         if r.outcome in ("failed", "error"):
-            parts += [Rule(Text(f"FAILED {r.nodeid}", style="bold red"), align="left"), Text(r.message.strip())]
+            failed = Rule(safe_line(f"FAILED {r.nodeid}", style="bold red", limit=400), align="left")
+            parts += [failed, safe_text(r.message.strip())]
     return Group(*parts)
 
 
@@ -149,8 +161,8 @@ def board(p: Project) -> RenderableType:
             str(m.id),
             f"+{m.created_at - start:.1f}s",
             Text(m.kind, style="bold"),
-            Text(p.role_name(m.sender_role)),
-            Text(p.title_of(m)),
+            safe_text(p.role_name(m.sender_role)),
+            safe_text(p.title_of(m)),
             Text(reply),
             Text(m.commit_sha[:7] if m.commit_sha else "", style="yellow"),
         )
@@ -164,7 +176,7 @@ def _cost_table(title: str, rows: list[CostRow]) -> Table:
         table.add_column(col, justify="right")
     for r in rows:
         table.add_row(
-            Text(r.name),
+            safe_text(r.name),
             str(r.calls),
             str(r.reasks),
             str(r.retries),
@@ -207,7 +219,7 @@ def _narrow_cost_table(title: str, rows: list[CostRow]) -> Table:
         tokens = f"{format_count(r.prompt_tokens, r.estimated_calls > 0)}+{r.completion_tokens:,}" if r.calls else "-"
         counts = [*([str(r.reasks)] if reasks else []), *([str(r.retries)] if retries else [])]
         cells = [str(r.calls), *counts, tokens, format_cost(r), f"{r.seconds:.2f} s"]
-        table.add_row(Text(r.name), *cells)
+        table.add_row(safe_text(r.name), *cells)
     return table
 
 
@@ -235,11 +247,11 @@ def trace(p: Project) -> RenderableType:
                 ("\n" if i else "") + OUTCOME_GLYPHS.get(link.outcome, "?") + "\u00a0",
                 style=OUTCOME_STYLES[link.outcome],
             )
-            tests_cell.append(short)
+            tests_cell.append(visible(short))
         table.add_row(
-            Text(f"{r.req_id} [{r.priority}] {r.title}"),
-            Text("\n".join(r.design_files) or "-"),
-            Text("\n".join(r.code_files) or "-"),
+            safe_text(f"{r.req_id} [{r.priority}] {r.title}"),
+            safe_text("\n".join(r.design_files) or "-"),
+            safe_text("\n".join(r.code_files) or "-"),
             tests_cell if r.tests else Text("-"),
             Text(r.label, style=STATUS_STYLES[r.status]),
         )
@@ -257,17 +269,17 @@ def _narrow_trace(rows: list[CoverageRow]) -> Group:
     """The coverage as one block per requirement, which reads at 80 columns."""
     blocks: list[RenderableType] = []
     for r in rows:
-        head = Text(f"{r.req_id} [{r.priority}] {r.title}  ", style="bold")
+        head = safe_text(f"{r.req_id} [{r.priority}] {r.title}  ", style="bold")
         head.append(r.label, style=STATUS_STYLES[r.status])
         lines = [head]
         for name, files in (("design", r.design_files), ("code", r.code_files)):
-            lines.append(Text(f"  {name:7} {', '.join(files) or '-'}"))
+            lines.append(safe_text(f"  {name:7} {', '.join(files) or '-'}"))
         if not r.tests:
             lines.append(Text("  tests   -"))
         for i, link in enumerate(r.tests):
             line = Text("  tests   " if i == 0 else " " * 10)
             line.append(OUTCOME_GLYPHS.get(link.outcome, "?") + " ", style=OUTCOME_STYLES[link.outcome])
-            line.append(_short_test(link.nodeid))
+            line.append(visible(_short_test(link.nodeid)))
             lines.append(line)
         blocks.append(Group(*lines, Text("")))
     blocks.append(Text("tests: ✓ passed  ✗ failed  · not run", style="dim"))
@@ -301,7 +313,7 @@ def render(p: Project, view: str | None = None) -> RenderableType:
         return VIEW_FUNCS[name](p)
     custom = [m for m in p.other_artifacts() if m.kind == name]
     if custom:  # a kind the SOP declared itself, e.g. `review`
-        return Group(*(Markdown(generic_md(m.kind, m.subject, m.payload)) for m in custom))
+        return Group(*(_markdown(generic_md(m.kind, m.subject, m.payload)) for m in custom))
     kinds = sorted({m.kind for m in p.other_artifacts()})
     raise ReportError(f"unknown view {name!r}; choose one of: {', '.join([*VIEWS, *kinds])}")
 

@@ -11,28 +11,28 @@ from rich.text import Text
 from softco.company import Event, Outcome
 from softco.report.costs import format_total_cost, format_usage
 from softco.report.stats import RunStats
+from softco.safe_text import safe_line, safe_text
 
 
 def progress_printer(console: Console):  # type: ignore[no-untyped-def]
-    """A callback that prints one line per step started, published or skipped."""
+    """A callback that prints one line per step started, published or skipped.
+
+    Role names come from the SOP and step subjects and titles from a model: they are printed as
+    text (:mod:`softco.safe_text`), never as console markup.
+    """
 
     def on_event(e: Event) -> None:
         who = f"{e.role.name} ({e.role.title})" if e.role else "Customer"
         role_id, _, rest = e.step_key.partition("/")
         if e.kind == "start":
-            console.print(f"[dim]…[/] {who} [bold]{rest}[/]", highlight=False)
+            console.print(Text.assemble(("…", "dim"), " ", safe_line(who), " ", safe_line(rest, "bold")))
         elif e.kind == "publish" and e.message is not None:
-            console.print(f"[green]✓[/] {who} published [bold]{e.message.kind}[/]: {e.title}", highlight=False)
+            line = Text.assemble(("✓", "green"), " ", safe_line(who), " published ", safe_line(e.message.kind, "bold"))
+            console.print(line.append(": ").append_text(safe_line(e.title)))
         elif e.kind == "retry":  # printed as it happens: a slow or silent endpoint is never a silent wait
-            console.print(Text("! ", style="yellow") + Text(printable(e.title)), highlight=False)
+            console.print(Text("! ", style="yellow") + safe_line(e.title))
 
     return on_event
-
-
-def printable(text: str) -> str:
-    """``text`` with control characters (escape sequences, newlines) shown as ``?``: it may hold a
-    step key, whose subject a model wrote."""
-    return "".join(c if c.isprintable() else "?" for c in text)
 
 
 def print_summary(
@@ -44,7 +44,7 @@ def print_summary(
     table.add_column(style="bold")
     table.add_column()
     r = outcome.report
-    table.add_row("repo", str(project))
+    table.add_row("repo", safe_text(project))
     table.add_row("files", str(stats.files))
     if r is not None:
         table.add_row("tests", f"{r.passed} passed, {r.failed + r.errors} failed (round {r.round})")
@@ -64,13 +64,16 @@ def print_summary(
     if r is not None and not r.ok:
         for res in r.results:
             if res.outcome in ("failed", "error"):
-                console.print(f"  [red]✗[/] {res.nodeid} ({', '.join(res.req_ids)})", highlight=False)
+                line = Text.assemble("  ", ("✗", "red"), " ", safe_line(f"{res.nodeid} ({', '.join(res.req_ids)})"))
+                console.print(line)
     style = "green" if outcome.exit_code == 0 else "red"
-    console.print(f"[{style}]{outcome.reason}[/] (exit {outcome.exit_code})", highlight=False)
+    console.print(Text.assemble(safe_text(outcome.reason, style), f" (exit {outcome.exit_code})"))
     console.print("next:", highlight=False)
-    console.print(f"  softco show {project} trace      requirements -> files -> tests -> outcomes", highlight=False)
-    console.print(f"  softco report {project}          one HTML page to review it all", highlight=False)
-    console.print(f"  git -C {project} log --stat      who did what, one commit per artifact", highlight=False)
+    where = safe_text(project)
+    trace = " trace      requirements -> files -> tests -> outcomes"
+    console.print(Text("  softco show ").append_text(where).append(trace))
+    console.print(Text("  softco report ").append_text(where).append("          one HTML page to review it all"))
+    console.print(Text("  git -C ").append_text(where).append(" log --stat      who did what, one commit per artifact"))
 
 
 def print_sandbox(console: Console) -> None:
@@ -80,4 +83,4 @@ def print_sandbox(console: Console) -> None:
     line, warnings = sandbox.describe()
     console.print(f"  {line}", highlight=False, markup=False, style="dim")
     for w in warnings:
-        console.print(f"[yellow]warning:[/] {w}", highlight=False)
+        console.print(Text("warning:", style="yellow").append(f" {w}"))
