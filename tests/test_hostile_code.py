@@ -478,7 +478,7 @@ def test_as_root_a_run_nobody_cannot_reach_is_refused_not_run_as_root(
     project = tmp_path / "locked" / "out" / "p"
     python = sandbox.ensure_venv(project, [])
     (tmp_path / "locked").chmod(0o700)
-    monkeypatch.setattr(sandbox, "HIDDEN", ("/home", "/root", "/run"))  # /tmp stays visible: the lock counts
+    monkeypatch.setattr(sandbox.layout, "HIDDEN", ("/home", "/root", "/run"))  # /tmp stays visible: the lock counts
     (project / "x.py").write_text("print('RAN')\n")
     for mechanism in _root_fs_mechanisms():
         with pytest.raises(sandbox.SandboxError, match="nobody cannot enter "):

@@ -1,0 +1,290 @@
+"""What a sandboxed run sees: which mechanism isolates what, the directories it hides, the work
+copy, the environment, and the command line that sets it all up (bwrap, unshare, netns or none)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import site
+import sys
+import sysconfig
+from dataclasses import dataclass
+from pathlib import Path
+
+from softco.sandbox.limits import Limits
+from softco.sandbox.scripts import _LAUNCHER, _MOUNTS
+
+MECHANISMS = ("bwrap", "unshare", "netns", "none")
+HIDDEN = ("/home", "/root", "/run", "/tmp", "/var/tmp", "/mnt", "/media", "/srv")
+NOBODY = 65534
+PLUGIN_DIR = Path(__file__).resolve().parent.parent / "pytest_plugin"
+SANDBOX_HOME = "/tmp/softco-home"
+
+
+@dataclass(frozen=True)
+class Isolation:
+    """What one mechanism isolates."""
+
+    mechanism: str
+    network: bool
+    filesystem: bool
+    pids: bool
+    disk_quota: bool
+
+
+PROVIDES = {
+    "bwrap": Isolation("bwrap", network=True, filesystem=True, pids=True, disk_quota=True),
+    "unshare": Isolation("unshare", network=True, filesystem=True, pids=True, disk_quota=True),
+    "netns": Isolation("netns", network=True, filesystem=False, pids=False, disk_quota=False),
+    "none": Isolation("none", network=False, filesystem=False, pids=False, disk_quota=False),
+}
+
+
+class SandboxError(Exception):
+    """The sandbox could not do what was asked (a dependency that cannot be installed, no mechanism);
+    nothing generated ran. The message says what to do."""
+
+
+def _host_site_dirs() -> list[str]:
+    dirs = [sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]]
+    dirs += site.getsitepackages()
+    seen: list[str] = []
+    for d in dirs:
+        if d not in seen and Path(d).is_dir():
+            seen.append(d)
+    return seen
+
+
+def clean_env(workdir: Path, home: Path, venv: Path) -> dict[str, str]:
+    """An environment built from nothing: no keys, no tokens, no user config."""
+    return {
+        "PATH": f"{venv / 'bin'}:/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(home),
+        "TMPDIR": str(home),
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        # softco's pytest plugin first, so a generated module of the same name cannot stand in for it
+        "PYTHONPATH": f"{PLUGIN_DIR}:{workdir}",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONHASHSEED": "0",
+        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+        "PIP_NO_CACHE_DIR": "1",
+        "NO_COLOR": "1",
+    }
+
+
+@dataclass(frozen=True)
+class _Spec:
+    """One sandboxed run: ``source`` is copied (without .git and .softco) into ``dest``, where the code
+    runs; ``venv`` is visible read-only (unless ``writable_dest``: then ``dest`` itself is the
+    writable place and nothing is copied)."""
+
+    source: Path | None
+    dest: Path
+    venv: Path | None
+    network: bool = False
+    writable_dest: bool = False
+
+
+def _real(p: Path | str) -> Path:
+    return Path(os.path.realpath(p))
+
+
+def _under(p: Path, parent: Path) -> bool:
+    return p == parent or parent in p.parents
+
+
+def _runtime_dirs() -> tuple[Path, ...]:
+    """Everything the venv's python needs to start and import pytest: prefixes and site dirs."""
+    base_exe = getattr(sys, "_base_executable", sys.executable)
+    dirs = [
+        *(Path(d) for d in _host_site_dirs()),
+        Path(sys.prefix),
+        Path(sys.base_prefix),
+        Path(sys.exec_prefix),
+        Path(sys.base_exec_prefix),
+        _real(base_exe).parent,
+        Path(base_exe).parent,
+        _real(sys.executable).parent,
+        PLUGIN_DIR,
+    ]
+    # never the venv's own pyvenv.cfg: a dependency's wheel can overwrite it; the venv was made by this
+    # interpreter, so its `home` is this interpreter's base executable's directory, listed above
+    real = sorted({_real(d) for d in dirs if d.is_dir()}, key=lambda p: len(p.parts))
+    kept: list[Path] = []
+    for d in real:
+        if d != Path("/") and not any(_under(d, k) for k in kept):
+            kept.append(d)
+    return tuple(kept)
+
+
+#: never hidden as "the project's parent": the system itself lives there
+_SYSTEM = {Path(p) for p in ("/", "/usr", "/usr/local", "/etc", "/bin", "/sbin", "/lib", "/lib64", "/opt", "/var")}
+
+
+def _hidden_dirs(dest: Path) -> list[Path]:
+    """Directories replaced by empty ones in the sandbox: HIDDEN, the user's home, and the directory that
+    holds the project (so its sibling projects, their boards and repos are not readable)."""
+    candidates = [Path(h) for h in HIDDEN] + [Path.home(), dest.parent]
+    out: list[Path] = []
+    for c in sorted({_real(c) for c in candidates}, key=lambda p: len(p.parts)):
+        if c in _SYSTEM or not c.is_dir():
+            continue
+        if not any(_under(c, o) for o in out):
+            out.append(c)
+    return out
+
+
+def _as_root() -> bool:
+    return os.geteuid() == 0
+
+
+def _unreachable_for_nobody(paths: list[Path], mounts: list[Path], hidden: list[Path]) -> Path | None:
+    """The first directory uid ``nobody`` could not get through on the way to one of ``paths`` inside
+    the sandbox, or None. Passable: a tmpfs softco mounts (``mounts``: handed to nobody; ``hidden``:
+    mode 0755) and the directories softco creates inside a hidden one on the way to a path it binds
+    (mode 0755); every other directory, the bound path itself included, must be searchable by others."""
+    for p in paths:
+        for d in [*reversed(p.parents), p]:
+            if d in mounts or (d != p and any(_under(d, h) for h in hidden)):
+                continue
+            try:
+                if not os.stat(d).st_mode & 0o001:
+                    return d
+            except OSError:
+                return d
+    return None
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How one run is laid out for one mechanism."""
+
+    prefix: list[str]
+    launcher: dict[str, object]
+    home: Path
+    workdir: Path
+    pass_fds: tuple[int, ...]
+    user: str
+
+
+def _plan(mechanism: str, spec: _Spec, home: Path, src_fd: int | None, limits: Limits, drop: bool) -> _Plan:
+    isolated_fs = PROVIDES[mechanism].filesystem
+    hidden = _hidden_dirs(spec.dest) if isolated_fs else []
+    runtime = _runtime_dirs()
+    workdir = spec.dest if isolated_fs or spec.writable_dest else home / "work"
+    cwd = home if spec.writable_dest else workdir  # pip runs from an empty directory: no local archive there
+    uid: int | None = None
+    if drop and _as_root() and isolated_fs:
+        venv_seen = [spec.dest / ".softco" / "venv"] if spec.venv else []
+        blocked = _unreachable_for_nobody([workdir, home, *runtime, *venv_seen], [workdir, home], [*hidden, workdir])
+        if blocked is not None:
+            raise SandboxError(
+                f"generated code runs as the user nobody when softco runs as root, and nobody cannot enter "
+                f"{blocked}; let every user enter it (chmod o+x on each directory on the way), choose another "
+                "--output, or run softco as a normal user"
+            )
+        uid = NOBODY
+    launcher: dict[str, object] = {
+        "src_fd": None if spec.writable_dest else src_fd,
+        "dest": str(workdir),
+        "cwd": str(cwd),
+        "make": [] if isolated_fs or spec.writable_dest else [str(workdir)],
+        "uid": uid,
+        "chown": [str(workdir), str(home)],
+    }
+    venv_bind = [] if spec.venv is None or spec.writable_dest else [(spec.venv, spec.dest / ".softco" / "venv")]
+    rebound = [r for r in runtime if any(_under(r, h) for h in hidden)]
+    prefix: list[str] = []
+    if mechanism == "bwrap":
+        prefix = [shutil.which("bwrap") or "bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+        made: set[Path] = set()
+
+        def parents(dest: Path, tops: list[Path]) -> list[str]:
+            """Create the directories on the way to ``dest`` inside the tmpfs ``tops`` with mode 0755 (bwrap
+            would make them 0700, closed to `nobody`)."""
+            out: list[str] = []
+            for top in tops:
+                if _under(dest, top) and dest != top:
+                    for d in reversed(dest.parents):
+                        if _under(d, top) and d != top and d not in made:
+                            made.add(d)
+                            out += ["--perms", "0755", "--dir", str(d)]
+            return out
+
+        for h in hidden:
+            prefix += ["--perms", "0755", "--tmpfs", str(h)]
+        for r in rebound:
+            prefix += [*parents(r, hidden), "--ro-bind", str(r), str(r)]
+        if spec.writable_dest:
+            prefix += [*parents(spec.dest, hidden), "--bind", str(spec.dest), str(spec.dest)]
+        else:
+            prefix += parents(workdir, hidden)
+            prefix += ["--size", str(limits.disk_bytes), "--perms", "0755", "--tmpfs", str(workdir)]
+        for src, dst in venv_bind:
+            prefix += [*parents(dst, [workdir]), "--ro-bind", str(src), str(dst)]
+        prefix += parents(home, hidden)
+        prefix += ["--size", str(limits.disk_bytes), "--perms", "0700", "--tmpfs", str(home)]
+        prefix += ["--size", str(limits.disk_bytes), "--perms", "1777", "--tmpfs", "/dev/shm"]
+        for h in hidden:
+            prefix += ["--remount-ro", str(h)]
+        if _as_root():  # no user namespace: root's own capabilities, all dropped but what the launcher needs
+            prefix += ["--cap-drop", "ALL"]
+            if uid is not None:
+                for cap in ("CAP_CHOWN", "CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP"):
+                    prefix += ["--cap-add", cap]
+        else:
+            prefix += ["--unshare-user", "--cap-drop", "ALL"]
+        if not spec.network:
+            prefix += ["--unshare-net"]
+        prefix += [
+            "--unshare-pid",
+            "--unshare-ipc",
+            "--unshare-uts",
+            "--unshare-cgroup-try",
+            "--hostname",
+            "softco-sandbox",
+            "--die-with-parent",
+            "--new-session",
+            "--chdir",
+            "/",
+            "--",
+            sys.executable,
+            "-I",
+            "-S",
+            "-c",
+            _LAUNCHER,
+        ]
+    elif mechanism == "unshare":
+        mounts = {
+            "hidden": [str(h) for h in hidden],
+            "rebound": [str(r) for r in rebound],
+            "tmpfs": ([] if spec.writable_dest else [str(workdir)]) + [str(home)],
+            "size": limits.disk_bytes,
+            "ro_binds": [(str(s), str(d)) for s, d in venv_bind],
+            "rw_binds": [str(spec.dest)] if spec.writable_dest else [],
+            "launcher": launcher,
+        }
+        unshare = shutil.which("unshare") or "unshare"
+        user = [] if _as_root() else ["--user", "--map-root-user"]
+        net = [] if spec.network else ["--net"]
+        prefix = [unshare, *user, *net, "--ipc", "--uts", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc"]
+        prefix += ["--", sys.executable, "-I", "-S", "-c", _MOUNTS + _LAUNCHER]
+        return _Plan(prefix + [json.dumps(mounts)], launcher, home, workdir, _fds(src_fd), _user(uid))
+    else:
+        if mechanism == "netns" and not spec.network:
+            prefix = [shutil.which("unshare") or "unshare", *([] if _as_root() else ["--user", "--map-root-user"])]
+            prefix += ["--net", "--"]
+        prefix += [sys.executable, "-I", "-S", "-c", _LAUNCHER]
+    return _Plan(prefix + [json.dumps(launcher)], launcher, home, workdir, _fds(src_fd), _user(uid))
+
+
+def _fds(src_fd: int | None) -> tuple[int, ...]:
+    return () if src_fd is None else (src_fd,)
+
+
+def _user(uid: int | None) -> str:
+    if uid is not None:
+        return "nobody"
+    return "root" if _as_root() else "you"
