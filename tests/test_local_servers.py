@@ -203,6 +203,19 @@ def test_a_timed_out_call_is_closed_before_it_is_sent_again_and_its_tokens_count
     assert budget.spent_tokens == timed_out.total + answered.total
 
 
+def test_a_call_with_no_byte_within_the_read_timeout_counts_its_tokens_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cut by SOFTCO_READ_TIMEOUT (the client's own timeout) rather than the whole-call bound: the same."""
+    monkeypatch.setenv("SOFTCO_TIMEOUT", "30")
+    monkeypatch.setenv("SOFTCO_READ_TIMEOUT", "0.5")
+    request = make_request().model_copy(update={"settings": ModelSettings(max_tokens=100)})
+    with FakeOpenAIServer({STEP: [FakeReply(silent=True), GOOD]}) as srv:
+        result = with_llm(srv, lambda llm: ask_structured(llm, request, Item.model_validate_json))
+    assert "SOFTCO_READ_TIMEOUT" in (result.attempts[0].error or "")
+    usage = result.attempts[0].response.usage
+    assert usage.source == "estimated" and usage.prompt_tokens > 0 and usage.completion_tokens == 100
+    assert srv.hangups == [STEP]
+
+
 # -- every attempt on the board when it ends ---------------------------------------------------------
 
 

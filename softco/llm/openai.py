@@ -407,7 +407,7 @@ class OpenAILLM(LLM):
                 ) from None
             except openai.APITimeoutError as exc:
                 t = self.timeouts
-                connecting = isinstance(exc.__cause__, httpx_connect_timeout())
+                connecting = type(exc.__cause__).__name__ == "ConnectTimeout"  # httpx's, never sent
                 raise TransientLLMError(
                     f"step {request.step_key}: the endpoint timed out (no connection within {t.connect:g} s or no "
                     f"byte within {t.read:g} s: SOFTCO_CONNECT_TIMEOUT / SOFTCO_READ_TIMEOUT)",
@@ -540,13 +540,6 @@ class OpenAILLM(LLM):
     async def aclose(self) -> None:
         for client in [self.client, *self._clients.values()]:
             await client.close()
-
-
-def httpx_connect_timeout() -> type[BaseException]:
-    """httpx's connect timeout, the cause of an ``APITimeoutError`` raised before the request was sent."""
-    import httpx
-
-    return httpx.ConnectTimeout
 
 
 #: The most tokens one call's usage may claim; an endpoint's figure is clamped to 0..this.
