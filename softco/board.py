@@ -7,13 +7,19 @@ Schema changes are named migrations applied in order and recorded, so an old boa
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from softco.errors import EXIT_ERROR, EXIT_USAGE, SoftcoError
 
 MIGRATIONS: list[tuple[str, str]] = [
     (
@@ -92,6 +98,63 @@ MIGRATIONS: list[tuple[str, str]] = [
 ]
 
 
+def _short(text: str, limit: int = 60) -> str:
+    """Text read from a damaged board, made fit for one line of an error message."""
+    flat = "".join(c if c.isprintable() else "?" for c in " ".join(str(text).split()))
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+def _check_file(path: Path) -> None:
+    """The board must be a regular file of its own (not a symlink, a directory or a device) that starts
+    like an SQLite database: SQLite would take an empty file for a new database and write into it."""
+    try:
+        st = path.lstat()
+    except FileNotFoundError:
+        raise BoardError(f"{path} does not exist: this is not a softco project, or its board was deleted") from None
+    except OSError as exc:
+        raise BoardError(f"cannot read the board {path} ({exc.strerror}); check its permissions") from None
+    if stat.S_ISLNK(st.st_mode):
+        raise BoardError(
+            f"the board {path} is a symlink (to {_short(os.readlink(path), 120)}); softco opens only a board file "
+            "of the project's own: put the board file itself in its place"
+        )
+    if stat.S_ISDIR(st.st_mode):
+        raise BoardError(f"the board {path} is a directory, not a board file; {RESTORE}")
+    if not stat.S_ISREG(st.st_mode):
+        raise BoardError(f"the board {path} is not a regular file; {RESTORE}")
+    if st.st_size == 0:
+        raise BoardError(f"the board {path} is empty (0 bytes); {RESTORE}")
+    try:
+        with path.open("rb") as f:
+            header = f.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        raise BoardError(f"cannot read the board {path} ({exc.strerror}); check its permissions") from None
+    if header != SQLITE_HEADER:
+        raise BoardError(f"the board {path} is damaged (it does not start like an SQLite database); {RESTORE}")
+
+
+_SCHEMAS: dict[tuple[str, ...], dict[str, set[str]]] = {}
+
+
+def _schema(applied: list[str]) -> dict[str, set[str]]:
+    """Table -> columns of a board to which exactly ``applied`` migrations were applied (built in memory)."""
+    key = tuple(applied)
+    if key not in _SCHEMAS:
+        db = sqlite3.connect(":memory:")
+        try:
+            db.execute("CREATE TABLE migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
+            for name, sql in MIGRATIONS:
+                if name in applied:
+                    db.executescript(sql)
+            tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+            _SCHEMAS[key] = {
+                t: {r[1] for r in db.execute(f"PRAGMA table_info({t})")} for t in tables if not t.startswith("sqlite_")
+            }
+        finally:
+            db.close()
+    return _SCHEMAS[key]
+
+
 @dataclass(frozen=True)
 class Message:
     id: int
@@ -147,14 +210,64 @@ class RunRow:
     branch: str = "main"
 
 
+#: What to do about a board that cannot be used: it is not in git, so the repo cannot give it back.
+RESTORE = (
+    "the board is not in git, so the repo cannot restore it: put back a copy from a backup, or start again with "
+    "`softco new` (the generated code stays in this project's git history; delete the project when done with it)"
+)
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+class BoardError(SoftcoError):
+    """A board that cannot be used as it is (damaged, not a board, from a newer softco): exit 1, one line
+    naming the file, what is wrong and what to do. Nothing was written to it."""
+
+    exit_code = EXIT_ERROR
+
+
+class BoardBusy(BoardError):
+    """Another program holds a lock on the board file: exit 2, like a project in use."""
+
+    exit_code = EXIT_USAGE
+
+
+def _sqlite_problem(path: Path, exc: sqlite3.Error) -> BoardError:
+    """The one line for an SQLite error met while checking a board."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        return BoardBusy(f"the board {path} is locked by another program ({exc}); close it, then try again")
+    if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
+        return BoardError(f"the board {path} is damaged ({exc}); {RESTORE}")
+    if name.startswith("SQLITE_FULL"):
+        return BoardError(f"cannot open the board {path}: the disk is full ({exc}); free disk space, then try again")
+    return BoardError(
+        f"cannot open the board {path} ({exc}); check that its directory is writable and the disk has space, then "
+        "try again"
+    )
+
+
 class Board:
     """The SQLite message board of one generated project."""
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, path: Path, check: bool = False) -> None:
+        """Open the board at ``path``, creating it if need be. ``check``: the board must already exist and
+        pass :meth:`_check` (a :class:`BoardError` otherwise) before anything is written to it."""
+        if check:
+            _check_file(path)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.db = sqlite3.connect(path, isolation_level=None)
         self.db.row_factory = sqlite3.Row
+        if check:
+            try:
+                self._check()
+            except sqlite3.Error as exc:
+                self.db.close()
+                raise _sqlite_problem(path, exc) from None
+            except BaseException:
+                self.db.close()
+                raise
         self.db.execute("PRAGMA journal_mode=WAL")
         # In WAL mode NORMAL syncs at checkpoints, not at every commit: a committed transaction survives
         # the process being killed (it is in the OS's hands); a power cut may lose the last few, never
@@ -163,8 +276,86 @@ class Board:
         self.db.execute("PRAGMA foreign_keys=ON")
         self._migrate()
 
+    @classmethod
+    def open(cls, path: Path) -> Board:
+        """An existing board, checked before use (:meth:`_check`); a :class:`BoardError` says what is wrong."""
+        return cls(path, check=True)
+
     def close(self) -> None:
         self.db.close()
+
+    def _check(self) -> None:
+        """Refuse a damaged board before anything is written to it (so the check leaves it as it was):
+        SQLite's own check of its pages (``PRAGMA quick_check``), the schema (every migration known to this
+        softco, every table and column they make), and each run's settings. The payloads are checked against
+        their kinds by :meth:`check_messages`, once the SOP is known."""
+        rows = self.db.execute("PRAGMA quick_check").fetchall()
+        problems = [str(r[0]) for r in rows if str(r[0]) != "ok"]
+        if problems:
+            first = " ".join(problems[0].replace("*** in database main ***", "").split())
+            raise BoardError(f"the board {self.path} is damaged (SQLite's check: {first[:200]}); {RESTORE}")
+        tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "migrations" not in tables:
+            raise BoardError(f"the board {self.path} has no migrations table: it is not a softco board; {RESTORE}")
+        applied = [r[0] for r in self.db.execute("SELECT name FROM migrations ORDER BY name")]
+        known = [name for name, _ in MIGRATIONS]
+        newer = sorted(set(applied) - set(known))
+        if newer:
+            raise BoardError(
+                f"the board {self.path} was written by a newer softco (schema {newer[-1]}; this softco knows up to "
+                f"{known[-1]}); upgrade softco to open it"
+            )
+        expected = _schema([name for name in known if name in applied])
+        for table, columns in expected.items():
+            if table not in tables:
+                raise BoardError(f"the board {self.path} has no table {table!r} (it was dropped); {RESTORE}")
+            have = {r[1] for r in self.db.execute(f"PRAGMA table_info({table})")}
+            missing = sorted(columns - have)
+            if missing:
+                raise BoardError(
+                    f"the board {self.path}: table {table} lacks column(s) {', '.join(missing)}; {RESTORE}"
+                )
+        if "runs" in expected:
+            for run_id, settings in self.db.execute("SELECT id, settings_json FROM runs"):
+                try:
+                    ok = isinstance(json.loads(settings), dict)
+                except (TypeError, ValueError):
+                    ok = False
+                if not ok:
+                    raise BoardError(
+                        f"the board {self.path}: the settings of run {str(run_id)[:40]!r} are not a JSON object; "
+                        f"{RESTORE}"
+                    )
+
+    def check_messages(self, kinds: Mapping[str, type[BaseModel]], unknown_kinds: bool = False) -> None:
+        """Every message's payload is a JSON object that validates against its kind's schema (without the
+        cross references, which depend on the branch a message is on). A kind not in ``kinds`` is refused
+        unless ``unknown_kinds`` (a reader that could not load the project's SOP, whose custom kinds it lacks)."""
+        rows = self.db.execute("SELECT id, kind, sender_role, payload_json FROM messages ORDER BY id")
+        for mid, kind, role, payload in rows:
+            where = f"the board {self.path}: message {mid} ({_short(kind)} from {_short(role)})"
+            try:
+                data = json.loads(payload)
+            except (TypeError, ValueError):
+                raise BoardError(f"{where} is not valid JSON; {RESTORE}") from None
+            if not isinstance(data, dict):
+                raise BoardError(f"{where} is not a JSON object; {RESTORE}")
+            cls = kinds.get(kind)
+            if cls is None:
+                if unknown_kinds:
+                    continue
+                raise BoardError(
+                    f"{where} is of a kind this project's SOP does not define (kinds: {', '.join(sorted(kinds))}); "
+                    f"{RESTORE}"
+                )
+            try:
+                cls.model_validate(data)
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                at = ".".join(str(p) for p in err.get("loc", ())) or "payload"
+                raise BoardError(
+                    f"{where} does not fit its kind ({_short(at)}: {_short(str(err.get('msg', '')), 120)}); {RESTORE}"
+                ) from None
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

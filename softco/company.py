@@ -147,8 +147,16 @@ class Company:
                 files["README.md"] = readme(p, artifact, self.view.requirement())
         return files
 
-    def _materialize(self, msg: Message, artifact: Artifact, files: dict[str, str] | None = None) -> None:
-        changed = self.ws.write(self._files(artifact) if files is None else files)
+    def _materialize(
+        self, msg: Message, artifact: Artifact, files: dict[str, str] | None = None, every_file: bool = False
+    ) -> None:
+        """Write the artifact's files and commit them. A publish commits what changed; a heal (``every_file``)
+        commits every file of the artifact, since a crash may have come after the files were written and
+        before their commit (committing a file git already has is a no-op: the tree's SHA tells)."""
+        files = self._files(artifact) if files is None else files
+        changed = self.ws.write(files)
+        if every_file:
+            changed = list(files)
         removed = self.ws.remove(self._dropped_by(artifact)) if isinstance(artifact, Design) else []
         if artifact.kind == "requirement":
             changed.append(".gitignore")
@@ -180,7 +188,7 @@ class Company:
             sha = self.ws.commit_with_trailer(f"Softco-Message: {m.id}")
             if sha is None:
                 before = self.ws.head()
-                self._materialize(m, self.sop.kind(m.kind).model_validate(m.payload))
+                self._materialize(m, self.sop.kind(m.kind).model_validate(m.payload), every_file=True)
                 healed += self.ws.head() != before
             else:
                 self.board.set_commit(m.id, sha)

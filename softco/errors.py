@@ -1,9 +1,10 @@
 """softco's errors: one base class carrying the exit code, mapped to one line on stderr in one place
 (:func:`softco.cli.main`). An error's message says what the user must do next.
 
-Exit codes: 0 done and the tests pass; 1 internal error or an endpoint that kept failing (resumable);
-2 bad input or usage, or the project is in use; 3 done but tests still fail; 4 stopped by the budget;
-130 interrupted (Ctrl-C; resumable).
+Exit codes: 0 done and the tests pass; 1 internal error, an endpoint that kept failing or a full disk
+(resumable), or a damaged board (softco.board.BoardError); 2 bad input or usage, or the project is in use
+(or its board locked by another program: softco.board.BoardBusy); 3 done but tests still fail; 4 stopped
+by the budget; 130 interrupted (Ctrl-C; resumable).
 """
 
 from __future__ import annotations

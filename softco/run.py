@@ -8,7 +8,8 @@ import os
 import sqlite3
 import sys
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
@@ -18,7 +19,7 @@ import git
 from rich.console import Console
 from rich.text import Text
 
-from softco.board import Board, RunRow
+from softco.board import Board, BoardBusy, BoardError, RunRow
 from softco.budget import (
     Budget,
     BudgetedLLM,
@@ -56,7 +57,7 @@ from softco.report.costs import format_total_cost
 from softco.report.stats import run_stats
 from softco.report.terminal import print_sandbox, print_summary, progress_printer
 from softco.safe_text import one_line, safe_line, safe_text
-from softco.sop import Sop, SopError
+from softco.sop import Sop, SopError, kinds_for_reading
 from softco.sop_check import load_checked_sop
 from softco.workspace import Workspace, WorkspaceError, choose_project_dir, slugify
 
@@ -68,7 +69,7 @@ ENDPOINTS_FILE = "endpoints.json"
 
 
 class RunError(SoftcoError):
-    """A run could not start or had to stop; ``exit_code`` follows DESIGN.md (softco.errors)."""
+    """A run could not start or had to stop; ``exit_code`` is one of softco.errors' exit codes."""
 
     def __init__(self, message: str, exit_code: int = EXIT_USAGE) -> None:
         super().__init__(message)
@@ -302,6 +303,31 @@ def execute(company: Company, llm: LLM, board: Board, run_id: str, requirement: 
     return outcome
 
 
+@contextmanager
+def _writing(project: Path) -> Iterator[None]:
+    """Writes to the board or the repo outside a run: a failure (a full disk) is one line, and resumable."""
+    try:
+        yield
+    except (OSError, sqlite3.Error, git.GitError) as exc:
+        raise RunError(
+            f"writing the project failed ({_describe_io(exc)}); fix that (free disk space, permissions), then "
+            f"`softco resume {project}`",
+            EXIT_ERROR,
+        ) from None
+
+
+def open_board(path: Path) -> Board:
+    """An existing project's board, checked (:meth:`Board.open`): damage is a one-line BoardError, and so is
+    an I/O error on the way (an unreadable file, a full disk)."""
+    try:
+        return Board.open(path)
+    except (OSError, sqlite3.Error) as exc:  # after the check passed: setting up WAL, applying migrations
+        raise BoardError(
+            f"cannot open the board {path} ({_describe_io(exc)}); free disk space or fix its permissions, then "
+            "try again"
+        ) from None
+
+
 def _describe_io(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
@@ -406,7 +432,13 @@ def start_new(opts: NewOptions, console: Console) -> int:
         gate=_gate(opts, sop, console, project),
     )
     saved = _jsonable(opts)
-    board.start_run(run_id, requirement, sop.sop_hash, llm.model or default_model(), saved)
+    try:
+        with _writing(project):
+            board.start_run(run_id, requirement, sop.sop_hash, llm.model or default_model(), saved)
+    except RunError:
+        board.close()
+        lock.release()
+        raise
     head = safe_text(f" (run {run_id}, model {llm.model})")
     console.print(Text.assemble("softco: building ", safe_text(project, "bold"), head))
     if why is not None:
@@ -447,16 +479,27 @@ def run_status(run: RunRow | None, live: Holder | None) -> str:
 
 def project_runs(out: Path) -> list[tuple[str, str, str, str, str]]:
     """`softco runs`: (project, when its last run started, status, cost, requirement) per project."""
-    found = sorted(p for p in out.iterdir() if project_board_path(p).is_file()) if out.is_dir() else []
+
+    def has_board(p: Path) -> bool:
+        board = project_board_path(p)
+        return board.exists() or board.is_symlink()
+
+    found = sorted(p for p in out.iterdir() if has_board(p)) if out.is_dir() else []
     rows = []
     for p in found:
         try:
-            board = Board(project_board_path(p))
+            board = Board.open(project_board_path(p))  # checked: a damaged board is a row saying so
             try:
-                runs, cost = board.runs(), format_total_cost(run_stats(board))
+                runs = board.runs()
+                board.check_messages(*kinds_for_reading([r.settings.get("sop_dir") for r in runs]))
+                cost = format_total_cost(run_stats(board))
             finally:
                 board.close()
-        except sqlite3.Error as exc:
+        except BoardError as exc:
+            what = "board locked by another program" if isinstance(exc, BoardBusy) else "damaged board"
+            rows.append((one_line(p.name, 60), "?", f"{what} (`softco show` says why)", "?", ""))
+            continue
+        except (OSError, sqlite3.Error) as exc:
             rows.append((one_line(p.name, 60), "?", f"unreadable board: {one_line(str(exc), 60)}", "?", ""))
             continue
         last = runs[-1] if runs else None
@@ -547,7 +590,7 @@ def _continue(
     check_environment()
     project = project.absolute()
     board_path = project_board_path(project)
-    if not board_path.is_file():
+    if not board_path.exists() and not board_path.is_symlink():
         raise RunError(f"{project} is not a softco project (no {board_path.relative_to(project)})")
     lock = ProjectLock(project)
     try:
@@ -555,21 +598,18 @@ def _continue(
     except OSError as exc:
         raise RunError(f"cannot lock {project}: {_describe_io(exc)}") from None
     try:
-        board = Board(board_path)
-    except sqlite3.Error as exc:
-        lock.release()
-        raise RunError(
-            f"cannot read the board {board_path} ({exc}); restore it from a backup, or start anew with `softco new`",
-            EXIT_ERROR,
-        ) from None
+        board = open_board(board_path)  # checked before anything is written to it (a BoardError says what is wrong)
     except BaseException:
         lock.release()
         raise
     try:
-        board.close_dead_runs()  # we hold the lock: a run still marked running died without saying so
+        with _writing(project):  # the board's first writes: a full disk is one line, and resumable
+            board.close_dead_runs()  # we hold the lock: a run still marked running died without saying so
         runs = board.runs()
         if not runs:
-            raise RunError(f"{project}: the board has no run to resume")
+            raise RunError(
+                f"{project}: the board has no run to resume (the first never started); start again with `softco new`"
+            )
         last = runs[-1]
         saved = last.settings
         known = {f.name for f in fields(NewOptions)}
@@ -586,6 +626,7 @@ def _continue(
         takeover.apply(opts)
         answers = takeover.answer_files()
         sop = checked_sop(opts)
+        board.check_messages(sop.kinds)  # every payload fits its kind, before a role reads one
         _check_people(opts, sop)
         roles = {r.id for r in sop.roles}
         for key in answers:
@@ -602,7 +643,8 @@ def _continue(
         branch = last.branch
         ws = Workspace(project)
         if revision is not None:
-            lineage, branch = _branch_for(board, ws, sop, lineage, revision)
+            with _writing(project):
+                lineage, branch = _branch_for(board, ws, sop, lineage, revision)
             changes = {revision.stage: revision.feedback}
         if answers:
             probe = Company(sop, None, board, ws, "", Settings(lineage=lineage))
@@ -619,9 +661,10 @@ def _continue(
         llm = _wrap(base, opts, sop.sop_hash, last.requirement, limits, project)
         run_id = uuid.uuid4().hex[:12]
         extra.update(lineage=lineage, revise=changes)
-        board.start_run(
-            run_id, last.requirement, sop.sop_hash, llm.model, {**saved, **_jsonable(opts), **extra}, branch=branch
-        )
+        with _writing(project):
+            board.start_run(
+                run_id, last.requirement, sop.sop_hash, llm.model, {**saved, **_jsonable(opts), **extra}, branch=branch
+            )
         settings = Settings(
             max_fix_rounds=opts.max_fix_rounds,
             concurrency=pick_concurrency(opts)[0],

@@ -316,3 +316,18 @@ def _custom_kinds(roles: list[RoleSpec], files: dict[str, Path], problems: list[
             owner[name] = role.id
             out[name] = build_kind(name, spec)
     return out
+
+
+def kinds_for_reading(sop_dirs: list[str | None]) -> tuple[dict[str, type[Artifact]], bool]:
+    """The kinds a reader of a board (`softco show`, `report`, `runs`) checks its messages against: the
+    built-in kinds and those of the SOPs its runs were made with (``sop_dirs``, None for the default SOP).
+    The flag is True when a SOP could not be loaded (moved, or changed since): a kind none of these know may
+    then be one of its custom kinds, and is let through."""
+    kinds: dict[str, type[Artifact]] = dict(KINDS)
+    unsure = False
+    for d in sorted({d for d in sop_dirs if d}):
+        try:
+            kinds.update(load_sop(Path(d)).custom_kinds)
+        except (SopError, OSError, ValueError):
+            unsure = True
+    return kinds, unsure

@@ -97,4 +97,5 @@ def test_a_damaged_board_is_one_line_with_no_traceback(tmp_path: Path) -> None:
     res = run_cli(["resume", "out/p"], tmp_path)
     assert res.exit_code == 1, res.stdout + res.stderr
     assert "Traceback" not in res.stderr and res.stderr.count("\n") == 1
-    assert res.stderr.startswith("softco: error: cannot read the board"), res.stderr
+    assert res.stderr.startswith("softco: error: the board "), res.stderr
+    assert "is damaged" in res.stderr and "softco new" in res.stderr, res.stderr

@@ -19,6 +19,7 @@ from softco.artifacts import KINDS, Artifact, Code, Design, Prd, Tasks, TestRepo
 from softco.board import Board, Message, RunRow, StepRow
 from softco.company import project_board_path
 from softco.report.stats import RunStats, run_stats
+from softco.sop import kinds_for_reading
 
 A = TypeVar("A", bound=Artifact)
 
@@ -191,14 +192,18 @@ def load_project(root: Path) -> Project:
     """Read a project made by softco; :class:`ReportError` if ``root`` is not one."""
     root = root.absolute()
     board_path = project_board_path(root)
-    if not board_path.is_file():
+    if not board_path.exists() and not board_path.is_symlink():
         raise ReportError(f"{root} is not a softco project (no {board_path.relative_to(root)})")
     try:
-        board = Board(board_path)
-    except sqlite3.DatabaseError as exc:
-        raise ReportError(f"{board_path} is not a readable softco board ({exc})") from None
+        board = Board.open(board_path)  # checked: a damaged board is one line (BoardError), never a traceback
+    except (OSError, sqlite3.Error) as exc:
+        raise ReportError(
+            f"cannot open the board {board_path} ({exc}); free disk space or fix its permissions"
+        ) from None
     try:
-        runs, messages, steps, stats = board.runs(), board.messages(), board.steps(), run_stats(board)
+        runs = board.runs()
+        board.check_messages(*kinds_for_reading([r.settings.get("sop_dir") for r in runs]))
+        messages, steps, stats = board.messages(), board.steps(), run_stats(board)
     finally:
         board.close()
     commits = _commits(root)
