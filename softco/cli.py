@@ -20,11 +20,45 @@ from softco.sop_cli import sop_app
 app = typer.Typer(
     help="softco: a small software company of LLM roles. One line in, a tested git repo out.",
     no_args_is_help=True,
-    add_completion=False,
+    # --install-completion / --show-completion: typer's shell completion (bash, zsh, fish, PowerShell)
+    add_completion=True,
+    # plain help: rich's help panels print every option's Python type (`<bool>`, `<list[str]>`)
+    rich_markup_mode=None,
     pretty_exceptions_enable=False,
 )
 console = Console(highlight=False, soft_wrap=True)
 app.add_typer(sop_app, name="sop")
+
+# Every option names what it takes (a metavar), so the help says `--human ROLE`, not a type (`<list[str]>`);
+# a flag takes nothing and shows nothing.
+FLAG = ""
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        import softco
+
+        sys.stdout.write(f"softco {softco.__version__}\n")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print softco's version and exit.", callback=_print_version, is_eager=True, metavar=FLAG
+        ),
+    ] = False,
+) -> None:
+    """softco: a small software company of LLM roles. One line in, a tested git repo out."""
+
+
+def _complete_view(incomplete: str) -> list[str]:
+    """The views `softco show DIR <TAB>` offers (the SOP's own kinds are not known before DIR is read)."""
+    from softco.report.show import VIEWS
+
+    return [v for v in VIEWS if v.startswith(incomplete)]
 
 
 def _load_run() -> None:
@@ -51,34 +85,62 @@ def demo_recording() -> Path:
 
 @app.command()
 def new(
-    requirement: Annotated[str | None, typer.Argument(help="What to build, in one line.")] = None,
-    from_file: Annotated[
-        Path | None, typer.Option("--from-file", help="Read the requirement from a file ('-' for stdin).")
+    requirement: Annotated[
+        str | None, typer.Argument(help="What to build, in one line.", metavar="REQUIREMENT", show_default=False)
     ] = None,
-    name: Annotated[str | None, typer.Option(help="Project directory name (default: from the requirement).")] = None,
-    output: Annotated[Path | None, typer.Option(help="Where projects go.", envvar="SOFTCO_OUTPUT")] = None,
-    sop: Annotated[Path | None, typer.Option(help="A SOP directory (from `softco sop init`).")] = None,
-    model: Annotated[str | None, typer.Option(help="Model name.", envvar="SOFTCO_MODEL")] = None,
-    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint URL.")] = None,
-    max_fix_rounds: Annotated[int, typer.Option(help="Engineer/QA fix rounds at most.")] = 3,
+    from_file: Annotated[
+        Path | None,
+        typer.Option("--from-file", help="Read the requirement from a file ('-' for stdin).", metavar="FILE"),
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option(help="Project directory name (default: from the requirement).", metavar="NAME")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option(help="Where projects go.", envvar="SOFTCO_OUTPUT", metavar="DIR")
+    ] = None,
+    sop: Annotated[Path | None, typer.Option(help="A SOP directory (from `softco sop init`).", metavar="DIR")] = None,
+    model: Annotated[str | None, typer.Option(help="Model name.", envvar="SOFTCO_MODEL", metavar="MODEL")] = None,
+    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint URL.", metavar="URL")] = None,
+    max_fix_rounds: Annotated[int, typer.Option(help="Engineer/QA fix rounds at most.", metavar="N")] = 3,
     concurrency: Annotated[
         int | None,
-        typer.Option(help="Model calls and tool steps that may run at once (default 16; 2 for a local server)."),
+        typer.Option(
+            help="Model calls and tool steps that may run at once (default 16; 2 for a local server).", metavar="N"
+        ),
     ] = None,
-    llm: Annotated[str | None, typer.Option(help="'openai' (default), 'replay:FILE' or 'script:FILE'.")] = None,
-    record: Annotated[Path | None, typer.Option(help="Record every LLM exchange to this JSONL file.")] = None,
-    budget: Annotated[float | None, typer.Option(help="USD cap; exit 4 before a call could cross it.")] = None,
-    token_budget: Annotated[int | None, typer.Option(help="Token cap; exit 4 before a call could cross it.")] = None,
-    cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Reuse answers to identical requests.")] = True,
+    llm: Annotated[
+        str | None, typer.Option(help="'openai' (default), 'replay:FILE' or 'script:FILE'.", metavar="PROVIDER")
+    ] = None,
+    record: Annotated[
+        Path | None, typer.Option(help="Record every LLM exchange to this JSONL file.", metavar="FILE")
+    ] = None,
+    budget: Annotated[
+        float | None, typer.Option(help="USD cap; exit 4 before a call could cross it.", metavar="USD")
+    ] = None,
+    token_budget: Annotated[
+        int | None, typer.Option(help="Token cap; exit 4 before a call could cross it.", metavar="N")
+    ] = None,
+    cache: Annotated[
+        bool, typer.Option("--cache/--no-cache", help="Reuse answers to identical requests.", metavar=FLAG)
+    ] = True,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Run the SOP on placeholder answers: no model, prompts kept to read.")
+        bool,
+        typer.Option(
+            "--dry-run", help="Run the SOP on placeholder answers: no model, prompts kept to read.", metavar=FLAG
+        ),
     ] = False,
     approve: Annotated[
-        str | None, typer.Option(help="Pause after these kinds (e.g. prd,design): approve, edit or give feedback.")
+        str | None,
+        typer.Option(
+            help="Pause after these kinds (e.g. prd,design): approve, edit or give feedback.", metavar="KIND,..."
+        ),
     ] = None,
-    yes: Annotated[bool, typer.Option("--yes", help="Approve every --approve gate without asking.")] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Approve every --approve gate without asking.", metavar=FLAG)
+    ] = False,
     human: Annotated[
-        list[str] | None, typer.Option(help="Play this role yourself (role id, e.g. architect); repeatable.")
+        list[str] | None,
+        typer.Option(help="Play this role yourself (role id, e.g. architect); repeatable.", metavar="ROLE"),
     ] = None,
     structured: Annotated[
         str | None,
@@ -136,17 +198,24 @@ def read_requirement_file(path: Path) -> str:
 
 @app.command("resume")
 def resume_cmd(
-    project: Annotated[Path, typer.Argument(help="A project directory made by softco.")],
-    budget: Annotated[float | None, typer.Option(help="A new USD budget for the whole project.")] = None,
-    token_budget: Annotated[int | None, typer.Option(help="A new token budget for the whole project.")] = None,
-    model: Annotated[str | None, typer.Option(help="Another model from here on.")] = None,
-    base_url: Annotated[str | None, typer.Option(help="Another OpenAI-compatible endpoint from here on.")] = None,
+    project: Annotated[Path, typer.Argument(help="A project directory made by softco.", metavar="DIR")],
+    budget: Annotated[float | None, typer.Option(help="A new USD budget for the whole project.", metavar="USD")] = None,
+    token_budget: Annotated[
+        int | None, typer.Option(help="A new token budget for the whole project.", metavar="N")
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="Another model from here on.", metavar="MODEL")] = None,
+    base_url: Annotated[
+        str | None, typer.Option(help="Another OpenAI-compatible endpoint from here on.", metavar="URL")
+    ] = None,
     human: Annotated[
-        list[str] | None, typer.Option(help="Play this role yourself in this resume (role id); repeatable.")
+        list[str] | None,
+        typer.Option(help="Play this role yourself in this resume (role id); repeatable.", metavar="ROLE"),
     ] = None,
     answer: Annotated[
         list[str] | None,
-        typer.Option(help="STEP=FILE: the answer to that step, e.g. a fixed rejected answer; repeatable."),
+        typer.Option(
+            help="STEP=FILE: the answer to that step, e.g. a fixed rejected answer; repeatable.", metavar="STEP=FILE"
+        ),
     ] = None,
 ) -> None:
     """Continue a stopped run; finished steps are not redone."""
@@ -159,9 +228,11 @@ def resume_cmd(
 
 @app.command("revise")
 def revise_cmd(
-    project: Annotated[Path, typer.Argument(help="A project directory made by softco.")],
-    feedback: Annotated[str, typer.Option(help="What to change, in words.")],
-    stage: Annotated[str, typer.Option(help="Which stage to redo: prd, design, code or tests.")] = "prd",
+    project: Annotated[Path, typer.Argument(help="A project directory made by softco.", metavar="DIR")],
+    feedback: Annotated[str, typer.Option(help="What to change, in words.", metavar="TEXT")],
+    stage: Annotated[
+        str, typer.Option(help="Which stage to redo: prd, design, code or tests.", metavar="STAGE")
+    ] = "prd",
 ) -> None:
     """Redo one stage with your feedback, then everything downstream, on a new git branch revise/<n>."""
     _load_run()
@@ -172,7 +243,9 @@ def revise_cmd(
 
 @app.command()
 def demo(
-    output: Annotated[Path | None, typer.Option(help="Where the demo project goes.", envvar="SOFTCO_OUTPUT")] = None,
+    output: Annotated[
+        Path | None, typer.Option(help="Where the demo project goes.", envvar="SOFTCO_OUTPUT", metavar="DIR")
+    ] = None,
 ) -> None:
     """Replay the bundled recorded session: the whole company works offline, for real."""
     _load_run()
@@ -192,7 +265,9 @@ def demo(
 
 @app.command()
 def runs(
-    output: Annotated[Path | None, typer.Option(help="Where projects are.", envvar="SOFTCO_OUTPUT")] = None,
+    output: Annotated[
+        Path | None, typer.Option(help="Where projects are.", envvar="SOFTCO_OUTPUT", metavar="DIR")
+    ] = None,
 ) -> None:
     """List the projects under the output directory: when the last run started, its status and the cost."""
     from softco.run import output_dir, project_runs
@@ -213,9 +288,15 @@ def runs(
 
 @app.command()
 def show(
-    project: Annotated[Path, typer.Argument(help="A project directory made by softco.")],
+    project: Annotated[Path, typer.Argument(help="A project directory made by softco.", metavar="DIR")],
     view: Annotated[
-        str | None, typer.Argument(help="prd, design, tasks, code, tests, board, cost or trace (default: overview).")
+        str | None,
+        typer.Argument(
+            help="prd, design, tasks, code, tests, board, cost or trace (default: overview).",
+            metavar="VIEW",
+            show_default=False,
+            autocompletion=_complete_view,
+        ),
     ] = None,
 ) -> None:
     """Show a project in the terminal: an overview, an artifact, the board, the cost or the REQ trace."""
@@ -231,9 +312,12 @@ def show(
 
 @app.command()
 def report(
-    project: Annotated[Path, typer.Argument(help="A project directory made by softco.")],
+    project: Annotated[Path, typer.Argument(help="A project directory made by softco.", metavar="DIR")],
     out: Annotated[
-        Path | None, typer.Option("-o", "--output", help="Where to write the HTML (default DIR/.softco/report.html).")
+        Path | None,
+        typer.Option(
+            "-o", "--output", help="Where to write the HTML (default DIR/.softco/report.html).", metavar="FILE"
+        ),
     ] = None,
 ) -> None:
     """Write one self-contained HTML file to review the project (works offline)."""

@@ -81,15 +81,7 @@ class ConsoleGate:
         self.workdir = workdir
 
     def review(self, step_key: str, artifact: Artifact, validate: Callable[[str], Artifact]) -> Decision:
-        md = next((v for k, v in doc_files(artifact).items() if k.endswith(".md")), None)
-        self.console.rule(safe_line(f"review: {artifact.kind} from {step_key}"))
-        from rich.markdown import Markdown  # markdown-it is slow to import; only --approve needs it
-
-        # the artifact is a model's answer: control characters shown, links shown as text (no OSC 8)
-        if md:
-            self.console.print(Markdown(visible(md), hyperlinks=False))
-        else:
-            self.console.print(safe_text(artifact.model_dump_json(indent=2)))
+        self.show(step_key, artifact)
         while True:
             choice = Prompt.ask(
                 safe_line(f"{artifact.kind}: (a)pprove, (e)dit, or give (f)eedback"),
@@ -107,6 +99,21 @@ class ConsoleGate:
             edited = self._edit(artifact, validate)
             if edited is not None:
                 return Decision("edit", edited)
+
+    def show(self, step_key: str, artifact: Artifact) -> None:
+        """Print the artifact to review, wrapped at the terminal's width: every word of it is read before
+        it is approved (the CLI's console soft-wraps, which would let rich crop the markdown's lines)."""
+        from rich.rule import Rule
+
+        from softco.report.markdown import terminal_markdown  # markdown-it is slow to import: --approve only
+
+        md = next((v for k, v in doc_files(artifact).items() if k.endswith(".md")), None)
+        self.console.print(safe_line(f"review: {artifact.kind} from {step_key}", "bold"), Rule(), soft_wrap=False)
+        # the artifact is a model's answer: control characters shown, links shown as text (no OSC 8)
+        if md:
+            self.console.print(terminal_markdown(visible(md), hyperlinks=False), soft_wrap=False)
+        else:
+            self.console.print(safe_text(artifact.model_dump_json(indent=2)), soft_wrap=False)
 
     def _edit(self, artifact: Artifact, validate: Callable[[str], Artifact]) -> Artifact | None:
         self.workdir.mkdir(parents=True, exist_ok=True)

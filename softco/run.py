@@ -55,7 +55,7 @@ from softco.qa_tools import SandboxUnavailable
 from softco.rejected import StepRejected, read_answer_file, rejected_steps
 from softco.report.costs import format_total_cost
 from softco.report.stats import run_stats
-from softco.report.terminal import print_sandbox, print_summary, progress_printer
+from softco.report.terminal import Progress, print_sandbox, print_summary
 from softco.safe_text import one_line, safe_line, safe_text
 from softco.sop import Sop, SopError, kinds_for_reading
 from softco.sop_check import load_checked_sop
@@ -444,7 +444,9 @@ def start_new(opts: NewOptions, console: Console) -> int:
     if why is not None:
         console.print(safe_text(why))
     print_sandbox(console)
-    company = Company(sop, llm, board, ws, run_id, settings, on_event=progress_printer(console))
+    progress = Progress(console, budget)
+    company = Company(sop, llm, board, ws, run_id, settings, on_event=progress.on_event)
+    progress.watch(company)
     try:
         outcome = execute(company, llm, board, run_id, requirement)
         print_summary(console, project, outcome, run_stats(board, run_id), run_stats(board))
@@ -674,7 +676,9 @@ def _continue(
             revise=changes,
             answers=answers,
         )
-        company = Company(sop, llm, board, ws, run_id, settings, on_event=progress_printer(console))
+        progress = Progress(console, limits)
+        company = Company(sop, llm, board, ws, run_id, settings, on_event=progress.on_event)
+        progress.watch(company)
         verb = f"revising {revision.stage} of" if revision else "resuming"
         head = safe_text(f" (run {run_id}, branch {branch})")
         console.print(Text.assemble(f"softco: {verb} ", safe_text(project, "bold"), head))

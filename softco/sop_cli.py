@@ -13,26 +13,49 @@ import typer
 sop_app = typer.Typer(
     help="Customise the company: copy the default roles and prompts, check them, draw them.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=False,  # the root app has it
+    rich_markup_mode=None,  # plain help, as the root app's
 )
 
 SopDir = Annotated[
-    Path | None, typer.Argument(help="A SOP directory (default: softco's own roles and templates).", show_default=False)
+    Path | None,
+    typer.Argument(
+        help="A SOP directory (default: softco's own roles and templates).", metavar="DIR", show_default=False
+    ),
 ]
 
 
+def _example_names(incomplete: str) -> list[str]:
+    from softco.sop_init import example_names
+
+    return [n for n in example_names() if n.startswith(incomplete)]
+
+
 @sop_app.command("init")
-def init(dir: Annotated[Path, typer.Argument(help="A new (or empty) directory to copy the default SOP into.")]) -> None:
+def init(
+    dir: Annotated[
+        Path, typer.Argument(help="A new (or empty) directory to copy the SOP into.", metavar="DIR", show_default=False)
+    ],
+    example: Annotated[
+        str | None,
+        typer.Option(
+            help="Copy this example SOP instead of the defaults (security_review, tech_writer).",
+            metavar="NAME",
+            autocompletion=_example_names,
+        ),
+    ] = None,
+) -> None:
     """Copy the default roles/ and sop_templates/ into DIR, with a README on every file and variable."""
     from softco.run import RunError
-    from softco.sop_init import SopInitError, init_sop_dir
+    from softco.sop_init import SopInitError, init_example, init_sop_dir
 
     try:
-        files = init_sop_dir(dir)
+        files = init_sop_dir(dir) if example is None else init_example(dir, example)
     except SopInitError as exc:
         raise RunError(str(exc)) from None
+    what = "roles/, sop_templates/, README.md" if example is None else f"the example {example}"
     sys.stdout.write(
-        f"wrote {len(files)} files to {dir}: roles/, sop_templates/, README.md\n"
+        f"wrote {len(files)} files to {dir}: {what}\n"
         f'next: edit them, then `softco sop validate {dir}` and `softco new "..." --sop {dir} --dry-run`\n'
     )
 
@@ -65,7 +88,13 @@ def validate(dir: SopDir = None) -> None:
 
 
 @sop_app.command("graph")
-def graph(dir: SopDir = None) -> None:
+def graph(
+    dir: SopDir = None,
+    html: Annotated[
+        Path | None,
+        typer.Option(help="Write the graph drawn, as one self-contained HTML file (works offline).", metavar="FILE"),
+    ] = None,
+) -> None:
     """Print the company as a mermaid flowchart: roles, kinds, who watches and publishes what."""
     from softco.run import RunError
     from softco.sop import SopError, load_sop
@@ -77,4 +106,14 @@ def graph(dir: SopDir = None) -> None:
         raise RunError(str(exc)) from None
     from softco.safe_text import visible
 
-    sys.stdout.write(visible(mermaid(sop)))
+    if html is None:
+        sys.stdout.write(visible(mermaid(sop)))
+        return
+    from softco.report.html import render_graph
+
+    title = f"SOP {dir.resolve().name or dir}" if dir is not None else "the default SOP"
+    try:
+        html.write_text(render_graph(title, mermaid(sop)), encoding="utf-8")
+    except OSError as exc:
+        raise RunError(f"cannot write {html}: {exc.strerror or exc}; choose another --html file") from None
+    sys.stdout.write(f"{visible(str(html))}\n")

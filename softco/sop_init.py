@@ -41,6 +41,36 @@ def init_sop_dir(dest: Path) -> list[Path]:
     return sorted(p for p in dest.rglob("*") if p.is_file())
 
 
+def examples_dir() -> Path:
+    """Where the example SOPs are: inside the wheel (package data), or the source checkout's examples/."""
+    roles, _ = default_dirs()
+    packaged = roles.parent / "examples"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "examples"
+
+
+def example_names() -> list[str]:
+    root = examples_dir()
+    return sorted(p.name for p in root.iterdir() if (p / "roles").is_dir()) if root.is_dir() else []
+
+
+def init_example(dest: Path, name: str) -> list[Path]:
+    """Copy the example SOP ``name`` (``examples/<name>``) into ``dest``; never overwrite anything."""
+    names = example_names()
+    if name not in names:
+        raise SopInitError(f"no example SOP {name!r}; the examples are: {', '.join(names) or '(none installed)'}")
+    if dest.exists() and not dest.is_dir():
+        raise SopInitError(f"{dest} is a file; choose a new directory for the SOP")
+    if dest.is_dir() and any(dest.iterdir()):
+        raise SopInitError(f"{dest} is not empty; softco never overwrites files there: choose a new directory")
+    try:
+        shutil.copytree(examples_dir() / name, dest, ignore=shutil.ignore_patterns("__pycache__"), dirs_exist_ok=True)
+    except OSError as exc:
+        raise SopInitError(f"cannot write the SOP into {dest}: {exc.strerror or exc}") from None
+    return sorted(p for p in dest.rglob("*") if p.is_file())
+
+
 def _first_comment(path: Path) -> str:
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.startswith("#"):
@@ -80,6 +110,7 @@ def sop_readme(sop: Sop) -> str:
         "```bash",
         "softco sop validate DIR                       # every problem as file:line: message; exit 2 if any",
         "softco sop graph DIR                          # the company as a mermaid flowchart",
+        "softco sop graph DIR --html graph.html        # ... drawn, in one HTML file that works offline",
         'softco new "a todo app" --sop DIR --dry-run   # every step run against placeholders: no model, no cost',
         'softco new "a todo app" --sop DIR',
         "```",

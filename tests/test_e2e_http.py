@@ -5,6 +5,7 @@ commits, and a real pytest run of the generated code, including one bug -> fix r
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from pathlib import Path
 
@@ -47,6 +48,16 @@ def test_one_line_to_tested_repo_through_http(tmp_path: Path) -> None:
         srv.assert_complete()
     assert res.exit_code == 0, res.stdout + res.stderr
     assert "all 3 tests pass" in res.stdout
+    # each re-ask and retry was on the terminal as it happened, after the time since the start
+    shown = [line for line in res.stdout.splitlines() if re.match(r"\d+:\d\d ! ", line)]
+    assert [line.split(" ", 1)[1].split(" (")[0] for line in shown] == [
+        "! answer rejected",
+        "! answer rejected",
+        "! endpoint slow or unreachable",
+    ]
+    assert shown[0].endswith("re-ask 1/2: product_manager/write_prd/project")
+    assert "priority" in shown[1] and shown[1].endswith("re-ask 2/2: product_manager/write_prd/project")
+    assert all(re.match(r"\d+:\d\d ", line) for line in shown)
 
     # re-asks carried the error text, not the same prompt again
     prd_calls = [r for r in requests if r.step == "product_manager/write_prd/project"]

@@ -224,3 +224,26 @@ def test_model_output_cannot_inject_markup(hostile: Path, browser: webdriver.Chr
     assert sequence_fig.find_elements(By.CSS_SELECTOR, ".diagram svg") == []
     assert "could not be drawn" in sequence_fig.find_element(By.CSS_SELECTOR, ".diagram-error").text
     assert "this is ->>-> not" in sequence_fig.find_element(By.CSS_SELECTOR, "pre.mermaid-src").text
+
+
+# -- `softco sop graph --html` --------------------------------------------------------------------
+
+
+@needs_chromium
+def test_sop_graph_html_draws_the_company_offline(browser: webdriver.Chrome, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from softco.cli import app
+
+    example = Path(__file__).resolve().parent.parent / "examples" / "security_review"
+    out = tmp_path / "graph.html"
+    res = CliRunner().invoke(app, ["sop", "graph", str(example), "--html", str(out)])
+    assert res.exit_code == 0, res.output
+    assert res.stdout.strip() == str(out)
+    page = open_page(browser, out)
+    assert_offline(page)
+    assert page.js("return document.scripts.length") == 2  # mermaid and softco's own, nothing else
+    figure = browser.find_element(By.CSS_SELECTOR, "figure.mermaid-figure")
+    assert "rendered" in (figure.get_attribute("class") or "")
+    svg = figure.find_element(By.CSS_SELECTOR, ".diagram svg").text
+    assert "Erin · Security Reviewer" in svg and "review" in svg and "Customer" in svg

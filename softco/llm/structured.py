@@ -56,15 +56,19 @@ class EndpointFailing(AttemptsError):
 
 @dataclass(frozen=True)
 class Retry:
-    """A transient fault about to be retried, for the terminal: retry ``number`` of ``limit`` in ``delay`` s."""
+    """A transient fault about to be retried, for the terminal: retry ``number`` of ``limit`` in ``delay`` s;
+    or, with ``reask``, an answer that failed validation, asked again at once with the error (``reason``)."""
 
     step_key: str
     number: int
     limit: int
     delay: float
     reason: str
+    reask: bool = False
 
     def describe(self) -> str:
+        if self.reask:
+            return f"answer rejected ({self.reason}), re-ask {self.number}/{self.limit}: {self.step_key}"
         wait = f"{self.delay:.1f}" if self.delay < 10 else f"{self.delay:.0f}"
         retry = f"retry {self.number}/{self.limit} in {wait} s"
         return f"endpoint slow or unreachable ({self.reason}), {retry}: {self.step_key}"
@@ -182,9 +186,9 @@ async def ask_structured(
 
     The answer is read with :func:`lenient_json` before ``parse`` sees it. Transient faults (rate
     limits, 5xx, timeouts) are retried at most ``max_transient`` times with backoff, each one told to
-    ``on_retry`` before the wait. Every attempt, failed or not, is told to ``on_attempt`` as soon as it
-    ends (a call cancelled while it waited for its answer too) and is in the result (or the
-    exception) for the board.
+    ``on_retry`` before the wait, and each re-ask too (``Retry.reask``). Every attempt, failed or not,
+    is told to ``on_attempt`` as soon as it ends (a call cancelled while it waited for its answer too)
+    and is in the result (or the exception) for the board.
     """
     attempts: list[Attempt] = []
 
@@ -234,6 +238,10 @@ async def ask_structured(
                     f"{max_reasks + 1} times; last error: {bound_text(error, 500)}",
                     attempts,
                 ) from None
+            if on_retry is not None:
+                # the error may quote the answer: the terminal shows it as text (softco.safe_text)
+                first = error.splitlines()[0].removeprefix("- ").removeprefix("(root): ")[:120] if error else "invalid"
+                on_retry(Retry(request.step_key, n + 1, max_reasks, 0.0, first, reask=True))
             current = request.model_copy(
                 update={
                     "messages": [

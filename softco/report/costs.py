@@ -98,6 +98,13 @@ def _cost(cost: float | None, measured: int, recorded: int, estimated: int, long
     return " + ".join(parts) or "-"
 
 
+def format_short_cost(stats: RunStats) -> str:
+    """:func:`format_total_cost` in a word or two ('$0.0123', 'unknown', 'unpriced'), for a status line."""
+    if stats.llm_calls == 0:
+        return "-"
+    return _cost(stats.cost_usd, stats.measured_calls, stats.recorded_calls, stats.estimated_calls, long=False)
+
+
 def format_cost(row: CostRow) -> str:
     """'$0.0123'; 'unknown' when the price is not known; 'unpriced' for estimated usage;
     '$0 (replayed)' for a replayed recording; '-' when no LLM call was made."""

@@ -37,6 +37,7 @@ from softco.report.costs import (
     usage_note,
 )
 from softco.report.coverage import coverage
+from softco.report.markdown import keep_dunders
 from softco.report.project import Project, utc
 from softco.views import generic_md
 
@@ -46,8 +47,8 @@ FORMATTER = HtmlFormatter(cssclass="hl", linenos="table", wrapcode=True)
 @cache
 def _markdown() -> MarkdownIt:
     # "commonmark" with html off: raw HTML in artifact text is escaped, not passed through;
-    # images are off so that no markdown can make the page fetch anything.
-    return MarkdownIt("commonmark", {"html": False, "linkify": False}).disable("image")
+    # images are off so that no markdown can make the page fetch anything; `__init__.py` stays itself.
+    return keep_dunders(MarkdownIt("commonmark", {"html": False, "linkify": False}).disable("image"))
 
 
 def md(text: str) -> Markup:
@@ -150,15 +151,29 @@ def context(p: Project) -> dict[str, Any]:
     }
 
 
-def render_report(p: Project) -> str:
-    """The whole report page as one HTML string."""
+def _page_assets() -> dict[str, Any]:
+    """The inline scripts (mermaid and ours), the CSS, and a CSP that allows those scripts and nothing else."""
     scripts = [_script(_asset("vendor", "mermaid.min.js")), _script(_asset("templates", "report.js"))]
     hashes = " ".join(f"'{_csp_hash(js)}'" for js in scripts)
     csp = f"default-src 'none'; img-src data:; font-src data:; style-src 'unsafe-inline'; script-src {hashes}"
     css = _asset("templates", "report.css") + "\n" + pygments_css()
-    template = _env().get_template("report.html.j2")
     # safe: the CSS and scripts are our own files and the vendored mermaid build, not model output
-    return template.render(**context(p), csp=csp, css=Markup(css), scripts=[Markup(js) for js in scripts])
+    return {"csp": csp, "css": Markup(css), "scripts": [Markup(js) for js in scripts]}
+
+
+def render_report(p: Project) -> str:
+    """The whole report page as one HTML string."""
+    return _env().get_template("report.html.j2").render(**context(p), **_page_assets())
+
+
+def render_graph(title: str, mermaid_src: str) -> str:
+    """A self-contained page drawing one mermaid diagram (``softco sop graph --html``), offline.
+
+    The source is escaped into the page; the report's script draws it with ``securityLevel: 'strict'`` and
+    turns any tag in it into text, so mermaid's own ``<br/>`` line breaks become `` · ``."""
+    src = mermaid_src.replace("<br/>", " · ")
+    page = _env().get_template("graph.html.j2")
+    return page.render(title=title, src=src, version=softco.__version__, **_page_assets())
 
 
 def default_report_path(project: Path) -> Path:

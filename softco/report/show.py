@@ -12,6 +12,7 @@ from pathlib import PurePosixPath
 
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.markdown import Markdown
+from rich.padding import Padding
 from rich.rule import Rule
 from rich.syntax import Syntax
 from rich.table import Table
@@ -28,6 +29,7 @@ from softco.report.costs import (
     usage_note,
 )
 from softco.report.coverage import CoverageRow, coverage
+from softco.report.markdown import terminal_markdown
 from softco.report.project import Project, ReportError, utc
 from softco.safe_text import safe_line, safe_text, visible
 from softco.views import design_md, generic_md, prd_md
@@ -91,7 +93,8 @@ def tasks(p: Project) -> RenderableType:
         return _none("tasks")
     table = Table(title="Tasks", title_justify="left")
     for col in ("file", "requirements", "depends on", "what"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
+    blocks: list[RenderableType] = [Text("Tasks", style="italic")]
     for t in doc.tasks:
         table.add_row(
             safe_text(t.path, style="cyan"),
@@ -99,7 +102,21 @@ def tasks(p: Project) -> RenderableType:
             safe_text(", ".join(t.depends_on)),
             safe_text(t.description),
         )
-    return table
+        head = safe_text(t.path, style="bold cyan").append(f"  {', '.join(t.req_ids) or 'support'}")
+        if t.depends_on:
+            head.append_text(safe_text(f"  after {', '.join(t.depends_on)}", style="dim"))
+        blocks += [head, _indented(safe_text(t.description))]
+    return _ByWidth(table, Group(*blocks))
+
+
+def _indented(text: Text, by: int = 4) -> Padding:
+    """``text`` wrapped with every line indented (a block under a heading)."""
+    return Padding(text, (0, 0, 0, by))
+
+
+def _heading(text: Text) -> Group:
+    """A heading that wraps (a rich Rule would cut a long title): the text, then a rule under it."""
+    return Group(text, Rule(style="dim"))
 
 
 def _source(path: str, content: str) -> Syntax:
@@ -108,8 +125,8 @@ def _source(path: str, content: str) -> Syntax:
 
 
 def _markdown(md: str) -> Markdown:
-    """A model's markdown: control characters visible, links as text (no OSC 8 hyperlinks)."""
-    return Markdown(visible(md), hyperlinks=False)
+    """A model's markdown: control characters visible, links as text (no OSC 8 hyperlinks), dunders kept."""
+    return terminal_markdown(visible(md), hyperlinks=False)
 
 
 def code(p: Project) -> RenderableType:
@@ -119,7 +136,7 @@ def code(p: Project) -> RenderableType:
     parts: list[RenderableType] = []
     for path, c in files.items():
         head = f"{path}  ({', '.join(c.req_ids) or 'support'})" + (f"  {c.notes}" if c.notes else "")
-        parts += [Rule(safe_line(head, style="bold cyan", limit=400), align="left"), _source(path, c.content)]
+        parts += [_heading(safe_line(head, style="bold cyan", limit=1000)), _source(path, c.content)]
     return Group(*parts)
 
 
@@ -130,7 +147,7 @@ def tests(p: Project) -> RenderableType:
     parts: list[RenderableType] = []
     for path, t in files.items():
         head = f"{path}  (tests {t.source})"
-        parts += [Rule(safe_line(head, style="bold cyan", limit=400), align="left"), _source(path, t.content)]
+        parts += [_heading(safe_line(head, style="bold cyan", limit=1000)), _source(path, t.content)]
     report = p.test_report
     if report is None:
         return Group(*parts, Text("the tests have not been run yet", style="yellow"))
@@ -142,7 +159,7 @@ def tests(p: Project) -> RenderableType:
     parts.append(table)
     for r in report.results:
         if r.outcome in ("failed", "error"):
-            failed = Rule(safe_line(f"FAILED {r.nodeid}", style="bold red", limit=400), align="left")
+            failed = _heading(safe_line(f"FAILED {r.nodeid}", style="bold red", limit=1000))
             parts += [failed, safe_text(r.message.strip())]
     return Group(*parts)
 
@@ -152,21 +169,31 @@ def board(p: Project) -> RenderableType:
         return _none("message")
     start = p.messages[0].created_at
     kinds = {m.id: m.kind for m in p.messages}
-    table = Table(title=f"Board: {len(p.messages)} messages", title_justify="left")
+    title = f"Board: {len(p.messages)} messages"
+    table = Table(title=title, title_justify="left")
     for col in ("#", "time", "kind", "sender", "subject", "in reply to", "commit"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
+    blocks: list[RenderableType] = [Text(title, style="italic")]
+    kind_w = max(len(m.kind) for m in p.messages)
+    sender_w = max(len(p.role_name(m.sender_role)) for m in p.messages)
     for m in p.messages:
         reply = f"#{m.cause_id} {kinds.get(m.cause_id, '')}" if m.cause_id is not None else ""
+        offset, sha = f"+{m.created_at - start:.1f}s", m.commit_sha[:7] if m.commit_sha else ""
         table.add_row(
             str(m.id),
-            f"+{m.created_at - start:.1f}s",
+            offset,
             Text(m.kind, style="bold"),
             safe_text(p.role_name(m.sender_role)),
             safe_text(p.title_of(m)),
             Text(reply),
-            Text(m.commit_sha[:7] if m.commit_sha else "", style="yellow"),
+            Text(sha, style="yellow"),
         )
-    return table
+        # 80 columns: one line of who and when, the subject wrapped under it
+        head = Text(f"{f'#{m.id}':<4} {offset:>7}  ").append(m.kind.ljust(kind_w), style="bold").append("  ")
+        head.append_text(safe_text(p.role_name(m.sender_role).ljust(sender_w)))
+        head.append(f"  {sha or '-':7}", style="yellow").append(f"  re {reply}" if reply else "", style="dim")
+        blocks += [head, _indented(safe_text(p.title_of(m)), 14)]
+    return _ByWidth(table, Group(*blocks))
 
 
 def _cost_table(title: str, rows: list[CostRow]) -> Table:
@@ -202,25 +229,54 @@ def cost(p: Project) -> RenderableType:
         ("Cost per role", cost_by_role(p.steps, p.role_name)),
         ("Cost per step", cost_by_step(p.steps)),
     ):
-        tables.append(_ByWidth(_cost_table(title, rows), _narrow_cost_table(title, rows)))
+        tables.append(_ByWidth(_cost_table(title, rows), _NarrowCost(title, rows)))
     return Group(*tables, total)
 
 
-def _narrow_cost_table(title: str, rows: list[CostRow]) -> Table:
-    """A cost table in 80 columns: no box, prompt + completion tokens in one column."""
-    reasks, retries = any(r.reasks for r in rows), any(r.retries for r in rows)
-    table = Table(title=title, title_justify="left", box=None, header_style="bold", pad_edge=False)
-    table.add_column("step", overflow="fold")
-    for col in ("calls", *(["re-asks"] if reasks else []), *(["retries"] if retries else []), "tokens in+out"):
-        table.add_column(col, justify="right", no_wrap=True)
-    for col in ("cost", "time"):
-        table.add_column(col, justify="right", no_wrap=True)
-    for r in rows:
-        tokens = f"{format_count(r.prompt_tokens, r.estimated_calls > 0)}+{r.completion_tokens:,}" if r.calls else "-"
-        counts = [*([str(r.reasks)] if reasks else []), *([str(r.retries)] if retries else [])]
-        cells = [str(r.calls), *counts, tokens, format_cost(r), f"{r.seconds:.2f} s"]
-        table.add_row(safe_text(r.name), *cells)
-    return table
+class _NarrowCost:
+    """A cost table in the terminal's width: no box, prompt + completion tokens in one column, and a step
+    name too long to share its line with the figures on a line of its own, cut only between path parts."""
+
+    def __init__(self, title: str, rows: list[CostRow]) -> None:
+        self.title, self.rows = title, rows
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        reasks, retries = any(r.reasks for r in self.rows), any(r.retries for r in self.rows)
+        head = ["calls", *(["re-asks"] if reasks else []), *(["retries"] if retries else []), "tokens in+out"]
+        head += ["cost", "time"]
+        figures = []
+        for r in self.rows:
+            tokens = (
+                f"{format_count(r.prompt_tokens, r.estimated_calls > 0)}+{r.completion_tokens:,}" if r.calls else "-"
+            )
+            counts = [*([str(r.reasks)] if reasks else []), *([str(r.retries)] if retries else [])]
+            figures.append([str(r.calls), *counts, tokens, format_cost(r), f"{r.seconds:.2f} s"])
+        widths = [max(len(c) for c in col) for col in zip(head, *figures, strict=True)]
+        numbers = sum(widths) + 2 * len(widths)
+        names = [visible(r.name, multiline=False) for r in self.rows]
+        name_w = max(4, min(max(len(n) for n in [*names, "step"]), options.max_width - numbers))
+
+        def line(name: str, cells: list[str]) -> str:
+            return name.ljust(name_w) + "".join("  " + c.rjust(w) for c, w in zip(cells, widths, strict=True))
+
+        yield Text(self.title, style="italic")
+        yield Text(line("step", head), style="bold")
+        for name, cells in zip(names, figures, strict=True):
+            if len(name) > name_w:
+                for part in _path_lines(name, options.max_width):
+                    yield Text(part)
+                name = ""
+            yield Text(line(name, cells))
+
+
+def _path_lines(name: str, width: int) -> list[str]:
+    """``name`` in lines of at most ``width``, broken after a ``/`` where it can be (a step key's parts)."""
+    lines: list[str] = []
+    while len(name) > width:
+        cut = name.rfind("/", 0, width) + 1 or width
+        lines.append(name[:cut])
+        name = name[cut:]
+    return [*lines, name]
 
 
 def trace(p: Project) -> RenderableType:
@@ -319,4 +375,6 @@ def render(p: Project, view: str | None = None) -> RenderableType:
 
 
 def show(console: Console, p: Project, view: str | None = None) -> None:
-    console.print(render(p, view))
+    # wrapped at the terminal's width, never cut: the CLI's console soft-wraps (progress lines) and
+    # would let rich crop what a view lays out
+    console.print(render(p, view), soft_wrap=False)

@@ -2,37 +2,164 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from softco.company import Event, Outcome
-from softco.report.costs import format_total_cost, format_usage
-from softco.report.stats import RunStats
-from softco.safe_text import safe_line, safe_text
+from softco.board import Board
+from softco.budget import Budget, format_usd
+from softco.company import Company, Event, Outcome
+from softco.report.costs import format_count, format_short_cost, format_total_cost, format_usage
+from softco.report.stats import RunStats, run_stats
+from softco.safe_text import one_line, safe_line, safe_text
+
+#: Seconds of silence after which a status line says what the run is waiting on.
+HEARTBEAT = 8.0
+#: A status line comes at least this often while lines flow, so spend and progress stay in view.
+STATUS_EVERY = 60.0
 
 
-def progress_printer(console: Console):  # type: ignore[no-untyped-def]
-    """A callback that prints one line per step started, published or skipped.
+#: How a re-ask's line starts (:meth:`softco.llm.structured.Retry.describe`).
+REASK = "answer rejected"
 
-    Role names come from the SOP and step subjects and titles from a model: they are printed as
-    text (:mod:`softco.safe_text`), never as console markup.
+
+def elapsed(seconds: float) -> str:
+    """``0:07``, ``12:34``, ``1:02:03``."""
+    s = int(max(seconds, 0))
+    h, m = divmod(s // 60, 60)
+    return f"{h}:{m:02d}:{s % 60:02d}" if h else f"{m}:{s % 60:02d}"
+
+
+class Progress:
+    """What the CLI prints while a run goes: a line per step started, published, retried or re-asked, each
+    after the time since the run started; and a status line (steps done of those known, what is waited
+    on and for how long, what was spent against the budget, the retries) when nothing was printed for
+    :data:`HEARTBEAT` seconds, or :data:`STATUS_EVERY` seconds after the last one.
+
+    The heartbeat is a timer on the run's event loop, so it stays quiet while the loop is blocked on a
+    person (an --approve prompt, $EDITOR under --human). Role names come from the SOP and step
+    subjects and titles from a model: they are printed as text (:mod:`softco.safe_text`), never markup.
     """
 
-    def on_event(e: Event) -> None:
+    def __init__(
+        self,
+        console: Console,
+        budget: Budget | None = None,
+        heartbeat: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.console = console
+        self.budget = budget
+        self.heartbeat = HEARTBEAT if heartbeat is None else heartbeat
+        self.clock = clock
+        self.started = clock()
+        self.company: Company | None = None
+        self.board: Board | None = None
+        self.run_id: str | None = None
+        self._done_before: set[str] = set()
+        self._step_started: dict[str, float] = {}
+        self.retries = 0
+        self.reasks = 0
+        self._last_line = self.started
+        self._last_status = self.started
+        self._timer: asyncio.TimerHandle | None = None
+
+    def watch(self, company: Company) -> None:
+        """Count the steps of ``company`` (those it finished before this run are not this run's)."""
+        self.company = company
+        self.board, self.run_id = company.board, company.run_id
+        self._done_before = set(company.finished)
+
+    # lines ---------------------------------------------------------------------------------------
+    def _print(self, line: Text) -> None:
+        now = self.clock()
+        self.console.print(Text(elapsed(now - self.started) + " ", style="dim") + line)
+        self._last_line = now
+        if now - self._last_status >= STATUS_EVERY:
+            self.print_status()
+        self._arm()
+
+    def on_event(self, e: Event) -> None:
         who = f"{e.role.name} ({e.role.title})" if e.role else "Customer"
-        role_id, _, rest = e.step_key.partition("/")
+        _, _, rest = e.step_key.partition("/")
         if e.kind == "start":
-            console.print(Text.assemble(("…", "dim"), " ", safe_line(who), " ", safe_line(rest, "bold")))
+            self._step_started.setdefault(e.step_key, self.clock())
+            self._print(Text.assemble(("…", "dim"), " ", safe_line(who), " ", safe_line(rest, "bold")))
         elif e.kind == "publish" and e.message is not None:
             line = Text.assemble(("✓", "green"), " ", safe_line(who), " published ", safe_line(e.message.kind, "bold"))
-            console.print(line.append(": ").append_text(safe_line(e.title)))
+            self._print(line.append(": ").append_text(safe_line(e.title)))
         elif e.kind == "retry":  # printed as it happens: a slow or silent endpoint is never a silent wait
-            console.print(Text("! ", style="yellow") + safe_line(e.title))
+            if e.title.startswith(REASK):
+                self.reasks += 1
+            else:
+                self.retries += 1
+            self._print(Text("! ", style="yellow") + safe_line(e.title))
 
-    return on_event
+    # status --------------------------------------------------------------------------------------
+    def waiting(self) -> list[tuple[str, float]]:
+        """The steps running now, longest first, with their seconds so far."""
+        if self.company is None:
+            return []
+        now = self.clock()
+        running = [k for k, t in self.company.tasks.items() if not t.done()]
+        return sorted(((k, now - self._step_started.get(k, now)) for k in running), key=lambda kv: -kv[1])
+
+    def status(self) -> Text:
+        parts = []
+        if self.company is not None:
+            done = self.company.finished - self._done_before
+            known = done | set(self._step_started) | {s.key for s in self.company.queue}
+            parts.append(f"{len(done)}/{len(known)} steps done")
+        waiting = self.waiting()
+        if waiting:
+            key, secs = waiting[0]
+            more = f" and {len(waiting) - 1} more" if len(waiting) > 1 else ""
+            parts.append(f"waiting on {one_line(key)} ({secs:.0f} s){more}")
+        if self.board is not None and self.run_id is not None:
+            stats = run_stats(self.board, self.run_id)
+            tokens = format_count(stats.prompt_tokens + stats.completion_tokens, stats.estimated_calls > 0)
+            parts.append(f"spent {tokens} tokens, {format_short_cost(stats)}")
+        b = self.budget
+        if b is not None and b.max_usd is not None:
+            parts.append(f"budget {format_usd(b.spent_usd)} of {format_usd(b.max_usd)}")
+        if b is not None and b.max_tokens is not None:
+            parts.append(f"token budget {b.spent_tokens:,} of {b.max_tokens:,}")
+        faults = [(self.retries, "retry", "retries"), (self.reasks, "re-ask", "re-asks")]
+        parts += [f"{n} {one if n == 1 else many}" for n, one, many in faults if n]
+        return Text("· " + " · ".join(parts or ["running"]), style="dim")
+
+    def print_status(self) -> None:
+        self._last_status = self.clock()
+        self._print(self.status())
+
+    def _arm(self, at_least: float = 0.0) -> None:
+        """Make sure a heartbeat is due, in ``at_least`` seconds or more (only inside the run's event loop)."""
+        if self._timer is not None or self.heartbeat <= 0:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        due = max(self._last_line + self.heartbeat - self.clock(), at_least)
+        self._timer = loop.call_later(due, self._beat)
+
+    def _beat(self) -> None:
+        self._timer = None
+        silent = self.clock() - self._last_line >= self.heartbeat
+        if silent and self.waiting():
+            self.print_status()  # re-arms
+        else:  # a line came meanwhile, or nothing runs (look again a heartbeat later, not at once)
+            self._arm(at_least=self.heartbeat if silent else 0.0)
+
+
+def progress_printer(console: Console) -> Callable[[Event], None]:
+    """The per-event lines alone (no status, no heartbeat): :meth:`Progress.on_event`."""
+    return Progress(console, heartbeat=0).on_event
 
 
 def print_summary(
