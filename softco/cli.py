@@ -146,7 +146,8 @@ def new(
         str | None,
         typer.Option(
             help="How answers are asked for: schema (response_format json_schema), json (JSON mode, schema in the "
-            "prompt) or prompt (schema in the prompt); default SOFTCO_STRUCTURED, else negotiated per endpoint."
+            "prompt) or prompt (schema in the prompt); default SOFTCO_STRUCTURED, else negotiated per endpoint.",
+            metavar="schema|json|prompt",
         ),
     ] = None,
 ) -> None:
