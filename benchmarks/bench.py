@@ -54,6 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from synthetic import SyntheticProject, project  # noqa: E402
 
 from softco.llm.fake_server import FakeOpenAIServer, FakeRequest  # noqa: E402
+from softco.run import DEFAULT_CONCURRENCY  # noqa: E402
 from softco.sop import default_dirs  # noqa: E402
 
 ROLES = ("product_manager", "architect", "engineer", "qa_engineer")
@@ -140,8 +141,8 @@ def measure(n: int, work: Path, latency: float, per_token: float, concurrency: i
     proj = project(n)
     out = work / f"out-{n}"
     base = ["new", proj.requirement, "--name", proj.package, "--output", str(out), "--model", "gpt-4o-mini"]
-    if concurrency is not None:
-        base += ["--concurrency", str(concurrency)]
+    # the fake server stands in for a remote API: softco's default for one (it gives a local server 2)
+    base += ["--concurrency", str(concurrency if concurrency is not None else DEFAULT_CONCURRENCY)]
     clock_offset = time.time() - time.monotonic()
 
     def answer(req: FakeRequest) -> Any:
@@ -293,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     # (gpt-4o-mini ~60 tokens/s, gpt-4.1 ~70), so softco's own share of the time is not flattered.
     parser.add_argument("--latency", type=float, default=0.5, help="seconds per LLM call (default 0.5)")
     parser.add_argument("--per-token", type=float, default=0.01, help="seconds per completion token (default 0.01)")
-    parser.add_argument("--concurrency", type=int, default=None, help="softco --concurrency (default: softco's)")
+    parser.add_argument("--concurrency", type=int, default=None, help="softco --concurrency (default 16)")
     parser.add_argument("--keep", type=Path, default=None, help="keep the generated projects in this new directory")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
@@ -314,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.keep is not None:
             shutil.copytree(work, args.keep)
         shutil.rmtree(work, ignore_errors=True)
-    conc = args.concurrency if args.concurrency is not None else "default"
+    conc = args.concurrency if args.concurrency is not None else f"{DEFAULT_CONCURRENCY} (default)"
     print(
         f"softco benchmark: latency {args.latency} s/call + {args.per_token} s/completion token, "
         f"concurrency {conc}, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}"

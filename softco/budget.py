@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from softco.errors import BudgetStop, UsageError
-from softco.llm.base import LLM, LLMError, LLMRequest, LLMResponse, ModelSettings
+from softco.llm.base import LLM, LLMError, LLMRequest, LLMResponse, ModelSettings, TransientLLMError, Usage
 
 PRICES: dict[str, tuple[float, float]] = {
     "gpt-4o": (2.50, 10.00),
@@ -227,13 +227,12 @@ class BudgetedLLM(LLM):
         self.budget.reserved_tokens += worst.tokens
         self.budget.reserved_usd += worst.usd or 0.0
 
-    def _release(self, worst: WorstCase, response: LLMResponse | None, model: str) -> None:
+    def _release(self, worst: WorstCase, usage: Usage | None, model: str) -> None:
         b = self.budget
         self.in_flight -= 1
         b.reserved_tokens -= worst.tokens
         b.reserved_usd -= worst.usd or 0.0
-        if response is not None:
-            usage = response.usage
+        if usage is not None:
             b.spent_tokens += usage.prompt_tokens + usage.completion_tokens
             b.spent_usd += cost_usd(model, usage.prompt_tokens, usage.completion_tokens) or 0.0
 
@@ -243,12 +242,16 @@ class BudgetedLLM(LLM):
             settings = request.settings.model_copy(update={"max_tokens": worst.completion})
             request = request.model_copy(update={"settings": settings})
         await self._reserve(request, worst)
-        response: LLMResponse | None = None
+        used: Usage | None = None
         try:
             response = await self.inner.complete(request)
+            used = response.usage
             return response
+        except TransientLLMError as exc:  # a call cut off while the endpoint worked on it (a timeout) still used
+            used = exc.usage  # something: its estimate counts
+            raise
         finally:  # also when the call failed or was cancelled: its reservation is given back
-            self._release(worst, response, request.settings.model or self.model)
+            self._release(worst, used, request.settings.model or self.model)
             settled, self._settled = self._settled, None
             if settled is not None:
                 settled.set()

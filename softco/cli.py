@@ -103,8 +103,11 @@ def new(
     base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint URL.", metavar="URL")] = None,
     max_fix_rounds: Annotated[int, typer.Option(help="Engineer/QA fix rounds at most.", metavar="N")] = 3,
     concurrency: Annotated[
-        int, typer.Option(help="Model calls and tool steps that may run at once.", metavar="N")
-    ] = 16,
+        int | None,
+        typer.Option(
+            help="Model calls and tool steps that may run at once (default 16; 2 for a local server).", metavar="N"
+        ),
+    ] = None,
     llm: Annotated[
         str | None, typer.Option(help="'openai' (default), 'replay:FILE' or 'script:FILE'.", metavar="PROVIDER")
     ] = None,
@@ -139,6 +142,14 @@ def new(
         list[str] | None,
         typer.Option(help="Play this role yourself (role id, e.g. architect); repeatable.", metavar="ROLE"),
     ] = None,
+    structured: Annotated[
+        str | None,
+        typer.Option(
+            help="How answers are asked for: schema (response_format json_schema), json (JSON mode, schema in the "
+            "prompt) or prompt (schema in the prompt); default SOFTCO_STRUCTURED, else negotiated per endpoint.",
+            metavar="schema|json|prompt",
+        ),
+    ] = None,
 ) -> None:
     """Build a project from one line of requirement."""
     _load_run()
@@ -165,6 +176,7 @@ def new(
         approve=[k.strip() for k in (approve or "").split(",") if k.strip()],
         yes=yes,
         human=human or [],
+        structured=structured,
     )
     raise typer.Exit(start_new(opts, console))
 

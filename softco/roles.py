@@ -8,6 +8,7 @@ artifact kind they publish; tool actions run softco's built-in tools.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import time
 from collections.abc import Callable
@@ -30,7 +31,7 @@ from softco.budget import cost_usd
 from softco.cache import StepCache
 from softco.interfaces import DEFAULT_BUDGET, DependencyInterfaces, dependency_interfaces
 from softco.llm.base import LLM, ChatMessage, LLMRequest, LLMResponse
-from softco.llm.structured import Attempt, AttemptsError, InvalidAnswer, Retry, ask_structured, strip_fences
+from softco.llm.structured import CANCELLED, FAULT, Attempt, InvalidAnswer, Retry, ask_structured, lenient_json
 from softco.prompts import render
 from softco.rejected import AnswerFile, keep_rejected, refused_answer_file
 from softco.sandbox import Limits
@@ -207,9 +208,10 @@ class StepContext:
 
 
 def attempt_status(a: Attempt) -> str:
-    """ok / cached / invalid (re-asked with the error) / fault (transport error, retried)."""
-    if a.response.finish_reason == "fault":
-        return "fault"
+    """ok / cached / invalid (re-asked with the error) / fault (transport error, retried) / cancelled (the
+    run stopped while the call waited for its answer)."""
+    if a.response.finish_reason in (FAULT, CANCELLED):
+        return a.response.finish_reason
     if a.error:
         return "invalid"
     return "cached" if a.response.cached else "ok"
@@ -226,26 +228,36 @@ def call_cost(model: str, response: LLMResponse) -> float | None:
     return cost_usd(model, usage.prompt_tokens, usage.completion_tokens)
 
 
-def _record_attempts(ctx: StepContext, step: Step, attempts: list[Attempt]) -> None:
-    for i, a in enumerate(attempts):
-        model = a.response.model or a.request.settings.model or ctx.llm.model
-        usage = a.response.usage
-        ctx.board.record_step(
-            **step.identity(),
-            run_id=ctx.run_id,
-            status=attempt_status(a),
-            started_at=a.started_at,
-            finished_at=a.finished_at,
-            attempt=i + 1,
-            request_hash=a.request.request_hash(),
-            request_json=a.request.model_dump_json(),
-            response_json=a.response.model_dump_json(),
-            prompt_tokens=usage.prompt_tokens,
-            completion_tokens=usage.completion_tokens,
-            cost_usd=call_cost(model, a.response),
-            error=a.error,
-            usage_source=usage.source,
-        )
+def _record_attempt(ctx: StepContext, step: Step, a: Attempt, number: int) -> None:
+    """One attempt of a step's call, as a board row: written as soon as the attempt ends."""
+    model = a.response.model or a.request.settings.model or ctx.llm.model
+    usage = a.response.usage
+    ctx.board.record_step(
+        **step.identity(),
+        run_id=ctx.run_id,
+        status=attempt_status(a),
+        started_at=a.started_at,
+        finished_at=a.finished_at,
+        attempt=number,
+        request_hash=a.request.request_hash(),
+        request_json=a.request.model_dump_json(),
+        response_json=a.response.model_dump_json(),
+        prompt_tokens=usage.prompt_tokens,
+        completion_tokens=usage.completion_tokens,
+        cost_usd=call_cost(model, a.response),
+        error=a.error,
+        usage_source=usage.source,
+    )
+
+
+def _recorder(ctx: StepContext, step: Step) -> Callable[[Attempt], None]:
+    """What writes each attempt of a step's call to the board as it ends, numbered from 1."""
+    numbers = itertools.count(1)
+
+    def record(attempt: Attempt) -> None:
+        _record_attempt(ctx, step, attempt, next(numbers))
+
+    return record
 
 
 async def run_llm_step(ctx: StepContext, step: Step) -> list[Artifact]:
@@ -259,33 +271,30 @@ async def run_llm_step(ctx: StepContext, step: Step) -> list[Artifact]:
     answer_file = ctx.answers.get(step.key)
     if answer_file is not None:  # a person's answer, validated like a model's but never re-asked
         try:
-            result = await ask_structured(AnswerFile(answer_file), request, parse, max_reasks=0)
+            result = await ask_structured(
+                AnswerFile(answer_file), request, parse, max_reasks=0, on_attempt=_recorder(ctx, step)
+            )
         except InvalidAnswer as exc:
-            _record_attempts(ctx, step, exc.attempts)
             raise refused_answer_file(Path(ctx.project_dir), step.key, answer_file, exc) from None
-        _record_attempts(ctx, step, result.attempts)
         return [result.value]
     provider = ctx.llm.cache_id_for(step.key) if ctx.cache is not None else None
     if ctx.cache is not None and provider is not None:
         hit = ctx.cache.get(provider, request.request_hash())
         if hit is not None:
             try:
-                value = parse(strip_fences(hit.content))
+                value = parse(lenient_json(hit.content))
             except (ValidationError, ValueError):
                 pass  # a stale entry that today's schema rejects: ask again
             else:
                 now = time.time()
                 cached = hit.model_copy(update={"cached": True})
-                _record_attempts(ctx, step, [Attempt(request, cached, now, now)])
+                _record_attempt(ctx, step, Attempt(request, cached, now, now), 1)
                 return [value]
+    record = _recorder(ctx, step)
     try:
-        result = await ask_structured(ctx.llm, request, parse, on_retry=ctx.on_retry)
-    except AttemptsError as exc:
-        _record_attempts(ctx, step, exc.attempts)
-        if isinstance(exc, InvalidAnswer):  # keep the last answer on disk and say the ways out
-            raise keep_rejected(Path(ctx.project_dir), step.key, step.role.id, exc) from None
-        raise
-    _record_attempts(ctx, step, result.attempts)
+        result = await ask_structured(ctx.llm, request, parse, on_retry=ctx.on_retry, on_attempt=record)
+    except InvalidAnswer as exc:  # keep the last answer on disk and say the ways out
+        raise keep_rejected(Path(ctx.project_dir), step.key, step.role.id, exc) from None
     if ctx.cache is not None and provider is not None:
         ctx.cache.put(provider, request.request_hash(), result.attempts[-1].response)
     return [result.value]

@@ -46,7 +46,7 @@ from softco.gates import AutoApprove, ConsoleGate, Gate
 from softco.llm.base import LLM, LLMError
 from softco.llm.dryrun import DryRunLLM, DryRunStep
 from softco.llm.human import HumanLLM, RoutingLLM
-from softco.llm.openai import EndpointNotConfigured, check_role_endpoints
+from softco.llm.openai import LOCAL_CONCURRENCY, EndpointNotConfigured, OpenAILLM, check_role_endpoints, serves_locally
 from softco.llm.providers import ProviderError, default_model, make_llm
 from softco.llm.replay import RecordingLLM, ReplayError, make_header
 from softco.lock import Holder, ProjectLock, holder
@@ -62,6 +62,10 @@ from softco.sop_check import load_checked_sop
 from softco.workspace import Workspace, WorkspaceError, choose_project_dir, slugify
 
 MAX_REQUIREMENT_CHARS = 20_000
+#: Model calls and tool steps at once, unless --concurrency says (LOCAL_CONCURRENCY for a local server).
+DEFAULT_CONCURRENCY = 16
+#: The structured-output mode each endpoint takes, shared by the projects of an output directory.
+ENDPOINTS_FILE = "endpoints.json"
 
 
 class RunError(SoftcoError):
@@ -81,7 +85,8 @@ class NewOptions:
     model: str | None = None
     base_url: str | None = None
     max_fix_rounds: int = 3
-    concurrency: int = 16
+    #: None: DEFAULT_CONCURRENCY, or LOCAL_CONCURRENCY for a server on this machine (see :func:`pick_concurrency`)
+    concurrency: int | None = None
     llm: str | None = None
     record: Path | None = None
     produced_by: str | None = None
@@ -92,6 +97,8 @@ class NewOptions:
     human: list[str] = field(default_factory=list)
     cache: bool = True
     dry_run: bool = False
+    #: --structured: schema, json or prompt (None: SOFTCO_STRUCTURED, else negotiated per endpoint)
+    structured: str | None = None
 
 
 def _jsonable(opts: NewOptions) -> dict[str, Any]:
@@ -103,6 +110,28 @@ def _jsonable(opts: NewOptions) -> dict[str, Any]:
 
 def output_dir(output: Path | None) -> Path:
     return output or Path(os.environ.get("SOFTCO_OUTPUT") or "output")
+
+
+def pick_concurrency(opts: NewOptions) -> tuple[int, str | None]:
+    """How many calls at once, and a line saying why when softco chose fewer than usual: --concurrency if
+    given; for a server on this machine or the local network, which mostly answers one request at a time,
+    LOCAL_CONCURRENCY; otherwise DEFAULT_CONCURRENCY."""
+    if opts.concurrency is not None:
+        return opts.concurrency, None
+    url = opts.base_url or os.environ.get("OPENAI_BASE_URL") or ""
+    if opts.llm in (None, "openai") and not opts.dry_run and url and serves_locally(url):
+        return LOCAL_CONCURRENCY, (
+            f"concurrency {LOCAL_CONCURRENCY}: {url} is a local server, which mostly answers one request at a time "
+            "(--concurrency N to change)"
+        )
+    return DEFAULT_CONCURRENCY, None
+
+
+def remember_modes(llm: LLM, output: Path) -> None:
+    """Let an OpenAI-compatible provider remember what structured output each endpoint takes, in the output
+    directory's state (next to the step cache), so the next run does not probe again."""
+    if isinstance(llm, OpenAILLM):
+        llm.remember_modes_in(output / ".softco" / ENDPOINTS_FILE)
 
 
 def check_limits(budget: float | None, token_budget: int | None, max_fix_rounds: int = 0, concurrency: int = 1) -> None:
@@ -160,7 +189,7 @@ def _provider(
         console.print(Text.assemble(("warning:", "yellow"), " ", safe_text(msg)))
 
     try:
-        llm = provider or make_llm(opts.llm, opts.model, opts.base_url, on_warning=warn)
+        llm = provider or make_llm(opts.llm, opts.model, opts.base_url, on_warning=warn, structured=opts.structured)
         models = [llm.model, *(m for m in role_models if m)]
         unpriced = next((m for m in models if price_of(m) is None), None)
         if budget.max_usd is not None and unpriced is not None:
@@ -367,7 +396,9 @@ def print_dry_run(console: Console, dry: DryRunLLM, sop: Sop) -> None:
 
 
 def start_new(opts: NewOptions, console: Console) -> int:
-    check_limits(opts.budget, opts.token_budget, opts.max_fix_rounds, opts.concurrency)
+    concurrency, why = pick_concurrency(opts)
+    opts.concurrency = concurrency  # saved with the run: a resume keeps it
+    check_limits(opts.budget, opts.token_budget, opts.max_fix_rounds, concurrency)
     check_environment()
     requirement = check_requirement(opts.requirement)
     sop = checked_sop(opts)
@@ -391,11 +422,12 @@ def start_new(opts: NewOptions, console: Console) -> int:
         raise RunError(f"cannot create the project under {out}: {_describe_io(exc)}") from None
     if dry is not None:
         dry.prompts_dir = project / ".softco" / "prompts"
+    remember_modes(base, out)
     llm = _wrap(base, opts, sop.sop_hash, requirement, budget, project)
     run_id = uuid.uuid4().hex[:12]
     settings = Settings(
         max_fix_rounds=opts.max_fix_rounds,
-        concurrency=opts.concurrency,
+        concurrency=concurrency,
         cache=step_cache(out, opts, llm),
         gate=_gate(opts, sop, console, project),
     )
@@ -409,6 +441,8 @@ def start_new(opts: NewOptions, console: Console) -> int:
         raise
     head = safe_text(f" (run {run_id}, model {llm.model})")
     console.print(Text.assemble("softco: building ", safe_text(project, "bold"), head))
+    if why is not None:
+        console.print(safe_text(why))
     print_sandbox(console)
     progress = Progress(console, budget)
     company = Company(sop, llm, board, ws, run_id, settings, on_event=progress.on_event)
@@ -605,7 +639,7 @@ def _continue(
             opts.budget = budget
         if token_budget is not None:
             opts.token_budget = token_budget
-        check_limits(opts.budget, opts.token_budget, opts.max_fix_rounds, opts.concurrency)  # saved ones too
+        check_limits(opts.budget, opts.token_budget, opts.max_fix_rounds, pick_concurrency(opts)[0])  # saved ones too
         lineage = [(str(b), below) for b, below in saved.get("lineage", [["main", None]])]
         changes: dict[str, str] = dict(saved.get("revise", {}))
         branch = last.branch
@@ -625,6 +659,7 @@ def _continue(
         if dry is not None:
             dry.prompts_dir = project / ".softco" / "prompts"
         base = _provider(opts, console, limits, dry, [r.model.model for r in sop.roles])
+        remember_modes(base, project.parent)
         llm = _wrap(base, opts, sop.sop_hash, last.requirement, limits, project)
         run_id = uuid.uuid4().hex[:12]
         extra.update(lineage=lineage, revise=changes)
@@ -634,7 +669,7 @@ def _continue(
             )
         settings = Settings(
             max_fix_rounds=opts.max_fix_rounds,
-            concurrency=opts.concurrency,
+            concurrency=pick_concurrency(opts)[0],
             cache=step_cache(project.parent, opts, llm),
             gate=_gate(opts, sop, console, project),
             lineage=lineage,

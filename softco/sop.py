@@ -103,7 +103,7 @@ class RoleSpec(BaseModel):
     actions: list[ActionSpec] = Field(min_length=1, description="what it does when a watched kind is published")
     model: ModelSettings = Field(
         default_factory=ModelSettings,
-        description="model, temperature, max_tokens, base_url_env, api_key_env for this role's LLM steps",
+        description="model, temperature, max_tokens, base_url_env, api_key_env, structured for this role's LLM steps",
     )
     kinds: dict[KindName, KindSpec] = Field(
         default_factory=dict, description="new artifact kinds this role declares (see softco/custom_kinds.py)"

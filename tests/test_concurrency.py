@@ -237,9 +237,9 @@ def test_fixes_for_different_files_run_at_once(tmp_path: Path) -> None:
             assert reply["content"] != PROJECT.answer(step)["content"]
         return reply
 
-    with FakeOpenAIServer(answer, latency=0.4) as srv:
+    with FakeOpenAIServer(answer, latency=0.4) as srv:  # as a remote API: not a local server's concurrency of 2
         res = run_cli(
-            ["new", PROJECT.requirement, "--name", "shop", "--output", "out", *MODEL],
+            ["new", PROJECT.requirement, "--name", "shop", "--output", "out", "--concurrency", "16", *MODEL],
             tmp_path,
             env={"OPENAI_BASE_URL": srv.base_url},
         )

@@ -14,7 +14,7 @@ from __future__ import annotations
 import abc
 import hashlib
 import json
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -25,6 +25,13 @@ class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="forbid")
     role: Literal["system", "user", "assistant"]
     content: str
+
+
+#: How a structured answer is asked for (``--structured``, ``SOFTCO_STRUCTURED``, a role's ``model.structured``):
+#: ``schema`` sends ``response_format`` ``json_schema``; ``json`` sends JSON mode (``json_object``) with the
+#: schema in the prompt; ``prompt`` sends the schema in the prompt alone. Unset, softco negotiates.
+StructuredMode = Literal["schema", "json", "prompt"]
+STRUCTURED_MODES: tuple[str, ...] = get_args(StructuredMode)
 
 
 class ModelSettings(BaseModel):
@@ -45,6 +52,11 @@ class ModelSettings(BaseModel):
     api_key_env: str | None = Field(
         default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="env var holding this role's API key"
     )
+    structured: StructuredMode | None = Field(
+        default=None,
+        description="how answers are asked for: schema (response_format json_schema), json (JSON mode, schema in "
+        "the prompt) or prompt (schema in the prompt only); unset: --structured / SOFTCO_STRUCTURED, else negotiated",
+    )
 
 
 class LLMRequest(BaseModel):
@@ -59,8 +71,9 @@ class LLMRequest(BaseModel):
     attempt: int = 1
 
     def request_hash(self) -> str:
-        """Hash of everything that decides the answer (not the attempt number)."""
-        body = self.model_dump(mode="json", exclude={"attempt", "step_key"})
+        """Hash of everything that decides the answer (not the attempt number, nor how the answer's structure
+        is asked for: every mode's answer is validated against the same schema)."""
+        body = self.model_dump(mode="json", exclude={"attempt": True, "step_key": True, "settings": {"structured"}})
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
 
     def prompt_hash(self) -> str:
@@ -121,11 +134,20 @@ class LLMError(Exception):
 class TransientLLMError(LLMError):
     """A failure worth retrying (rate limit, 5xx, timeout, connection reset)."""
 
-    def __init__(self, message: str, retry_after: float | None = None, reason: str = "transient error") -> None:
+    def __init__(
+        self,
+        message: str,
+        retry_after: float | None = None,
+        reason: str = "transient error",
+        usage: Usage | None = None,
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
         #: a few words of our own for the retry line (never text the endpoint sent)
         self.reason = reason
+        #: what the failed call may have used: an estimate for a call the endpoint was still working on when it
+        #: was cut (a timeout), nothing for one that never reached it
+        self.usage = usage or Usage()
 
 
 class LLM(abc.ABC):

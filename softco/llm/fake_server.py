@@ -79,6 +79,9 @@ class FakeRequest(BaseModel):
     step: str | None = Field(default=None, description="the X-Softco-Step header, percent-decoded")
     received_at: float = Field(description="time.monotonic() when the request was read")
     finished_at: float | None = Field(default=None, description="time.monotonic() just before the reply was written")
+    hung_up_at: float | None = Field(
+        default=None, description="time.monotonic() when the client hung up on a trickled or silent reply"
+    )
 
     @property
     def messages(self) -> list[dict[str, Any]]:
@@ -182,6 +185,9 @@ class FakeOpenAIServer:
         reject_json_schema: answer 400 to any request with ``response_format`` type
             ``json_schema``, as endpoints without structured outputs do.
         reject_json_object: likewise for ``response_format`` type ``json_object`` (JSON mode).
+        rejection_status: the HTTP status of those rejections: 400 as OpenAI-style endpoints answer, 422 as
+            some validating servers do, or 500 as llama-cpp-python's server does (its error handler turns
+            the request's validation error into a 500, with ``response_format`` named in the message).
         latency: seconds to wait before every reply.
         per_token_latency: extra seconds per completion token (about ``len(text) // 4`` tokens).
 
@@ -202,12 +208,14 @@ class FakeOpenAIServer:
         model: str = "fake-model",
         reject_json_schema: bool = False,
         reject_json_object: bool = False,
+        rejection_status: int = 400,
         latency: float = 0.0,
         per_token_latency: float = 0.0,
     ) -> None:
         self.model = model
         self.reject_json_schema = reject_json_schema
         self.reject_json_object = reject_json_object
+        self.rejection_status = rejection_status
         self.latency = latency
         self.per_token_latency = per_token_latency
         self.requests: list[FakeRequest] = []
@@ -314,6 +322,7 @@ class FakeOpenAIServer:
 
     def _hangup(self, req: FakeRequest) -> None:
         with self.lock:
+            req.hung_up_at = time.monotonic()
             self.hangups.append(req.step)
 
     def _next_answer(self, req: FakeRequest) -> Answer:
@@ -337,13 +346,18 @@ class FakeOpenAIServer:
 
     def _rejection(self, req: FakeRequest) -> tuple[int, dict[str, Any]] | None:
         fmt = (req.response_format or {}).get("type")
-        if fmt == "json_schema" and self.reject_json_schema:
-            message = "Invalid parameter: 'response_format' of type 'json_schema' is not supported with this model."
-        elif fmt == "json_object" and self.reject_json_object:
-            message = "Invalid parameter: 'response_format' of type 'json_object' is not supported with this model."
-        else:
+        rejected = {"json_schema": self.reject_json_schema, "json_object": self.reject_json_object}
+        if not rejected.get(str(fmt), False):
             return None
-        return 400, _error_body(message, "invalid_request_error", param="response_format")
+        status = self.rejection_status
+        if status >= 500:  # llama-cpp-python: a validation error of the request body, as a server error
+            message = (
+                "1 validation error for CreateChatCompletionRequest\nresponse_format.type\n  Input should be 'text' "
+                f"or 'json_object' [type=literal_error, input_value='{fmt}', input_type=str]"
+            )
+            return status, _error_body(message, "internal_server_error")
+        message = f"Invalid parameter: 'response_format' of type '{fmt}' is not supported with this model."
+        return status, _error_body(message, "invalid_request_error", param="response_format")
 
     def _reply(self, req: FakeRequest) -> tuple[int, dict[str, str], dict[str, Any], float]:
         """Status, extra headers, JSON body and trickle interval for one chat completion request."""

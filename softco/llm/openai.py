@@ -1,8 +1,14 @@
 """Any OpenAI-compatible chat endpoint, through the official ``openai`` client.
 
 Structured steps ask for ``response_format={"type": "json_schema", ...}``. An endpoint that
-rejects that gets JSON mode with the schema in the prompt, and one that rejects JSON mode too gets
-the schema in the prompt alone; the fallback is remembered for the rest of the run.
+rejects that (HTTP 400 or 422, or a 5xx whose body names ``response_format`` / ``json_schema``, as
+llama-cpp-python's server answers) gets JSON mode with the schema in the prompt, and one that
+rejects JSON mode too gets the schema in the prompt alone: one fallback each, never a retry loop.
+What works is remembered per base URL (:class:`EndpointModes`, a JSON file in the output's
+``.softco/`` directory when the run gives one) so the next run does not probe again;
+``--structured schema|json|prompt``, ``SOFTCO_STRUCTURED`` or a role's ``model.structured`` forces
+a mode. The schema sent is :func:`~softco.llm.structured.grammar_safe_schema` (no huge bounds that
+grammar compilers unroll).
 429 / 5xx / timeouts / connection errors become :class:`TransientLLMError`, which
 :mod:`softco.llm.structured` retries with backoff (honouring Retry-After), one board row per
 attempt; the client's own silent retries are off.
@@ -21,24 +27,31 @@ endpoint remembers its own structured-output fallback.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import math
 import os
-from collections.abc import Mapping
+import threading
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlparse
 
 from softco.llm.base import (
     LLM,
+    STRUCTURED_MODES,
     ChatMessage,
     LLMError,
     LLMRequest,
     LLMResponse,
     ModelSettings,
+    StructuredMode,
     TransientLLMError,
     Usage,
 )
+from softco.llm.structured import bound_text, grammar_safe_schema
 from softco.llm.testing import estimate_tokens
 from softco.schemas import strict_compatible
 
@@ -60,6 +73,23 @@ class EndpointNotConfigured(LLMError):
 
 class TimeoutSettingError(EndpointNotConfigured):
     """A SOFTCO_*TIMEOUT variable is not a usable number of seconds."""
+
+
+class StructuredSettingError(EndpointNotConfigured):
+    """SOFTCO_STRUCTURED (or --structured) is not one of the modes."""
+
+
+#: The structured-output modes as the wire has them, from the richest to none: the negotiation order.
+WIRE_MODES = ("json_schema", "json_object", "prompt")
+#: ``--structured`` / ``SOFTCO_STRUCTURED`` / a role's ``model.structured`` -> the wire mode.
+WIRE_MODE: dict[str, str] = {"schema": "json_schema", "json": "json_object", "prompt": "prompt"}
+SETTING_OF: dict[str, str] = {v: k for k, v in WIRE_MODE.items()}
+#: How many calls softco makes at once to a server on this machine or the local network (unless
+#: --concurrency says): such servers mostly answer one request at a time and queue the rest, so more
+#: only pushes the queue towards the timeout.
+LOCAL_CONCURRENCY = 2
+#: The most bytes of the endpoints file softco reads; a larger one is ignored (and rewritten).
+MAX_STATE_BYTES = 1_000_000
 
 
 #: The whole call, connecting, sending and reading the answer (SOFTCO_TIMEOUT).
@@ -111,6 +141,94 @@ def call_timeouts(env: Mapping[str, str] | None = None) -> CallTimeouts:
 
 def is_local(url: str) -> bool:
     return (urlparse(url).hostname or "") in LOCAL_HOSTS
+
+
+def serves_locally(url: str) -> bool:
+    """A server on this machine (loopback, ``localhost``) or named on the local network (``*.local``): one
+    that likely answers one request at a time (see :data:`LOCAL_CONCURRENCY`)."""
+    try:
+        host = (urlparse(url).hostname or "").lower()
+    except ValueError:
+        return False
+    if host in LOCAL_HOSTS or host.endswith(".local"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def structured_setting(value: str | None) -> StructuredMode | None:
+    """A --structured / SOFTCO_STRUCTURED value, checked (None or "" means: negotiate)."""
+    if not value:
+        return None
+    mode = value.strip().lower()
+    if mode not in STRUCTURED_MODES:
+        raise StructuredSettingError(
+            f"structured output {bound_text(value, 40)!r} is not one of {', '.join(STRUCTURED_MODES)}: schema "
+            "(response_format json_schema), json (JSON mode, schema in the prompt) or prompt (schema in the prompt)"
+        )
+    return mode  # type: ignore[return-value]  # checked against STRUCTURED_MODES above
+
+
+def structured_from_env(env: Mapping[str, str] | None = None) -> StructuredMode | None:
+    """``SOFTCO_STRUCTURED``, checked."""
+    raw = (os.environ if env is None else env).get("SOFTCO_STRUCTURED", "")
+    try:
+        return structured_setting(raw)
+    except StructuredSettingError as exc:
+        raise StructuredSettingError(f"SOFTCO_STRUCTURED: {exc}; unset it to let softco negotiate") from None
+
+
+class EndpointModes:
+    """The structured-output mode that works, per base URL, remembered in a small JSON file (``path``; None
+    keeps it for this process only) so the next run does not pay the probe::
+
+        {"version": 1, "endpoints": {"http://127.0.0.1:8080/v1/": {"structured": "json_object", "at": 1.7e9}}}
+
+    The file is softco's own state, but it is read as untrusted: unknown modes, wrong shapes or a file over
+    :data:`MAX_STATE_BYTES` are ignored. Writing is best effort (a read-only directory only costs a probe).
+    """
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._modes: dict[str, str] = self._load() if path is not None else {}
+
+    def _load(self) -> dict[str, str]:
+        assert self.path is not None
+        try:
+            with self.path.open("rb") as f:
+                raw = f.read(MAX_STATE_BYTES + 1)
+            data = json.loads(raw) if len(raw) <= MAX_STATE_BYTES else {}
+        except (OSError, ValueError):
+            return {}
+        endpoints = data.get("endpoints") if isinstance(data, dict) else None
+        if not isinstance(endpoints, dict):
+            return {}
+        return {
+            str(url): entry["structured"]
+            for url, entry in endpoints.items()
+            if isinstance(entry, dict) and entry.get("structured") in WIRE_MODES
+        }
+
+    def get(self, url: str) -> str | None:
+        return self._modes.get(url)
+
+    def set(self, url: str, mode: str) -> None:
+        with self._lock:
+            self._modes[url] = mode
+            if self.path is None:
+                return
+            now = time.time()
+            data = {"version": 1, "endpoints": {u: {"structured": m, "at": now} for u, m in self._modes.items()}}
+            tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+                os.replace(tmp, self.path)
+            except OSError:
+                tmp.unlink(missing_ok=True)
 
 
 def make_client(base_url: str | None, api_key: str | None, timeouts: CallTimeouts | None = None) -> openai.AsyncOpenAI:
@@ -185,6 +303,36 @@ def check_role_endpoints(settings: list[ModelSettings]) -> None:
             make_client(*endpoint)
 
 
+def rejects_response_format(status: int, body: str) -> bool:
+    """Whether an error answer refuses the request's ``response_format``: a 400 or 422 that names it (or the
+    schema), or a 5xx whose body names ``response_format`` / ``json_schema`` / ``json_object`` (llama-cpp-python
+    answers 500 to a type it does not take)."""
+    text = body.lower()
+    if status in (400, 422):
+        return any(w in text for w in ("response_format", "json_schema", "json_object", "schema"))
+    if status >= 500:
+        return any(w in text for w in ("response_format", "json_schema", "json_object"))
+    return False
+
+
+def _error_text(exc: Any) -> str:
+    """What an error answer said, for matching: its message and its body."""
+    body = getattr(exc, "body", None)
+    try:
+        dumped = json.dumps(body)[:20_000] if body is not None else ""
+    except (TypeError, ValueError):
+        dumped = ""
+    return f"{getattr(exc, 'message', '')} {dumped}"
+
+
+def not_found_hint(base_url: str) -> str:
+    """What to try after a 404: a base URL whose path does not end in /v1 most likely misses it."""
+    base = base_url.rstrip("/")
+    if not urlparse(base).path.endswith("/v1"):
+        return f"did you mean --base-url {base}/v1? OpenAI-compatible servers serve /v1/chat/completions"
+    return "check --base-url and the model name"
+
+
 def schema_instructions(name: str, schema: dict[str, Any]) -> str:
     return (
         f"Answer with one JSON object (no prose, no code fences) for `{name}` that follows this "
@@ -196,7 +344,13 @@ class OpenAILLM(LLM):
     """An OpenAI-compatible endpoint. Pass ``client`` to point it anywhere (tests do)."""
 
     def __init__(
-        self, client: openai.AsyncOpenAI, model: str = DEFAULT_MODEL, timeouts: CallTimeouts | None = None
+        self,
+        client: openai.AsyncOpenAI,
+        model: str = DEFAULT_MODEL,
+        timeouts: CallTimeouts | None = None,
+        structured: StructuredMode | None = None,
+        modes: EndpointModes | None = None,
+        on_notice: Callable[[str], None] | None = None,
     ) -> None:
         self.client = client
         self.model = model
@@ -204,12 +358,24 @@ class OpenAILLM(LLM):
         self.cache_id = f"openai|{client.base_url}|{model}"
         #: one client per endpoint a role's settings route to: (base URL, key variable) -> client
         self._clients: dict[tuple[str | None, str | None], openai.AsyncOpenAI] = {}
-        self._modes: dict[str, str] = {}  # base URL -> "json_schema" -> "json_object" -> "prompt"
+        #: the structured-output mode every request uses (--structured / SOFTCO_STRUCTURED); None: negotiate
+        self.structured = structured
+        #: base URL -> the wire mode that works: "json_schema", "json_object" or "prompt" (WIRE_MODES)
+        self.modes = modes or EndpointModes()
+        #: told (one line) when an endpoint's structured-output mode changes
+        self.on_notice = on_notice
 
-    @property
-    def _mode(self) -> str:
-        """The structured-output mode of the default endpoint."""
-        return self._modes.get(str(self.client.base_url), "json_schema")
+    def remember_modes_in(self, path: Path) -> None:
+        """Keep the structured-output modes that work in ``path`` (read now, written when one changes)."""
+        self.modes = EndpointModes(path)
+
+    def mode_for(self, client: openai.AsyncOpenAI, request: LLMRequest) -> tuple[str, bool]:
+        """The wire mode for ``request`` and whether it is forced (by the role's settings, else by
+        --structured / SOFTCO_STRUCTURED); otherwise what the endpoint is known to take."""
+        forced = request.settings.structured or self.structured
+        if forced is not None:
+            return WIRE_MODE[forced], True
+        return self.modes.get(str(client.base_url)) or WIRE_MODES[0], False
 
     def client_for(self, settings: ModelSettings) -> openai.AsyncOpenAI:
         """The client for a request: the default one, or the endpoint its role's settings name."""
@@ -228,58 +394,100 @@ class OpenAILLM(LLM):
             client = self.client_for(request.settings)
         except EndpointNotConfigured as exc:
             raise LLMError(f"step {request.step_key}: {exc}") from None
+        mode, forced = self.mode_for(client, request)
         while True:
             try:
-                return await self._call(client, request)
-            except openai.BadRequestError as exc:
-                if request.json_schema is None or not self._downgrade(client, exc):
-                    raise LLMError(f"step {request.step_key}: the endpoint refused the request: {exc}") from None
+                return await self._call(client, request, mode)
             except TimeoutError:  # the whole-call bound: the request was cancelled, its connection closed
                 total = self.timeouts.total
                 raise TransientLLMError(
                     f"step {request.step_key}: the endpoint did not answer within {total:g} s (SOFTCO_TIMEOUT)",
                     reason=f"no answer within {total:g} s",
+                    usage=self._abandoned(request, mode),
                 ) from None
-            except openai.APITimeoutError:
+            except openai.APITimeoutError as exc:
                 t = self.timeouts
+                connecting = type(exc.__cause__).__name__ == "ConnectTimeout"  # httpx's, never sent
                 raise TransientLLMError(
                     f"step {request.step_key}: the endpoint timed out (no connection within {t.connect:g} s or no "
                     f"byte within {t.read:g} s: SOFTCO_CONNECT_TIMEOUT / SOFTCO_READ_TIMEOUT)",
                     reason="timed out",
+                    usage=None if connecting else self._abandoned(request, mode),
                 ) from None
             except openai.APIConnectionError as exc:
                 raise TransientLLMError(
-                    f"step {request.step_key}: cannot reach the endpoint ({exc}); check --base-url / OPENAI_BASE_URL",
+                    f"step {request.step_key}: cannot reach the endpoint ({bound_text(str(exc), 200)}); check "
+                    "--base-url / OPENAI_BASE_URL",
                     reason="connection failed",
                 ) from None
             except openai.APIStatusError as exc:
-                message = f"step {request.step_key}: the endpoint answered HTTP {exc.status_code}: {exc.message}"
+                status = exc.status_code
+                if mode != "prompt" and request.json_schema is not None:
+                    if rejects_response_format(status, _error_text(exc)):
+                        if forced:
+                            raise LLMError(self._refused_forced(request, mode, status, exc.message)) from None
+                        mode = self._downgrade(client, mode, status)
+                        continue
+                message = f"step {request.step_key}: the endpoint answered HTTP {status}: {bound_text(exc.message)}"
+                if status == 404:
+                    message += f"; {not_found_hint(str(client.base_url))}"
                 should_retry = exc.response.headers.get("x-should-retry", "")
-                if should_retry != "false" and (exc.status_code in (408, 409, 429) or exc.status_code >= 500):
-                    raise TransientLLMError(
-                        message, retry_after(exc.response.headers), reason=f"HTTP {exc.status_code}"
-                    ) from None
+                if should_retry != "false" and (status in (408, 409, 429) or status >= 500):
+                    wait = retry_after(exc.response.headers)
+                    raise TransientLLMError(message, wait, reason=f"HTTP {status}") from None
+                if status in (400, 422):
+                    message = f"step {request.step_key}: the endpoint refused the request: {bound_text(exc.message)}"
                 raise LLMError(message) from None
 
-    def _downgrade(self, client: openai.AsyncOpenAI, exc: openai.BadRequestError) -> bool:
-        """Move this endpoint to the next structured-output fallback; False when none is left."""
-        text = str(exc).lower()
-        if not any(w in text for w in ("response_format", "json_schema", "json_object", "schema")):
-            return False
-        order = ["json_schema", "json_object", "prompt"]
-        url = str(client.base_url)
-        i = order.index(self._modes.get(url, "json_schema"))
-        if i + 1 >= len(order):
-            return False
-        self._modes[url] = order[i + 1]
-        return True
+    def _refused_forced(self, request: LLMRequest, mode: str, status: int, said: str) -> str:
+        """One line for a forced structured-output mode the endpoint refuses: who forced it, what to try."""
+        setting = SETTING_OF[mode]
+        who = f"the role's model.structured: {setting}" if request.settings.structured else f"--structured {setting}"
+        others = " or ".join(f"--structured {SETTING_OF[m]}" for m in WIRE_MODES[WIRE_MODES.index(mode) + 1 :])
+        return (
+            f"step {request.step_key}: the endpoint refused response_format {mode} (HTTP {status}), which {who} "
+            f"asks for: {bound_text(said)}; use {others} instead"
+        )
 
-    async def _call(self, client: openai.AsyncOpenAI, request: LLMRequest) -> LLMResponse:
+    def _abandoned(self, request: LLMRequest, mode: str) -> Usage:
+        """What a call cut off while the endpoint worked on it may have used: its prompt (as sent) and the
+        longest answer it allowed (its max_tokens), an estimate."""
+        prompt = sum(estimate_tokens(m.content) for m in self._messages(request, mode))
+        return Usage(prompt_tokens=prompt, completion_tokens=request.settings.max_tokens or 0, source="estimated")
+
+    def _downgrade(self, client: openai.AsyncOpenAI, refused: str, status: int) -> str:
+        """The next structured-output mode after ``refused`` for this endpoint, remembered (and told). Calls
+        that were refused at once move the endpoint on once: a mode already past ``refused`` stays."""
+        url = str(client.base_url)
+        following = WIRE_MODES[WIRE_MODES.index(refused) + 1]
+        current = self.modes.get(url) or WIRE_MODES[0]
+        if WIRE_MODES.index(current) >= WIRE_MODES.index(following):
+            return current
+        self.modes.set(url, following)
+        if self.on_notice is not None:
+            how = "the schema in the prompt"
+            if following == "json_object":
+                how = "JSON mode with " + how
+            where = f" (remembered in {self.modes.path})" if self.modes.path is not None else ""
+            self.on_notice(
+                f"the endpoint {url} refused response_format {refused} (HTTP {status}): using {how} from now on"
+                f"{where}; --structured {SETTING_OF[following]} skips the probe"
+            )
+        return following
+
+    def _messages(self, request: LLMRequest, mode: str) -> list[ChatMessage]:
+        """The messages sent: the request's, plus the schema in words unless ``response_format`` carries it."""
+        messages = list(request.messages)
+        if request.json_schema is not None and mode != "json_schema":
+            words = schema_instructions(request.schema_name or "answer", grammar_safe_schema(request.json_schema))
+            messages.append(ChatMessage(role="user", content=words))
+        return messages
+
+    async def _call(self, client: openai.AsyncOpenAI, request: LLMRequest, mode: str) -> LLMResponse:
         local_only = not ALLOW_REMOTE_REQUESTS or os.environ.get("SOFTCO_LOCAL_ONLY") == "1"
         if local_only and not is_local(str(client.base_url)):
             raise LLMError(f"a model request to {client.base_url} was refused: SOFTCO_LOCAL_ONLY allows 127.0.0.1 only")
-        mode = self._modes.get(str(client.base_url), "json_schema")
-        messages = list(request.messages)
+        messages = self._messages(request, mode)
         kwargs: dict[str, Any] = {}
         schema = request.json_schema
         if schema is not None:
@@ -288,13 +496,15 @@ class OpenAILLM(LLM):
                 kwargs["response_format"] = {
                     "type": "json_schema",
                     # strict (the endpoint keeps to the schema) when the schema fits strict mode, as
-                    # softco's answer schemas do (softco/schemas.py)
-                    "json_schema": {"name": name, "schema": schema, "strict": strict_compatible(schema)},
+                    # softco's answer schemas do (softco/schemas.py); never a bound grammar compilers unroll
+                    "json_schema": {
+                        "name": name,
+                        "schema": grammar_safe_schema(schema),
+                        "strict": strict_compatible(schema),
+                    },
                 }
-            else:
-                if mode == "json_object":
-                    kwargs["response_format"] = {"type": "json_object"}
-                messages.append(ChatMessage(role="user", content=schema_instructions(name, schema)))
+            elif mode == "json_object":
+                kwargs["response_format"] = {"type": "json_object"}
         s = request.settings
         if s.temperature is not None:
             kwargs["temperature"] = s.temperature

@@ -8,7 +8,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from softco.llm.base import LLM, LLMError
-from softco.llm.openai import DEFAULT_MODEL, OpenAILLM, make_client
+from softco.llm.openai import (
+    DEFAULT_MODEL,
+    OpenAILLM,
+    StructuredSettingError,
+    make_client,
+    structured_from_env,
+    structured_setting,
+)
 from softco.llm.replay import ReplayLLM
 from softco.llm.testing import ScriptedLLM
 
@@ -26,10 +33,16 @@ def make_llm(
     model: str | None = None,
     base_url: str | None = None,
     on_warning: Callable[[str], None] | None = None,
+    structured: str | None = None,
 ) -> LLM:
-    """Build the provider named by ``spec`` (None means the OpenAI-compatible endpoint)."""
+    """Build the provider named by ``spec`` (None means the OpenAI-compatible endpoint). ``structured`` is
+    --structured (else ``SOFTCO_STRUCTURED``): how structured answers are asked for; unset, negotiated."""
     if spec is None or spec == "openai":
-        return OpenAILLM(make_client(base_url, None), model or default_model())
+        try:
+            mode = structured_setting(structured) if structured else structured_from_env()
+        except StructuredSettingError as exc:
+            raise StructuredSettingError(f"--structured {structured}: {exc}" if structured else str(exc)) from None
+        return OpenAILLM(make_client(base_url, None), model or default_model(), structured=mode, on_notice=on_warning)
     kind, _, arg = spec.partition(":")
     if kind == "replay" and arg:
         return ReplayLLM(Path(arg), on_warning=on_warning)

@@ -1,7 +1,11 @@
 """Ask for a structured answer; re-ask with the validation error when it does not fit.
 
 Re-asking sends the model its own bad answer and the exact error (instructor's way), never the
-identical prompt again.
+identical prompt again. Answers are read leniently before they are validated (:func:`lenient_json`):
+small models put raw newlines and control characters inside JSON strings, or wrap the object in a
+code fence or a sentence; what is left is validated strictly, and re-asked with the error as before.
+Every attempt is told to ``on_attempt`` as soon as it ends, so the board has it even if the step
+never finishes.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import ValidationError
 
@@ -23,6 +27,15 @@ MAX_REASKS = 2
 MAX_TRANSIENT = 6
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 30.0
+#: Model or endpoint text quoted in an error: at most this many characters a line ...
+QUOTE_CHARS = 300
+#: ... and the whole account of a rejected answer (what the model is shown, and the error line) at most this.
+ERROR_CHARS = 2000
+#: Bounds a grammar compiler (llama.cpp's, turning a JSON schema into a grammar) unrolls one by one: a
+#: ``maxLength`` of 200,000 crashes it. Larger bounds are left out of the schema the model is sent;
+#: pydantic still checks them.
+GRAMMAR_BOUND_LIMIT = 1000
+_UNROLLED_BOUNDS = ("maxLength", "minLength", "maxItems", "minItems", "maxProperties", "minProperties")
 
 
 class AttemptsError(LLMError):
@@ -70,6 +83,11 @@ class Attempt:
     error: str | None = None
 
 
+#: The ``finish_reason`` of a failed attempt: a transport fault (retried), or a call cancelled because the run
+#: stopped (another step failed, Ctrl-C) while it waited for its answer.
+FAULT, CANCELLED = "fault", "cancelled"
+
+
 @dataclass
 class StructuredResult(Generic[T]):
     value: T
@@ -83,17 +101,28 @@ class StructuredResult(Generic[T]):
         return total
 
 
+def bound_text(text: str, limit: int = QUOTE_CHARS) -> str:
+    """Model or endpoint text fit to quote in one line: whitespace runs as one space, other control
+    characters escaped, at most ``limit`` characters (cut with "...")."""
+    flat = " ".join(text.split())
+    clean = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in flat)
+    return clean if len(clean) <= limit else clean[: max(0, limit - 3)] + "..."
+
+
 def describe_error(exc: Exception) -> str:
-    """A compact, model-readable account of why an answer was rejected."""
+    """A compact, model-readable account of why an answer was rejected (bounded: a validator's message
+    may quote the answer)."""
     if isinstance(exc, ValidationError):
         lines = []
         for err in exc.errors(include_url=False):
-            loc = ".".join(str(p) for p in err["loc"]) or "(root)"
-            lines.append(f"- {loc}: {err['msg']}")
-        return "\n".join(lines)
-    if isinstance(exc, json.JSONDecodeError):
-        return f"- the answer is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-    return f"- {exc}"
+            loc = bound_text(".".join(str(p) for p in err["loc"]) or "(root)", 120)
+            lines.append(f"- {loc}: {bound_text(str(err['msg']))}")
+        text = "\n".join(lines)
+    elif isinstance(exc, json.JSONDecodeError):
+        text = f"- the answer is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+    else:
+        text = f"- {bound_text(str(exc))}"
+    return text if len(text) <= ERROR_CHARS else text[: ERROR_CHARS - 4] + "\n..."
 
 
 def strip_fences(text: str) -> str:
@@ -106,6 +135,44 @@ def strip_fences(text: str) -> str:
     return t.strip()
 
 
+_LENIENT = json.JSONDecoder(strict=False)  # control characters (raw newlines, tabs) allowed inside strings
+
+
+def lenient_json(text: str) -> str:
+    """The JSON object in a model's answer, as strict JSON text, when a lenient reading finds one: control
+    characters inside strings, a ``` fence, or prose before or after the object are forgiven. Anything else
+    (no object, broken JSON) comes back as it was, so validating it gives the model the precise error.
+
+    Only the syntax is forgiven; the object is then validated as strictly as any answer.
+    """
+    t = strip_fences(text)
+    start = t.find("{")
+    if start < 0:
+        return t
+    try:
+        value, _ = _LENIENT.raw_decode(t, start)
+    except ValueError:  # JSONDecodeError, or a number too long to convert
+        return t
+    if not isinstance(value, dict):  # pragma: no cover - raw_decode at a "{" gives an object
+        return t
+    return json.dumps(value, ensure_ascii=False)
+
+
+def grammar_safe_schema(schema: Any) -> Any:
+    """The schema to send a model: ``schema`` without length and count bounds above
+    :data:`GRAMMAR_BOUND_LIMIT`, which grammar compilers unroll (llama.cpp's crashes on a ``maxLength`` of
+    200,000). The last pass over a schema before it leaves softco; validation still uses the full schema."""
+    if isinstance(schema, dict):
+        return {
+            k: grammar_safe_schema(v)
+            for k, v in schema.items()
+            if not (k in _UNROLLED_BOUNDS and isinstance(v, int) and v > GRAMMAR_BOUND_LIMIT)
+        }
+    if isinstance(schema, list):
+        return [grammar_safe_schema(v) for v in schema]
+    return schema
+
+
 async def ask_structured(
     llm: LLM,
     request: LLMRequest,
@@ -113,14 +180,23 @@ async def ask_structured(
     max_reasks: int = MAX_REASKS,
     max_transient: int = MAX_TRANSIENT,
     on_retry: Callable[[Retry], None] | None = None,
+    on_attempt: Callable[[Attempt], None] | None = None,
 ) -> StructuredResult[T]:
     """Ask ``llm`` and parse the answer; re-ask at most ``max_reasks`` times with the error.
 
-    Transient faults (rate limits, 5xx, timeouts) are retried at most ``max_transient`` times with
-    backoff, each one told to ``on_retry`` before the wait, and each re-ask too (``Retry.reask``);
-    every attempt, failed or not, is in the result (or the exception) for the board.
+    The answer is read with :func:`lenient_json` before ``parse`` sees it. Transient faults (rate
+    limits, 5xx, timeouts) are retried at most ``max_transient`` times with backoff, each one told to
+    ``on_retry`` before the wait, and each re-ask too (``Retry.reask``). Every attempt, failed or not,
+    is told to ``on_attempt`` as soon as it ends (a call cancelled while it waited for its answer too)
+    and is in the result (or the exception) for the board.
     """
     attempts: list[Attempt] = []
+
+    def ended(attempt: Attempt) -> None:
+        attempts.append(attempt)
+        if on_attempt is not None:
+            on_attempt(attempt)
+
     current = request
     faults = 0
     n = 0
@@ -128,10 +204,15 @@ async def ask_structured(
         started = time.time()
         try:
             response = await llm.complete(current)
+        except asyncio.CancelledError:
+            cancelled = LLMResponse(content="", finish_reason=CANCELLED)
+            why = "cancelled: the run stopped before the answer came"
+            ended(Attempt(current, cancelled, started, time.time(), why))
+            raise
         except TransientLLMError as exc:
             faults += 1
-            failed = LLMResponse(content="", finish_reason="fault")
-            attempts.append(Attempt(current, failed, started, time.time(), str(exc)))
+            failed = LLMResponse(content="", finish_reason=FAULT, usage=exc.usage)
+            ended(Attempt(current, failed, started, time.time(), str(exc)))
             if faults > max_transient:
                 raise EndpointFailing(
                     f"{exc}; gave up after {faults} attempts. Check the endpoint, then `softco resume`", attempts
@@ -147,14 +228,14 @@ async def ask_structured(
                 raise ValueError("the answer was cut off (token limit); answer more concisely")
             if not response.content.strip():
                 raise ValueError("the answer was empty")
-            value = parse(strip_fences(response.content))
+            value = parse(lenient_json(response.content))
         except (ValidationError, ValueError) as exc:  # JSONDecodeError is a ValueError
             error = describe_error(exc)
-            attempts.append(Attempt(current, response, started, finished, error))
+            ended(Attempt(current, response, started, finished, error))
             if n == max_reasks:
                 raise InvalidAnswer(
                     f"step {request.step_key}: the model's answer failed validation "
-                    f"{max_reasks + 1} times; last error: {' '.join(error.split(chr(10)))}",
+                    f"{max_reasks + 1} times; last error: {bound_text(error, 500)}",
                     attempts,
                 ) from None
             if on_retry is not None:
@@ -178,7 +259,7 @@ async def ask_structured(
             )
             n += 1
             continue
-        attempts.append(Attempt(current, response, started, finished))
+        ended(Attempt(current, response, started, finished))
         return StructuredResult(value, attempts)
     raise AssertionError("unreachable")  # pragma: no cover
 

@@ -1,8 +1,10 @@
 """Where the calls, tokens, money and time went: per role and per step, from the board's step rows.
 
-An LLM call is a step row with a request (re-asks are extra rows of the same step); tool steps
-(running the tests, triage) cost time but no call. A cost is ``None`` when any measured call in the
-group had no known price: "unknown", never $0.
+An LLM call is a step row with a request (re-asks and retries are extra rows of the same step); tool
+steps (running the tests, triage) cost time but no call. A re-ask follows an answer that was rejected
+(status ``invalid``: it is asked again with the error); a retry follows a transport fault (``fault``:
+a rate limit, a 5xx, a timeout, a dropped connection). They are counted apart. A cost is ``None``
+when any measured call in the group had no known price: "unknown", never $0.
 
 Token figures are what an endpoint measured, what a replayed recording says an endpoint measured
 ("recorded": nothing was spent now), or a length-based estimate (scripted and dry-run answers, an
@@ -36,11 +38,14 @@ class CostRow(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
     calls: int
+    #: answers rejected by validation, each re-asked with the error (unless the step gave up)
     reasks: int
     prompt_tokens: int
     completion_tokens: int
     cost_usd: float | None
     seconds: float
+    #: transport faults (rate limits, 5xx, timeouts, dropped connections), each retried with backoff
+    retries: int = 0
     measured_calls: int = 0
     recorded_calls: int = 0
     estimated_calls: int = 0
@@ -53,7 +58,8 @@ def _row(name: str, steps: list[StepRow]) -> CostRow:
     return CostRow(
         name=name,
         calls=len(calls),
-        reasks=sum(1 for s in calls if s.attempt > 1),
+        reasks=sum(1 for s in calls if s.status == "invalid"),
+        retries=sum(1 for s in calls if s.status == "fault"),
         prompt_tokens=sum(s.prompt_tokens for s in calls),
         completion_tokens=sum(s.completion_tokens for s in calls),
         cost_usd=None if any(c is None for c in costs) else sum(c for c in costs if c is not None),

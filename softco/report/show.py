@@ -199,13 +199,14 @@ def board(p: Project) -> RenderableType:
 def _cost_table(title: str, rows: list[CostRow]) -> Table:
     table = Table(title=title, title_justify="left")
     table.add_column("name", overflow="fold")
-    for col in ("calls", "re-asks", "prompt tok", "completion tok", "cost", "time"):
+    for col in ("calls", "re-asks", "retries", "prompt tok", "completion tok", "cost", "time"):
         table.add_column(col, justify="right")
     for r in rows:
         table.add_row(
             safe_text(r.name),
             str(r.calls),
             str(r.reasks),
+            str(r.retries),
             format_count(r.prompt_tokens, r.estimated_calls > 0),
             format_count(r.completion_tokens, r.estimated_calls > 0),
             format_cost(r),
@@ -240,16 +241,16 @@ class _NarrowCost:
         self.title, self.rows = title, rows
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        reasks = any(r.reasks for r in self.rows)
-        head = ["calls", *(["re-asks"] if reasks else []), "tokens in+out", "cost", "time"]
+        reasks, retries = any(r.reasks for r in self.rows), any(r.retries for r in self.rows)
+        head = ["calls", *(["re-asks"] if reasks else []), *(["retries"] if retries else []), "tokens in+out"]
+        head += ["cost", "time"]
         figures = []
         for r in self.rows:
             tokens = (
                 f"{format_count(r.prompt_tokens, r.estimated_calls > 0)}+{r.completion_tokens:,}" if r.calls else "-"
             )
-            figures.append(
-                [str(r.calls), *([str(r.reasks)] if reasks else []), tokens, format_cost(r), f"{r.seconds:.2f} s"]
-            )
+            counts = [*([str(r.reasks)] if reasks else []), *([str(r.retries)] if retries else [])]
+            figures.append([str(r.calls), *counts, tokens, format_cost(r), f"{r.seconds:.2f} s"])
         widths = [max(len(c) for c in col) for col in zip(head, *figures, strict=True)]
         numbers = sum(widths) + 2 * len(widths)
         names = [visible(r.name, multiline=False) for r in self.rows]
