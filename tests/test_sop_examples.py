@@ -13,6 +13,7 @@ from scripted_project import OPS_BUGGY, OPS_FIXED, REQUIREMENT, answers, code
 
 from softco.artifacts import Refs
 from softco.sop import load_sop
+from softco.views import doc_name
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -85,13 +86,14 @@ def test_security_review_example_end_to_end(tmp_path: Path) -> None:
 
     # ... in docs/, as markdown for people and JSON that validates as the declared kind
     sop = load_sop(EXAMPLES / "security_review")
-    doc = project / "docs" / "review" / "calc_ops.py.md"
+    base = project / "docs" / "review" / doc_name("calc/ops.py")
+    doc = base.with_name(base.name + ".md")
     assert "divide(a, 0) returns 0" in doc.read_text() and "| 7 | medium |" in doc.read_text()
     review_cls = sop.kind("review")
     refs = Refs(design_paths={"calc/ops.py", "calc/__init__.py"})
-    parsed = review_cls.model_validate_json((project / "docs/review/calc_ops.py.json").read_text(), context=refs)
+    parsed = review_cls.model_validate_json(base.with_name(base.name + ".json").read_text(), context=refs)
     assert parsed.subject() == "calc/ops.py"
-    assert (project / "docs" / "review" / "calc___init__.py.md").is_file()
+    assert (project / "docs" / "review" / f"{doc_name('calc/__init__.py')}.md").is_file()
 
     # ... and the engineer's fix follows: caused by the review, committed after it, by the engineer
     fixes = [m for m in board if m["step"].startswith("engineer/fix_review/")]

@@ -10,7 +10,7 @@ from softco.artifacts import Artifact, Refs
 from softco.custom_kinds import REFERS_TO_KEY, KindSpec, build_kind
 from softco.llm.base import ModelSettings
 from softco.llm.openai import OpenAILLM, make_client
-from softco.views import doc_files
+from softco.views import doc_files, doc_name
 
 SPEC = KindSpec.model_validate(
     {
@@ -92,8 +92,10 @@ def test_docs_of_a_declared_kind() -> None:
         {"path": "pkg/a.py", "findings": [{"line": 3, "severity": "high", "req_ids": ["REQ-1"], "note": "x|y"}]}
     )
     files = doc_files(art)
-    assert sorted(files) == ["docs/review/pkg_a.py.json", "docs/review/pkg_a.py.md"]
-    md = files["docs/review/pkg_a.py.md"]
+    name = doc_name("pkg/a.py")  # one-to-one: pkg/a.py and pkg_a.py never share a file
+    assert name.startswith("pkg_a.py-")
+    assert sorted(files) == [f"docs/review/{name}.json", f"docs/review/{name}.md"]
+    md = files[f"docs/review/{name}.md"]
     assert md.startswith("# Review: pkg/a.py (tags: 0, findings: 1)\n\n_A security review of one file._")
     assert "| Line | Severity | Req ids | Note |" in md and "| 3 | high | REQ-1 | x\\|y |" in md
     Guide = build_kind("guide", KindSpec.model_validate({"fields": {"body": {"type": "string"}}}))

@@ -15,6 +15,7 @@ from softco.llm.dryrun import prompt_file_name
 from softco.llm.fake_server import FakeOpenAIServer
 from softco.llm.replay import load_recording
 from softco.sop import load_sop
+from softco.views import doc_name
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -154,7 +155,7 @@ def test_dry_run_of_a_custom_sop_fills_its_custom_kinds(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.stdout + res.stderr
     project = only_project(tmp_path / "out")
     reviews = sorted(p.name for p in (project / "docs" / "review").glob("*.json"))
-    assert reviews == ["placeholder___init__.py.json", "placeholder_core.py.json"]
+    assert reviews == sorted(f"{doc_name(p)}.json" for p in ("placeholder/__init__.py", "placeholder/core.py"))
     prompts = {p.name for p in (project / ".softco" / "prompts").iterdir()}
     assert prompt_file_name("engineer/fix_review/placeholder/core.py") in prompts
     assert "dry run: security_reviewer/review_code/placeholder/core.py" in res.stdout
