@@ -66,6 +66,8 @@ def _load_run() -> None:
     garbage collector paused, then freeze what was imported. Import builds hundreds of thousands of
     objects that live until exit and are not garbage: collecting while they are made, and again
     later over all of them, costs about 0.1 s for nothing."""
+    if "softco.run" in sys.modules:  # imported already (softco called in-process): nothing to freeze
+        return
     enabled = gc.isenabled()
     gc.disable()
     try:

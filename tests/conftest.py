@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import git
 import pytest
 
 import softco.llm.openai
@@ -16,3 +20,26 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "SOFTCO_MODEL", "SOFTCO_OUTPUT"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.chdir(tmp_path)
+
+
+# GitPython keeps `git cat-file` processes per Repo object until the object is closed or collected. Many
+# tests (and softco's own objects, in-process) leave repos to the garbage collector; one caught in a
+# reference cycle is collected late, with its processes still running, which pytest reports as an error
+# at the end of the session. Every repo made during a test is closed when the test ends.
+_REPOS: weakref.WeakSet[git.Repo] = weakref.WeakSet()
+_repo_init = git.Repo.__init__
+
+
+def _tracked_init(self: git.Repo, *args: Any, **kwargs: Any) -> None:
+    _repo_init(self, *args, **kwargs)
+    _REPOS.add(self)
+
+
+git.Repo.__init__ = _tracked_init  # type: ignore[method-assign]
+
+
+@pytest.fixture(autouse=True)
+def _close_repos() -> Iterator[None]:
+    yield
+    for repo in list(_REPOS):
+        repo.close()
