@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -92,3 +93,13 @@ def repo_files(project: Path) -> dict[str, str]:
         and ".softco" not in p.parts
         and str(p.relative_to(project)) not in skip
     }
+
+
+def can_mount_tmpfs() -> bool:
+    """Whether an unprivileged mount namespace can mount a small tmpfs here (the full-disk tests need one)."""
+    unshare = shutil.which("unshare")
+    if not unshare:
+        return False
+    script = "d=$(mktemp -d) && mount -t tmpfs -o size=64k tmpfs $d && umount $d && rmdir $d"
+    probe = subprocess.run([unshare, "--user", "--map-root-user", "--mount", "sh", "-c", script], capture_output=True)
+    return probe.returncode == 0

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from helpers import CliResult, run_cli, write_script
+from helpers import CliResult, can_mount_tmpfs, run_cli, write_script
 from scripted_project import REQUIREMENT, answers, code
 
 from softco.workspace import Workspace, WorkspaceError
@@ -122,26 +121,7 @@ def test_an_unwritable_output_dir(tmp_path: Path) -> None:
     assert (tmp_path / "afile").read_text() == "not a directory"
 
 
-def _can_mount_tmpfs() -> bool:
-    unshare = shutil.which("unshare")
-    if not unshare:
-        return False
-    probe = subprocess.run(
-        [
-            unshare,
-            "--user",
-            "--map-root-user",
-            "--mount",
-            "sh",
-            "-c",
-            "d=$(mktemp -d) && mount -t tmpfs -o size=64k tmpfs $d && umount $d",
-        ],
-        capture_output=True,
-    )
-    return probe.returncode == 0
-
-
-@pytest.mark.skipif(not _can_mount_tmpfs(), reason="needs an unprivileged mount namespace to make a small tmpfs")
+@pytest.mark.skipif(not can_mount_tmpfs(), reason="needs an unprivileged mount namespace to make a small tmpfs")
 def test_a_full_disk_stops_cleanly(tmp_path: Path) -> None:
     """A real full disk: the output dir is a 200 KiB tmpfs in a private mount namespace."""
     script = write_script(tmp_path / "a.json", answers())

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import git
 import pytest
-from helpers import CliResult, commits, run_cli, write_script
+from helpers import CliResult, can_mount_tmpfs, commits, run_cli, write_script
 from scripted_project import REQUIREMENT, answers
 
 
@@ -215,25 +215,6 @@ def test_a_board_another_program_holds_locked_is_one_line_exit_2(tmp_path: Path,
 # --- a full disk, for real: a small tmpfs in a private mount namespace -----------------------------------
 
 
-def _can_mount_tmpfs() -> bool:
-    unshare = shutil.which("unshare")
-    if not unshare:
-        return False
-    probe = subprocess.run(
-        [
-            unshare,
-            "--user",
-            "--map-root-user",
-            "--mount",
-            "sh",
-            "-c",
-            "d=$(mktemp -d) && mount -t tmpfs tmpfs $d && umount $d && rmdir $d",
-        ],
-        capture_output=True,
-    )
-    return probe.returncode == 0
-
-
 # Free space left when the design is asked for. Measured on main: with 53-69 KiB left (61 here), the design's files were
 # written and its commit failed (README.md, pyproject.toml and docs/design.* stayed untracked after the
 # resume); with 77 KiB its files were staged and never committed (they went into the tasks commit); with
@@ -241,7 +222,7 @@ def _can_mount_tmpfs() -> bool:
 LEFT = [61_440, 77_824, 143_360]
 
 
-@pytest.mark.skipif(not _can_mount_tmpfs(), reason="needs an unprivileged mount namespace to make a small tmpfs")
+@pytest.mark.skipif(not can_mount_tmpfs(), reason="needs an unprivileged mount namespace to make a small tmpfs")
 @pytest.mark.parametrize("left", LEFT)
 def test_a_full_disk_stops_in_one_line_and_resume_after_freeing_space_commits_everything(
     tmp_path: Path, left: int
