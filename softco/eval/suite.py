@@ -27,7 +27,7 @@ PACKAGE_PATTERN = r"^[a-z_][a-z0-9_]{0,63}$"
 MAX_ACCEPTANCE_FILES = 64
 MAX_ACCEPTANCE_FILE_BYTES = 256 * 1024
 MAX_ACCEPTANCE_BYTES = 2 * 1024 * 1024
-MAX_TASK_REQUIREMENT = 2000
+MAX_TASK_REQUIREMENT = 20_000
 MAX_TASKS = 1000
 
 
@@ -40,7 +40,7 @@ class TaskFile(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     id: str = Field(pattern=TASK_ID_PATTERN)
-    requirement: str = Field(min_length=1, max_length=MAX_TASK_REQUIREMENT)
+    requirement: str = Field(min_length=1, max_length=MAX_TASK_REQUIREMENT)  # batch: up to 20,000
     tags: list[str] = Field(default_factory=list, max_length=32)
     time_limit_s: float = Field(default=120.0, gt=0, le=3600)
     package: str | None = Field(default=None, pattern=PACKAGE_PATTERN)
