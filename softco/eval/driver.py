@@ -22,7 +22,7 @@ from softco.budget import Budget, SharedLedger, price_of
 from softco.errors import EXIT_BUDGET, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, UsageError
 from softco.eval.results import RESULTS_FILE, EvalResults, Variant, load_results, now, run_cells, write_results
 from softco.eval.spec import RunRecord, RunSpec
-from softco.eval.suite import Suite, load_suite
+from softco.eval.suite import Suite, load_suite, task_version
 from softco.safe_text import safe_line
 
 BACKENDS = ("local", "ray")
@@ -101,6 +101,9 @@ def check_options(opts: EvalOptions) -> None:
         raise UsageError(f"--seeds {opts.seeds}: give 1 to {MAX_SEEDS}")
     if opts.budget is not None and not (math.isfinite(opts.budget) and opts.budget > 0):
         raise UsageError(f"--budget {opts.budget}: give a positive amount of USD, or leave it out for no budget")
+    kind, colon, arg = (opts.llm or "").partition(":")
+    if colon and kind in ("script", "replay") and arg:  # saved with each run: a resume may start elsewhere
+        opts.llm = f"{kind}:{Path(arg).absolute()}"
     for sop in opts.sops:
         if not sop.is_dir():
             raise UsageError(f"--sop {sop}: no such directory (make one with `softco sop init DIR`)")
@@ -284,7 +287,7 @@ def run_specs(
     kept = {r.key: r for r in results.records if r.complete}
     todo = [s for s in specs if s.key not in kept]
     order = {s.key: i for i, s in enumerate(specs)}
-    records: dict[str, RunRecord] = {r.key: r for r in results.records if r.key in order}
+    records: dict[str, RunRecord] = {r.key: r for r in results.records}  # earlier invocations' too
     before = _spent_before(output, todo)
     ledger = SharedLedger(
         Budget(max_usd=opts.budget, spent_usd=before.spent_usd, spent_tokens=before.spent_tokens),
@@ -296,7 +299,7 @@ def run_specs(
     save_lock = threading.Lock()
 
     def save() -> None:
-        ordered = sorted(records.values(), key=lambda r: order[r.key])
+        ordered = sorted(records.values(), key=lambda r: (order.get(r.key, len(order)), r.key))
         state["results"] = write_results(state["results"].model_copy(update={"records": ordered}), output)
 
     def on_done(spec: RunSpec, record: RunRecord) -> None:
@@ -320,13 +323,14 @@ def run_specs(
         backend.run(todo, on_done, tracker.on_start)  # type: ignore[attr-defined]
     except KeyboardInterrupt:
         interrupted = True
+        ledger.stop("interrupted")
     with save_lock:
         save()
     final = state["results"]
     statuses = {r.status for r in final.records}
     if interrupted or "interrupted" in statuses:
         return final, EXIT_INTERRUPTED
-    if ledger.stopped is not None or "budget" in statuses:
+    if "budget" in statuses or "not_started" in statuses:
         return final, EXIT_BUDGET
     if statuses - {"done"}:
         return final, EXIT_ERROR
@@ -373,11 +377,13 @@ def print_scoreboard(console: Console, results: EvalResults, output: Path) -> No
 def _results_for(output: Path, suite: Suite, vs: list[Variant], opts: EvalOptions, kind: str) -> EvalResults:
     name = RESULTS_FILE if kind == "eval" else "batch.json"
     old = load_results(output / name)
-    if old is not None and old.suite_version != suite.version:
-        raise UsageError(
-            f"{output} holds results of another version of suite {old.suite} ({old.suite_version}, now "
-            f"{suite.version}): give another --output to start afresh"
-        )
+    versions = {t.id: task_version(t) for t in suite.tasks}
+    if old is not None:
+        changed = sorted(t for t, v in versions.items() if old.task_versions.get(t, v) != v)
+        if changed:
+            raise UsageError(
+                f"task(s) {', '.join(changed)} changed since {output} was scored: give another --output to start afresh"
+            )
     stamp = now()
     return EvalResults(
         kind=kind,
@@ -388,8 +394,9 @@ def _results_for(output: Path, suite: Suite, vs: list[Variant], opts: EvalOption
         updated_at=stamp,
         seeds=opts.seeds,
         budget_usd=opts.budget,
-        variants=vs,
-        tasks=[t.id for t in suite.tasks],
+        variants=[*vs, *(v for v in (old.variants if old else []) if v.name not in {n.name for n in vs})],
+        tasks=sorted({*(old.tasks if old else []), *versions}),
+        task_versions={**(old.task_versions if old else {}), **versions},
         records=old.records if old else [],
     )
 

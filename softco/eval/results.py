@@ -86,6 +86,8 @@ class EvalResults(BaseModel):
     budget_usd: float | None = None
     variants: list[Variant]
     tasks: list[str]
+    #: task id -> a hash of the task (softco.eval.suite.task_version) its records were scored against
+    task_versions: dict[str, str] = Field(default_factory=dict)
     records: list[RunRecord]
     summary: list[VariantSummary] = Field(default_factory=list)
     comparison: list[TaskRow] = Field(default_factory=list)
