@@ -1,7 +1,7 @@
 """The local backend: runs on this machine, ``--jobs`` at a time.
 
 With ``--jobs 1`` the runs go one after the other in this process. With more, each run goes to a
-worker process (``spawn``: a fresh interpreter with this environment); several softco runs cannot
+worker process (forked from a fork server, with the driver's environment); several softco runs cannot
 share one process, since GitPython changes the process's working directory while it adds files to a
 repo's index. The eval's ledger then lives in a manager process that every worker calls (reserve /
 settle per model call), so the budget holds across all of them.
@@ -10,6 +10,8 @@ settle per model call), so the budget holds across all of them.
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.context
+import os
 import signal
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -43,6 +45,24 @@ def _run_one(spec: RunSpec, output: Path, ledger: Ledger | None) -> RunRecord:
         return internal_error(spec, exc)
 
 
+def _run_in_worker(spec: RunSpec, output: Path, ledger: Ledger, environ: dict[str, str], cwd: str) -> RunRecord:
+    """A worker forked from the fork server, which started with the environment of the first eval of this
+    process: each run takes the driver's own environment and working directory."""
+    if dict(os.environ) != environ:
+        os.environ.clear()
+        os.environ.update(environ)
+    os.chdir(cwd)
+    return _run_one(spec, output, ledger)
+
+
+def _context() -> multiprocessing.context.ForkServerContext:
+    """Workers forked from a fork server that imported softco's run machinery once (no thread of the driver
+    is forked, and no worker pays the imports again)."""
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["softco.eval.warm", "softco.eval.local"])
+    return ctx
+
+
 class LocalBackend:
     def __init__(self, output: Path, ledger: SharedLedger, jobs: int = 1) -> None:
         self.output = output
@@ -69,7 +89,7 @@ class LocalBackend:
             on_done(spec, record)
 
     def _in_workers(self, specs: Sequence[RunSpec], on_done: OnDone, on_start: OnStart | None) -> None:
-        ctx = multiprocessing.get_context("spawn")
+        ctx = _context()
         manager = _LedgerManager(ctx=ctx)
         manager.start(_ignore_sigint)
         try:
@@ -91,7 +111,8 @@ class LocalBackend:
                                 continue
                             if on_start is not None:
                                 on_start(spec)
-                            running[pool.submit(_run_one, spec, self.output, shared)] = spec
+                            job = pool.submit(_run_in_worker, spec, self.output, shared, dict(os.environ), os.getcwd())
+                            running[job] = spec
                         if running:
                             finished, _ = wait(running, return_when=FIRST_COMPLETED)
                             for future in finished:
