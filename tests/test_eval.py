@@ -213,3 +213,24 @@ def test_executability(tmp_path: Path, files: dict[str, str], entry: str, level:
     )
     assert (score.executability, score.hidden_passed) == (level, passed), score
     assert score.hidden_total == (4 if level > 1 else 0)
+
+
+def test_model_written_text_is_escaped_in_every_result_file(tmp_path: Path) -> None:
+    """What generated code printed (it reaches a run's note) is text in the scoreboard, eval.md and the terminal."""
+    suite = tmp_path / "suite"
+    write_task(suite, "calc")
+    script = answers()
+    hostile = "<script>alert(1)</script> | **x** [a](javascript:alert(1))"
+    script["engineer/write_code/calc/__init__.py"]["content"] = (
+        f"import sys\nprint({hostile!r})\nsys.exit(1)\n"  # import calc prints, then fails: executability 1
+    )
+    llm = calc_script(tmp_path / "script.json", script)
+    out = tmp_path / "ev"
+    code, text = invoke("eval", "--suite", str(suite), "--llm", llm, "--output", str(out), "--max-fix-rounds", "0")
+    (rec,) = results(out).records
+    assert rec.executability == 1 and "<script>alert(1)</script>" in rec.score_detail, (code, text)
+    html = (out / "scoreboard.html").read_text()
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert 'href="javascript' not in html
+    md = (out / "eval.md").read_text()
+    assert "\\<script\\>" in md and "\\| \\*\\*x\\*\\*" in md and "<script>" not in md
