@@ -325,7 +325,8 @@ def run_specs(
         console.print(safe_line(f"softco {results.kind}: every run is finished already; results in {output}"))
     interrupted = False
     try:
-        backend.run(todo, on_done, tracker.on_start)  # type: ignore[attr-defined]
+        if todo:
+            backend.run(todo, on_done, tracker.on_start)  # type: ignore[attr-defined]
     except KeyboardInterrupt:
         interrupted = True
         ledger.stop("interrupted")
