@@ -20,16 +20,16 @@ from test_openai_provider import GOOD, STEP, Item, make_request, with_llm
 
 from softco.artifacts import Code
 from softco.board import Board, StepRow
-from softco.budget import Budget, BudgetedLLM
+from softco.company.run import DEFAULT_CONCURRENCY, NewOptions, pick_concurrency
 from softco.llm.base import LLM, LLMError, LLMRequest, LLMResponse, ModelSettings
+from softco.llm.budget import Budget, BudgetedLLM
 from softco.llm.fake_server import FakeOpenAIServer, FakeReply
 from softco.llm.openai import EndpointModes, OpenAILLM, make_client, serves_locally
 from softco.llm.structured import GRAMMAR_BOUND_LIMIT, StructuredResult, ask_structured, lenient_json
 from softco.report.costs import cost_by_step
-from softco.roles import BoardView, Step, StepContext, run_llm_step
-from softco.run import DEFAULT_CONCURRENCY, NewOptions, pick_concurrency
 from softco.sandbox import Limits
-from softco.sop import load_sop
+from softco.sop.load import load_sop
+from softco.steps.step import BoardView, Step, StepContext, run_llm_step
 
 
 def ask_with(

@@ -12,7 +12,7 @@ from helpers import commits, only_project, run_cli, write_script
 from scripted_project import OPS_BUGGY, OPS_FIXED, REQUIREMENT, answers, code
 
 from softco.artifacts import Refs
-from softco.sop import load_sop
+from softco.sop.load import load_sop
 from softco.views import doc_name
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

@@ -92,7 +92,7 @@ def test_examples_ship_in_the_wheel(tmp_path: Path) -> None:
         shutil.copytree(ROOT / package, site / package, ignore=shutil.ignore_patterns("__pycache__"))
     for source, target in wheel["force-include"].items():
         shutil.copytree(ROOT / source, site / target)
-    probe = "import softco.sop_init as s; print(s.examples_dir()); import softco.cli as c; c.main()"
+    probe = "import softco.sop.init as s; print(s.examples_dir()); import softco.cli as c; c.main()"
     res = subprocess.run(
         [sys.executable, "-c", probe, "sop", "init", "mine", "--example", "tech_writer"],
         capture_output=True,

@@ -14,7 +14,7 @@ from scripted_project import REQUIREMENT, answers
 from softco.llm.dryrun import prompt_file_name
 from softco.llm.fake_server import FakeOpenAIServer
 from softco.llm.replay import load_recording
-from softco.sop import load_sop
+from softco.sop.load import load_sop
 from softco.views import doc_name
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -100,7 +100,7 @@ def test_per_role_model_settings_reach_only_that_roles_requests(tmp_path: Path) 
             assert (r.body["model"], r.body["temperature"], r.body["max_tokens"]) == ("big-model", 0.1, 3000)
         else:
             assert r.body["model"] == "default-model"
-            # no temperature of its own; the answer bound of a role with no max_tokens (softco.budget)
+            # no temperature of its own; the answer bound of a role with no max_tokens (softco.llm.budget)
             assert "temperature" not in r.body and r.body["max_tokens"] == 4096
     assert {r.step for r in main_reqs if r.body["model"] == "big-model"} == {"architect/write_design/project"}
 

@@ -11,9 +11,9 @@ from helpers import run_cli
 from typer.testing import CliRunner
 
 from softco.cli import app
-from softco.roles import TEMPLATE_VARIABLES, BoardView, Step, template_context
-from softco.sop import load_sop
-from softco.sop_check import check_dir
+from softco.sop.check import check_dir
+from softco.sop.load import load_sop
+from softco.steps.step import TEMPLATE_VARIABLES, BoardView, Step, template_context
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT = {p.relative_to(ROOT).as_posix(): p.read_text() for p in [*ROOT.glob("roles/*.yaml")]}

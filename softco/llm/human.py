@@ -7,9 +7,9 @@ import json
 import re
 from pathlib import Path
 
-from softco.gates import GateError, edit_file
 from softco.llm.base import LLM, LLMRequest, LLMResponse
 from softco.safe_text import visible
+from softco.steps.gates import GateError, edit_file
 
 
 def _file_stem(step_key: str) -> str:

@@ -17,9 +17,9 @@ import git
 
 from softco.artifacts import KINDS, Artifact, Code, Design, Prd, Tasks, TestReport, Tests
 from softco.board import Board, Message, RunRow, StepRow
-from softco.company import project_board_path
+from softco.company.scheduler import project_board_path
 from softco.report.stats import RunStats, run_stats
-from softco.sop import kinds_for_reading
+from softco.sop.load import kinds_for_reading
 
 A = TypeVar("A", bound=Artifact)
 

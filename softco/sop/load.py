@@ -21,10 +21,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from softco.artifacts import KINDS, Artifact
 from softco.custom_kinds import KindName, KindSpec, build_kind
 from softco.llm.base import ModelSettings
-from softco.prompts import make_env
+from softco.steps.prompts import make_env
 
 TOOLS = ("run_tests", "triage")
-#: The names a ``when:`` expression may use (see softco.company.Company._when).
+#: The names a ``when:`` expression may use (see softco.company.scheduler.Company._when).
 WHEN_VARIABLES = ("trigger", "item", "subject")
 
 

@@ -19,16 +19,16 @@ from typing import Any
 
 from softco.artifacts import Artifact, Design, Prd, Refs, Requirement, TestReport
 from softco.board import Board, Message
-from softco.cache import StepCache
-from softco.gates import Gate
+from softco.company.scaffold import pyproject, readme
+from softco.company.workspace import Author, Workspace
+from softco.llm.cache import StepCache
 from softco.llm.structured import Retry
-from softco.roles import BoardView, Step, StepContext, run_step
 from softco.safe_text import one_line, visible
 from softco.sandbox import Limits
-from softco.scaffold import pyproject, readme
-from softco.sop import ActionSpec, RoleSpec, Sop
+from softco.sop.load import ActionSpec, RoleSpec, Sop
+from softco.steps.gates import Gate
+from softco.steps.step import BoardView, Step, StepContext, run_step
 from softco.views import doc_files
-from softco.workspace import Author, Workspace
 
 CUSTOMER = Author("Customer", "customer@softco.local")
 

@@ -1,8 +1,8 @@
 """The one Jinja2 environment prompts are rendered with: sandboxed, bounded, StrictUndefined.
 
 Templates are user-editable SOP files, so they render in a sandbox that also bounds what they may
-build (:mod:`softco.template_limits`: ranges, string sizes, loop iterations, at most
-:data:`~softco.template_limits.MAX_OUTPUT` characters a prompt), and a variable a template uses but
+build (:mod:`softco.steps.template_limits`: ranges, string sizes, loop iterations, at most
+:data:`~softco.steps.template_limits.MAX_OUTPUT` characters a prompt), and a variable a template uses but
 its step does not provide fails loudly with the template's name and line. Whatever goes wrong in a
 template is a :class:`TemplateError` ``file:line: message``, never a traceback.
 """
@@ -17,7 +17,7 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
-from softco.template_limits import BoundedSandboxedEnvironment, RenderBudget
+from softco.steps.template_limits import BoundedSandboxedEnvironment, RenderBudget
 
 
 class TemplateError(Exception):

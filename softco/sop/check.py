@@ -1,15 +1,15 @@
 """Checking a SOP before any call: `softco sop validate`, and the first thing `softco new` does.
 
-:func:`check_dir` returns a list of :class:`~softco.sop.Problem` (``file:line: message``), empty
+:func:`check_dir` returns a list of :class:`~softco.sop.load.Problem` (``file:line: message``), empty
 when the SOP is fine. What it checks, in order:
 
-- role files: YAML syntax, unknown keys, wrong types (from :func:`softco.sop.load_role`), kind
+- role files: YAML syntax, unknown keys, wrong types (from :func:`softco.sop.load.load_role`), kind
   declarations, a kind declared twice or named like a built-in one, ``.yml`` files that are ignored;
 - each role: watched kinds that do not exist or that no role publishes (``requirement`` comes from
   the customer), triggers the role does not watch, unknown published kinds, tools used with the
   wrong kinds, ``for_each`` fields that are not lists of objects, ``when`` expressions;
 - templates: missing files, Jinja syntax, variables a template uses that its step does not get
-  (:data:`softco.roles.TEMPLATE_VARIABLES`), fields of ``trigger`` / ``item`` its kind does not
+  (:data:`softco.steps.step.TEMPLATE_VARIABLES`), fields of ``trigger`` / ``item`` its kind does not
   have, templates it includes or imports (checked the same way), templates nobody uses;
 - the company: roles and actions that can never run (nothing published from the requirement on
   triggers them), a company that never publishes its final kind (``test_report``), and loops
@@ -39,8 +39,7 @@ from pydantic import BaseModel
 
 from softco.artifacts import KINDS, Artifact
 from softco.custom_kinds import CustomArtifact
-from softco.roles import TEMPLATE_VARIABLES
-from softco.sop import (
+from softco.sop.load import (
     WHEN_VARIABLES,
     ActionSpec,
     Problem,
@@ -50,6 +49,7 @@ from softco.sop import (
     _yaml_line,
     load_sop,
 )
+from softco.steps.step import TEMPLATE_VARIABLES
 
 #: The kind a company exists to publish; without it a run ends "no tests were run".
 FINAL_KIND = "test_report"
@@ -66,7 +66,7 @@ TOOL_KINDS = {
 }
 #: Templates the engine renders itself (not named by any action), with the variables they get
 #: besides TEMPLATE_VARIABLES: system.j2 for every LLM step, feedback.j2 when a person asks for
-#: changes (softco.roles.build_request).
+#: changes (softco.steps.step.build_request).
 ENGINE_TEMPLATES: dict[str, tuple[frozenset[str], str]] = {
     "system.j2": (frozenset(), "every LLM step: the system message"),
     "feedback.j2": (
@@ -405,7 +405,7 @@ def _free_names(env: SandboxedEnvironment, node: nodes.Node) -> set[str]:
 
 
 def _run_alone(env: SandboxedEnvironment, node: nodes.Node, filename: str) -> Problem | None:
-    from softco.template_limits import RenderBudget, TemplateLimitError
+    from softco.steps.template_limits import RenderBudget, TemplateLimitError
 
     try:
         alone = nodes.Template([node], lineno=1)

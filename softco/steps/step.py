@@ -18,7 +18,6 @@ from typing import Any, TypedDict
 
 from pydantic import ValidationError
 
-from softco import qa_tools
 from softco.artifacts import (
     Artifact,
     Design,
@@ -27,16 +26,17 @@ from softco.artifacts import (
     Tests,
 )
 from softco.board import Board, Message
-from softco.budget import cost_usd
-from softco.cache import StepCache
-from softco.interfaces import DEFAULT_BUDGET, DependencyInterfaces, dependency_interfaces
 from softco.llm.base import LLM, ChatMessage, LLMRequest, LLMResponse
+from softco.llm.budget import cost_usd
+from softco.llm.cache import StepCache
 from softco.llm.structured import CANCELLED, FAULT, Attempt, InvalidAnswer, Retry, ask_structured, lenient_json
-from softco.prompts import render
-from softco.rejected import AnswerFile, keep_rejected, refused_answer_file
 from softco.sandbox import Limits
 from softco.schemas import answer_schema
-from softco.sop import ActionSpec, RoleSpec, Sop
+from softco.sop.load import ActionSpec, RoleSpec, Sop
+from softco.steps import qa_tools
+from softco.steps.interfaces import DEFAULT_BUDGET, DependencyInterfaces, dependency_interfaces
+from softco.steps.prompts import render
+from softco.steps.rejected import AnswerFile, keep_rejected, refused_answer_file
 
 
 class StepIdentity(TypedDict):
@@ -120,7 +120,7 @@ TEMPLATE_VARIABLES: dict[str, str] = {
     "design_file": "design_file(path) -> that file of the design: path, purpose, req_ids, interfaces",
     "failing_test_files": "failing_test_files(bug_report) -> the test files its failures are in",
     "dependency_interfaces": "dependency_interfaces(paths, budget=1500) -> the design interfaces of those files as "
-    "files (path, lines, omitted) and note, shortened to fit budget tokens (0: never); see softco/interfaces.py",
+    "files (path, lines, omitted) and note, shortened to fit budget tokens (0: never); see softco/steps/interfaces.py",
 }
 
 

@@ -26,7 +26,7 @@ SopDir = Annotated[
 
 
 def _example_names(incomplete: str) -> list[str]:
-    from softco.sop_init import example_names
+    from softco.sop.init import example_names
 
     return [n for n in example_names() if n.startswith(incomplete)]
 
@@ -46,8 +46,8 @@ def init(
     ] = None,
 ) -> None:
     """Copy the default roles/ and sop_templates/ into DIR, with a README on every file and variable."""
-    from softco.run import RunError
-    from softco.sop_init import SopInitError, init_example, init_sop_dir
+    from softco.company.run import RunError
+    from softco.sop.init import SopInitError, init_example, init_sop_dir
 
     try:
         files = init_sop_dir(dir) if example is None else init_example(dir, example)
@@ -63,10 +63,10 @@ def init(
 @sop_app.command("validate")
 def validate(dir: SopDir = None) -> None:
     """Check a SOP before any call; one `file:line: message` per problem, exit 2 if any."""
-    from softco.company import EXIT_USAGE
-    from softco.run import RunError
-    from softco.sop import SopError, load_sop
-    from softco.sop_check import check_dir
+    from softco.company.run import RunError
+    from softco.company.scheduler import EXIT_USAGE
+    from softco.sop.check import check_dir
+    from softco.sop.load import SopError, load_sop
 
     try:
         problems = check_dir(dir)
@@ -96,9 +96,9 @@ def graph(
     ] = None,
 ) -> None:
     """Print the company as a mermaid flowchart: roles, kinds, who watches and publishes what."""
-    from softco.run import RunError
-    from softco.sop import SopError, load_sop
-    from softco.sop_check import mermaid
+    from softco.company.run import RunError
+    from softco.sop.check import mermaid
+    from softco.sop.load import SopError, load_sop
 
     try:
         sop = load_sop(dir)
