@@ -13,6 +13,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from softco.custom_kinds import FieldSpec, KindSpec
+from softco.defaults import EXAMPLES_DIR
 from softco.llm.base import ModelSettings
 from softco.sop.check import ENGINE_TEMPLATES
 from softco.sop.load import WHEN_VARIABLES, ActionSpec, RoleSpec, Sop, default_dirs, load_sop
@@ -42,12 +43,8 @@ def init_sop_dir(dest: Path) -> list[Path]:
 
 
 def examples_dir() -> Path:
-    """Where the example SOPs are: inside the wheel (package data), or the source checkout's examples/."""
-    roles, _ = default_dirs()
-    packaged = roles.parent / "examples"
-    if packaged.is_dir():
-        return packaged
-    return Path(__file__).resolve().parent.parent / "examples"
+    """The example SOPs (package data in :mod:`softco.defaults`)."""
+    return EXAMPLES_DIR
 
 
 def example_names() -> list[str]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from softco.artifacts import KINDS, Artifact
 from softco.custom_kinds import KindName, KindSpec, build_kind
+from softco.defaults import ROLES_DIR, TEMPLATES_DIR
 from softco.llm.base import ModelSettings
 from softco.steps.prompts import make_env
 
@@ -119,12 +119,8 @@ class RoleSpec(BaseModel):
 
 
 def default_dirs() -> tuple[Path, Path]:
-    """Where the shipped roles and templates are: inside the wheel, or the source checkout."""
-    packaged = Path(str(resources.files("softco"))) / "_defaults"
-    if (packaged / "roles").is_dir():
-        return packaged / "roles", packaged / "sop_templates"
-    root = Path(__file__).resolve().parent.parent
-    return root / "roles", root / "sop_templates"
+    """The shipped roles and templates (package data in :mod:`softco.defaults`)."""
+    return ROLES_DIR, TEMPLATES_DIR
 
 
 def _yaml_line(text: str, key_path: tuple[Any, ...]) -> int:
