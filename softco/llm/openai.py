@@ -52,7 +52,7 @@ from softco.llm.base import (
     Usage,
 )
 from softco.llm.structured import bound_text, grammar_safe_schema
-from softco.llm.testing import estimate_tokens
+from softco.llm.tokens import estimate_tokens
 from softco.schemas import strict_compatible
 
 if TYPE_CHECKING:  # the openai package takes ~0.3 s to import: only runs that call a model pay it
