@@ -29,7 +29,8 @@ from softco.artifacts import (
 )
 from softco.dependencies import check_dependency
 from softco.llm.fake_server import FakeOpenAIServer, FakeRequest
-from softco.schemas import MAX_SENT_BOUND, answer_schema, strict_compatible
+from softco.llm.strict import strict_compatible
+from softco.schemas import MAX_SENT_BOUND, answer_schema
 from softco.sop.load import load_sop
 from softco.steps.step import build_request
 

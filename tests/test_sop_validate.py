@@ -14,7 +14,8 @@ from softco.cli import app
 from softco.defaults import ROLES_DIR
 from softco.sop.check import check_dir
 from softco.sop.load import load_sop
-from softco.steps.step import TEMPLATE_VARIABLES, BoardView, Step, template_context
+from softco.sop.prompts import TEMPLATE_VARIABLES
+from softco.steps.step import BoardView, Step, template_context
 
 ROOT = ROLES_DIR.parent  # softco/defaults: roles/, sop_templates/, examples/
 DEFAULT = {p.relative_to(ROOT).as_posix(): p.read_text() for p in [*ROOT.glob("roles/*.yaml")]}

@@ -10,7 +10,7 @@ from scripted_project import DESIGN, OPS_BUGGY, PRD, TASKS, TESTS_ANSWER, code
 
 from softco.board import Message
 from softco.sop.load import load_sop
-from softco.steps.prompts import TemplateError
+from softco.sop.prompts import TemplateError
 from softco.steps.step import BoardView, Step, build_request
 
 

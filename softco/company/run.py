@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.text import Text
 
 from softco.board import Board, BoardBusy, BoardError, RunRow
+from softco.company.dryrun import DryRunLLM, DryRunStep
 from softco.company.lock import Holder, ProjectLock, holder
 from softco.company.scheduler import Company, Outcome, Settings, project_board_path
 from softco.company.workspace import Workspace, WorkspaceError, choose_project_dir, slugify
@@ -45,7 +46,6 @@ from softco.llm.budget import (
     prices,
 )
 from softco.llm.cache import StepCache
-from softco.llm.dryrun import DryRunLLM, DryRunStep
 from softco.llm.human import HumanLLM, RoutingLLM
 from softco.llm.openai import LOCAL_CONCURRENCY, EndpointNotConfigured, OpenAILLM, check_role_endpoints, serves_locally
 from softco.llm.providers import ProviderError, default_model, make_llm
@@ -56,8 +56,8 @@ from softco.report.terminal import Progress, print_sandbox, print_summary
 from softco.safe_text import one_line, safe_line, safe_text
 from softco.sop.check import load_checked_sop
 from softco.sop.load import Sop, SopError, kinds_for_reading
+from softco.sop.prompts import TemplateError
 from softco.steps.gates import AutoApprove, ConsoleGate, Gate
-from softco.steps.prompts import TemplateError
 from softco.steps.qa_tools import SandboxUnavailable
 from softco.steps.rejected import StepRejected, read_answer_file, rejected_steps
 

@@ -9,7 +9,7 @@ when the SOP is fine. What it checks, in order:
   the customer), triggers the role does not watch, unknown published kinds, tools used with the
   wrong kinds, ``for_each`` fields that are not lists of objects, ``when`` expressions;
 - templates: missing files, Jinja syntax, variables a template uses that its step does not get
-  (:data:`softco.steps.step.TEMPLATE_VARIABLES`), fields of ``trigger`` / ``item`` its kind does not
+  (:data:`softco.sop.prompts.TEMPLATE_VARIABLES`), fields of ``trigger`` / ``item`` its kind does not
   have, templates it includes or imports (checked the same way), templates nobody uses;
 - the company: roles and actions that can never run (nothing published from the requirement on
   triggers them), a company that never publishes its final kind (``test_report``), and loops
@@ -49,7 +49,7 @@ from softco.sop.load import (
     _yaml_line,
     load_sop,
 )
-from softco.steps.step import TEMPLATE_VARIABLES
+from softco.sop.prompts import TEMPLATE_VARIABLES
 
 #: The kind a company exists to publish; without it a run ends "no tests were run".
 FINAL_KIND = "test_report"
@@ -405,7 +405,7 @@ def _free_names(env: SandboxedEnvironment, node: nodes.Node) -> set[str]:
 
 
 def _run_alone(env: SandboxedEnvironment, node: nodes.Node, filename: str) -> Problem | None:
-    from softco.steps.template_limits import RenderBudget, TemplateLimitError
+    from softco.sop.template_limits import RenderBudget, TemplateLimitError
 
     try:
         alone = nodes.Template([node], lineno=1)

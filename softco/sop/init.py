@@ -2,7 +2,7 @@
 
 The README's tables come from the same definitions the engine uses (the role file models in
 :mod:`softco.sop.load`, the kind declaration models in :mod:`softco.custom_kinds`, the template
-variables in :data:`softco.steps.step.TEMPLATE_VARIABLES`), so they cannot drift from what runs.
+variables in :data:`softco.sop.prompts.TEMPLATE_VARIABLES`), so they cannot drift from what runs.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from softco.defaults import EXAMPLES_DIR
 from softco.llm.base import ModelSettings
 from softco.sop.check import ENGINE_TEMPLATES
 from softco.sop.load import WHEN_VARIABLES, ActionSpec, RoleSpec, Sop, default_dirs, load_sop
-from softco.steps.step import TEMPLATE_VARIABLES
+from softco.sop.prompts import TEMPLATE_VARIABLES
 
 
 class SopInitError(Exception):
@@ -216,7 +216,7 @@ def sop_readme(sop: Sop) -> str:
         "before any call. The model is told the answer's JSON schema separately (`response_format`), so a",
         "template need only say what to write.",
         "",
-        "The sandbox also bounds what a template may build (`softco/steps/template_limits.py`): a `range()` of at",
+        "The sandbox also bounds what a template may build (`softco/sop/template_limits.py`): a `range()` of at",
         "most 100,000 items, strings and lists of at most 1,000,000 characters or items from `*`, `+`, `~`,",
         "`%`, `format`, `join`, `center`, `indent`, ..., 1,000,000 loop iterations and 1,000,000 written",
         "characters per render. Lists and dicts cannot be changed in place (`.append`): accumulate with",

@@ -21,7 +21,7 @@ from softco.artifacts import KINDS, Artifact
 from softco.custom_kinds import KindName, KindSpec, build_kind
 from softco.defaults import ROLES_DIR, TEMPLATES_DIR
 from softco.llm.base import ModelSettings
-from softco.steps.prompts import make_env
+from softco.sop.prompts import make_env
 
 TOOLS = ("run_tests", "triage")
 #: The names a ``when:`` expression may use (see softco.company.scheduler.Company._when).

@@ -33,9 +33,9 @@ from softco.llm.structured import CANCELLED, FAULT, Attempt, InvalidAnswer, Retr
 from softco.sandbox import Limits
 from softco.schemas import answer_schema
 from softco.sop.load import ActionSpec, RoleSpec, Sop
+from softco.sop.prompts import render
 from softco.steps import qa_tools
 from softco.steps.interfaces import DEFAULT_BUDGET, DependencyInterfaces, dependency_interfaces
-from softco.steps.prompts import render
 from softco.steps.rejected import AnswerFile, keep_rejected, refused_answer_file
 
 
@@ -99,29 +99,6 @@ class BoardView:
     def requirement(self) -> str:
         req = self.payload("requirement")
         return req["text"] if req else ""
-
-
-#: Every variable a prompt template gets, with what it holds: the one list `softco sop validate`
-#: checks templates against and `softco sop init` documents. template_context returns exactly these.
-TEMPLATE_VARIABLES: dict[str, str] = {
-    "role": "this role's file as a mapping: id, name, title, profile, goal, constraints, watches, ...",
-    "action": "the action's name",
-    "subject": "the step's subject: 'project', a file path, 'round-N', ... (the last part of its step key)",
-    "requirement": "the user's one-line requirement, verbatim",
-    "prd": "the latest PRD: project_name, summary, goals, user_stories, requirements, ... (None before it exists)",
-    "design": "the latest system design: approach, package, entry_point, dependencies, files, ... (or None)",
-    "tasks": "the latest task list: tasks, each with path, description, req_ids, depends_on (or None)",
-    "trigger": "the artifact that started this step; its fields are those of the trigger kind",
-    "item": "for a for_each action, the list item this step is for (e.g. one task); None otherwise",
-    "code": "file path -> the latest code artifact of that file: path, content, req_ids, notes",
-    "tests_by_path": "test file path -> the latest tests artifact: path, source, content, cases",
-    "latest": "kind -> the latest artifact of that kind on the board (custom kinds too)",
-    "req": "req('REQ-1') -> that requirement: id, title, description, priority, acceptance_criteria",
-    "design_file": "design_file(path) -> that file of the design: path, purpose, req_ids, interfaces",
-    "failing_test_files": "failing_test_files(bug_report) -> the test files its failures are in",
-    "dependency_interfaces": "dependency_interfaces(paths, budget=1500) -> the design interfaces of those files as "
-    "files (path, lines, omitted) and note, shortened to fit budget tokens (0: never); see softco/steps/interfaces.py",
-}
 
 
 def template_context(view: BoardView, step: Step) -> dict[str, Any]:

@@ -6,7 +6,7 @@ huge value: ``range(10**8)`` (jinja raises a plain OverflowError), ``'a' * 99999
 allocated when the template is compiled, because jinja folds constants), ``lipsum(10**6)``, a
 ``{% set ns.s = ns.s ~ ns.s %}`` doubling in a loop, or two nested loops that never end. This
 environment checks each such operation **before** it allocates and raises
-:class:`TemplateLimitError` (a jinja ``SecurityError``), which :func:`softco.steps.prompts.render` reports
+:class:`TemplateLimitError` (a jinja ``SecurityError``), which :func:`softco.sop.prompts.render` reports
 as ``file:line: ...``. The limits:
 
 - :data:`MAX_TEXT`: a string, list or tuple an operation would build (``*``, ``+``, ``~``, ``%``,
@@ -65,7 +65,7 @@ class TemplateLimitError(SecurityError):
 
 def _too_big(what: str, size: int, limit: int, name: str) -> TemplateLimitError:
     return TemplateLimitError(
-        f"{what} would be {size:,} long; templates are limited to {limit:,} (softco.steps.template_limits.{name})"
+        f"{what} would be {size:,} long; templates are limited to {limit:,} (softco.sop.template_limits.{name})"
     )
 
 
@@ -83,7 +83,7 @@ def _len(value: Any, depth: int = 0) -> int:
         return 24
     if isinstance(value, list | tuple | set | frozenset | dict):
         if depth > MAX_DEPTH:
-            raise TemplateLimitError(f"a value nested over {MAX_DEPTH} deep (softco.steps.template_limits.MAX_DEPTH)")
+            raise TemplateLimitError(f"a value nested over {MAX_DEPTH} deep (softco.sop.template_limits.MAX_DEPTH)")
         items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
         total = 2
         for item in items:
@@ -111,7 +111,7 @@ class _Budget:
         if time.monotonic() - self.started > MAX_RENDER_SECONDS:
             raise TemplateLimitError(
                 f"the template took over {MAX_RENDER_SECONDS:.0f} s to render "
-                "(softco.steps.template_limits.MAX_RENDER_SECONDS)"
+                "(softco.sop.template_limits.MAX_RENDER_SECONDS)"
             )
 
 
@@ -409,7 +409,7 @@ class BoundedSandboxedEnvironment(ImmutableSandboxedEnvironment):
             if budget.iterations > MAX_LOOP_ITERATIONS:
                 raise TemplateLimitError(
                     f"the template's loops ran over {MAX_LOOP_ITERATIONS:,} times in all "
-                    "(softco.steps.template_limits.MAX_LOOP_ITERATIONS)"
+                    "(softco.sop.template_limits.MAX_LOOP_ITERATIONS)"
                 )
             yield item
 
@@ -424,7 +424,7 @@ class BoundedSandboxedEnvironment(ImmutableSandboxedEnvironment):
         size = _len(value)
         if size > MAX_OUTPUT:
             raise TemplateLimitError(
-                f"the template would write a value {size:,} long (softco.steps.template_limits.MAX_OUTPUT)"
+                f"the template would write a value {size:,} long (softco.sop.template_limits.MAX_OUTPUT)"
             )
         return value
 
@@ -435,6 +435,6 @@ class BoundedSandboxedEnvironment(ImmutableSandboxedEnvironment):
             budget.output += len(text)
             if budget.output > MAX_OUTPUT:
                 raise TemplateLimitError(
-                    f"the template writes over {MAX_OUTPUT:,} characters (softco.steps.template_limits.MAX_OUTPUT)"
+                    f"the template writes over {MAX_OUTPUT:,} characters (softco.sop.template_limits.MAX_OUTPUT)"
                 )
         return text
