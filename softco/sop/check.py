@@ -50,6 +50,7 @@ from softco.sop.load import (
     load_sop,
 )
 from softco.sop.prompts import TEMPLATE_VARIABLES
+from softco.sop.tools import TOOLS
 
 #: The kind a company exists to publish; without it a run ends "no tests were run".
 FINAL_KIND = "test_report"
@@ -57,13 +58,6 @@ FINAL_KIND = "test_report"
 CUSTOMER_KINDS = frozenset({"requirement"})
 #: Built-in kinds whose subjects the design fixes ('project', or a design file's path).
 BOUNDED_SUBJECT_KINDS = frozenset({"requirement", "prd", "design", "tasks", "code", "tests"})
-#: What the built-in tools read and write.
-TOOL_KINDS = {
-    "plan_tasks": ("design", "tasks"),
-    "run_tests": (None, "test_report"),
-    "triage": ("test_report", "bug_report"),
-    "collect_disputes": ("test_report", "test_dispute"),
-}
 #: Templates the engine renders itself (not named by any action), with the variables they get
 #: besides TEMPLATE_VARIABLES: system.j2 for every LLM step, feedback.j2 when a person asks for
 #: changes (softco.steps.step.build_request).
@@ -146,7 +140,7 @@ def check_sop(sop: Sop, final_kind: str = FINAL_KIND) -> list[Problem]:
 
 def _publishes(a: ActionSpec) -> str:
     """What an action really publishes: a tool's own kind, whatever its `publishes` says."""
-    return TOOL_KINDS[a.tool][1] if a.tool else a.publishes
+    return TOOLS[a.tool].publishes if a.tool else a.publishes
 
 
 def _check_removed(
@@ -231,7 +225,7 @@ def _check_role(
 def _check_action_shape(sop: Sop, role: RoleSpec, j: int, a: ActionSpec, lines: _Lines) -> list[Problem]:
     out: list[Problem] = []
     if a.tool is not None:
-        wants_trigger, publishes = TOOL_KINDS[a.tool]
+        wants_trigger, publishes = TOOLS[a.tool].reads, TOOLS[a.tool].publishes
         if a.publishes != publishes:
             out.append(
                 lines.problem(
@@ -639,7 +633,7 @@ def _bounded_subjects(sop: Sop, kind: str) -> bool:
 
 
 def _edge_bounded(sop: Sop, a: ActionSpec, trigger: str) -> bool:
-    if a.tool in ("triage", "collect_disputes") or a.max_rounds is not None:
+    if (a.tool is not None and TOOLS[a.tool].bounded) or a.max_rounds is not None:
         return True
     if a.batch:
         return False

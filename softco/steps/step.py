@@ -279,27 +279,44 @@ async def run_llm_step(ctx: StepContext, step: Step) -> list[Artifact]:
 
 def tool_artifacts(ctx: StepContext, step: Step) -> list[Artifact]:
     """Run a built-in tool. Runs in a worker thread: it must not touch the board."""
-    if step.action.tool == "plan_tasks":
-        return [Design.model_validate(step.trigger.payload).tasks()]
+    runner = TOOL_RUNNERS.get(step.action.tool or "")
+    if runner is None:  # pragma: no cover - the SOP model admits only registered tools
+        raise ValueError(f"unknown tool {step.action.tool}")
+    return runner(ctx, step)
+
+
+def _plan_tasks(ctx: StepContext, step: Step) -> list[Artifact]:
+    return [Design.model_validate(step.trigger.payload).tasks()]
+
+
+def _run_tests(ctx: StepContext, step: Step) -> list[Artifact]:
+    tests = {p: Tests.model_validate(t) for p, t in ctx.view.tests.items()}
+    design = ctx.view.payload("design")
+    round_no = int(step.subject.removeprefix("round-"))
+    deps = list(design["dependencies"]) if design else []
+    return [qa_tools.run_tests(qa_tools.TestRun(ctx.project_dir, tests, round_no, deps, ctx.limits))]
+
+
+def _triage(ctx: StepContext, step: Step) -> list[Artifact]:
+    """triage and collect_disputes: one pass over the failures; each keeps its half."""
     view = ctx.view
+    report = TestReport.model_validate(step.trigger.payload)
+    if report.round > ctx.max_fix_rounds:
+        return []
     tests = {p: Tests.model_validate(t) for p, t in view.tests.items()}
     design = view.payload("design")
-    artifacts: list[Artifact]
-    if step.action.tool == "run_tests":
-        round_no = int(step.subject.removeprefix("round-"))
-        deps = list(design["dependencies"]) if design else []
-        artifacts = [qa_tools.run_tests(qa_tools.TestRun(ctx.project_dir, tests, round_no, deps, ctx.limits))]
-    elif step.action.tool in ("triage", "collect_disputes"):
-        report = TestReport.model_validate(step.trigger.payload)
-        if report.round > ctx.max_fix_rounds:
-            artifacts = []
-        else:
-            paths = {f["path"] for f in design["files"]} if design else set()
-            bugs, disputes = qa_tools.triage(report, tests, paths, board_disputes(ctx.sop, view))
-            artifacts = list(bugs if step.action.tool == "triage" else disputes)
-    else:  # pragma: no cover - the SOP model admits no other tool
-        raise ValueError(f"unknown tool {step.action.tool}")
-    return artifacts
+    paths = {f["path"] for f in design["files"]} if design else set()
+    bugs, disputes = qa_tools.triage(report, tests, paths, board_disputes(ctx.sop, view))
+    return list(bugs if step.action.tool == "triage" else disputes)
+
+
+#: What runs each tool of the registry (softco.sop.tools.TOOLS), by name.
+TOOL_RUNNERS: dict[str, Callable[[StepContext, Step], list[Artifact]]] = {
+    "plan_tasks": _plan_tasks,
+    "run_tests": _run_tests,
+    "triage": _triage,
+    "collect_disputes": _triage,
+}
 
 
 def board_disputes(sop: Sop, view: BoardView) -> qa_tools.Disputes:

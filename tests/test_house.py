@@ -1,0 +1,20 @@
+"""The house's seams (issue 14): one registry of built-in tools, read by the SOP and run by the steps."""
+
+from __future__ import annotations
+
+from softco.sop.load import ActionSpec
+from softco.sop.tools import TOOLS
+from softco.steps.step import TOOL_RUNNERS
+
+
+def test_every_registered_tool_runs_and_every_runner_is_registered() -> None:
+    assert set(TOOL_RUNNERS) == set(TOOLS)
+
+
+def test_a_role_file_accepts_exactly_the_registered_tools() -> None:
+    for name in TOOLS:
+        assert ActionSpec(name="a", trigger=["x"], publishes="y", tool=name).tool == name
+    schema = ActionSpec.model_json_schema()["properties"]["tool"]
+    assert schema["enum"] == [*TOOLS, None]
+    for name in TOOLS:
+        assert name in schema["description"]
