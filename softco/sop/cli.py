@@ -97,7 +97,7 @@ def graph(
 ) -> None:
     """Print the company as a mermaid flowchart: roles, kinds, who watches and publishes what."""
     from softco.company.run import RunError
-    from softco.sop.check import mermaid
+    from softco.sop.graph import mermaid
     from softco.sop.load import SopError, load_sop
 
     try:

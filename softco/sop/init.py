@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from softco.custom_kinds import FieldSpec, KindSpec
 from softco.defaults import EXAMPLES_DIR
 from softco.llm.base import ModelSettings
-from softco.sop.check import ENGINE_TEMPLATES
+from softco.sop.check_templates import ENGINE_TEMPLATES
 from softco.sop.load import WHEN_VARIABLES, ActionSpec, RoleSpec, Sop, default_dirs, load_sop
 from softco.sop.prompts import TEMPLATE_VARIABLES
 
