@@ -18,3 +18,13 @@ def test_a_role_file_accepts_exactly_the_registered_tools() -> None:
     assert schema["enum"] == [*TOOLS, None]
     for name in TOOLS:
         assert name in schema["description"]
+
+
+def test_a_dependency_cycle_is_named_without_the_path_that_led_to_it() -> None:
+    import pytest
+
+    from softco.artifacts import _check_acyclic
+
+    with pytest.raises(ValueError, match=r"^files form a cycle: a -> b -> c -> a$"):
+        _check_acyclic({"x": ["a"], "a": ["b"], "b": ["c"], "c": ["a"]}, "files")
+    _check_acyclic({"a": ["a", "b"], "b": []}, "files")  # depending on itself is not a cycle here

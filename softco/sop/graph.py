@@ -7,6 +7,8 @@ what ``softco sop graph`` draws (:func:`mermaid`).
 
 from __future__ import annotations
 
+import graphlib
+
 from softco.artifacts import KINDS
 from softco.custom_kinds import CustomArtifact
 from softco.sop.load import ActionSpec, Problem, RoleSpec, Sop
@@ -107,10 +109,7 @@ def check_loops(sop: Sop, lines: RoleLines) -> list[Problem]:
                 if t in sop.kinds and publishes(a) in sop.kinds and not _edge_bounded(sop, a, t):
                     edges.setdefault(t, []).append((publishes(a), role, j))
     out: list[Problem] = []
-    for scc in _sccs(set(edges) | {d for es in edges.values() for d, _, _ in es}, edges):
-        cycle = _cycle_in(scc, edges)
-        if cycle is None:
-            continue
+    for cycle in _cycles(edges):
         kinds = " -> ".join([cycle[0][0], *(dst for _, dst, _, _ in cycle)])
         actions = [(role, j) for _, _, role, j in cycle]
         role, j = next(((r, k) for r, k in actions if r.actions[k].batch), actions[0])
@@ -126,62 +125,25 @@ def check_loops(sop: Sop, lines: RoleLines) -> list[Problem]:
     return out
 
 
-def _sccs(vertices: set[str], edges: dict[str, list[tuple[str, RoleSpec, int]]]) -> list[set[str]]:
-    """Strongly connected components (Tarjan), in a deterministic order."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on: set[str] = set()
-    found: list[set[str]] = []
-
-    def visit(v: str) -> None:
-        index[v] = low[v] = len(index)
-        stack.append(v)
-        on.add(v)
-        for w, _, _ in edges.get(v, []):
-            if w not in index:
-                visit(w)
-                low[v] = min(low[v], low[w])
-            elif w in on:
-                low[v] = min(low[v], index[w])
-        if low[v] == index[v]:
-            comp = set()
-            while True:
-                w = stack.pop()
-                on.discard(w)
-                comp.add(w)
-                if w == v:
-                    break
-            found.append(comp)
-
-    for v in sorted(vertices):
-        if v not in index:
-            visit(v)
-    return found
-
-
-def _cycle_in(
-    scc: set[str], edges: dict[str, list[tuple[str, RoleSpec, int]]]
-) -> list[tuple[str, str, RoleSpec, int]] | None:
-    """One cycle inside a strongly connected component, as (src, dst, role, action index) edges."""
-    start = sorted(scc)[0]
-    if len(scc) == 1 and not any(d == start for d, _, _ in edges.get(start, [])):
-        return None
-    # breadth-first from start back to start, inside the component
-    paths: dict[str, list[tuple[str, str, RoleSpec, int]]] = {start: []}
-    queue = [start]
-    while queue:
-        v = queue.pop(0)
-        for w, role, j in edges.get(v, []):
-            if w not in scc:
-                continue
-            path = [*paths[v], (v, w, role, j)]
-            if w == start:
-                return path
-            if w not in paths:
-                paths[w] = path
-                queue.append(w)
-    return None  # pragma: no cover - a component of more than one vertex has a cycle
+def _cycles(edges: dict[str, list[tuple[str, RoleSpec, int]]]) -> list[list[tuple[str, str, RoleSpec, int]]]:
+    """Cycles of the kind graph (graphlib finds them), as (src, dst, role, action index) edges, each starting at
+    its first kind in sorted order. The kinds of a cycle found leave the graph, so loops that share a kind are
+    reported once."""
+    # graphlib reads a mapping of node -> predecessors; given kind -> kinds it leads to, a cycle comes out reversed
+    graph = {src: {dst for dst, _, _ in es} for src, es in edges.items()}
+    found: list[list[tuple[str, str, RoleSpec, int]]] = []
+    while True:
+        try:
+            graphlib.TopologicalSorter(graph).prepare()
+        except graphlib.CycleError as exc:
+            kinds: list[str] = list(reversed(exc.args[1][1:]))
+            first = kinds.index(min(kinds))
+            kinds = kinds[first:] + kinds[:first]
+            hops = zip(kinds, [*kinds[1:], kinds[0]], strict=True)
+            found.append([(v, w, *next((role, j) for d, role, j in edges[v] if d == w)) for v, w in hops])
+            graph = {v: ws - set(kinds) for v, ws in graph.items() if v not in kinds}
+        else:
+            return found
 
 
 # the drawing -----------------------------------------------------------------------------------
