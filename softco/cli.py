@@ -303,14 +303,10 @@ def show(
     ] = None,
 ) -> None:
     """Show a project in the terminal: an overview, an artifact, the board, the cost or the REQ trace."""
-    from softco.company.run import RunError
-    from softco.report.project import ReportError, load_project
+    from softco.report.project import load_project
     from softco.report.show import show as show_view
 
-    try:
-        show_view(console, load_project(project), view)
-    except ReportError as exc:
-        raise RunError(str(exc)) from None
+    show_view(console, load_project(project), view)
 
 
 @app.command()
@@ -326,12 +322,10 @@ def report(
     """Write one self-contained HTML file to review the project (works offline)."""
     from softco.company.run import RunError
     from softco.report.html import write_report
-    from softco.report.project import ReportError, load_project
+    from softco.report.project import load_project
 
     try:
         path = write_report(load_project(project), out)
-    except ReportError as exc:
-        raise RunError(str(exc)) from None
     except OSError as exc:
         raise RunError(f"cannot write the report: {exc}") from None
     from softco.safe_text import safe_line

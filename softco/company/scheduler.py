@@ -21,14 +21,13 @@ from softco.artifacts import Artifact, Refs, Requirement, TestReport
 from softco.board import Board, Message
 from softco.company.publisher import Publisher
 from softco.company.workspace import Workspace
+from softco.errors import EXIT_OK, EXIT_TESTS_FAIL
 from softco.llm.cache import StepCache
 from softco.llm.structured import Retry
 from softco.sandbox import Limits
 from softco.sop.load import ActionSpec, RoleSpec, Sop
 from softco.steps.gates import Gate
 from softco.steps.step import BoardView, Step, StepContext, run_step
-
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_TESTS_FAIL, EXIT_BUDGET = 0, 1, 2, 3, 4
 
 
 @dataclass

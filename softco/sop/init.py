@@ -14,13 +14,14 @@ from pydantic import BaseModel
 
 from softco.custom_kinds import FieldSpec, KindSpec
 from softco.defaults import EXAMPLES_DIR
+from softco.errors import UsageError
 from softco.llm.base import ModelSettings
 from softco.sop.check_templates import ENGINE_TEMPLATES
 from softco.sop.load import WHEN_VARIABLES, ActionSpec, RoleSpec, Sop, default_dirs, load_sop
 from softco.sop.prompts import TEMPLATE_VARIABLES
 
 
-class SopInitError(Exception):
+class SopInitError(UsageError):
     """The SOP directory cannot be made; the message says what to do."""
 
 

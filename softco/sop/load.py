@@ -20,6 +20,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from softco.artifacts import KINDS, Artifact
 from softco.custom_kinds import KindName, KindSpec, build_kind
 from softco.defaults import ROLES_DIR, TEMPLATES_DIR
+from softco.errors import UsageError
 from softco.llm.base import ModelSettings
 from softco.sop.prompts import make_env
 from softco.sop.tools import TOOLS, check_tool_name, described
@@ -40,7 +41,7 @@ class Problem:
         return f"{self.file}:{self.line}: {' '.join(self.message.split())}"
 
 
-class SopError(Exception):
+class SopError(UsageError):
     """The SOP is broken; each line of the message is `file:line: problem`."""
 
     def __init__(self, message: str | list[Problem]) -> None:

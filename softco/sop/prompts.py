@@ -17,6 +17,7 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
+from softco.errors import UsageError
 from softco.sop.template_limits import BoundedSandboxedEnvironment, RenderBudget
 
 #: Every variable a prompt template gets, with what it holds: the one list `softco sop validate`
@@ -42,8 +43,8 @@ TEMPLATE_VARIABLES: dict[str, str] = {
 }
 
 
-class TemplateError(Exception):
-    """A template failed to load or render; the message is `file:line: what`."""
+class TemplateError(UsageError):
+    """A template failed to load or render; the message is `file:line: what` (fix the template)."""
 
 
 def make_env(dirs: Sequence[Path]) -> SandboxedEnvironment:

@@ -41,6 +41,8 @@ from jinja2.runtime import Context, LoopContext, markup_join, str_join
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import generate_lorem_ipsum
 
+from softco.errors import UsageError
+
 #: The longest string, list or tuple a template operation may build, in characters / items.
 MAX_TEXT = 1_000_000
 #: The most characters one render may write (the rendered prompt, macros and blocks included).
@@ -59,7 +61,7 @@ MAX_RENDER_SECONDS = 10.0
 MAX_LIPSUM = 100
 
 
-class TemplateLimitError(SecurityError):
+class TemplateLimitError(SecurityError, UsageError):
     """A template tried to build more than softco allows; the message says which limit."""
 
 
