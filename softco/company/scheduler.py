@@ -22,7 +22,6 @@ from softco.board import Board, Message
 from softco.company.publisher import Publisher
 from softco.company.workspace import Workspace
 from softco.errors import EXIT_OK, EXIT_TESTS_FAIL
-from softco.llm.cache import StepCache
 from softco.llm.structured import Retry
 from softco.sandbox import Limits
 from softco.sop.load import ActionSpec, RoleSpec, Sop
@@ -35,7 +34,6 @@ class Settings:
     max_fix_rounds: int = 3
     concurrency: int = 16
     limits: Limits = field(default_factory=Limits)
-    cache: StepCache | None = None
     gate: Gate | None = None
     #: Which messages this run builds on: (git branch, first message id NOT included, or None for all).
     lineage: list[tuple[str, int | None]] = field(default_factory=lambda: [("main", None)])
@@ -240,7 +238,6 @@ class Company:
             project_dir=self.ws.root,
             max_fix_rounds=self.settings.max_fix_rounds,
             limits=self.settings.limits,
-            cache=self.settings.cache,
             on_retry=self._on_retry,
             answers=self.settings.answers,
         )

@@ -230,6 +230,8 @@ async def ask_structured(
                 raise ValueError("the answer was empty")
             value = parse(lenient_json(response.content))
         except (ValidationError, ValueError) as exc:  # JSONDecodeError is a ValueError
+            if response.cached:  # a kept answer today's schema refuses: ask the model (the step cache lets it)
+                continue
             error = describe_error(exc)
             ended(Attempt(current, response, started, finished, error))
             if n == max_reasks:
@@ -260,6 +262,7 @@ async def ask_structured(
             n += 1
             continue
         ended(Attempt(current, response, started, finished))
+        llm.accepted(request, response)
         return StructuredResult(value, attempts)
     raise AssertionError("unreachable")  # pragma: no cover
 

@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypedDict
 
-from pydantic import ValidationError
-
 from softco.artifacts import (
     Artifact,
     Design,
@@ -28,8 +26,7 @@ from softco.artifacts import (
 from softco.board import Board, Message
 from softco.llm.base import LLM, ChatMessage, LLMRequest, LLMResponse
 from softco.llm.budget import cost_usd
-from softco.llm.cache import StepCache
-from softco.llm.structured import CANCELLED, FAULT, Attempt, InvalidAnswer, Retry, ask_structured, lenient_json
+from softco.llm.structured import CANCELLED, FAULT, Attempt, InvalidAnswer, Retry, ask_structured
 from softco.sandbox import Limits
 from softco.schemas import answer_schema
 from softco.sop.load import ActionSpec, RoleSpec, Sop
@@ -177,7 +174,6 @@ class StepContext:
     project_dir: Any
     max_fix_rounds: int
     limits: Limits
-    cache: StepCache | None = None
     #: told of each transient fault before it is retried (the CLI prints a line)
     on_retry: Callable[[Retry], None] | None = None
     #: step key -> a file holding its answer (`softco resume --answer`): used instead of asking the model
@@ -254,26 +250,11 @@ async def run_llm_step(ctx: StepContext, step: Step) -> list[Artifact]:
         except InvalidAnswer as exc:
             raise refused_answer_file(Path(ctx.project_dir), step.key, answer_file, exc) from None
         return [result.value]
-    provider = ctx.llm.cache_id_for(step.key) if ctx.cache is not None else None
-    if ctx.cache is not None and provider is not None:
-        hit = ctx.cache.get(provider, request.request_hash())
-        if hit is not None:
-            try:
-                value = parse(lenient_json(hit.content))
-            except (ValidationError, ValueError):
-                pass  # a stale entry that today's schema rejects: ask again
-            else:
-                now = time.time()
-                cached = hit.model_copy(update={"cached": True})
-                _record_attempt(ctx, step, Attempt(request, cached, now, now), 1)
-                return [value]
     record = _recorder(ctx, step)
     try:
         result = await ask_structured(ctx.llm, request, parse, on_retry=ctx.on_retry, on_attempt=record)
     except InvalidAnswer as exc:  # keep the last answer on disk and say the ways out
         raise keep_rejected(Path(ctx.project_dir), step.key, step.role.id, exc) from None
-    if ctx.cache is not None and provider is not None:
-        ctx.cache.put(provider, request.request_hash(), result.attempts[-1].response)
     return [result.value]
 
 
