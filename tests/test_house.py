@@ -40,7 +40,7 @@ def test_every_softco_error_has_the_one_base_that_carries_its_exit_code() -> Non
     import softco
     from softco.errors import SoftcoError
 
-    skip = {"softco.cli", "softco.llm.fake_server"}  # the entry point; the HTTP fake for tests (leaves the wheel)
+    skip = {"softco.cli"}  # the entry point
     outside = []
     for info in pkgutil.walk_packages(softco.__path__, "softco."):
         if info.name in skip or ".pytest_plugin" in info.name or ".defaults" in info.name:
