@@ -291,10 +291,9 @@ class Company:
         return artifacts
 
     def outcome(self) -> Outcome:
-        last = self.view.payload("test_report")
-        if last is None:
+        report = self.view.test_report()
+        if report is None:
             return Outcome(EXIT_TESTS_FAIL, "no tests were run", None)
-        report = TestReport.model_validate(last)
         if report.ok:
             return Outcome(EXIT_OK, f"all {report.passed} tests pass", report)
         failing = [r.nodeid for r in report.results if r.outcome in ("failed", "error")]
