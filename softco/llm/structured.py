@@ -271,4 +271,4 @@ def backoff(fault: int, retry_after: float | None) -> float:
     """Seconds to wait before retry number ``fault``: the server's word, else exponential with jitter."""
     if retry_after is not None:
         return min(retry_after, BACKOFF_CAP)
-    return min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (fault - 1)) * (0.5 + random.random() / 2)
+    return min(BACKOFF_CAP, BACKOFF_BASE * 2.0 ** (fault - 1)) * (0.5 + random.random() / 2)
