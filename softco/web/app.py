@@ -16,6 +16,7 @@ import json
 import re
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
@@ -82,6 +83,8 @@ class Config:
     #: the `softco resume` processes this server started
     children: list[subprocess.Popen[bytes]] = field(default_factory=list)
     checked: set[Path] = field(default_factory=set)
+    #: set when the server stops: live pages' event streams end (uvicorn waits for open connections)
+    stopping: threading.Event = field(default_factory=threading.Event)
 
 
 # -- the guard ---------------------------------------------------------------------------------------------
@@ -291,7 +294,7 @@ async def events(request: Request) -> Response:
         quiet = time.monotonic()
         try:
             yield "retry: 2000\n\n"
-            while True:
+            while not cfg.stopping.is_set():
                 if watch.changed():
                     snap = await anyio.to_thread.run_sync(watch.snapshot)
                     fresh = len(snap.project.messages) != messages

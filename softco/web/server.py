@@ -8,12 +8,15 @@ import socket
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING
 
 from softco.errors import UsageError
 
 if TYPE_CHECKING:
     import uvicorn
+
+    from softco.web.app import Config
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8750
@@ -60,6 +63,7 @@ class Serving:
     local: bool
     sock: socket.socket
     server: uvicorn.Server
+    config: Config
     thread: threading.Thread | None = None
 
     @property
@@ -68,31 +72,40 @@ class Serving:
         return self.url if self.local else f"{self.url}?token={self.token}"
 
     def stop(self) -> None:
+        self.config.stopping.set()
         self.server.should_exit = True
         if self.thread is not None:
             self.thread.join(timeout=10)
         self.sock.close()
 
 
-def prepare(out: Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> Serving:
-    """Bind and build the app (nothing served yet)."""
+def prepare(out: Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, local: bool | None = None) -> Serving:
+    """Bind and build the app (nothing served yet). ``local`` (default: whether ``host`` is a loopback
+    address) lets pages be read without the token; a test sets it False to try the token on 127.0.0.1."""
     import uvicorn
 
     from softco.web.app import Config, make_app
 
-    local = is_loopback(host)
+    local = is_loopback(host) if local is None else local
     token = secrets.token_urlsafe(24)
     sock = bind(host, port)
     actual = sock.getsockname()[1]
     shown = f"[{host.strip('[]')}]" if ":" in host.strip("[]") else host
+    app_config = Config(out=out.absolute(), token=token, local=local)
     config = uvicorn.Config(
-        make_app(Config(out=out.absolute(), token=token, local=local)),
+        make_app(app_config),
         log_level="warning",
         access_log=False,
         timeout_graceful_shutdown=2,
         lifespan="off",
     )
-    return Serving(f"http://{shown}:{actual}/", token, local, sock, uvicorn.Server(config))
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:  # Ctrl-C: end the live streams first
+            app_config.stopping.set()
+            super().handle_exit(sig, frame)
+
+    return Serving(f"http://{shown}:{actual}/", token, local, sock, Server(config), app_config)
 
 
 def serve_forever(serving: Serving) -> None:
@@ -100,6 +113,7 @@ def serve_forever(serving: Serving) -> None:
     try:
         serving.server.run(sockets=[serving.sock])
     finally:
+        serving.config.stopping.set()
         serving.sock.close()
 
 
