@@ -185,6 +185,9 @@ def common(snap: Snapshot, name: str, token: str) -> dict[str, Any]:
         "lanes": lanes(snap),
         "running": [{"key": k, "role": r, "secs": time.time() - t} for k, r, t in snap.running],
         "gate": gate_view(snap),
+        # a part with a form is replaced only when this changes, so an update never wipes what is being typed
+        "gate_key": f"{snap.gate.id}|{snap.gate.error}|{snap.gate.pending}" if snap.gate else "",
+        "controls_key": f"{snap.live}|{run.id if run else ''}|{run.status if run else ''}",
         "start": start,
         "commits": p.commits,
     }
@@ -221,7 +224,9 @@ def render_update(snap: Snapshot, name: str, token: str, after_step: int, with_a
     update: dict[str, Any] = {
         "status": str(mod.status_line()),  # type: ignore[attr-defined]
         "controls": str(mod.controls()),  # type: ignore[attr-defined]
+        "controls_key": c["controls_key"],
         "gate": str(mod.gate_panel()),  # type: ignore[attr-defined]
+        "gate_key": c["gate_key"],
         "lanes": str(mod.lanes_table()),  # type: ignore[attr-defined]
         "steps": str(env().get_template("rows.html.j2").render(rows=step_rows(new, c["start"]))),
         "last_step": snap.project.steps[-1].id if snap.project.steps else after_step,

@@ -95,18 +95,25 @@
     });
   }
 
-  function replace(id, html) {
-    if (html === undefined || html === last[id]) return;
-    last[id] = html;
+  function replace(id, html, key) {
     var el = document.getElementById(id);
-    if (el) el.innerHTML = html;
+    if (!el || html === undefined) return;
+    if (key !== undefined) {
+      // a part holding a form: replaced only when what it offers changed, never under a person's typing
+      if (el.getAttribute("data-key") === key) return;
+      el.setAttribute("data-key", key);
+    } else if (html === last[id]) {
+      return;
+    }
+    last[id] = html;
+    el.innerHTML = html;
   }
 
   function apply(u) {
     var t0 = performance.now();
     replace("status", u.status);
-    replace("controls", u.controls);
-    replace("gate", u.gate);
+    replace("controls", u.controls, u.controls_key);
+    replace("gate", u.gate, u.gate_key);
     replace("lanes", u.lanes);
     if (u.steps) document.getElementById("steps").insertAdjacentHTML("beforeend", u.steps);
     body.setAttribute("data-last-step", u.last_step);
