@@ -13,6 +13,8 @@ import http.client
 import io
 import json
 import re
+import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -25,6 +27,7 @@ from urllib.parse import urlsplit
 import git
 import pytest
 from browser import chromium, console_errors, needs_chromium, requests_made, serving
+from helpers import run_cli
 from review_helpers import generate
 from scripted_project import REQUIREMENT, answers
 from selenium.common.exceptions import WebDriverException
@@ -134,6 +137,38 @@ def test_project_names_cannot_leave_the_output_dir(calc: Path, tmp_path: Path) -
         assert request(srv.url, f"/p/{calc.name}/commit/{head}")[0] == 200
         assert request(srv.url, f"/p/{calc.name}/commit/{'f' * 40}")[0] == 404  # not one of its commits
         assert request(srv.url, f"/p/{calc.name}/commit/HEAD")[0] == 404  # only full SHAs, never a rev
+
+
+def test_serve_command_serves_the_list_and_stops_on_ctrl_c(calc: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "softco.cli", "serve", str(calc.parent), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        found = re.fullmatch(r"softco serve: (http://127\.0\.0\.1:\d+/)\n", line)
+        assert found, line
+        status, _, html = request(found.group(1), "/")
+        assert status == 200 and f'href="/p/{calc.name}"' in html and "done" in html
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+        assert proc.returncode == 0, out
+        assert out.strip().endswith("softco serve: stopped")
+    finally:
+        finish(proc)
+
+
+def test_serve_on_a_busy_port_is_one_line(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        res = run_cli(["serve", str(tmp_path), "--port", str(port)], tmp_path)
+    assert res.exit_code == 2
+    assert res.stderr.count("\n") == 1 and f"cannot listen on 127.0.0.1 port {port}" in res.stderr
 
 
 # -- the gate's decisions, as the run takes them -------------------------------------------------------------

@@ -62,7 +62,11 @@ def serve(
     console = Console(highlight=False, soft_wrap=True)
     _announce(console, serving.page_url, serving.local)
     console.print("Ctrl-C stops the server (runs it started go on)", highlight=False)
-    serve_forever(serving)
+    try:
+        serve_forever(serving)
+    except KeyboardInterrupt:  # uvicorn stops cleanly on Ctrl-C, then raises it again: that is the normal end
+        pass
+    console.print("softco serve: stopped", highlight=False)
 
 
 def serving_run(run: Callable[[], int], out: Path, port: int, console: Console) -> int:
