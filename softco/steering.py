@@ -33,6 +33,7 @@ from rich.console import Console
 from rich.prompt import Prompt
 
 from softco.artifacts import Artifact
+from softco.errors import EXIT_INTERRUPTED, SoftcoError
 from softco.gates import ConsoleGate, Decision
 from softco.llm.structured import describe_error
 from softco.safe_text import safe_line, safe_text
@@ -101,8 +102,10 @@ def check_feedback(text: str) -> str:
     return text
 
 
-class RunCancelled(Exception):
-    """The page asked the run to stop (a ``cancel`` command)."""
+class RunCancelled(SoftcoError):
+    """The page asked the run to stop (a ``cancel`` command): resumable, like Ctrl-C."""
+
+    exit_code = EXIT_INTERRUPTED
 
 
 # the page's side -------------------------------------------------------------------------------------------

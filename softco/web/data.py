@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 from softco.board import MIGRATIONS, Board, BoardError
 from softco.company import project_board_path
+from softco.errors import UsageError
 from softco.lock import Holder, holder
 from softco.report.project import Project, _commits, _role_names
 from softco.report.stats import run_stats
@@ -29,8 +30,8 @@ from softco.steering import GateState, live_path, open_gate
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 
 
-class NotFound(Exception):
-    """No such project under the output directory (or a name that is not one)."""
+class NotFound(UsageError):
+    """No such project under the output directory (or a name that is not one): the page answers 404."""
 
 
 def connect_ro(path: Path) -> sqlite3.Connection:
