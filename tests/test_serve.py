@@ -171,6 +171,21 @@ def test_serve_on_a_busy_port_is_one_line(tmp_path: Path) -> None:
     assert res.stderr.count("\n") == 1 and f"cannot listen on 127.0.0.1 port {port}" in res.stderr
 
 
+def test_a_project_whose_run_is_starting_gets_a_page_that_waits(tmp_path: Path) -> None:
+    """Between `softco new` making the board file and writing its tables and run, the page says it is
+    starting and looks again, instead of failing."""
+    board = tmp_path / "out" / "proj" / ".softco" / "board.sqlite"
+    board.parent.mkdir(parents=True)
+    db = sqlite3.connect(board)
+    db.execute("PRAGMA journal_mode=WAL")  # what the board's first statement leaves: a database with no table
+    db.close()
+    with serving(tmp_path / "out") as srv:
+        status, _, html = request(srv.url, "/p/proj")
+        assert status == 200 and "starting" in html and 'http-equiv="refresh"' in html
+        assert request(srv.url, "/p/proj/events")[0] == 503
+        assert request(srv.url, "/")[0] == 200
+
+
 # -- the gate's decisions, as the run takes them -------------------------------------------------------------
 
 
@@ -252,6 +267,13 @@ def start_run(base: Path, endpoint: str, *extra: str) -> subprocess.Popen[str]:
     )
 
 
+def text_of(driver: Any, element_id: str) -> str:
+    """An element's text, read in one step (live updates replace elements under a test's feet)."""
+    return str(
+        driver.execute_script("var e = document.getElementById(arguments[0]); return e ? e.innerText : ''", element_id)
+    )
+
+
 def finish(proc: subprocess.Popen[str]) -> None:
     if proc.poll() is None:
         proc.kill()
@@ -262,9 +284,13 @@ def wait_for_project(out: Path, proc: subprocess.Popen[str], timeout: float = 60
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if out.is_dir():
-            found = [p for p in out.iterdir() if (p / ".softco" / "board.sqlite").is_file()]
-            if found:
-                return found[0]
+            for p in out.iterdir():
+                if (p / ".softco" / "board.sqlite").is_file():
+                    try:
+                        if board_rows(p, "SELECT id FROM runs"):
+                            return p
+                    except sqlite3.Error:
+                        pass  # its tables are being made
         assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
         time.sleep(0.1)
     raise AssertionError("the run made no project")
@@ -323,9 +349,9 @@ def test_a_run_is_watched_live_without_reload(tmp_path: Path, browser: Any) -> N
             # the end of the run reaches the page too: the status, the artifacts, the commits
             WebDriverWait(browser, 30).until(
                 lambda d: (
-                    d.find_element(By.ID, "status").text.startswith("done")
-                    and "Safe division" in d.find_element(By.ID, "prd").text
-                    and "raise ValueError" in d.find_element(By.ID, "code").text
+                    text_of(d, "status").startswith("done")
+                    and "Safe division" in text_of(d, "prd")
+                    and "raise ValueError" in text_of(d, "code")
                 )
             )
             assert browser.execute_script("return window.__sameDocument") is True
@@ -392,7 +418,7 @@ def test_cancel_stops_the_run_and_resume_from_the_page_finishes_it(tmp_path: Pat
             project = wait_for_project(tmp_path / "out", proc)
             browser.get(f"{srv.url}p/{project.name}")
             # cancel once the PRD is published and committed, while the architect's call is in flight
-            WebDriverWait(browser, 60).until(lambda d: "Safe division" in d.find_element(By.ID, "prd").text)
+            WebDriverWait(browser, 60).until(lambda d: "Safe division" in text_of(d, "prd"))
             WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.ID, "cancel"))
             browser.find_element(By.ID, "cancel").click()
             out, _ = proc.communicate(timeout=60)
@@ -406,7 +432,7 @@ def test_cancel_stops_the_run_and_resume_from_the_page_finishes_it(tmp_path: Pat
             browser.find_element(By.ID, "resume").click()
             WebDriverWait(browser, 30).until(lambda d: srv.config.children)
             assert srv.config.children[0].wait(180) == 0, (project / ".softco" / "serve-resume.log").read_text()
-            WebDriverWait(browser, 30).until(lambda d: d.find_element(By.ID, "status").text.startswith("done"))
+            WebDriverWait(browser, 30).until(lambda d: text_of(d, "status").startswith("done"))
         finally:
             finish(proc)
     runs = board_rows(project, "SELECT status, exit_code FROM runs ORDER BY started_at")
@@ -458,8 +484,8 @@ def test_hostile_artifact_text_renders_inert(tmp_path: Path, browser: Any) -> No
         assert [h for h in links if h and "javascript" in h.lower()] == []
         assert js("return document.querySelectorAll('[onmouseover], [onerror], [onclick]').length") == 0
         assert js("return document.querySelectorAll('svg image, svg img, foreignObject script').length") == 0
-        assert "<script>alert('pwned')</script>" in browser.find_element(By.ID, "prd").text  # shown as text
-        assert "<b onmouseover=alert(4)>" in browser.find_element(By.ID, "prd").text
+        assert "<script>alert('pwned')</script>" in text_of(browser, "prd")  # shown as text
+        assert "<b onmouseover=alert(4)>" in text_of(browser, "prd")
         for node in browser.find_elements(By.CSS_SELECTOR, "#design svg g.node, #design svg text"):
             try:
                 node.click()

@@ -40,7 +40,7 @@ from softco.report.html import pygments_css
 from softco.safe_text import one_line
 from softco.steering import request_cancel, request_decision
 from softco.web import pages
-from softco.web.data import NotFound, Watch, connect_ro, list_projects, project_dir
+from softco.web.data import NotFound, NotReady, Watch, connect_ro, list_projects, project_dir
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -270,6 +270,9 @@ async def project_page(request: Request) -> Response:
         return HTMLResponse(await anyio.to_thread.run_sync(_project_page, cfg, name))
     except NotFound:
         return _problem_page(404, f"no project {name!r} in {cfg.out}")
+    except NotReady:
+        starting = '<!DOCTYPE html><meta http-equiv="refresh" content="1"><title>softco serve</title><p>starting…</p>'
+        return HTMLResponse(starting)
     except BoardError as exc:
         return _problem_page(500, str(exc))
 
@@ -281,6 +284,8 @@ async def events(request: Request) -> Response:
     name = request.path_params["name"]
     try:
         watch = await anyio.to_thread.run_sync(_watch, cfg, name)
+    except NotReady:
+        return _refuse(503, "the run is starting")
     except (NotFound, BoardError):
         return _refuse(404, "no such project")
     try:

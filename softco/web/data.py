@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 from softco.board import MIGRATIONS, Board, BoardError
 from softco.company import project_board_path
-from softco.errors import UsageError
+from softco.errors import SoftcoError, UsageError
 from softco.lock import Holder, holder
 from softco.report.project import Project, _commits, _role_names
 from softco.report.stats import run_stats
@@ -41,6 +41,10 @@ def connect_ro(path: Path) -> sqlite3.Connection:
     )
     db.row_factory = sqlite3.Row
     return db
+
+
+class NotReady(SoftcoError):
+    """The project's board exists but its run has not started yet (tables or first run still being written)."""
 
 
 class ReadOnlyBoard(Board):
@@ -151,8 +155,17 @@ class Watch:
         self._versions = now
         return True
 
+    def ready(self) -> bool:
+        """Whether the run has written the board's tables and its first run (a page opened earlier waits)."""
+        try:
+            return self.board.db.execute("SELECT 1 FROM runs LIMIT 1").fetchone() is not None
+        except sqlite3.Error:
+            return False
+
     def check(self) -> None:
         """The board is one this softco can read (all migrations applied) and its payloads fit their kinds."""
+        if not self.ready():
+            raise NotReady(f"{self.project.name} is starting")
         applied = {r[0] for r in self.board.db.execute("SELECT name FROM migrations")}
         known = [name for name, _ in MIGRATIONS]
         if set(known) - applied:
