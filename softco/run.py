@@ -437,7 +437,13 @@ def start_new(opts: NewOptions, console: Console) -> int:
     remember_modes(base, out)
     llm = _wrap(base, opts, sop.sop_hash, requirement, budget, project)
     run_id = uuid.uuid4().hex[:12]
-    live = Live(project, run_id)
+    try:
+        with _writing(project):  # what `softco serve`'s page shares with the run (a full disk is one line)
+            live = Live(project, run_id)
+    except RunError:
+        board.close()
+        lock.release()
+        raise
     settings = Settings(
         max_fix_rounds=opts.max_fix_rounds,
         concurrency=concurrency,
@@ -685,7 +691,8 @@ def _continue(
             board.start_run(
                 run_id, last.requirement, sop.sop_hash, llm.model, {**saved, **_jsonable(opts), **extra}, branch=branch
             )
-        live = Live(project, run_id)
+        with _writing(project):
+            live = Live(project, run_id)
         settings = Settings(
             max_fix_rounds=opts.max_fix_rounds,
             concurrency=pick_concurrency(opts)[0],
