@@ -36,7 +36,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from softco.artifacts import Prd
 from softco.llm.fake_server import FakeOpenAIServer, FakeRequest
-from softco.steering import Live, SteeredGate, open_gate, request_decision
+from softco.steps.steering import Live, SteeredGate, open_gate, request_decision
 
 HOSTILE = "<script>alert('pwned')</script> <img src=http://203.0.113.9/x.png onerror=alert(2)>"
 

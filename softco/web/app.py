@@ -35,10 +35,10 @@ from starlette.responses import HTMLResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Route
 
 from softco.board import BoardError
-from softco.lock import holder
+from softco.company.lock import holder
 from softco.report.html import pygments_css
 from softco.safe_text import one_line
-from softco.steering import request_cancel, request_decision
+from softco.steps.steering import request_cancel, request_decision
 from softco.web import pages
 from softco.web.data import NotFound, NotReady, Watch, connect_ro, list_projects, project_dir
 
@@ -243,8 +243,8 @@ def _watch(cfg: Config, name: str) -> Watch:
 
 @cache
 def _graph_for(sop_dir: str | None) -> str | None:
-    from softco.sop import SopError, load_sop
-    from softco.sop_check import mermaid
+    from softco.sop.graph import mermaid
+    from softco.sop.load import SopError, load_sop
 
     try:
         return mermaid(load_sop(Path(sop_dir) if sop_dir else None)).replace("<br/>", " · ")

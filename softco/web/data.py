@@ -17,14 +17,14 @@ from typing import Any
 from urllib.parse import quote
 
 from softco.board import MIGRATIONS, Board, BoardError
-from softco.company import project_board_path
+from softco.company.lock import Holder, holder
+from softco.company.scheduler import project_board_path
 from softco.errors import SoftcoError, UsageError
-from softco.lock import Holder, holder
 from softco.report.project import Project, _commits, _role_names
 from softco.report.stats import run_stats
 from softco.safe_text import one_line
-from softco.sop import kinds_for_reading
-from softco.steering import GateState, live_path, open_gate
+from softco.sop.load import kinds_for_reading
+from softco.steps.steering import GateState, live_path, open_gate
 
 #: A project's directory name as the page takes it: one plain name, no path.
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
@@ -85,8 +85,8 @@ class Listed:
 
 def list_projects(out: Path) -> list[Listed]:
     """Every project under ``out``, newest run first: its status (live or how it ended), cost, requirement."""
+    from softco.company.run import run_status
     from softco.report.costs import format_total_cost
-    from softco.run import run_status
 
     rows: list[tuple[float, Listed]] = []
     if not out.is_dir():

@@ -167,7 +167,7 @@ def diff_html(diff: str) -> Markup:
 def common(snap: Snapshot, name: str, token: str) -> dict[str, Any]:
     p = snap.project
     run = p.last_run
-    from softco.run import run_status
+    from softco.company.run import run_status
 
     status = run_status(run, snap.holder)
     start = p.runs[0].started_at if p.runs else time.time()

@@ -34,9 +34,9 @@ from rich.prompt import Prompt
 
 from softco.artifacts import Artifact
 from softco.errors import EXIT_INTERRUPTED, SoftcoError
-from softco.gates import ConsoleGate, Decision
 from softco.llm.structured import describe_error
 from softco.safe_text import safe_line, safe_text
+from softco.steps.gates import ConsoleGate, Decision
 
 T = TypeVar("T")
 
