@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 import git
 import pytest
 from browser import chromium, console_errors, needs_chromium, requests_made, serving
+from fake_server import FakeOpenAIServer, FakeRequest
 from helpers import run_cli
 from review_helpers import generate
 from scripted_project import REQUIREMENT, answers
@@ -35,7 +36,6 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from softco.artifacts import Prd
-from softco.llm.fake_server import FakeOpenAIServer, FakeRequest
 from softco.steps.steering import Live, SteeredGate, open_gate, request_decision
 
 HOSTILE = "<script>alert('pwned')</script> <img src=http://203.0.113.9/x.png onerror=alert(2)>"
