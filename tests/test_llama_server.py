@@ -27,7 +27,7 @@ from pathlib import Path
 from urllib.error import URLError
 
 import pytest
-from helpers import only_project, run_cli
+from helpers import only_project, run_cli_process
 
 ROLES = Path(__file__).parent.parent / "roles"
 #: the longest answer each role may get: small, so a run of a slow CPU model stays short
@@ -149,7 +149,7 @@ def test_softco_against_a_real_llama_cpp_server(
     base_url, proc, log = llama_server
     sop = small_sop(tmp_path / "sop")
     env = {"SOFTCO_TIMEOUT": "300"}
-    first = run_cli(
+    first = run_cli_process(
         ["new", "a tiny calculator library", "--output", "out", "--sop", str(sop), "--base-url", base_url]
         + ["--model", "smollm2", "--token-budget", "30000", "--no-cache"],
         tmp_path,
@@ -176,7 +176,7 @@ def test_softco_against_a_real_llama_cpp_server(
 
     # resume with a larger budget: it continues (the spent tokens count), never probes again
     probes = statuses.count(500)
-    second = run_cli(["resume", str(project), "--token-budget", "60000"], tmp_path, env=env, timeout=900)
+    second = run_cli_process(["resume", str(project), "--token-budget", "60000"], tmp_path, env=env, timeout=900)
     check_exit(second.exit_code, second.stderr)
     after = board_rows(project)
     runs = list(dict.fromkeys(r[0] for r in after))
