@@ -28,6 +28,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
 def make_console() -> Console:
     """The console for one invocation, made when the command line is parsed: rich reads the terminal's
     width (COLUMNS), colour and terminal settings from the environment and the streams as they are then,

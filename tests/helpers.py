@@ -64,9 +64,7 @@ def run_cli(args: list[str], cwd: Path, env: dict[str, str] | None = None, stdin
         os.environ.update(saved_env)
 
 
-def run_cli_process(
-    args: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 300
-) -> CliResult:
+def run_cli_process(args: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 300) -> CliResult:
     """Run `softco ARGS` in a real subprocess (the way a user does): for the end-to-end tests (marker e2e)."""
     proc = subprocess.run(
         [sys.executable, "-m", "softco.cli", *args],
