@@ -106,6 +106,7 @@ def test_an_unwritable_output_dir(tmp_path: Path) -> None:
     assert (tmp_path / "afile").read_text() == "not a directory"
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(not can_mount_tmpfs(), reason="needs an unprivileged mount namespace to make a small tmpfs")
 def test_a_full_disk_stops_cleanly(tmp_path: Path) -> None:
     """A real full disk: the output dir is a 200 KiB tmpfs in a private mount namespace."""

@@ -143,6 +143,7 @@ def check_exit(code: int, stderr: str) -> None:
         assert "softco resume" in lines[0]
 
 
+@pytest.mark.e2e
 def test_softco_against_a_real_llama_cpp_server(
     llama_server: tuple[str, subprocess.Popen[bytes], Path], tmp_path: Path
 ) -> None:

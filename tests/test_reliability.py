@@ -206,6 +206,7 @@ def _kill_after(srv: FakeOpenAIServer, n: int, args: list[str], cwd: Path) -> in
     return proc.wait()
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("kill_at", [1, 2, 4, 6])
 def test_sigkill_then_resume_equals_a_run_never_killed(tmp_path: Path, kill_at: int) -> None:
     ref = reference(tmp_path)
