@@ -54,6 +54,9 @@ def start(args: list[str], cwd: Path, base_url: str) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # Ctrl-C reaches softco as it does from a terminal: a suite started in the background (`pytest &` from
+        # a script) has SIGINT ignored, and a child keeps an ignored signal ignored
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
@@ -132,6 +135,7 @@ def test_ctrl_c_cancels_the_call_in_flight_marks_the_run_interrupted_and_says_ho
             hold.release.set()
             if proc.poll() is None:
                 proc.kill()
+                proc.communicate()
     project = tmp_path / "out" / "p"
     assert not answered
     assert proc.returncode == 130, out + err
