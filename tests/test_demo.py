@@ -11,7 +11,7 @@ from helpers import commits, run_cli_process
 
 from softco.cli import demo_recording
 from softco.llm.replay import load_recording
-from softco.sop import load_sop
+from softco.sop.load import load_sop
 
 
 @pytest.mark.e2e

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-HEAVY = ("openai", "pydantic", "git", "softco.run", "softco.company", "softco.report.html")
+HEAVY = ("openai", "pydantic", "git", "softco.company.run", "softco.company.scheduler", "softco.report.html")
 
 PROBE = f"""
 import sys
