@@ -12,10 +12,10 @@ import time
 from pathlib import Path
 
 import pytest
+from fake_server import FakeOpenAIServer, FakeRequest
 from helpers import only_project, run_cli, write_script
 from scripted_project import PRD, REQUIREMENT, answers
 
-from softco.llm.fake_server import FakeOpenAIServer, FakeRequest
 from softco.llm.replay import exchanges_json
 
 
