@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import os
 import sys
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated
 
@@ -14,6 +15,7 @@ from rich.console import Console
 from softco.errors import EXIT_USAGE
 from softco.eval.cli import batch_cmd, eval_cmd
 from softco.sop.cli import sop_app
+from softco.web.command import serve as serve_cmd
 
 # Commands import what they need when they run, so `softco --help` starts in a fraction of a second
 # (the openai client and the pydantic models cost about a second to import).
@@ -27,8 +29,22 @@ app = typer.Typer(
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
 )
-console = Console(highlight=False, soft_wrap=True)
+
+
+def make_console() -> Console:
+    """The console for one invocation, made when the command line is parsed: rich reads the terminal's
+    width (COLUMNS), colour and terminal settings from the environment and the streams as they are then,
+    not as they were when this module was imported (softco may be called in-process, more than once)."""
+    return Console(highlight=False, soft_wrap=True)
+
+
+console = make_console()
 app.add_typer(sop_app, name="sop")
+app.command("serve")(serve_cmd)
+
+#: True while softco runs as its own process (:func:`main`), where freezing the garbage collector pays;
+#: False when it is called in-process (:func:`run`), where a freeze would keep the caller's garbage forever.
+_STANDALONE: ContextVar[bool] = ContextVar("softco_standalone", default=False)
 
 # Every option names what it takes (a metavar), so the help says `--human ROLE`, not a type (`<list[str]>`);
 # a flag takes nothing and shows nothing.
@@ -53,6 +69,8 @@ def _root(
     ] = False,
 ) -> None:
     """softco: a small software company of LLM roles. One line in, a tested git repo out."""
+    global console
+    console = make_console()
 
 
 def _complete_view(incomplete: str) -> list[str]:
@@ -67,7 +85,9 @@ def _load_run() -> None:
     garbage collector paused, then freeze what was imported. Import builds hundreds of thousands of
     objects that live until exit and are not garbage: collecting while they are made, and again
     later over all of them, costs about 0.1 s for nothing."""
-    if "softco.company.run" in sys.modules:  # imported already (softco called in-process): nothing to freeze
+    if not _STANDALONE.get() or "softco.company.run" in sys.modules:  # called in-process, or imported already
+        import softco.company.run  # noqa: F401
+
         return
     enabled = gc.isenabled()
     gc.disable()
@@ -141,6 +161,12 @@ def new(
     yes: Annotated[
         bool, typer.Option("--yes", help="Approve every --approve gate without asking.", metavar=FLAG)
     ] = False,
+    serve: Annotated[
+        bool,
+        typer.Option("--serve", help="Watch and steer the run in the browser (softco serve); --approve gates "
+                     "can be decided there.", metavar=FLAG),
+    ] = False,
+    serve_port: Annotated[int, typer.Option(help="The port of --serve's page (0: a free one).", metavar="PORT")] = 8750,
     human: Annotated[
         list[str] | None,
         typer.Option(help="Play this role yourself (role id, e.g. architect); repeatable.", metavar="ROLE"),
@@ -180,7 +206,13 @@ def new(
         yes=yes,
         human=human or [],
         structured=structured,
+        on_page=serve,
     )
+    if serve:
+        from softco.company.run import output_dir
+        from softco.web.command import serving_run
+
+        raise typer.Exit(serving_run(lambda: start_new(opts, console), output_dir(output), serve_port, console))
     raise typer.Exit(start_new(opts, console))
 
 
@@ -189,7 +221,11 @@ def read_requirement_file(path: Path) -> str:
 
     limit = 1_000_000
     try:
-        data = sys.stdin.buffer.read(limit + 1) if str(path) == "-" else path.open("rb").read(limit + 1)
+        if str(path) == "-":
+            data = sys.stdin.buffer.read(limit + 1)
+        else:
+            with path.open("rb") as f:
+                data = f.read(limit + 1)
     except OSError as exc:
         raise RunError(f"cannot read {path}: {exc.strerror}") from None
     if len(data) > limit:
@@ -221,12 +257,18 @@ def resume_cmd(
             help="STEP=FILE: the answer to that step, e.g. a fixed rejected answer; repeatable.", metavar="STEP=FILE"
         ),
     ] = None,
+    approve_on_page: Annotated[
+        bool, typer.Option("--approve-on-page", help="--approve gates may be decided on softco serve's page.",
+                           metavar=FLAG)
+    ] = False,
 ) -> None:
     """Continue a stopped run; finished steps are not redone."""
     _load_run()
     from softco.company.run import Takeover, resume
 
-    takeover = Takeover(model=model, base_url=base_url, human=human or [], answers=answer or [])
+    takeover = Takeover(
+        model=model, base_url=base_url, human=human or [], answers=answer or [], on_page=approve_on_page
+    )
     raise typer.Exit(resume(project, console, budget, token_budget, takeover))
 
 
@@ -340,8 +382,9 @@ app.command("batch")(batch_cmd)
 
 def main() -> None:
     """Entry point: one-line errors, exit codes from softco.errors, never a traceback for bad input."""
+    _STANDALONE.set(True)
     try:
-        code = _check_argv() or _main()
+        code = run(sys.argv[1:])
     finally:
         # The process ends here: what is left is for the OS to reclaim. Frozen, the interpreter's last
         # collection does not walk every object of the openai and pydantic modules (about 0.2 s).
@@ -349,10 +392,16 @@ def main() -> None:
     sys.exit(code)
 
 
-def _check_argv() -> int:
+def run(argv: list[str], prog_name: str | None = None) -> int:
+    """softco with these arguments, in this process: the exit code, after what a user would see on stdout and
+    stderr (the same as :func:`main`, which only adds the process's exit)."""
+    return _check_argv(argv) or _main(argv, prog_name)
+
+
+def _check_argv(argv: list[str]) -> int:
     """Non-zero (after one line on stderr) if an argument is not UTF-8: Python keeps such bytes as lone
     surrogates, which nothing downstream (the board, git, the terminal) can write."""
-    for i, arg in enumerate(sys.argv[1:], 1):
+    for i, arg in enumerate(argv, 1):
         try:
             arg.encode("utf-8")
         except UnicodeEncodeError:
@@ -362,13 +411,13 @@ def _check_argv() -> int:
     return 0
 
 
-def _main() -> int:
+def _main(argv: list[str], prog_name: str | None) -> int:
     """Every error is mapped here, and only here, to one line on stderr and an exit code (softco.errors)."""
     from softco.errors import EXIT_ERROR, EXIT_INTERRUPTED, Interrupted, SoftcoError
     from softco.safe_text import one_line, visible
 
     try:
-        code = app(standalone_mode=False)
+        code = app(args=argv, prog_name=prog_name, standalone_mode=False)
     except typer.Exit as exc:
         return int(exc.exit_code)
     except Interrupted as exc:

@@ -58,9 +58,10 @@ from softco.safe_text import one_line, safe_line, safe_text
 from softco.sop.check import load_checked_sop
 from softco.sop.load import Sop, SopError, kinds_for_reading
 from softco.sop.prompts import TemplateError
-from softco.steps.gates import AutoApprove, ConsoleGate, Gate
+from softco.steps.gates import AutoApprove, Gate
 from softco.steps.qa_tools import SandboxUnavailable
 from softco.steps.rejected import StepRejected, read_answer_file, rejected_steps
+from softco.steps.steering import Live, RunCancelled, SteeredGate
 
 MAX_REQUIREMENT_CHARS = 20_000
 #: Model calls and tool steps at once, unless --concurrency says (LOCAL_CONCURRENCY for a local server).
@@ -100,12 +101,15 @@ class NewOptions:
     dry_run: bool = False
     #: --structured: schema, json or prompt (None: SOFTCO_STRUCTURED, else negotiated per endpoint)
     structured: str | None = None
+    #: --serve / --approve-on-page: gates may be decided on `softco serve`'s page (no terminal needed); not saved
+    on_page: bool = False
 
 
 def _jsonable(opts: NewOptions) -> dict[str, Any]:
     saved = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(opts).items()}
     saved["sop_dir"] = str(opts.sop_dir.resolve()) if opts.sop_dir else None
     saved["record"] = None  # a resumed run does not overwrite the first run's recording
+    saved.pop("on_page")
     return saved
 
 
@@ -223,13 +227,13 @@ def _wrap(
     return llm
 
 
-def _gate(opts: NewOptions, sop: Sop, console: Console, project: Path) -> Gate | None:
+def _gate(opts: NewOptions, sop: Sop, console: Console, project: Path, live: Live) -> Gate | None:
     if not opts.approve:
         return None
     kinds = set(opts.approve)
     if opts.yes:
         return AutoApprove(kinds)
-    return ConsoleGate(kinds, console, project / ".softco" / "edit")
+    return SteeredGate(kinds, console, project / ".softco" / "edit", live, sys.stdin.isatty())
 
 
 def _check_people(opts: NewOptions, sop: Sop) -> None:
@@ -238,8 +242,11 @@ def _check_people(opts: NewOptions, sop: Sop) -> None:
     if unknown:
         kinds = ", ".join(sorted(sop.kinds))
         raise RunError(f"--approve {','.join(unknown)}: no such artifact kind; kinds are {kinds}")
-    if opts.approve and not opts.yes and not sys.stdin.isatty():
-        raise RunError("--approve asks on a terminal and stdin is not one; add --yes to approve automatically")
+    if opts.approve and not opts.yes and not opts.on_page and not sys.stdin.isatty():
+        raise RunError(
+            "--approve asks on a terminal and stdin is not one; add --yes to approve automatically, or --serve to "
+            "decide on the page"
+        )
     roles = {r.id for r in sop.roles}
     strangers = sorted(set(opts.human) - roles)
     if strangers:
@@ -263,16 +270,21 @@ def spent(board: Board) -> Budget:
     )
 
 
-async def _drive(company: Company, llm: LLM, requirement: str | None) -> Outcome:
+async def _drive(company: Company, llm: LLM, requirement: str | None, live: Live | None) -> Outcome:
     try:
-        return await company.run(requirement)
+        return await (live.cancellable(company.run(requirement)) if live else company.run(requirement))
     finally:
         await llm.aclose()
 
 
-def execute(company: Company, llm: LLM, board: Board, run_id: str, requirement: str | None) -> Outcome:
+def execute(
+    company: Company, llm: LLM, board: Board, run_id: str, requirement: str | None, live: Live | None = None
+) -> Outcome:
     try:
-        outcome = asyncio.run(_drive(company, llm, requirement))
+        outcome = asyncio.run(_drive(company, llm, requirement, live))
+    except RunCancelled:  # from `softco serve`'s page: stopped as on Ctrl-C, between or inside steps
+        _finish_quietly(board, run_id, "cancelled", EXIT_INTERRUPTED)
+        raise Interrupted(f"cancelled from the page; continue with: softco resume {company.ws.root}") from None
     except KeyboardInterrupt:
         # asyncio.run cancelled the run on Ctrl-C: the steps in flight (and their model calls) were cancelled,
         # what was published is on the board and in git; a second Ctrl-C lands here at once
@@ -435,16 +447,24 @@ def start_new(opts: NewOptions, console: Console, ledger: Ledger | None = None) 
     remember_modes(base, out)
     llm = step_cache(out, opts, _wrap(base, opts, sop.sop_hash, requirement, budget, project, ledger))
     run_id = uuid.uuid4().hex[:12]
+    try:
+        with _writing(project):  # what `softco serve`'s page shares with the run (a full disk is one line)
+            live = Live(project, run_id)
+    except RunError:
+        board.close()
+        lock.release()
+        raise
     settings = Settings(
         max_fix_rounds=opts.max_fix_rounds,
         concurrency=concurrency,
-        gate=_gate(opts, sop, console, project),
+        gate=_gate(opts, sop, console, project, live),
     )
     saved = _jsonable(opts)
     try:
         with _writing(project):
             board.start_run(run_id, requirement, sop.sop_hash, llm.model or default_model(), saved)
     except RunError:
+        live.close()
         board.close()
         lock.release()
         raise
@@ -454,15 +474,16 @@ def start_new(opts: NewOptions, console: Console, ledger: Ledger | None = None) 
         console.print(safe_text(why))
     print_sandbox(console)
     progress = Progress(console, budget)
-    company = Company(sop, llm, board, ws, run_id, settings, on_event=progress.on_event)
+    company = Company(sop, llm, board, ws, run_id, settings, on_event=live.tee(progress.on_event))
     progress.watch(company)
     try:
-        outcome = execute(company, llm, board, run_id, requirement)
+        outcome = execute(company, llm, board, run_id, requirement, live)
         print_summary(console, project, outcome, run_stats(board, run_id), run_stats(board))
         if dry is not None:
             print_dry_run(console, dry, sop)
         return outcome.exit_code
     finally:
+        live.close()
         board.close()
         lock.release()
 
@@ -476,8 +497,8 @@ def run_status(run: RunRow | None, live: Holder | None) -> str:
         return "no run"
     if run.status in ("running", "killed"):
         return "killed"
-    if run.status == "interrupted":
-        return "interrupted"
+    if run.status in ("interrupted", "cancelled"):
+        return run.status
     meaning = {
         EXIT_OK: "done",
         EXIT_TESTS_FAIL: "done, tests fail",
@@ -542,8 +563,11 @@ class Takeover:
     human: list[str] = field(default_factory=list)
     #: "STEP=FILE": that step's answer is read from FILE (validated like a model's) instead of asked
     answers: list[str] = field(default_factory=list)
+    #: --approve-on-page: gates may be decided on `softco serve`'s page
+    on_page: bool = False
 
     def apply(self, opts: NewOptions) -> None:
+        opts.on_page = self.on_page
         if self.model is not None:
             opts.model = self.model
         if self.base_url is not None:
@@ -680,23 +704,28 @@ def _continue(
             board.start_run(
                 run_id, last.requirement, sop.sop_hash, llm.model, {**saved, **_jsonable(opts), **extra}, branch=branch
             )
+        with _writing(project):
+            live = Live(project, run_id)
         settings = Settings(
             max_fix_rounds=opts.max_fix_rounds,
             concurrency=pick_concurrency(opts)[0],
-            gate=_gate(opts, sop, console, project),
+            gate=_gate(opts, sop, console, project, live),
             lineage=lineage,
             revise=changes,
             answers=answers,
         )
         progress = Progress(console, limits)
-        company = Company(sop, llm, board, ws, run_id, settings, on_event=progress.on_event)
+        company = Company(sop, llm, board, ws, run_id, settings, on_event=live.tee(progress.on_event))
         progress.watch(company)
         verb = f"revising {revision.stage} of" if revision else "resuming"
         head = safe_text(f" (run {run_id}, branch {branch})")
         console.print(Text.assemble(f"softco: {verb} ", safe_text(project, "bold"), head))
         _note_rejected(console, project, company.finished | set(answers), opts.human)
         print_sandbox(console)
-        outcome = execute(company, llm, board, run_id, None)
+        try:
+            outcome = execute(company, llm, board, run_id, None, live)
+        finally:
+            live.close()
         for key in sorted(set(answers) - company.finished):
             warning = f" --answer {key} was not used: no step of that key ran"
             console.print(Text.assemble(("warning:", "yellow"), safe_line(warning, limit=400)))
