@@ -1,0 +1,60 @@
+"""Hidden acceptance tests for the task `tictac` (library)."""
+
+import importlib
+from types import ModuleType
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def ttt() -> ModuleType:
+    return importlib.import_module("tictac")
+
+
+@pytest.mark.parametrize(
+    ("board", "expected"),
+    [
+        ("XXX......", "X"),
+        ("...OOO...", "O"),
+        ("......XXX", "X"),
+        ("X..X..X..", "X"),
+        (".O..O..O.", "O"),
+        ("..X..X..X", "X"),
+        ("X...X...X", "X"),
+        ("..O.O.O..", "O"),
+    ],
+)
+def test_lines_win(ttt: ModuleType, board: str, expected: str) -> None:
+    assert ttt.winner(board) == expected
+
+
+def test_draw(ttt: ModuleType) -> None:
+    assert ttt.winner("XOXXOOOXX") == "draw"
+
+
+@pytest.mark.parametrize("board", [".........", "XO.......", "XOXOXO..."])
+def test_game_in_progress(ttt: ModuleType, board: str) -> None:
+    assert ttt.winner(board) is None
+
+
+def test_win_on_full_board_is_not_a_draw(ttt: ModuleType) -> None:
+    assert ttt.winner("XOXOXOOXX") == "X"  # diagonal 0-4-8 on a full board
+
+
+def test_legal_moves(ttt: ModuleType) -> None:
+    assert ttt.legal_moves(".........") == list(range(9))
+    assert ttt.legal_moves("XO.X.....") == [2, 4, 5, 6, 7, 8]
+    assert ttt.legal_moves("XOXXOOOXX") == []
+
+
+def test_no_moves_after_a_win(ttt: ModuleType) -> None:
+    assert ttt.legal_moves("XXXOO....") == []
+    assert ttt.legal_moves("O.XO.XO..") == []
+
+
+@pytest.mark.parametrize("board", ["XXX", "XXXOOO..A", "..........", "xo.......", ""])
+def test_malformed_board(ttt: ModuleType, board: str) -> None:
+    with pytest.raises(ValueError):
+        ttt.winner(board)
+    with pytest.raises(ValueError):
+        ttt.legal_moves(board)
