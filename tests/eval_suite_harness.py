@@ -83,11 +83,38 @@ class Outcomes:
         return sorted(name for name, outcome in self.by_task.get(task_id, {}).items() if outcome != "passed")
 
 
-def run_acceptance(projects: dict[str, Path], work: Path) -> Outcomes:
+# For mutation runs: once a test of a task failed, the task's other tests are skipped (one failure is all
+# a mutation run needs to know, and it saves most of the subprocesses a CLI task's tests start).
+_STOP_AT_FIRST_FAILURE = """
+import pytest
+
+_failed = set()
+
+
+def _task(item):
+    return item.nodeid.split("/")[0]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    if outcome.get_result().failed:
+        _failed.add(_task(item))
+
+
+def pytest_runtest_setup(item):
+    if _task(item) in _failed:
+        pytest.skip("this task already failed a test")
+"""
+
+
+def run_acceptance(projects: dict[str, Path], work: Path, *, stop_task_at_first_failure: bool = False) -> Outcomes:
     """Run the hidden tests of each task id in ``projects`` (task id -> project dir) in one pytest process."""
     acc = work / "acceptance"
     acc.mkdir(parents=True)
     (acc / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")  # no config from anywhere else
+    if stop_task_at_first_failure:
+        (acc / "conftest.py").write_text(_STOP_AT_FIRST_FAILURE, encoding="utf-8")
     for task_id in projects:
         shutil.copytree(SUITE / task_id / "acceptance", acc / task_id, ignore=shutil.ignore_patterns("__pycache__"))
     report = work / "junit.xml"

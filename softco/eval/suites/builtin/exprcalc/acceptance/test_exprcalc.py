@@ -11,32 +11,40 @@ def ev() -> ModuleType:
     return importlib.import_module("exprcalc")
 
 
-@pytest.mark.parametrize(
-    ("expr", "expected"),
-    [
-        ("1 + 2 * 3", 7),
-        ("(1 + 2) * 3", 9),
-        ("2 * 3 ^ 2", 18),
-        ("2 ^ 3 ^ 2", 512),
-        ("8 / 4 / 2", 1),
-        ("10 - 4 - 3", 3),
-        ("-3 + 5", 2),
-        ("-(2 + 3)", -5),
-        ("4 * -2", -8),
-        ("1.5 * 4", 6),
-        ("  7/2 ", 3.5),
-        ("((2))", 2),
-        ("2 ^ 0.5 * 2 ^ 0.5", 2),
-    ],
-)
-def test_evaluates(ev: ModuleType, expr: str, expected: float) -> None:
-    assert ev.evaluate(expr) == pytest.approx(expected)
+def check(ev: ModuleType, cases: dict[str, float]) -> None:
+    for expr, expected in cases.items():
+        assert ev.evaluate(expr) == pytest.approx(expected), expr
 
 
-@pytest.mark.parametrize("expr", ["", "1 +", "(1 + 2", "1 + 2)", "1 2", "2 * * 3", "abc", ")", "1..2"])
-def test_malformed_raises_value_error(ev: ModuleType, expr: str) -> None:
-    with pytest.raises(ValueError):
-        ev.evaluate(expr)
+def test_precedence(ev: ModuleType) -> None:
+    check(ev, {"1 + 2 * 3": 7, "2 * 3 ^ 2": 18, "2 ^ 0.5 * 2 ^ 0.5": 2})
+
+
+def test_parentheses(ev: ModuleType) -> None:
+    check(ev, {"(1 + 2) * 3": 9, "((2))": 2, "2 * (3 - (4 - 1))": 0})
+
+
+def test_power_is_right_associative(ev: ModuleType) -> None:
+    check(ev, {"2 ^ 3 ^ 2": 512})
+
+
+def test_left_associative(ev: ModuleType) -> None:
+    check(ev, {"8 / 4 / 2": 1, "10 - 4 - 3": 3})
+
+
+def test_unary_minus(ev: ModuleType) -> None:
+    check(ev, {"-3 + 5": 2, "-(2 + 3)": -5, "4 * -2": -8})
+
+
+def test_decimals_and_spaces(ev: ModuleType) -> None:
+    check(ev, {"1.5 * 4": 6, "  7/2 ": 3.5, "1+1": 2})
+
+
+@pytest.mark.parametrize("exprs", [["", "abc", "1..2"], ["1 +", "2 * * 3", "1 2"], ["(1 + 2", "1 + 2)", ")"]])
+def test_malformed_raises_value_error(ev: ModuleType, exprs: list[str]) -> None:
+    for expr in exprs:
+        with pytest.raises(ValueError):
+            ev.evaluate(expr)
 
 
 @pytest.mark.parametrize("expr", ["1 / 0", "1 / (2 - 2)"])

@@ -26,13 +26,19 @@ def test_round_trip_whole_range(rn: ModuleType) -> None:
     assert all(rn.from_roman(rn.to_roman(n)) == n for n in range(1, 4000))
 
 
-@pytest.mark.parametrize("n", [0, -1, 4000, 10000])
-def test_to_roman_out_of_range(rn: ModuleType, n: int) -> None:
+def test_to_roman_out_of_range(rn: ModuleType) -> None:
+    for n in (0, -1, 4000, 10000):
+        with pytest.raises(ValueError):
+            rn.to_roman(n)
+
+
+@pytest.mark.parametrize("s", ["", "ABC", "iv"])
+def test_from_roman_rejects_non_numerals(rn: ModuleType, s: str) -> None:
     with pytest.raises(ValueError):
-        rn.to_roman(n)
+        rn.from_roman(s)
 
 
-@pytest.mark.parametrize("s", ["", "IIII", "IC", "VV", "MMMM", "ABC", "iv", "XM", "IIV"])
-def test_from_roman_rejects_invalid(rn: ModuleType, s: str) -> None:
+@pytest.mark.parametrize("s", ["IIII", "IC", "VV", "MMMM", "XM", "IIV"])
+def test_from_roman_rejects_non_canonical(rn: ModuleType, s: str) -> None:
     with pytest.raises(ValueError):
         rn.from_roman(s)

@@ -1,0 +1,159 @@
+"""The built-in evaluation suite (issue 16 item 2): every task is well formed, its hidden tests are
+satisfiable (the reference solution passes all of them) and sensitive (every planted mutation of the
+reference fails at least one of them), and they rely on nothing but the stdlib, pytest and the task's
+package. The references and their mutations run in a few batched pytest processes (see
+tests/eval_suite_harness.py)."""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import re
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from eval_suite_harness import (
+    MAX_REQUIREMENT,
+    REFERENCES,
+    SUITE,
+    TASK_KEYS,
+    Outcomes,
+    copy_project,
+    load_task,
+    mutations,
+    package_of,
+    run_acceptance,
+    task_ids,
+)
+
+TASKS = task_ids()
+MIN_TESTS, MAX_TESTS = 6, 15
+NETWORK_MODULES = {"socket", "ssl", "http", "urllib", "ftplib", "smtplib", "imaplib", "poplib", "telnetlib", "xmlrpc",
+                   "asyncio", "socketserver", "webbrowser"}  # fmt: skip
+
+
+def acceptance_files(task_id: str) -> list[Path]:
+    return sorted((SUITE / task_id / "acceptance").glob("test_*.py"))
+
+
+def test_the_suite_has_twenty_tasks_each_with_a_reference() -> None:
+    assert len(TASKS) >= 20
+    for task_id in TASKS:
+        assert acceptance_files(task_id), f"{task_id}: no acceptance/test_*.py"
+        assert (REFERENCES / task_id / "mutations.toml").is_file(), f"{task_id}: no reference solution"
+    assert sorted(p.name for p in REFERENCES.iterdir() if (p / "mutations.toml").is_file()) == TASKS
+
+
+@pytest.mark.parametrize("task_id", TASKS)
+def test_task_toml_is_valid(task_id: str) -> None:
+    task = load_task(task_id)
+    assert set(task) == set(TASK_KEYS), f"{task_id}: keys {sorted(task)}"
+    for key, kind in TASK_KEYS.items():
+        assert isinstance(task[key], kind) and not isinstance(task[key], bool), f"{task_id}: {key} is not a {kind}"
+    assert task["id"] == task_id
+    assert re.fullmatch(r"[a-z][a-z0-9_-]{0,63}", task_id)
+    requirement = task["requirement"]
+    assert isinstance(requirement, str)
+    assert requirement.strip() == requirement and 0 < len(requirement) <= MAX_REQUIREMENT
+    assert requirement.isprintable(), f"{task_id}: the requirement is one printable line"
+    tags = task["tags"]
+    assert isinstance(tags, list) and tags and all(isinstance(t, str) and re.fullmatch(r"[a-z][a-z-]*", t) for t in tags)
+    assert isinstance(task["time_limit_s"], int) and 10 <= task["time_limit_s"] <= 3600
+
+
+@pytest.mark.parametrize("task_id", TASKS)
+def test_requirement_states_the_contract_the_tests_use(task_id: str) -> None:
+    """The package the tests import or run is the reference's and is named in the requirement, and a CLI
+    task's requirement says how it is run."""
+    pkg = package_of(REFERENCES / task_id)
+    requirement = str(load_task(task_id)["requirement"])
+    assert f"`{pkg}`" in requirement
+    text = "\n".join(p.read_text(encoding="utf-8") for p in acceptance_files(task_id))
+    if '"-m"' in text:
+        assert f"python -m {pkg}" in requirement, f"{task_id}: a CLI task says `python -m {pkg}`"
+
+
+@pytest.mark.parametrize("task_id", TASKS)
+def test_acceptance_tests_use_only_stdlib_pytest_and_the_package(task_id: str) -> None:
+    pkg = package_of(REFERENCES / task_id)
+    for path in acceptance_files(task_id):
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                tops = [alias.name.split(".")[0] for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                assert node.level == 0 and node.module, f"{path.name}: relative import"
+                tops = [node.module.split(".")[0]]
+            elif isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) in (
+                "import_module", "__import__"
+            ):  # fmt: skip
+                assert [ast.literal_eval(a) for a in node.args[:1]] == [pkg], f"{path.name}: imports only {pkg}"
+                continue
+            else:
+                continue
+            for top in tops:
+                assert top == "pytest" or top in sys.stdlib_module_names, f"{path.name}: imports {top}"
+                assert top not in NETWORK_MODULES, f"{path.name}: imports {top} (no network)"
+        # the package itself is reached only through import_module or `python -m PKG`
+        assert pkg in path.read_text(encoding="utf-8")
+
+
+def test_acceptance_file_names_and_packages_are_unique() -> None:
+    """What lets the references run in one pytest process: no two tasks share a test file name or a package,
+    and no package is shadowed by (or shadows) anything importable here."""
+    names = [p.name for task_id in TASKS for p in acceptance_files(task_id)]
+    assert len(names) == len(set(names))
+    packages = [package_of(REFERENCES / task_id) for task_id in TASKS]
+    assert len(packages) == len(set(packages))
+    for pkg in packages:
+        assert pkg not in sys.stdlib_module_names and importlib.util.find_spec(pkg) is None, pkg
+
+
+@pytest.fixture(scope="module")
+def reference_run(tmp_path_factory: pytest.TempPathFactory) -> Outcomes:
+    work = tmp_path_factory.mktemp("references")
+    projects = {task_id: copy_project(task_id, work / "projects" / task_id) for task_id in TASKS}
+    return run_acceptance(projects, work / "run")
+
+
+def test_every_reference_passes_all_its_hidden_tests(reference_run: Outcomes) -> None:
+    assert not reference_run.stray, f"tests outside any task: {reference_run.stray}\n{reference_run.output}"
+    failing = {task_id: reference_run.failed(task_id) for task_id in TASKS if reference_run.failed(task_id)}
+    missing = [task_id for task_id in TASKS if not reference_run.by_task.get(task_id)]
+    assert not failing and not missing, f"failing: {failing}; no tests ran: {missing}\n{reference_run.output}"
+
+
+def test_every_task_has_6_to_15_hidden_tests(reference_run: Outcomes) -> None:
+    counts = {task_id: len(reference_run.by_task.get(task_id, {})) for task_id in TASKS}
+    assert all(MIN_TESTS <= n <= MAX_TESTS for n in counts.values()), counts
+
+
+def test_every_mutation_is_caught(tmp_path: Path) -> None:
+    """Round k applies each task's k-th mutation and runs those tasks in one pytest process; the rounds run
+    side by side."""
+    planted = {task_id: mutations(task_id) for task_id in TASKS}
+    assert all(planted.values()), [t for t, m in planted.items() if not m]
+    rounds = [
+        {task_id: m[k] for task_id, m in planted.items() if len(m) > k} for k in range(max(map(len, planted.values())))
+    ]
+
+    def run_round(k: int) -> Outcomes:
+        projects = {
+            task_id: copy_project(task_id, tmp_path / f"round{k}" / task_id, mutation)
+            for task_id, mutation in rounds[k].items()
+        }
+        return run_acceptance(projects, tmp_path / f"run{k}", stop_task_at_first_failure=True)
+
+    with ThreadPoolExecutor(max_workers=len(rounds)) as pool:
+        results = list(pool.map(run_round, range(len(rounds))))
+    escaped = []
+    for round_, result in zip(rounds, results, strict=True):
+        assert not result.stray, f"tests outside any task: {result.stray}\n{result.output}"
+        for task_id, mutation in round_.items():
+            assert result.by_task.get(task_id), f"{task_id}: no hidden test ran\n{result.output}"
+            if not result.failed(task_id):
+                escaped.append(f"{task_id}: {mutation.why}")
+    assert not escaped, f"mutations no hidden test catches: {escaped}"
