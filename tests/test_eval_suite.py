@@ -14,7 +14,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-
 from eval_suite_harness import (
     MAX_REQUIREMENT,
     REFERENCES,
@@ -60,7 +59,8 @@ def test_task_toml_is_valid(task_id: str) -> None:
     assert requirement.strip() == requirement and 0 < len(requirement) <= MAX_REQUIREMENT
     assert requirement.isprintable(), f"{task_id}: the requirement is one printable line"
     tags = task["tags"]
-    assert isinstance(tags, list) and tags and all(isinstance(t, str) and re.fullmatch(r"[a-z][a-z-]*", t) for t in tags)
+    assert isinstance(tags, list) and tags
+    assert all(isinstance(t, str) and re.fullmatch(r"[a-z][a-z-]*", t) for t in tags), tags
     assert isinstance(task["time_limit_s"], int) and 10 <= task["time_limit_s"] <= 3600
 
 

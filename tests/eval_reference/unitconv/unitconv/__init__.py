@@ -1,7 +1,6 @@
 """Convert lengths between metric and imperial units."""
 
 import argparse
-import sys
 
 METRES = {"mm": 0.001, "cm": 0.01, "m": 1.0, "km": 1000.0, "in": 0.0254}
 METRES["ft"] = 12 * METRES["in"]

@@ -10,9 +10,8 @@ def convert(tmp_path: Path, csv_text: str) -> tuple[subprocess.CompletedProcess[
     src = tmp_path / "in.csv"
     src.write_text(csv_text, encoding="utf-8", newline="")
     dest = tmp_path / "out.json"
-    result = subprocess.run(
-        [sys.executable, "-m", "csv2json", str(src), str(dest)], cwd=tmp_path, capture_output=True, text=True, timeout=60
-    )
+    args = [sys.executable, "-m", "csv2json", str(src), str(dest)]
+    result = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=60)
     return result, dest
 
 

@@ -30,7 +30,7 @@ def test_pre_release_below_release(sv: ModuleType) -> None:
 
 
 def test_pre_release_order_from_the_spec(sv: ModuleType) -> None:
-    for lower, higher in zip(ORDERED, ORDERED[1:]):
+    for lower, higher in zip(ORDERED, ORDERED[1:], strict=False):
         assert sv.compare(lower, higher) == -1, (lower, higher)
         assert sv.compare(higher, lower) == 1, (higher, lower)
 

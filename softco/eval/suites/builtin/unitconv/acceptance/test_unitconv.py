@@ -8,7 +8,8 @@ import pytest
 
 
 def conv(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "unitconv", *args], cwd=cwd, capture_output=True, text=True, timeout=60)
+    argv = [sys.executable, "-m", "unitconv", *args]
+    return subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=60)
 
 
 @pytest.mark.parametrize(
