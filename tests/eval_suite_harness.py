@@ -23,6 +23,8 @@ import softco
 SUITE = Path(softco.__file__).resolve().parent / "eval" / "suites" / "builtin"
 REFERENCES = Path(__file__).resolve().parent / "eval_reference"
 TASK_KEYS = {"id": str, "requirement": str, "tags": list, "time_limit_s": int}
+# optional in the format; the built-in tasks all say them (they decide the executability check)
+TASK_OPTIONAL_KEYS = {"package": str, "entry": str}
 MAX_REQUIREMENT = 500
 
 

@@ -19,6 +19,7 @@ from eval_suite_harness import (
     REFERENCES,
     SUITE,
     TASK_KEYS,
+    TASK_OPTIONAL_KEYS,
     Outcomes,
     copy_project,
     load_task,
@@ -49,8 +50,8 @@ def test_the_suite_has_twenty_tasks_each_with_a_reference() -> None:
 @pytest.mark.parametrize("task_id", TASKS)
 def test_task_toml_is_valid(task_id: str) -> None:
     task = load_task(task_id)
-    assert set(task) == set(TASK_KEYS), f"{task_id}: keys {sorted(task)}"
-    for key, kind in TASK_KEYS.items():
+    assert set(task) == set(TASK_KEYS) | set(TASK_OPTIONAL_KEYS), f"{task_id}: keys {sorted(task)}"
+    for key, kind in (TASK_KEYS | TASK_OPTIONAL_KEYS).items():
         assert isinstance(task[key], kind) and not isinstance(task[key], bool), f"{task_id}: {key} is not a {kind}"
     assert task["id"] == task_id
     assert re.fullmatch(r"[a-z][a-z0-9_-]{0,63}", task_id)
@@ -69,10 +70,13 @@ def test_requirement_states_the_contract_the_tests_use(task_id: str) -> None:
     """The package the tests import or run is the reference's and is named in the requirement, and a CLI
     task's requirement says how it is run."""
     pkg = package_of(REFERENCES / task_id)
-    requirement = str(load_task(task_id)["requirement"])
-    assert f"`{pkg}`" in requirement
+    task = load_task(task_id)
+    requirement = str(task["requirement"])
+    assert task["package"] == pkg and f"`{pkg}`" in requirement
     text = "\n".join(p.read_text(encoding="utf-8") for p in acceptance_files(task_id))
-    if '"-m"' in text:
+    is_cli = '"-m"' in text
+    assert task["entry"] == ("cli" if is_cli else "import"), f"{task_id}: entry"
+    if is_cli:
         assert f"python -m {pkg}" in requirement, f"{task_id}: a CLI task says `python -m {pkg}`"
 
 
