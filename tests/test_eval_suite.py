@@ -103,6 +103,9 @@ def test_acceptance_tests_use_only_stdlib_pytest_and_the_package(task_id: str) -
                 assert top not in NETWORK_MODULES, f"{path.name}: imports {top} (no network)"
         # the package itself is reached only through import_module or `python -m PKG`
         assert pkg in path.read_text(encoding="utf-8")
+        # one collected test per function: the results pipe the score reads keys outcomes by test
+        # function, so parametrized cases would be counted as one test (and a task could never score 4)
+        assert "parametrize" not in path.read_text(encoding="utf-8"), f"{path.name}: use a loop, not parametrize"
 
 
 def test_acceptance_file_names_and_packages_are_unique() -> None:

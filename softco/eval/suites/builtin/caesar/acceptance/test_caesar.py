@@ -4,8 +4,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 
 def cipher(cwd: Path, mode: str, shift: str, text: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -27,9 +25,8 @@ def test_decode(tmp_path: Path) -> None:
     assert out(cipher(tmp_path, "decode", "3", "Khoor, Zruog!\n")) == "Hello, World!"
 
 
-@pytest.mark.parametrize(("text", "expected"), [("xyz", "abc"), ("XYZ", "ABC"), ("wXy", "zAb")])
-def test_wraps_keeping_case(tmp_path: Path, text: str, expected: str) -> None:
-    assert out(cipher(tmp_path, "encode", "3", text)) == expected
+def test_wraps_keeping_case(tmp_path: Path) -> None:
+    assert out(cipher(tmp_path, "encode", "3", "xyz XYZ wXy")) == "abc ABC zAb"
 
 
 def test_large_shift(tmp_path: Path) -> None:

@@ -32,13 +32,13 @@ def test_to_roman_out_of_range(rn: ModuleType) -> None:
             rn.to_roman(n)
 
 
-@pytest.mark.parametrize("s", ["", "ABC", "iv"])
-def test_from_roman_rejects_non_numerals(rn: ModuleType, s: str) -> None:
-    with pytest.raises(ValueError):
-        rn.from_roman(s)
+def test_from_roman_rejects_non_numerals(rn: ModuleType) -> None:
+    for s in ("", "ABC", "iv"):
+        with pytest.raises(ValueError):
+            rn.from_roman(s)
 
 
-@pytest.mark.parametrize("s", ["IIII", "IC", "VV", "MMMM", "XM", "IIV"])
-def test_from_roman_rejects_non_canonical(rn: ModuleType, s: str) -> None:
-    with pytest.raises(ValueError):
-        rn.from_roman(s)
+def test_from_roman_rejects_non_canonical(rn: ModuleType) -> None:
+    for s in ("IIII", "IC", "VV", "MMMM", "XM", "IIV"):
+        with pytest.raises(ValueError):
+            rn.from_roman(s)

@@ -52,12 +52,12 @@ def test_bump_drops_pre_release_and_build(sv: ModuleType) -> None:
     assert sv.bump("1.2.3+b7", "major") == "2.0.0"
 
 
-@pytest.mark.parametrize("bad", ["1.2", "1.2.3.4", "a.b.c", "", "1.2.-3", "1.2.3-"])
-def test_invalid_versions(sv: ModuleType, bad: str) -> None:
-    with pytest.raises(ValueError):
-        sv.compare(bad, "1.0.0")
-    with pytest.raises(ValueError):
-        sv.bump(bad, "patch")
+def test_invalid_versions(sv: ModuleType) -> None:
+    for bad in ("1.2", "1.2.3.4", "a.b.c", "", "1.2.-3", "1.2.3-"):
+        with pytest.raises(ValueError):
+            sv.compare(bad, "1.0.0")
+        with pytest.raises(ValueError):
+            sv.bump(bad, "patch")
 
 
 def test_invalid_part(sv: ModuleType) -> None:

@@ -40,12 +40,10 @@ def test_every_task_after_its_dependencies(ts: ModuleType) -> None:
     assert all(position[dep] < position[name] for name, deps in tasks.items() for dep in deps)
 
 
-@pytest.mark.parametrize(
-    "tasks", [{"a": ["b"], "b": ["a"]}, {"a": ["a"]}, {"x": [], "a": ["c"], "b": ["a"], "c": ["b"]}]
-)
-def test_cycle_raises(ts: ModuleType, tasks: dict[str, list[str]]) -> None:
-    with pytest.raises(ValueError):
-        ts.order(tasks)
+def test_cycle_raises(ts: ModuleType) -> None:
+    for tasks in ({"a": ["b"], "b": ["a"]}, {"a": ["a"]}, {"x": [], "a": ["c"], "b": ["a"], "c": ["b"]}):
+        with pytest.raises(ValueError):
+            ts.order(tasks)
 
 
 def test_unknown_dependency_raises(ts: ModuleType) -> None:

@@ -47,10 +47,17 @@ def test_no_moves_after_a_win(ttt: ModuleType) -> None:
     assert ttt.legal_moves("O.XO.XO..") == []
 
 
-@pytest.mark.parametrize("boards", [["XXX", "..........", ""], ["XXXOOO..A", "xo......."]])
-def test_malformed_board(ttt: ModuleType, boards: list[str]) -> None:
+def malformed(ttt: ModuleType, boards: list[str]) -> None:
     for board in boards:
         with pytest.raises(ValueError):
             ttt.winner(board)
         with pytest.raises(ValueError):
             ttt.legal_moves(board)
+
+
+def test_board_of_wrong_length(ttt: ModuleType) -> None:
+    malformed(ttt, ["XXX", "..........", ""])
+
+
+def test_board_with_other_characters(ttt: ModuleType) -> None:
+    malformed(ttt, ["XXXOOO..A", "xo......."])
