@@ -119,45 +119,86 @@ def test_acceptance_file_names_and_packages_are_unique() -> None:
         assert pkg not in sys.stdlib_module_names and importlib.util.find_spec(pkg) is None, pkg
 
 
+def stub_project(task_id: str, dest: Path) -> Path:
+    """A project that does nothing: the task's package imports (and runs as `python -m PKG` for a CLI task)."""
+    task = load_task(task_id)
+    pkg = dest / str(task["package"])
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("", encoding="utf-8")
+    if task["entry"] == "cli":
+        (pkg / "__main__.py").write_text("", encoding="utf-8")
+    return dest
+
+
+class Runs:
+    """The batched pytest runs the tests below look at, made once and side by side: the references, a
+    do-nothing project per task, and round k = each task's k-th mutation."""
+
+    def __init__(self, work: Path) -> None:
+        self.planted = {task_id: mutations(task_id) for task_id in TASKS}
+        self.rounds = [
+            {task_id: m[k] for task_id, m in self.planted.items() if len(m) > k}
+            for k in range(max(map(len, self.planted.values()), default=0))
+        ]
+
+        def references() -> Outcomes:
+            projects = {task_id: copy_project(task_id, work / "ref" / task_id) for task_id in TASKS}
+            return run_acceptance(projects, work / "run-ref")
+
+        def stubs() -> Outcomes:
+            projects = {task_id: stub_project(task_id, work / "stub" / task_id) for task_id in TASKS}
+            return run_acceptance(projects, work / "run-stub")
+
+        def mutated(k: int) -> Outcomes:
+            projects = {
+                task_id: copy_project(task_id, work / f"mut{k}" / task_id, mutation)
+                for task_id, mutation in self.rounds[k].items()
+            }
+            return run_acceptance(projects, work / f"run-mut{k}", stop_task_at_first_failure=True)
+
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            ref, stub = pool.submit(references), pool.submit(stubs)
+            rounds = [pool.submit(mutated, k) for k in range(len(self.rounds))]
+            self.references, self.stubs = ref.result(), stub.result()
+            self.mutated = [r.result() for r in rounds]
+
+
 @pytest.fixture(scope="module")
-def reference_run(tmp_path_factory: pytest.TempPathFactory) -> Outcomes:
-    work = tmp_path_factory.mktemp("references")
-    projects = {task_id: copy_project(task_id, work / "projects" / task_id) for task_id in TASKS}
-    return run_acceptance(projects, work / "run")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
+    return Runs(tmp_path_factory.mktemp("suite"))
 
 
-def test_every_reference_passes_all_its_hidden_tests(reference_run: Outcomes) -> None:
-    assert not reference_run.stray, f"tests outside any task: {reference_run.stray}\n{reference_run.output}"
-    failing = {task_id: reference_run.failed(task_id) for task_id in TASKS if reference_run.failed(task_id)}
-    missing = [task_id for task_id in TASKS if not reference_run.by_task.get(task_id)]
-    assert not failing and not missing, f"failing: {failing}; no tests ran: {missing}\n{reference_run.output}"
+def test_every_reference_passes_all_its_hidden_tests(runs: Runs) -> None:
+    ref = runs.references
+    assert not ref.stray, f"tests outside any task: {ref.stray}\n{ref.output}"
+    failing = {task_id: ref.failed(task_id) for task_id in TASKS if ref.failed(task_id)}
+    missing = [task_id for task_id in TASKS if not ref.by_task.get(task_id)]
+    assert not failing and not missing, f"failing: {failing}; no tests ran: {missing}\n{ref.output}"
 
 
-def test_every_task_has_6_to_15_hidden_tests(reference_run: Outcomes) -> None:
-    counts = {task_id: len(reference_run.by_task.get(task_id, {})) for task_id in TASKS}
+def test_every_task_has_6_to_15_hidden_tests(runs: Runs) -> None:
+    counts = {task_id: len(runs.references.by_task.get(task_id, {})) for task_id in TASKS}
     assert all(MIN_TESTS <= n <= MAX_TESTS for n in counts.values()), counts
 
 
-def test_every_mutation_is_caught(tmp_path: Path) -> None:
-    """Round k applies each task's k-th mutation and runs those tasks in one pytest process; the rounds run
-    side by side."""
-    planted = {task_id: mutations(task_id) for task_id in TASKS}
-    assert all(planted.values()), [t for t, m in planted.items() if not m]
-    rounds = [
-        {task_id: m[k] for task_id, m in planted.items() if len(m) > k} for k in range(max(map(len, planted.values())))
-    ]
+def test_a_project_that_does_nothing_passes_under_a_quarter(runs: Runs) -> None:
+    """No hidden test passes vacuously in bulk: a package that imports (and runs) but does nothing scores 2."""
+    stub = runs.stubs
+    assert not stub.stray, stub.stray
+    passing = {}
+    for task_id in TASKS:
+        tests = stub.by_task.get(task_id, {})
+        passed = [name for name, outcome in tests.items() if outcome == "passed"]
+        assert tests, f"{task_id}: no hidden test ran\n{stub.output}"
+        if len(passed) * 4 >= len(tests):
+            passing[task_id] = passed
+    assert not passing, f"a do-nothing project passes too many hidden tests: {passing}"
 
-    def run_round(k: int) -> Outcomes:
-        projects = {
-            task_id: copy_project(task_id, tmp_path / f"round{k}" / task_id, mutation)
-            for task_id, mutation in rounds[k].items()
-        }
-        return run_acceptance(projects, tmp_path / f"run{k}", stop_task_at_first_failure=True)
 
-    with ThreadPoolExecutor(max_workers=len(rounds)) as pool:
-        results = list(pool.map(run_round, range(len(rounds))))
+def test_every_mutation_is_caught(runs: Runs) -> None:
+    assert all(runs.planted.values()), [t for t, m in runs.planted.items() if not m]
     escaped = []
-    for round_, result in zip(rounds, results, strict=True):
+    for round_, result in zip(runs.rounds, runs.mutated, strict=True):
         assert not result.stray, f"tests outside any task: {result.stray}\n{result.output}"
         for task_id, mutation in round_.items():
             assert result.by_task.get(task_id), f"{task_id}: no hidden test ran\n{result.output}"
