@@ -12,15 +12,15 @@ def ttt() -> ModuleType:
 
 
 def test_rows_win(ttt: ModuleType) -> None:
-    assert [ttt.winner(b) for b in ("XXX......", "...OOO...", "......XXX")] == ["X", "O", "X"]
+    assert [ttt.winner(b) for b in ("XXXOO....", "XX.OOOX..", "OO....XXX")] == ["X", "O", "X"]
 
 
 def test_columns_win(ttt: ModuleType) -> None:
-    assert [ttt.winner(b) for b in ("X..X..X..", ".O..O..O.", "..X..X..X")] == ["X", "O", "X"]
+    assert [ttt.winner(b) for b in ("XO.XO.X..", ".OXXOX.O.", "O.XO.X..X")] == ["X", "O", "X"]
 
 
 def test_diagonals_win(ttt: ModuleType) -> None:
-    assert [ttt.winner(b) for b in ("X...X...X", "..O.O.O..")] == ["X", "O"]
+    assert [ttt.winner(b) for b in ("XO.OX...X", "XXO.O.O.X")] == ["X", "O"]
 
 
 def test_draw(ttt: ModuleType) -> None:
@@ -44,7 +44,7 @@ def test_legal_moves(ttt: ModuleType) -> None:
 
 def test_no_moves_after_a_win(ttt: ModuleType) -> None:
     assert ttt.legal_moves("XXXOO....") == []
-    assert ttt.legal_moves("O.XO.XO..") == []
+    assert ttt.legal_moves("X.OX.OX..") == []
 
 
 def malformed(ttt: ModuleType, boards: list[str]) -> None:
