@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import os
 import re
+import shutil
+import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -205,3 +208,49 @@ def test_every_mutation_is_caught(runs: Runs) -> None:
             if not result.failed(task_id):
                 escaped.append(f"{task_id}: {mutation.why}")
     assert not escaped, f"mutations no hidden test catches: {escaped}"
+
+
+DEMO = REFERENCES / "demo"
+# task -> the hidden tests the buggy project fails (tests/eval_reference/demo/README.md)
+DEMO_BUGS = {
+    "logstats": ["test_logstats::test_ties_by_level_name"],
+    "rangemerge": ["test_rangemerge::test_points_and_negatives", "test_rangemerge::test_touching_ranges_merge"],
+}
+
+
+def run_own_tests(project: Path, work: Path) -> subprocess.CompletedProcess[str]:
+    """The project's own (QA's) tests, with pytest in a copy of the project, as a user would run them."""
+    copy = work / project.parent.name / project.name
+    shutil.copytree(project, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "SOFTCO_", "PYTHONPATH"))}
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"],
+        cwd=copy, env=env | {"PYTHONDONTWRITEBYTECODE": "1"}, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+
+
+def test_demo_projects_score_as_planted(tmp_path: Path) -> None:
+    """For each demo task: QA's tests pass on the correct and on the buggy project; the hidden tests all pass
+    on the correct one and fail, on the buggy one, exactly where the bug was planted."""
+    assert sorted(p.name for p in DEMO.iterdir() if p.is_dir()) == sorted(DEMO_BUGS)
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        own = {
+            (task, variant): pool.submit(run_own_tests, DEMO / task / variant, tmp_path / "own")
+            for task in DEMO_BUGS
+            for variant in ("correct", "buggy")
+        }
+        hidden = {
+            variant: pool.submit(
+                run_acceptance, {task: DEMO / task / variant for task in DEMO_BUGS}, tmp_path / f"hidden-{variant}"
+            )
+            for variant in ("correct", "buggy")
+        }
+        for (task, variant), future in own.items():
+            result = future.result()
+            assert result.returncode == 0 and " passed" in result.stdout, f"{task}/{variant}: {result.stdout[-2000:]}"
+            assert "failed" not in result.stdout and "error" not in result.stdout
+        correct, buggy = hidden["correct"].result(), hidden["buggy"].result()
+    for task, bug in DEMO_BUGS.items():
+        assert correct.by_task.get(task) and not correct.failed(task), f"{task}: {correct.output}"
+        assert buggy.failed(task) == bug, f"{task}: {buggy.failed(task)}"
+        assert len(buggy.by_task[task]) == len(correct.by_task[task])
