@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 from softco.errors import EXIT_USAGE
+from softco.eval.cli import batch_cmd, eval_cmd
 from softco.sop.cli import sop_app
 
 # Commands import what they need when they run, so `softco --help` starts in a fraction of a second
@@ -331,6 +332,10 @@ def report(
     from softco.safe_text import safe_line
 
     console.print(safe_line(path, limit=4000))
+
+
+app.command("eval")(eval_cmd)  # softco/eval/cli.py
+app.command("batch")(batch_cmd)
 
 
 def main() -> None:
