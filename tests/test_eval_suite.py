@@ -32,6 +32,9 @@ from eval_suite_harness import (
     task_ids,
 )
 
+from softco.eval.score import score_project
+from softco.eval.suite import load_suite
+
 TASKS = task_ids()
 MIN_TESTS, MAX_TESTS = 6, 15
 NETWORK_MODULES = {"socket", "ssl", "http", "urllib", "ftplib", "smtplib", "imaplib", "poplib", "telnetlib", "xmlrpc",
@@ -268,3 +271,28 @@ def test_demo_projects_score_as_planted(runs: Runs) -> None:
         assert package_texts(DEMO / task / "buggy", task) == reference, f"{task}: buggy = reference + mutation"
         assert runs.demo_buggy.failed(task) == bug, f"{task}: {runs.demo_buggy.failed(task)}"
         assert len(runs.demo_buggy.by_task[task]) == len(runs.references.by_task[task])
+
+
+def test_softco_eval_loads_the_builtin_suite() -> None:
+    suite = load_suite("builtin")
+    assert [t.id for t in suite.tasks] == TASKS
+    for task in suite.tasks:
+        assert task.package == package_of(REFERENCES / task.id)
+        assert sorted(task.acceptance) == [p.name for p in acceptance_files(task.id)]
+
+
+def test_softco_eval_scores_a_reference_4_and_its_mutation_lower(tmp_path: Path) -> None:
+    """The batched runs above and `softco eval`'s own scorer (the sandbox, the results pipe) agree, on one
+    CLI task (scripts/score_eval_references.py does every task and mutation)."""
+    task = next(t for t in load_suite("builtin", ["caesar"]).tasks)
+    scores = []
+    for i, mutation in enumerate([None, mutations("caesar")[0]]):
+        project = copy_project("caesar", tmp_path / str(i), mutation)
+        scores.append(
+            score_project(project, task.acceptance, package="caesar", entry="cli", dependencies=[], time_limit_s=120)
+        )
+    reference, mutated = scores
+    assert (reference.executability, reference.hidden_passed, reference.hidden_failed) == (4, 8, []), reference
+    assert reference.hidden_total == 8
+    assert mutated.executability in (2, 3) and mutated.hidden_total == 8, mutated
+    assert "acceptance/test_caesar.py::test_wraps_keeping_case" in mutated.hidden_failed
