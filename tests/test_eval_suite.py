@@ -7,13 +7,13 @@ tests/eval_suite_harness.py)."""
 from __future__ import annotations
 
 import ast
-import importlib.util
 import os
 import re
 import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from importlib.machinery import PathFinder
 from pathlib import Path
 
 import pytest
@@ -121,8 +121,10 @@ def test_acceptance_file_names_and_packages_are_unique() -> None:
     assert len(names) == len(set(names))
     packages = [package_of(REFERENCES / task_id) for task_id in TASKS]
     assert len(packages) == len(set(packages))
+    elsewhere = [p for p in sys.path if p and Path(p).resolve() != REFERENCES]
     for pkg in packages:
-        assert pkg not in sys.stdlib_module_names and importlib.util.find_spec(pkg) is None, pkg
+        assert pkg not in sys.stdlib_module_names and PathFinder.find_spec(pkg, elsewhere) is None, pkg
+        assert pkg not in sys.modules, pkg
 
 
 def stub_project(task_id: str, dest: Path) -> Path:
