@@ -275,7 +275,7 @@ def _make_backend(opts: EvalOptions, output: Path, ledger: SharedLedger) -> obje
     ``output / spec.rel_dir`` on this machine, as the local backend does."""
     if opts.backend == "ray":
         try:
-            from softco.eval.ray_backend import make_ray_backend  # type: ignore[import-not-found]
+            from softco.eval.ray_backend import make_ray_backend
         except ImportError:
             raise UsageError(
                 "--backend ray is not available in this softco (pip install 'softco[ray]'); use --backend local"
