@@ -1,0 +1,302 @@
+"""`softco eval --backend ray`: one Ray task per run, one named actor for what the runs share.
+
+Install with ``pip install 'softco[ray]'``; every node needs softco (same version) and Ray.
+
+- **Connecting**: ``--ray-address ADDR`` or ``RAY_ADDRESS``; ``--ray-address local`` starts a Ray on this
+  machine (stopped again at the end). When the calling process is already connected (``ray.init`` done),
+  that connection is used.
+- **One task per run**, ``max_retries=0``: Ray never runs a run twice; softco's own resume is the retry.
+  The worker builds the project in a temp dir on its own disk, runs :func:`softco.eval.spec.execute_run`
+  there, and returns the project as a git bundle plus the board file (:mod:`softco.eval.shipping`); the
+  driver writes it where the local backend would have built it, so the output (paths, eval.json, the
+  reports) is the same.
+- **One named actor** (``softco-eval-<id>`` in namespace ``softco``) holds the eval-wide budget ledger and
+  the optional ``--rpm`` cap (:mod:`softco.eval.coordinator`): every worker's model calls reserve there, so
+  the budget holds across the cluster (exit 4, resumable) and the workers together start at most ``--rpm``
+  calls a minute.
+- **A worker that dies** (killed, out of memory, its node lost): before each model call a worker leaves its
+  project's latest state with the actor (only when it changed). The driver writes that checkpoint to the
+  run's directory as a partial run and records the run as not finished; the next ``softco eval`` with the
+  same command ships the partial project to a worker, which resumes it: finished steps are not asked (nor
+  paid) again, and finished runs are never redone. The calls the dead worker had in flight count as spent
+  at their worst case. A run whose worker died before its first model call starts again from nothing.
+- **Files on the workers**: a run carries its requirement, SOP name, settings and acceptance tests in its
+  :class:`~softco.eval.spec.RunSpec`; paths in it (an SOP directory, a ``script:``/``replay:`` file,
+  ``SOFTCO_PRICES``) must exist at the same path on every node. The driver's ``SOFTCO_*`` and ``OPENAI_*``
+  environment variables are passed to the workers (Ray's ``runtime_env``).
+- **The step cache** lives on each worker's disk for the run's time only: on Ray a run never reuses
+  another's cached steps (the local backend does, per variant).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import tempfile
+import uuid
+from collections import deque
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from softco.budget import Budget, Grant
+from softco.errors import UsageError
+from softco.eval.coordinator import EvalCoordinator
+from softco.eval.shipping import BOARD_FILE, ProjectPack, ShippingError, pack_project, unpack_project
+from softco.eval.spec import RunRecord, RunSpec, execute_run
+
+NAMESPACE = "softco"
+#: Environment variables the driver passes to the workers (prefixes).
+FORWARDED_ENV = ("SOFTCO_", "OPENAI_")
+
+
+class RayUnavailable(UsageError):
+    """Ray is not installed, or the cluster cannot be reached."""
+
+
+def import_ray() -> ModuleType:
+    try:
+        import ray
+    except ImportError:
+        raise RayUnavailable(
+            "--backend ray needs Ray: pip install 'softco[ray]' (or use --backend local)"
+        ) from None
+    return ray
+
+
+class WorkerResult(BaseModel):
+    """What a worker sends back: the run's record (JSON) and its project, or why it could not."""
+
+    model_config = ConfigDict(extra="forbid")
+    record: str | None = None
+    error: str | None = None
+    pack: ProjectPack | None = None
+    node: str = ""
+
+
+class RayLedger:
+    """The worker's side of the shared ledger (a :class:`softco.budget.Ledger`): every reservation asks the
+    eval's actor; before it, the project's state is left with the actor if it changed (see the module)."""
+
+    def __init__(self, coordinator: Any, run: str, project: Path) -> None:
+        self.coordinator = coordinator
+        self.run = run
+        self.project = project
+        self._state: tuple[object, ...] | None = None
+
+    def _project_state(self) -> tuple[object, ...]:
+        def stat(p: Path) -> tuple[int, int] | None:
+            try:
+                s = p.stat()
+            except OSError:
+                return None
+            return s.st_mtime_ns, s.st_size
+
+        board = self.project / BOARD_FILE
+        git_dir = self.project / ".git"
+        return (
+            stat(board),
+            stat(board.with_name(board.name + "-wal")),
+            stat(git_dir / "HEAD"),
+            stat(git_dir / "refs" / "heads"),
+            stat(git_dir / "index"),
+        )
+
+    def checkpoint(self) -> None:
+        state = self._project_state()
+        if state == self._state:
+            return
+        try:
+            pack = pack_project(self.project)
+        except ShippingError:  # a checkpoint is a help, never a reason to stop the run
+            return
+        self._state = state
+        self.coordinator.checkpoint.remote(self.run, pack)  # ordered before this handle's next call
+
+    def reserve(self, tokens: int, usd: float) -> Grant:
+        ray = import_ray()
+        self.checkpoint()
+        grant: Grant = ray.get(self.coordinator.reserve.remote(self.run, tokens, usd))
+        return grant
+
+    def settle(self, tokens: int, usd: float, used_tokens: int, used_usd: float) -> None:
+        ray = import_ray()
+        ray.get(self.coordinator.settle.remote(self.run, tokens, usd, used_tokens, used_usd))
+
+
+def run_on_worker(spec_json: str, run: str, coordinator: Any, start: ProjectPack | None) -> WorkerResult:
+    """One run on a Ray worker, in a temp dir of its own (the body of the Ray task)."""
+    node = socket.gethostname()
+    spec = RunSpec.model_validate_json(spec_json)
+    with tempfile.TemporaryDirectory(prefix="softco-ray-") as tmp:
+        project = Path(tmp) / "run" / spec.run_dir
+        project.parent.mkdir(parents=True, exist_ok=True)
+        if start is not None:
+            unpack_project(start, project)
+        ledger = RayLedger(coordinator, run, project)
+        try:
+            record = execute_run(spec, project, ledger)
+        except Exception as exc:  # noqa: BLE001 - execute_run records softco's errors; anything else is a bug
+            error = f"the run failed on {node}: {type(exc).__name__}: {str(exc)[:300]}"
+            return WorkerResult(error=error, pack=_pack_quietly(project), node=node)
+        return WorkerResult(record=record.model_dump_json(), pack=pack_project(project), node=node)
+
+
+def _pack_quietly(project: Path) -> ProjectPack | None:
+    try:
+        return pack_project(project) if project.exists() else None
+    except ShippingError:
+        return None
+
+
+def forwarded_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k.startswith(FORWARDED_ENV)}
+
+
+def place(pack: ProjectPack, dest: Path) -> None:
+    """Write ``pack`` at ``dest``, replacing what is there (an earlier partial state of the same run) only
+    once the new project is complete beside it."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    incoming = dest.parent / f".{dest.name}.incoming-{uuid.uuid4().hex[:8]}"
+    try:
+        unpack_project(pack, incoming)
+    except BaseException:
+        shutil.rmtree(incoming, ignore_errors=True)
+        raise
+    old = dest.parent / f".{dest.name}.old-{uuid.uuid4().hex[:8]}"
+    if dest.exists():
+        dest.rename(old)
+    incoming.rename(dest)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def partial_project(dest: Path) -> ProjectPack | None:
+    """The state an earlier invocation left for a run that did not finish (None: start from nothing)."""
+    if not (dest / BOARD_FILE).is_file():
+        return None
+    return pack_project(dest)
+
+
+class RayBackend:
+    """Runs an eval's runs as Ray tasks (see the module). ``output`` is the eval's output directory."""
+
+    def __init__(
+        self,
+        output: Path,
+        budget: Budget,
+        address: str | None = None,
+        jobs: int | None = None,
+        rpm: int | None = None,
+        lost: Callable[[RunSpec, str], RunRecord] | None = None,
+    ) -> None:
+        if rpm is not None and rpm < 1:
+            raise UsageError(f"--rpm {rpm}: give 1 or more calls a minute, or leave it out for no cap")
+        self.output = output
+        self.budget = budget
+        self.address = address
+        self.jobs = jobs
+        self.rpm = rpm
+        self.lost = lost
+        self.totals: dict[str, Any] = {}
+        self.nodes: set[str] = set()
+
+    def _connect(self, ray: ModuleType) -> bool:
+        """Connect to the cluster; True when this call started a Ray that :meth:`run` must stop."""
+        if ray.is_initialized():
+            return False
+        address = self.address or os.environ.get("RAY_ADDRESS")
+        if not address:
+            raise RayUnavailable(
+                "--backend ray needs a cluster: give --ray-address ADDR or set RAY_ADDRESS "
+                "(--ray-address local starts Ray on this machine)"
+            )
+        try:
+            if address == "local":
+                ray.init(address="local", include_dashboard=False, log_to_driver=False)
+            else:
+                ray.init(address=address, log_to_driver=False)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            raise RayUnavailable(
+                f"cannot connect to Ray at {address}: {str(exc).strip().splitlines()[-1][:200] if str(exc) else exc}; "
+                "check the address (or use --ray-address local)"
+            ) from None
+        return True
+
+    def run(self, specs: Sequence[RunSpec], on_done: Callable[[RunRecord], None]) -> None:
+        ray = import_ray()
+        started = self._connect(ray)
+        try:
+            self._run(ray, specs, on_done)
+        finally:
+            if started:
+                ray.shutdown()
+
+    def _run(self, ray: ModuleType, specs: Sequence[RunSpec], on_done: Callable[[RunRecord], None]) -> None:
+        name = f"softco-eval-{uuid.uuid4().hex[:12]}"
+        actor_cls = ray.remote(EvalCoordinator)
+        coordinator = actor_cls.options(name=name, namespace=NAMESPACE, num_cpus=0, max_restarts=0).remote(
+            self.budget, self.rpm
+        )
+        task = ray.remote(run_on_worker).options(
+            num_cpus=1, max_retries=0, retry_exceptions=False, runtime_env={"env_vars": forwarded_env()}
+        )
+        jobs = self.jobs or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        queue = deque(specs)
+        running: dict[Any, RunSpec] = {}
+        try:
+            while queue or running:
+                while queue and len(running) < jobs:
+                    spec = queue.popleft()
+                    start = partial_project(self.output / spec.run_dir)
+                    running[task.remote(spec.model_dump_json(), spec.run_dir, coordinator, start)] = spec
+                ready, _ = ray.wait(list(running), num_returns=1)
+                for ref in ready:
+                    spec = running.pop(ref)
+                    on_done(self._collect(ray, ref, spec, coordinator))
+        except BaseException:  # Ctrl-C or a failure here: stop the runs in flight, keep what they did
+            for ref, spec in running.items():
+                ray.cancel(ref, force=True)
+            for _ref, spec in running.items():
+                self._salvage(ray, spec, coordinator)
+            raise
+        finally:
+            self.totals = ray.get(coordinator.totals.remote())
+            ray.kill(coordinator)
+
+    def _salvage(self, ray: ModuleType, spec: RunSpec, coordinator: Any) -> bool:
+        """Write off a dead worker's calls in flight; put its last checkpoint in the run's directory."""
+        ray.get(coordinator.write_off.remote(spec.run_dir))
+        pack: ProjectPack | None = ray.get(coordinator.take_checkpoint.remote(spec.run_dir))
+        if pack is None:
+            return False
+        place(pack, self.output / spec.run_dir)
+        return True
+
+    def _collect(self, ray: ModuleType, ref: Any, spec: RunSpec, coordinator: Any) -> RunRecord:
+        try:
+            result: WorkerResult = ray.get(ref)
+        except ray.exceptions.RayError as exc:  # the worker died (killed, out of memory, its node lost)
+            kept = self._salvage(ray, spec, coordinator)
+            what = "its last state is kept and" if kept else "it had made no model call; it"
+            return self._lost(
+                spec,
+                f"the Ray worker of this run died ({type(exc).__name__}); {what} is resumed when the same "
+                "`softco eval` command runs again",
+            )
+        ray.get(coordinator.write_off.remote(spec.run_dir))
+        ray.get(coordinator.take_checkpoint.remote(spec.run_dir))
+        self.nodes.add(result.node)
+        if result.pack is not None:
+            place(result.pack, self.output / spec.run_dir)
+        if result.record is None:
+            return self._lost(spec, result.error or "the worker sent no record")
+        return RunRecord.model_validate_json(result.record)
+
+    def _lost(self, spec: RunSpec, message: str) -> RunRecord:
+        if self.lost is None:
+            raise ShippingError(message)
+        return self.lost(spec, message)
