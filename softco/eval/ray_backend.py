@@ -258,7 +258,7 @@ class RayBackend:
                     spec = running.pop(ref)
                     on_done(self._collect(ray, ref, spec, coordinator))
         except BaseException:  # Ctrl-C or a failure here: stop the runs in flight, keep what they did
-            for ref, spec in running.items():
+            for ref in running:
                 ray.cancel(ref, force=True)
             for _ref, spec in running.items():
                 self._salvage(ray, spec, coordinator)

@@ -138,7 +138,7 @@ def unpack_project(pack: ProjectPack, dest: Path) -> None:
             _checked(_git(["bundle", "verify", "--quiet", str(bundle)], dest), "the project's git bundle is not valid")
             _checked(
                 _git(["fetch", "--quiet", "--update-head-ok", str(bundle), "+refs/heads/*:refs/heads/*"], dest),
-                f"git fetch into {dest}",
+                f"the project's git bundle could not be read into {dest}",
             )
         _checked(_git(["symbolic-ref", "HEAD", f"refs/heads/{pack.head}"], dest), f"git symbolic-ref in {dest}")
         _checked(_git(["reset", "--quiet", "--hard", "HEAD"], dest), f"git checkout in {dest}")
