@@ -30,9 +30,10 @@ Install with ``pip install 'softco[ray]'``; every node needs softco (same versio
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
-import socket
+import sys
 import tempfile
 import uuid
 from collections import deque
@@ -50,6 +51,8 @@ from softco.eval.shipping import BOARD_FILE, ProjectPack, ShippingError, pack_pr
 from softco.eval.spec import RunRecord, RunSpec, execute_run
 
 NAMESPACE = "softco"
+#: Set to 0 before Ray is imported, Ray binds 127.0.0.1 only (see :func:`import_ray`).
+LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 #: Environment variables the driver passes to the workers (prefixes).
 FORWARDED_ENV = ("SOFTCO_", "OPENAI_")
 
@@ -58,13 +61,16 @@ class RayUnavailable(UsageError):
     """Ray is not installed, or the cluster cannot be reached."""
 
 
-def import_ray() -> ModuleType:
+def import_ray(local_only: bool = False) -> ModuleType:
+    """Ray, imported. ``local_only``: a Ray that softco starts on this machine talks on 127.0.0.1 only, which
+    Ray decides when it is first imported (``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``; without it a local Ray
+    listens on every address of the machine)."""
+    if local_only and "ray" not in sys.modules:
+        os.environ.setdefault(LOOPBACK_ENV, "0")
     try:
         import ray
     except ImportError:
-        raise RayUnavailable(
-            "--backend ray needs Ray: pip install 'softco[ray]' (or use --backend local)"
-        ) from None
+        raise RayUnavailable("--backend ray needs Ray: pip install 'softco[ray]' (or use --backend local)") from None
     return ray
 
 
@@ -129,11 +135,15 @@ class RayLedger:
 
 
 def run_on_worker(spec_json: str, run: str, coordinator: Any, start: ProjectPack | None) -> WorkerResult:
-    """One run on a Ray worker, in a temp dir of its own (the body of the Ray task)."""
-    node = socket.gethostname()
+    """One run on a Ray worker, in a temp dir of its own (the body of the Ray task). Paths of the worker's
+    temp dir in the record (a message naming the project) are written as :data:`WORKER_ROOT`, which the
+    driver replaces with its output directory."""
+    ray = import_ray()
+    node = str(ray.get_runtime_context().get_node_id())
     spec = RunSpec.model_validate_json(spec_json)
     with tempfile.TemporaryDirectory(prefix="softco-ray-") as tmp:
-        project = Path(tmp) / "run" / spec.run_dir
+        root = Path(tmp) / "out"
+        project = root / spec.run_dir
         project.parent.mkdir(parents=True, exist_ok=True)
         if start is not None:
             unpack_project(start, project)
@@ -141,9 +151,22 @@ def run_on_worker(spec_json: str, run: str, coordinator: Any, start: ProjectPack
         try:
             record = execute_run(spec, project, ledger)
         except Exception as exc:  # noqa: BLE001 - execute_run records softco's errors; anything else is a bug
-            error = f"the run failed on {node}: {type(exc).__name__}: {str(exc)[:300]}"
-            return WorkerResult(error=error, pack=_pack_quietly(project), node=node)
-        return WorkerResult(record=record.model_dump_json(), pack=pack_project(project), node=node)
+            error = f"the run failed on Ray node {node[:12]}: {type(exc).__name__}: {str(exc)[:300]}"
+            return WorkerResult(error=_portable(error, root), pack=_pack_quietly(project), node=node)
+        return WorkerResult(record=_portable(record.model_dump_json(), root), pack=pack_project(project), node=node)
+
+
+#: Stands for the worker's output directory in what a worker sends back (see :func:`run_on_worker`).
+WORKER_ROOT = "<softco-ray-output>"
+
+
+def _portable(text: str, root: Path) -> str:
+    """``text`` (JSON or not) with the worker's output directory written as :data:`WORKER_ROOT`."""
+    return text.replace(json.dumps(str(root))[1:-1], WORKER_ROOT)
+
+
+def _localised(text: str, output: Path) -> str:
+    return text.replace(WORKER_ROOT, json.dumps(str(output))[1:-1])
 
 
 def _pack_quietly(project: Path) -> ProjectPack | None:
@@ -227,7 +250,7 @@ class RayBackend:
         return True
 
     def run(self, specs: Sequence[RunSpec], on_done: Callable[[RunRecord], None]) -> None:
-        ray = import_ray()
+        ray = import_ray(local_only=(self.address or os.environ.get("RAY_ADDRESS")) == "local")
         started = self._connect(ray)
         try:
             self._run(ray, specs, on_done)
@@ -293,8 +316,8 @@ class RayBackend:
         if result.pack is not None:
             place(result.pack, self.output / spec.run_dir)
         if result.record is None:
-            return self._lost(spec, result.error or "the worker sent no record")
-        return RunRecord.model_validate_json(result.record)
+            return self._lost(spec, _localised(result.error or "the worker sent no record", self.output))
+        return RunRecord.model_validate_json(_localised(result.record, self.output))
 
     def _lost(self, spec: RunSpec, message: str) -> RunRecord:
         if self.lost is None:
