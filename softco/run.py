@@ -24,6 +24,7 @@ from softco.budget import (
     Budget,
     BudgetedLLM,
     BudgetExceeded,
+    Ledger,
     PriceFileError,
     completion_bound,
     price_of,
@@ -202,11 +203,20 @@ def _provider(
     return llm
 
 
-def _wrap(llm: LLM, opts: NewOptions, sop_hash: str, requirement: str, budget: Budget, project: Path) -> LLM:
-    """People playing roles first, then the budget check, then the recording outermost."""
+def _wrap(
+    llm: LLM,
+    opts: NewOptions,
+    sop_hash: str,
+    requirement: str,
+    budget: Budget,
+    project: Path,
+    ledger: Ledger | None = None,
+) -> LLM:
+    """People playing roles first, then the budget check (and a budget shared with other runs), then the
+    recording outermost."""
     if opts.human:
         llm = RoutingLLM(llm, {r: HumanLLM(project / ".softco" / "human", sys.stdin.isatty()) for r in opts.human})
-    llm = BudgetedLLM(llm, budget)
+    llm = BudgetedLLM(llm, budget, ledger)
     if opts.record is not None:
         produced = opts.produced_by or f"recorded from model {llm.model} via softco {opts.llm or 'openai'}"
         llm = RecordingLLM(llm, opts.record, make_header(sop_hash, llm.model, produced, requirement))
@@ -395,7 +405,7 @@ def print_dry_run(console: Console, dry: DryRunLLM, sop: Sop) -> None:
     )
 
 
-def start_new(opts: NewOptions, console: Console) -> int:
+def start_new(opts: NewOptions, console: Console, ledger: Ledger | None = None) -> int:
     concurrency, why = pick_concurrency(opts)
     opts.concurrency = concurrency  # saved with the run: a resume keeps it
     check_limits(opts.budget, opts.token_budget, opts.max_fix_rounds, concurrency)
@@ -423,7 +433,7 @@ def start_new(opts: NewOptions, console: Console) -> int:
     if dry is not None:
         dry.prompts_dir = project / ".softco" / "prompts"
     remember_modes(base, out)
-    llm = _wrap(base, opts, sop.sop_hash, requirement, budget, project)
+    llm = _wrap(base, opts, sop.sop_hash, requirement, budget, project, ledger)
     run_id = uuid.uuid4().hex[:12]
     settings = Settings(
         max_fix_rounds=opts.max_fix_rounds,
@@ -566,10 +576,11 @@ def resume(
     budget: float | None = None,
     token_budget: int | None = None,
     takeover: Takeover | None = None,
+    ledger: Ledger | None = None,
 ) -> int:
     """Continue the last run of a project: finished steps are not redone."""
     check_limits(budget, token_budget)
-    return _continue(project, console, budget, token_budget, None, takeover)
+    return _continue(project, console, budget, token_budget, None, takeover, ledger)
 
 
 def revise(project: Path, console: Console, revision: Revision) -> int:
@@ -588,6 +599,7 @@ def _continue(
     token_budget: int | None,
     revision: Revision | None,
     takeover: Takeover | None = None,
+    ledger: Ledger | None = None,
 ) -> int:
     check_environment()
     project = project.absolute()
@@ -660,7 +672,7 @@ def _continue(
             dry.prompts_dir = project / ".softco" / "prompts"
         base = _provider(opts, console, limits, dry, [r.model.model for r in sop.roles])
         remember_modes(base, project.parent)
-        llm = _wrap(base, opts, sop.sop_hash, last.requirement, limits, project)
+        llm = _wrap(base, opts, sop.sop_hash, last.requirement, limits, project, ledger)
         run_id = uuid.uuid4().hex[:12]
         extra.update(lineage=lineage, revise=changes)
         with _writing(project):
