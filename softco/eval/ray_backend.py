@@ -37,18 +37,18 @@ import sys
 import tempfile
 import uuid
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from softco.budget import Budget, Grant
+from softco.budget import Grant, SharedLedger
 from softco.errors import UsageError
 from softco.eval.coordinator import EvalCoordinator
 from softco.eval.shipping import BOARD_FILE, ProjectPack, ShippingError, pack_project, unpack_project
-from softco.eval.spec import RunRecord, RunSpec, execute_run
+from softco.eval.spec import OnDone, OnStart, RunRecord, RunSpec, execute_run, not_started
 
 NAMESPACE = "softco"
 #: Set to 0 before Ray is imported, Ray binds 127.0.0.1 only (see :func:`import_ray`).
@@ -81,6 +81,8 @@ class WorkerResult(BaseModel):
     record: str | None = None
     error: str | None = None
     pack: ProjectPack | None = None
+    #: what the run printed (its ``<project>.log``), the end of it if long
+    log: str = ""
     node: str = ""
 
 
@@ -134,30 +136,40 @@ class RayLedger:
         ray.get(self.coordinator.settle.remote(self.run, tokens, usd, used_tokens, used_usd))
 
 
-def run_on_worker(spec_json: str, run: str, coordinator: Any, start: ProjectPack | None) -> WorkerResult:
+def run_on_worker(spec_json: str, coordinator: Any, start: ProjectPack | None) -> WorkerResult:
     """One run on a Ray worker, in a temp dir of its own (the body of the Ray task). Paths of the worker's
-    temp dir in the record (a message naming the project) are written as :data:`WORKER_ROOT`, which the
-    driver replaces with its output directory."""
+    temp dir in the record and the log (a message naming the project) are written as :data:`WORKER_ROOT`,
+    which the driver replaces with its output directory."""
     ray = import_ray()
     node = str(ray.get_runtime_context().get_node_id())
     spec = RunSpec.model_validate_json(spec_json)
     with tempfile.TemporaryDirectory(prefix="softco-ray-") as tmp:
         root = Path(tmp) / "out"
-        project = root / spec.run_dir
+        project = root / spec.rel_dir
         project.parent.mkdir(parents=True, exist_ok=True)
         if start is not None:
             unpack_project(start, project)
-        ledger = RayLedger(coordinator, run, project)
+        ledger = RayLedger(coordinator, spec.key, project)
+        log_path = project.parent / f"{project.name}.log"
         try:
             record = execute_run(spec, project, ledger)
-        except Exception as exc:  # noqa: BLE001 - execute_run records softco's errors; anything else is a bug
-            error = f"the run failed on Ray node {node[:12]}: {type(exc).__name__}: {str(exc)[:300]}"
-            return WorkerResult(error=_portable(error, root), pack=_pack_quietly(project), node=node)
-        return WorkerResult(record=_portable(record.model_dump_json(), root), pack=pack_project(project), node=node)
+        except Exception as exc:  # execute_run records what a run goes through; anything else is a bug
+            error = f"internal error on Ray node {node[:12]}: {type(exc).__name__}: {exc} (a bug in softco: report it)"
+            return WorkerResult(
+                error=_portable(error, root), pack=_pack_quietly(project), log=_log(log_path, root), node=node
+            )
+        return WorkerResult(
+            record=_portable(record.model_dump_json(), root),
+            pack=pack_project(project),
+            log=_log(log_path, root),
+            node=node,
+        )
 
 
 #: Stands for the worker's output directory in what a worker sends back (see :func:`run_on_worker`).
 WORKER_ROOT = "<softco-ray-output>"
+#: The most of a run's log a worker sends back (its end).
+MAX_LOG_CHARS = 1_000_000
 
 
 def _portable(text: str, root: Path) -> str:
@@ -167,6 +179,14 @@ def _portable(text: str, root: Path) -> str:
 
 def _localised(text: str, output: Path) -> str:
     return text.replace(WORKER_ROOT, json.dumps(str(output))[1:-1])
+
+
+def _log(path: Path, root: Path) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    return _portable(text[-MAX_LOG_CHARS:], root)
 
 
 def _pack_quietly(project: Path) -> ProjectPack | None:
@@ -205,33 +225,33 @@ def partial_project(dest: Path) -> ProjectPack | None:
 
 
 class RayBackend:
-    """Runs an eval's runs as Ray tasks (see the module). ``output`` is the eval's output directory."""
+    """Runs an eval's runs as Ray tasks (see the module): a :class:`softco.eval.spec.Backend`. ``output`` is
+    the eval's output directory; ``ledger`` the driver's budget ledger (what earlier invocations spent is in
+    its budget), which the actor takes over for the run and hands back at the end (spent, stopped)."""
 
     def __init__(
         self,
         output: Path,
-        budget: Budget,
+        ledger: SharedLedger,
         address: str | None = None,
         jobs: int | None = None,
         rpm: int | None = None,
-        lost: Callable[[RunSpec, str], RunRecord] | None = None,
     ) -> None:
         if rpm is not None and rpm < 1:
             raise UsageError(f"--rpm {rpm}: give 1 or more calls a minute, or leave it out for no cap")
         self.output = output
-        self.budget = budget
+        self.ledger = ledger
         self.address = address
         self.jobs = jobs
         self.rpm = rpm
-        self.lost = lost
         self.totals: dict[str, Any] = {}
+        #: the Ray node ids that ran a run
         self.nodes: set[str] = set()
 
-    def _connect(self, ray: ModuleType) -> bool:
+    def _connect(self, ray: ModuleType, address: str | None) -> bool:
         """Connect to the cluster; True when this call started a Ray that :meth:`run` must stop."""
         if ray.is_initialized():
             return False
-        address = self.address or os.environ.get("RAY_ADDRESS")
         if not address:
             raise RayUnavailable(
                 "--backend ray needs a cluster: give --ray-address ADDR or set RAY_ADDRESS "
@@ -243,26 +263,28 @@ class RayBackend:
             else:
                 ray.init(address=address, log_to_driver=False)
         except (ConnectionError, RuntimeError, ValueError) as exc:
+            last = (str(exc).strip().splitlines() or [type(exc).__name__])[-1][:200]
             raise RayUnavailable(
-                f"cannot connect to Ray at {address}: {str(exc).strip().splitlines()[-1][:200] if str(exc) else exc}; "
-                "check the address (or use --ray-address local)"
+                f"cannot connect to Ray at {address}: {last}; check the address (or use --ray-address local)"
             ) from None
         return True
 
-    def run(self, specs: Sequence[RunSpec], on_done: Callable[[RunRecord], None]) -> None:
-        ray = import_ray(local_only=(self.address or os.environ.get("RAY_ADDRESS")) == "local")
-        started = self._connect(ray)
+    def run(self, specs: Sequence[RunSpec], on_done: OnDone, on_start: OnStart | None = None) -> None:
+        address = self.address or os.environ.get("RAY_ADDRESS")
+        ray = import_ray(local_only=address == "local")
+        started = self._connect(ray, address)
         try:
-            self._run(ray, specs, on_done)
+            self._run(ray, specs, on_done, on_start)
         finally:
             if started:
                 ray.shutdown()
 
-    def _run(self, ray: ModuleType, specs: Sequence[RunSpec], on_done: Callable[[RunRecord], None]) -> None:
+    def _run(self, ray: ModuleType, specs: Sequence[RunSpec], on_done: OnDone, on_start: OnStart | None) -> None:
         name = f"softco-eval-{uuid.uuid4().hex[:12]}"
-        actor_cls = ray.remote(EvalCoordinator)
-        coordinator = actor_cls.options(name=name, namespace=NAMESPACE, num_cpus=0, max_restarts=0).remote(
-            self.budget, self.rpm
+        coordinator = (
+            ray.remote(EvalCoordinator)
+            .options(name=name, namespace=NAMESPACE, num_cpus=0, max_restarts=0)
+            .remote(self.ledger.budget, self.rpm, self.ledger.hint)
         )
         task = ray.remote(run_on_worker).options(
             num_cpus=1, max_retries=0, retry_exceptions=False, runtime_env={"env_vars": forwarded_env()}
@@ -274,29 +296,40 @@ class RayBackend:
             while queue or running:
                 while queue and len(running) < jobs:
                     spec = queue.popleft()
-                    start = partial_project(self.output / spec.run_dir)
-                    running[task.remote(spec.model_dump_json(), spec.run_dir, coordinator, start)] = spec
+                    stopped = ray.get(coordinator.totals.remote())["stopped"]
+                    if stopped:  # the shared budget stopped: no further run starts
+                        on_done(spec, not_started(spec, stopped))
+                        continue
+                    if on_start is not None:
+                        on_start(spec)
+                    start = partial_project(self.output / spec.rel_dir)
+                    running[task.remote(spec.model_dump_json(), coordinator, start)] = spec
+                if not running:
+                    continue
                 ready, _ = ray.wait(list(running), num_returns=1)
                 for ref in ready:
                     spec = running.pop(ref)
-                    on_done(self._collect(ray, ref, spec, coordinator))
+                    on_done(spec, self._collect(ray, ref, spec, coordinator))
         except BaseException:  # Ctrl-C or a failure here: stop the runs in flight, keep what they did
             for ref in running:
                 ray.cancel(ref, force=True)
-            for _ref, spec in running.items():
+            for spec in running.values():
                 self._salvage(ray, spec, coordinator)
             raise
         finally:
             self.totals = ray.get(coordinator.totals.remote())
             ray.kill(coordinator)
+            budget = self.ledger.budget  # what the runs spent, for the driver's summary and its exit code
+            budget.spent_usd, budget.spent_tokens = self.totals["spent_usd"], self.totals["spent_tokens"]
+            self.ledger.stopped = self.ledger.stopped or self.totals["stopped"]
 
     def _salvage(self, ray: ModuleType, spec: RunSpec, coordinator: Any) -> bool:
         """Write off a dead worker's calls in flight; put its last checkpoint in the run's directory."""
-        ray.get(coordinator.write_off.remote(spec.run_dir))
-        pack: ProjectPack | None = ray.get(coordinator.take_checkpoint.remote(spec.run_dir))
+        ray.get(coordinator.write_off.remote(spec.key))
+        pack: ProjectPack | None = ray.get(coordinator.take_checkpoint.remote(spec.key))
         if pack is None:
             return False
-        place(pack, self.output / spec.run_dir)
+        place(pack, self.output / spec.rel_dir)
         return True
 
     def _collect(self, ray: ModuleType, ref: Any, spec: RunSpec, coordinator: Any) -> RunRecord:
@@ -305,21 +338,45 @@ class RayBackend:
         except ray.exceptions.RayError as exc:  # the worker died (killed, out of memory, its node lost)
             kept = self._salvage(ray, spec, coordinator)
             what = "its last state is kept and" if kept else "it had made no model call; it"
-            return self._lost(
+            return _failed(
                 spec,
                 f"the Ray worker of this run died ({type(exc).__name__}); {what} is resumed when the same "
                 "`softco eval` command runs again",
             )
-        ray.get(coordinator.write_off.remote(spec.run_dir))
-        ray.get(coordinator.take_checkpoint.remote(spec.run_dir))
+        ray.get(coordinator.write_off.remote(spec.key))
+        ray.get(coordinator.take_checkpoint.remote(spec.key))
         self.nodes.add(result.node)
+        dest = self.output / spec.rel_dir
         if result.pack is not None:
-            place(result.pack, self.output / spec.run_dir)
+            place(result.pack, dest)
+        if result.log:
+            with (dest.parent / f"{dest.name}.log").open("a", encoding="utf-8") as log:
+                log.write(_localised(result.log, self.output))
         if result.record is None:
-            return self._lost(spec, _localised(result.error or "the worker sent no record", self.output))
-        return RunRecord.model_validate_json(_localised(result.record, self.output))
+            return _failed(spec, _localised(result.error or "the worker sent no record", self.output))
+        record = RunRecord.model_validate_json(_localised(result.record, self.output))
+        if record.report:  # the run's HTML report, made again here: it names the project's path on this machine
+            record.report = _report(dest, spec.rel_dir)
+        return record
 
-    def _lost(self, spec: RunSpec, message: str) -> RunRecord:
-        if self.lost is None:
-            raise ShippingError(message)
-        return self.lost(spec, message)
+
+def _report(project: Path, rel_dir: str) -> str:
+    from softco.report.html import write_report
+    from softco.report.project import ReportError, load_project
+
+    try:
+        path = write_report(load_project(project))
+    except (ReportError, OSError):
+        return ""
+    return f"{rel_dir}/{path.relative_to(project).as_posix()}"
+
+
+def _failed(spec: RunSpec, why: str) -> RunRecord:
+    record = not_started(spec, why)
+    record.status = "error"
+    return record
+
+
+def make_ray_backend(output: Path, ledger: SharedLedger, opts: Any) -> RayBackend:
+    """The backend `softco eval --backend ray` uses (``opts``: the driver's EvalOptions)."""
+    return RayBackend(output, ledger, address=opts.ray_address, jobs=opts.jobs, rpm=getattr(opts, "rpm", None))
