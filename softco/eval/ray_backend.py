@@ -239,7 +239,7 @@ class RayBackend:
     ) -> None:
         if rpm is not None and rpm < 1:
             raise UsageError(f"--rpm {rpm}: give 1 or more calls a minute, or leave it out for no cap")
-        self.output = output
+        self.output = output.absolute()
         self.ledger = ledger
         self.address = address
         self.jobs = jobs
