@@ -23,7 +23,8 @@ Install with ``pip install 'softco[ray]'``; every node needs softco (same versio
 - **Files on the workers**: a run carries its requirement, SOP name, settings and acceptance tests in its
   :class:`~softco.eval.spec.RunSpec`; paths in it (an SOP directory, a ``script:``/``replay:`` file,
   ``SOFTCO_PRICES``) must exist at the same path on every node. The driver's ``SOFTCO_*`` and ``OPENAI_*``
-  environment variables are passed to the workers (Ray's ``runtime_env``).
+  environment variables are passed to each run (set in the worker for the run's time, then put back: a
+  Ray ``runtime_env`` would start a new pool of worker processes for every eval).
 - **The step cache** lives on each worker's disk for the run's time only: on Ray a run never reuses
   another's cached steps (the local backend does, per variant).
 """
@@ -136,7 +137,26 @@ class RayLedger:
         ray.get(self.coordinator.settle.remote(self.run, tokens, usd, used_tokens, used_usd))
 
 
-def run_on_worker(spec_json: str, coordinator: Any, start: ProjectPack | None) -> WorkerResult:
+def run_on_worker(
+    spec_json: str, coordinator: Any, start: ProjectPack | None, env: dict[str, str] | None = None
+) -> WorkerResult:
+    """:func:`run_in_worker` with the driver's ``env`` (see the module) set for the run's time."""
+    saved = {k: os.environ.get(k) for k in env or {}}
+    forwarded_here = [k for k in os.environ if k.startswith(FORWARDED_ENV) and k not in (env or {})]
+    removed = {k: os.environ.pop(k) for k in forwarded_here}  # only the driver's SOFTCO_*/OPENAI_* apply
+    os.environ.update(env or {})
+    try:
+        return run_in_worker(spec_json, coordinator, start)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        os.environ.update(removed)
+
+
+def run_in_worker(spec_json: str, coordinator: Any, start: ProjectPack | None) -> WorkerResult:
     """One run on a Ray worker, in a temp dir of its own (the body of the Ray task). Paths of the worker's
     temp dir in the record and the log (a message naming the project) are written as :data:`WORKER_ROOT`,
     which the driver replaces with its output directory."""
@@ -286,9 +306,8 @@ class RayBackend:
             .options(name=name, namespace=NAMESPACE, num_cpus=0, max_restarts=0)
             .remote(self.ledger.budget, self.rpm, self.ledger.hint)
         )
-        task = ray.remote(run_on_worker).options(
-            num_cpus=1, max_retries=0, retry_exceptions=False, runtime_env={"env_vars": forwarded_env()}
-        )
+        task = ray.remote(run_on_worker).options(num_cpus=1, max_retries=0, retry_exceptions=False)
+        env = forwarded_env()
         jobs = self.jobs or max(1, int(ray.cluster_resources().get("CPU", 1)))
         queue = deque(specs)
         running: dict[Any, RunSpec] = {}
@@ -303,7 +322,7 @@ class RayBackend:
                     if on_start is not None:
                         on_start(spec)
                     start = partial_project(self.output / spec.rel_dir)
-                    running[task.remote(spec.model_dump_json(), coordinator, start)] = spec
+                    running[task.remote(spec.model_dump_json(), coordinator, start, env)] = spec
                 if not running:
                     continue
                 ready, _ = ray.wait(list(running), num_returns=1)
