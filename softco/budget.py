@@ -233,6 +233,20 @@ class SharedLedger:
             self.stopped = self._over(tokens, usd, reserved=False) or "the shared budget is used up"
             return Grant(False, self.stopped)
 
+    def stop(self, reason: str) -> None:
+        """Refuse every reservation from now on (Ctrl-C of the eval), with this reason."""
+        with self._lock:
+            self.stopped = self.stopped or reason
+
+    def stop_reason(self) -> str | None:
+        with self._lock:
+            return self.stopped
+
+    def spent(self) -> tuple[float, int]:
+        """(USD, tokens) spent so far."""
+        with self._lock:
+            return self.budget.spent_usd, self.budget.spent_tokens
+
     def settle(self, tokens: int, usd: float, used_tokens: int, used_usd: float) -> None:
         with self._lock:
             self.in_flight -= 1

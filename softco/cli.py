@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 from softco.errors import EXIT_USAGE
+from softco.eval.cli import batch_cmd, eval_cmd
 from softco.sop_cli import sop_app
 
 # Commands import what they need when they run, so `softco --help` starts in a fraction of a second
@@ -28,6 +29,8 @@ app = typer.Typer(
 )
 console = Console(highlight=False, soft_wrap=True)
 app.add_typer(sop_app, name="sop")
+app.command("eval")(eval_cmd)
+app.command("batch")(batch_cmd)
 
 # Every option names what it takes (a metavar), so the help says `--human ROLE`, not a type (`<list[str]>`);
 # a flag takes nothing and shows nothing.

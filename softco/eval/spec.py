@@ -177,6 +177,13 @@ def not_started(spec: RunSpec, why: str) -> RunRecord:
     )
 
 
+def internal_error(spec: RunSpec, exc: BaseException) -> RunRecord:
+    """The record of a run that met a bug in softco (an exception no run should raise)."""
+    record = not_started(spec, f"internal error: {type(exc).__name__}: {exc} (a bug in softco: please report it)")
+    record.status = "error"
+    return record
+
+
 def _one_line(text: str) -> str:
     return " ".join(text.split())[:ERROR_LIMIT]
 

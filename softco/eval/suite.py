@@ -27,7 +27,7 @@ PACKAGE_PATTERN = r"^[a-z_][a-z0-9_]{0,63}$"
 MAX_ACCEPTANCE_FILES = 64
 MAX_ACCEPTANCE_FILE_BYTES = 256 * 1024
 MAX_ACCEPTANCE_BYTES = 2 * 1024 * 1024
-MAX_TASK_REQUIREMENT = 2000
+MAX_TASK_REQUIREMENT = 20_000
 MAX_TASKS = 1000
 
 
@@ -40,7 +40,7 @@ class TaskFile(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     id: str = Field(pattern=TASK_ID_PATTERN)
-    requirement: str = Field(min_length=1, max_length=MAX_TASK_REQUIREMENT)
+    requirement: str = Field(min_length=1, max_length=MAX_TASK_REQUIREMENT)  # batch: up to 20,000
     tags: list[str] = Field(default_factory=list, max_length=32)
     time_limit_s: float = Field(default=120.0, gt=0, le=3600)
     package: str | None = Field(default=None, pattern=PACKAGE_PATTERN)
@@ -59,7 +59,7 @@ class Suite(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
     path: str
-    #: the first 12 hex digits of a hash of every task file: which version of the suite a score is for
+    #: the first 12 hex digits of a hash of every task of the suite: which version a score is for
     version: str
     tasks: list[Task]
 
@@ -136,14 +136,18 @@ def load_suite(name_or_dir: str | None = None, only: list[str] | None = None) ->
     if len(dirs) > MAX_TASKS:
         raise SuiteError(f"{root}: {len(dirs)} tasks; at most {MAX_TASKS}")
     tasks = [load_task(d) for d in dirs]
+    digest = hashlib.sha256()
+    for t in tasks:
+        digest.update(task_version(t).encode())
     if only:
         known = {t.id for t in tasks}
         missing = [t for t in only if t not in known]
         if missing:
             raise SuiteError(f"--tasks: no task {', '.join(missing)} in {root}; tasks are {', '.join(sorted(known))}")
         tasks = [t for t in tasks if t.id in set(only)]
-    digest = hashlib.sha256()
-    for t in tasks:
-        digest.update(t.model_dump_json(exclude={"source"}).encode())
-    name = root.name if root.parent != SUITES_DIR else root.name
-    return Suite(name=name, path=str(root), version=digest.hexdigest()[:12], tasks=tasks)
+    return Suite(name=root.name, path=str(root), version=digest.hexdigest()[:12], tasks=tasks)
+
+
+def task_version(task: Task) -> str:
+    """A hash of what the task is (requirement, settings, acceptance files), not of where it lies."""
+    return hashlib.sha256(task.model_dump_json(exclude={"source"}).encode()).hexdigest()[:12]
