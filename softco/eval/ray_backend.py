@@ -41,7 +41,7 @@ from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -50,6 +50,9 @@ from softco.errors import UsageError
 from softco.eval.coordinator import EvalCoordinator
 from softco.eval.shipping import BOARD_FILE, ProjectPack, ShippingError, pack_project, unpack_project
 from softco.eval.spec import OnDone, OnStart, RunRecord, RunSpec, execute_run, not_started
+
+if TYPE_CHECKING:
+    from softco.eval.driver import EvalOptions
 
 NAMESPACE = "softco"
 #: Set to 0 before Ray is imported, Ray binds 127.0.0.1 only (see :func:`import_ray`).
@@ -396,6 +399,6 @@ def _failed(spec: RunSpec, why: str) -> RunRecord:
     return record
 
 
-def make_ray_backend(output: Path, ledger: SharedLedger, opts: Any) -> RayBackend:
-    """The backend `softco eval --backend ray` uses (``opts``: the driver's EvalOptions)."""
-    return RayBackend(output, ledger, address=opts.ray_address, jobs=opts.jobs, rpm=getattr(opts, "rpm", None))
+def make_ray_backend(output: Path, ledger: SharedLedger, opts: EvalOptions) -> RayBackend:
+    """The backend `softco eval --backend ray` uses."""
+    return RayBackend(output, ledger, address=opts.ray_address, jobs=opts.jobs, rpm=opts.rpm)
