@@ -1,4 +1,4 @@
-"""Shared by the Ray tests: specs of two small scored runs, answers served over HTTP, the checks.
+"""Shared by the Ray tests: a suite of two small tasks, answers served over HTTP, the checks.
 
 Ray talks on 127.0.0.1 only when ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` is in the environment before
 ``ray`` is imported (without it a local Ray listens on every address of the machine): importing this
@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,20 +18,10 @@ from typing import Any
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
 
 import scripted_project  # noqa: E402
+from eval_helpers import CALC_ACCEPTANCE, results, write_task  # noqa: E402
 
-from softco.eval.spec import RunRecord, RunSpec, execute_run  # noqa: E402
+from softco.eval.spec import RunRecord  # noqa: E402
 from softco.llm.fake_server import FakeRequest  # noqa: E402
-
-#: The hidden acceptance tests of the calculator: the buggy first version fails the last one.
-ACCEPTANCE = {
-    "test_calc.py": (
-        "import importlib\n\nimport pytest\n\ncalc = importlib.import_module('calc')\n\n\n"
-        "def test_add():\n    assert calc.add(2, 3) == 5\n\n\n"
-        "def test_add_negative():\n    assert calc.add(-1, 1) == 0\n\n\n"
-        "def test_divide():\n    assert calc.divide(6, 3) == 2\n\n\n"
-        "def test_divide_by_zero():\n    with pytest.raises(ValueError):\n        calc.divide(1, 0)\n"
-    )
-}
 
 #: What a score is made of: the figures of a record that do not depend on timing. Which calls the step cache
 #: answers does (the local backend shares a cache between the runs of a variant and seed, used by whichever
@@ -55,28 +46,45 @@ SCORE_FIELDS = (
 )
 
 
-def specs(base_url: str) -> list[RunSpec]:
-    """Two runs: one whose fix round repairs the planted bug (all hidden tests pass), one with no fix
-    round (the hidden division-by-zero test fails)."""
-    common: dict[str, Any] = {
-        "variant": "fake-model",
-        "seed": 1,
-        "requirement": scripted_project.REQUIREMENT,
-        "model": "fake-model",
-        "base_url": base_url,
-        "acceptance": ACCEPTANCE,
-        "package": "calc",
-        "time_limit_s": 120,
-    }
+#: A hidden test the scripted calculator fails (it divides exactly): the strict task scores 3 of 4.
+STRICT_TEST = "\n\ndef test_divide_floors():\n    assert calc.divide(7, 2) == 3\n"
+
+
+def write_suite(root: Path) -> Path:
+    """Two tasks on the scripted calculator: ``calc`` (every hidden test passes) and ``calc-strict`` (one
+    hidden test fails). Their requirements differ, so the step cache answers no call of one from the other."""
+    suite = root / "suite"
+    write_task(suite, "calc", requirement=f"{scripted_project.REQUIREMENT} (calc)")
+    write_task(
+        suite,
+        "calc-strict",
+        acceptance=CALC_ACCEPTANCE + STRICT_TEST,
+        requirement=f"{scripted_project.REQUIREMENT} (strict)",
+    )
+    return suite
+
+
+def eval_args(suite: Path, output: Path, base_url: str, *more: str) -> list[str]:
     return [
-        RunSpec(task_id="calc-fixed", max_fix_rounds=1, rel_dir="runs/fake-model/seed-1/calc-fixed", **common),
-        RunSpec(
-            task_id="calc-buggy",
-            max_fix_rounds=0,
-            rel_dir="runs/fake-model/seed-1/calc-buggy",
-            **{**common, "requirement": scripted_project.REQUIREMENT + ", quickly"},
-        ),
-    ]
+        "eval", "--suite", str(suite), "--model", "fake-model", "--base-url", base_url, "--max-fix-rounds", "1",
+        "--output", str(output), *more,
+    ]  # fmt: skip
+
+
+def records(output: Path) -> dict[str, RunRecord]:
+    return {r.key: r for r in results(output).records}
+
+
+def spent_usd(output: Path) -> float:
+    """What every run of an eval's output spent, from the boards."""
+    total = 0.0
+    for board in output.glob("runs/*/*/*/.softco/board.sqlite"):
+        db = sqlite3.connect(board)
+        try:
+            total += float(db.execute("SELECT COALESCE(SUM(cost_usd), 0) FROM steps").fetchone()[0])
+        finally:
+            db.close()
+    return total
 
 
 def answers(on_request: Callable[[FakeRequest], None] | None = None) -> Callable[[FakeRequest], Any]:
@@ -89,11 +97,6 @@ def answers(on_request: Callable[[FakeRequest], None] | None = None) -> Callable
         return script[req.step or ""]
 
     return answer
-
-
-def run_locally(run_specs: list[RunSpec], output: Path) -> dict[str, RunRecord]:
-    """What the local backend does for each spec (in turn): :func:`execute_run` into ``output``."""
-    return {s.key: execute_run(s, output / s.rel_dir, None) for s in run_specs}
 
 
 def scores(records: dict[str, RunRecord], steps: bool = True) -> dict[str, dict[str, Any]]:

@@ -1,5 +1,5 @@
 """`softco eval --backend ray` on a simulated 2-node Ray cluster (ray.cluster_utils.Cluster, one for this
-module): each node runs a run, and the scores are the local backend's."""
+module): each node runs a run, and eval.json's scores are the local backend's."""
 
 from __future__ import annotations
 
@@ -9,16 +9,15 @@ from typing import Any
 
 import pytest
 import ray_helpers as rh
+from eval_helpers import invoke
 
-from softco.budget import Budget, SharedLedger
-from softco.eval.spec import RunRecord
 from softco.llm.fake_server import FakeOpenAIServer
 
 ray: Any = pytest.importorskip("ray", reason="Ray is not installed: pip install 'softco[ray]'")
 
 from ray.cluster_utils import Cluster  # noqa: E402
 
-from softco.eval.ray_backend import RayBackend  # noqa: E402
+import softco.eval.ray_backend  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -34,19 +33,31 @@ def two_nodes() -> Iterator[Cluster]:
         cluster.shutdown()
 
 
-def test_two_nodes_each_run_a_run_and_give_the_local_scores(two_nodes: Cluster, tmp_path: Path) -> None:
+def test_two_nodes_each_run_a_run_and_give_the_local_scores(
+    two_nodes: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert len([n for n in ray.nodes() if n["Alive"]]) == 2
-    records: dict[str, RunRecord] = {}
+    backends: list[softco.eval.ray_backend.RayBackend] = []
+    make = softco.eval.ray_backend.make_ray_backend
+
+    def keep(*args: Any) -> softco.eval.ray_backend.RayBackend:
+        backends.append(make(*args))
+        return backends[-1]
+
+    monkeypatch.setattr(softco.eval.ray_backend, "make_ray_backend", keep)
+    suite = rh.write_suite(tmp_path)
     with FakeOpenAIServer(rh.answers()) as srv:
-        run_specs = rh.specs(srv.base_url)
-        local = rh.run_locally(run_specs, tmp_path / "local")
-        backend = RayBackend(tmp_path / "ray", SharedLedger(Budget()))  # one CPU a node: one run on each
-        backend.run(run_specs, lambda spec, record: records.__setitem__(spec.key, record))
+        local, text = invoke(*rh.eval_args(suite, tmp_path / "local", srv.base_url))
+        assert local == 0, text
+        # one CPU a node, two runs at once: one on each node
+        code, text = invoke(*rh.eval_args(suite, tmp_path / "ray", srv.base_url), "--backend", "ray", "--jobs", "2")
         listening = rh.ray_listen_addresses()
-    assert not srv.errors
-    assert len(backend.nodes) == 2
-    assert rh.scores(records) == rh.scores(local)
-    for spec in run_specs:
-        assert rh.history(tmp_path / "ray" / spec.rel_dir) == rh.history(tmp_path / "local" / spec.rel_dir)
+    assert code == 0 and not srv.errors, text
+    assert len(backends) == 1 and len(backends[0].nodes) == 2
+    on_ray = rh.records(tmp_path / "ray")
+    assert rh.scores(on_ray) == rh.scores(rh.records(tmp_path / "local"))
+    assert sorted(r.executability for r in on_ray.values()) == [3, 4]
+    for r in on_ray.values():
+        assert rh.history(tmp_path / "ray" / r.rel_dir) == rh.history(tmp_path / "local" / r.rel_dir)
     assert len(listening) >= 3, listening
     assert all(rh.is_loopback(a) for a in listening), listening
