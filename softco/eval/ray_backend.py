@@ -196,12 +196,13 @@ MAX_LOG_CHARS = 1_000_000
 
 
 def _portable(text: str, root: Path) -> str:
-    """``text`` (JSON or not) with the worker's output directory written as :data:`WORKER_ROOT`."""
-    return text.replace(json.dumps(str(root))[1:-1], WORKER_ROOT)
+    """``text`` with the worker's output directory (a temp dir: plain ASCII) written as :data:`WORKER_ROOT`."""
+    return text.replace(str(root), WORKER_ROOT)
 
 
-def _localised(text: str, output: Path) -> str:
-    return text.replace(WORKER_ROOT, json.dumps(str(output))[1:-1])
+def _localised(text: str, output: Path, as_json: bool = False) -> str:
+    """``text`` with :data:`WORKER_ROOT` written as the driver's ``output`` (escaped inside JSON strings)."""
+    return text.replace(WORKER_ROOT, json.dumps(str(output), ensure_ascii=False)[1:-1] if as_json else str(output))
 
 
 def _log(path: Path, root: Path) -> str:
@@ -336,14 +337,21 @@ class RayBackend:
             for ref in running:
                 ray.cancel(ref, force=True)
             for spec in running.values():
-                self._salvage(ray, spec, coordinator)
+                try:
+                    self._salvage(ray, spec, coordinator)
+                except (ray.exceptions.RayError, ShippingError, OSError):
+                    pass  # the cluster is gone too: that run starts again next time
             raise
         finally:
-            self.totals = ray.get(coordinator.totals.remote())
-            ray.kill(coordinator)
-            budget = self.ledger.budget  # what the runs spent, for the driver's summary and its exit code
-            budget.spent_usd, budget.spent_tokens = self.totals["spent_usd"], self.totals["spent_tokens"]
-            self.ledger.stopped = self.ledger.stopped or self.totals["stopped"]
+            try:
+                self.totals = ray.get(coordinator.totals.remote())
+                ray.kill(coordinator)
+            except ray.exceptions.RayError:
+                self.totals = {}
+            if self.totals:  # what the runs spent, for the driver's summary and its exit code
+                budget = self.ledger.budget
+                budget.spent_usd, budget.spent_tokens = self.totals["spent_usd"], self.totals["spent_tokens"]
+                self.ledger.stopped = self.ledger.stopped or self.totals["stopped"]
 
     def _salvage(self, ray: ModuleType, spec: RunSpec, coordinator: Any) -> bool:
         """Write off a dead worker's calls in flight; put its last checkpoint in the run's directory."""
@@ -376,7 +384,7 @@ class RayBackend:
                 log.write(_localised(result.log, self.output))
         if result.record is None:
             return _failed(spec, _localised(result.error or "the worker sent no record", self.output))
-        record = RunRecord.model_validate_json(_localised(result.record, self.output))
+        record = RunRecord.model_validate_json(_localised(result.record, self.output, as_json=True))
         if record.report:  # the run's HTML report, made again here: it names the project's path on this machine
             record.report = _report(dest, spec.rel_dir)
         return record
