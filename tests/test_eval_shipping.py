@@ -90,3 +90,22 @@ def test_a_damaged_bundle_or_board_is_refused(tmp_path: Path) -> None:
         unpack_project(pack.model_copy(update={"board": b"SQLite format 3\x00" + b"\x01" * 500}), tmp_path / "b2")
     with pytest.raises(ShippingError, match="cannot create"):
         unpack_project(pack, tmp_path / "worker")  # never into an existing directory
+
+
+def test_placing_a_run_replaces_its_old_state_only_once_the_new_one_is_whole(tmp_path: Path) -> None:
+    from softco.eval.ray_backend import place
+
+    ws, board = _project(tmp_path / "worker")
+    board.close()
+    ws.repo.close()
+    good = pack_project(tmp_path / "worker")
+    dest = tmp_path / "ev" / "runs" / "m" / "seed-1" / "calc"
+    place(good, dest)  # a first (partial) state
+    before = sorted(p.relative_to(dest) for p in dest.rglob("*"))
+    assert good.board is not None
+    with pytest.raises(ShippingError):
+        place(good.model_copy(update={"board": good.board[:200]}), dest)  # a later state that is not whole
+    assert sorted(p.relative_to(dest) for p in dest.rglob("*")) == before  # the old state is untouched
+    assert sorted(p.name for p in dest.parent.iterdir()) == ["calc"]  # nothing half-written left beside it
+    place(good, dest)  # and a whole one replaces it
+    assert sorted(p.name for p in dest.parent.iterdir()) == ["calc"]

@@ -325,7 +325,11 @@ class RayBackend:
                         continue
                     if on_start is not None:
                         on_start(spec)
-                    start = partial_project(self.output / spec.rel_dir)
+                    try:
+                        start = partial_project(self.output / spec.rel_dir)
+                    except ShippingError as exc:  # the partial project here cannot be read: say so, go on
+                        on_done(spec, _failed(spec, f"cannot send the unfinished run to a worker: {exc}"))
+                        continue
                     running[task.remote(spec.model_dump_json(), coordinator, start, env)] = spec
                 if not running:
                     continue
@@ -378,7 +382,10 @@ class RayBackend:
         self.nodes.add(result.node)
         dest = self.output / spec.rel_dir
         if result.pack is not None:
-            place(result.pack, dest)
+            try:
+                place(result.pack, dest)
+            except (ShippingError, OSError) as exc:
+                return _failed(spec, f"the project that came back could not be written to {dest}: {exc}")
         if result.log:
             with (dest.parent / f"{dest.name}.log").open("a", encoding="utf-8") as log:
                 log.write(_localised(result.log, self.output))
