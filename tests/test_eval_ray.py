@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import ray_helpers as rh
-from eval_helpers import invoke
+from eval_helpers import calc_script, invoke
 from helpers import repo_files
 
 import softco.llm.openai
@@ -126,3 +126,17 @@ def test_a_killed_worker_leaves_a_run_the_next_invocation_resumes(
     asked = [r.step for r in srv.requests]
     assert asked.count("product_manager/write_prd/project") == 1  # the resume did not ask (nor pay) it again
     assert asked.count("architect/write_design/project") == 2  # the call the dead worker had out, then again
+
+
+def test_batch_on_ray_with_a_script_file(local_ray: Any, tmp_path: Path) -> None:
+    """`softco batch --backend ray`: the same runner without scoring; a `script:` file read by the workers."""
+    batch = tmp_path / "reqs.txt"
+    batch.write_text("a tiny calculator library with safe division\na tiny calculator library, again\n")
+    out = tmp_path / "b"
+    llm = calc_script(tmp_path / "script.json")
+    code, text = invoke("batch", str(batch), "--llm", llm, "--output", str(out), "--max-fix-rounds", "1", *RAY)
+    assert code == 0, text
+    recs = json.loads((out / "batch.json").read_text())["records"]
+    got = [(r["status"], r["executability"], r["own_passed"], r["own_total"]) for r in recs]
+    assert got == [("done", None, 3, 3)] * 2
+    assert all((out / r["rel_dir"] / "calc" / "ops.py").is_file() for r in recs)
