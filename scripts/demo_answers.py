@@ -75,10 +75,7 @@ def load_answers() -> dict[str, object]:
             "cases": [{"name": name, "req_ids": list(ids)} for name, ids in spec["cases"].items()],
         }
         first = meta["first_tests"].get(test_path)
-        answers[f"qa_engineer/write_tests/{spec['source']}"] = {
-            **tests[test_path],
-            "content": _text(first or test_path),
-        }
+        answers[f"qa_engineer/write_tests/{spec['source']}"] = {**tests[test_path], "content": _text(first or test_path)}
     for round_name, fixes in meta["fixes"].items():
         for path, notes in fixes.items():
             answers[f"engineer/fix_code/{round_name}/{path}"] = {

@@ -29,8 +29,6 @@ app = typer.Typer(
 )
 console = Console(highlight=False, soft_wrap=True)
 app.add_typer(sop_app, name="sop")
-app.command("eval")(eval_cmd)
-app.command("batch")(batch_cmd)
 
 # Every option names what it takes (a metavar), so the help says `--human ROLE`, not a type (`<list[str]>`);
 # a flag takes nothing and shows nothing.
@@ -340,6 +338,10 @@ def report(
     from softco.safe_text import safe_line
 
     console.print(safe_line(path, limit=4000))
+
+
+app.command("eval")(eval_cmd)  # softco/eval/cli.py
+app.command("batch")(batch_cmd)
 
 
 def main() -> None:

@@ -234,3 +234,34 @@ def test_model_written_text_is_escaped_in_every_result_file(tmp_path: Path) -> N
     assert 'href="javascript' not in html
     md = (out / "eval.md").read_text()
     assert "\\<script\\>" in md and "\\| \\*\\*x\\*\\*" in md and "<script>" not in md
+
+
+def test_seeds_are_separate_runs_with_a_spread(tmp_path: Path) -> None:
+    suite = tmp_path / "suite"
+    write_task(suite, "calc")
+    out = tmp_path / "ev"
+    with FakeOpenAIServer(lambda req: answers()[req.step]) as srv:
+        code, text = invoke(
+            "eval",
+            "--suite",
+            str(suite),
+            "--base-url",
+            srv.base_url,
+            "--model",
+            "m",
+            "--output",
+            str(out),
+            "--seeds",
+            "2",
+        )
+        calls = len(srv.requests)
+    assert code == 0, text
+    res = results(out)
+    assert [(r.seed, r.rel_dir, r.executability) for r in res.records] == [
+        (1, "runs/m/seed-1/calc", 4),
+        (2, "runs/m/seed-2/calc", 4),
+    ]
+    (summary,) = res.summary
+    assert (summary.seeds, summary.exec_mean, summary.exec_spread, summary.pass_rate_mean) == (2, 4.0, 0.0, 1.0)
+    # each seed has its own step cache: the second seed's run asked the model as much as the first
+    assert res.records[0].llm_calls == res.records[1].llm_calls == 6 and calls == 12

@@ -103,3 +103,22 @@ def test_generated_code_cannot_read_the_acceptance_files(tmp_visible: Path) -> N
     for m in (m for m in sandbox.available() if sandbox.PROVIDES[m].filesystem):
         hidden = sandbox.run(project, peek, sandbox.Limits(wall_seconds=30), mechanism=m)
         assert CANARY not in hidden.output and "No such file" in hidden.output, (m, hidden.output)
+
+
+def test_acceptance_inside_the_runtime_is_hidden_too(tmp_visible: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A suite shipped inside softco's install (site-packages, which the sandbox shows so python runs) is
+    hidden all the same, and the rest of the install stays visible."""
+    runtime = tmp_visible / "site-packages"
+    acceptance = runtime / "softco" / "eval" / "suites" / "builtin" / "calc" / "acceptance"
+    acceptance.mkdir(parents=True)
+    (acceptance / "test_calc.py").write_text(f"# {CANARY}\n")
+    (runtime / "softco" / "kept.py").write_text("KEPT\n")
+    real_runtime = sandbox.layout._runtime_dirs
+    monkeypatch.setattr(sandbox.layout, "_runtime_dirs", lambda: (*real_runtime(), runtime))
+    project = tmp_visible / "out" / "proj"
+    project.mkdir(parents=True)
+    peek = ["/bin/sh", "-c", 'cat "$0"/test_calc.py "$1"', str(acceptance), str(runtime / "softco" / "kept.py")]
+    sandbox.hide([acceptance])
+    for m in (m for m in sandbox.available() if sandbox.PROVIDES[m].filesystem):
+        res = sandbox.run(project, peek, sandbox.Limits(wall_seconds=30), mechanism=m)
+        assert CANARY not in res.output and "KEPT" in res.output, (m, res.output)

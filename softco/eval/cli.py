@@ -15,7 +15,7 @@ Sops = Annotated[
     list[Path] | None, typer.Option("--sop", help="A SOP directory to evaluate; repeatable.", metavar="DIR")
 ]
 Seeds = Annotated[int, typer.Option(help="Runs of each task per variant.", metavar="N")]
-Jobs = Annotated[int, typer.Option(help="Runs at once (local backend: threads of this process).", metavar="N")]
+Jobs = Annotated[int, typer.Option(help="Runs at once (local backend: worker processes).", metavar="N")]
 BudgetOpt = Annotated[
     float | None,
     typer.Option("--budget", help="USD cap for the whole eval; exit 4 before a call could cross it.", metavar="USD"),

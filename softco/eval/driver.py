@@ -269,6 +269,11 @@ class Tracker:
 
 
 def _make_backend(opts: EvalOptions, output: Path, ledger: SharedLedger) -> object:
+    """The backend ``--backend`` names. Ray's lives in ``softco/eval/ray_backend.py`` (the `softco[ray]`
+    extra): ``make_ray_backend(output, ledger, opts) -> Backend``, whose runs share the budget of
+    ``ledger`` (its ``budget`` holds the cap and what earlier invocations spent; its ``stop`` /
+    ``stop_reason`` are how the driver and the backend stop each other) and write each project to
+    ``output / spec.rel_dir`` on this machine, as the local backend does."""
     if opts.backend == "ray":
         try:
             from softco.eval.ray_backend import make_ray_backend
@@ -326,7 +331,8 @@ def run_specs(
         console.print(safe_line(f"softco {results.kind}: every run is finished already; results in {output}"))
     interrupted = False
     try:
-        backend.run(todo, on_done, tracker.on_start)  # type: ignore[attr-defined]
+        if todo:
+            backend.run(todo, on_done, tracker.on_start)  # type: ignore[attr-defined]
     except KeyboardInterrupt:
         interrupted = True
         ledger.stop("interrupted")

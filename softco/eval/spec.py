@@ -259,7 +259,11 @@ def _generate(spec: RunSpec, project_dir: Path, console: Console, ledger: Ledger
             return resume(project_dir, console, ledger=ledger)
     if slugify(project_dir.name) != project_dir.name:
         raise RunError(f"{project_dir.name!r} is not a project directory name softco makes (use slugify)")
-    if project_dir.exists():  # a start that died before its board existed: nothing in it was paid for
+    if project_dir.exists():
+        # a start that died before its first run began: nothing in it was paid for, and it holds only what
+        # softco made (the repo and its state); anything else is not ours to delete
+        if {p.name for p in project_dir.iterdir()} - {".git", ".softco", ".gitignore"}:
+            raise RunError(f"{project_dir} exists and is not a run of this eval: move it away, then run again")
         shutil.rmtree(project_dir)
     opts = NewOptions(
         requirement=spec.requirement,
@@ -349,10 +353,13 @@ def _score(record: RunRecord, spec: RunSpec, project_dir: Path) -> None:
         designs = board.messages("design")
     finally:
         board.close()
-    design = Design.model_validate(designs[-1].payload) if designs else None
+    try:  # a custom SOP's design kind may differ: what it does not say is left out
+        design = Design.model_validate(designs[-1].payload) if designs else None
+    except ValueError:
+        design = None
     package = spec.package or (design.package if design else "")
     if not package:
-        record.executability, record.score_detail = 1, "no design: the run named no package"
+        record.executability, record.score_detail = 1, "the run named no package (no design of softco's kind)"
         return
     score = score_project(
         project_dir,

@@ -150,12 +150,13 @@ def hide(paths: list[Path]) -> None:
 
 
 def _late_hidden(hidden: list[Path], rebound: list[Path], keep: list[Path]) -> list[Path]:
-    """The :func:`hide` directories still visible after ``hidden`` and ``rebound`` are in place, and that
-    neither hold nor sit in a place the run needs (``keep``: the work copy, HOME, the runtime)."""
+    """The :func:`hide` directories still visible after ``hidden`` and ``rebound`` are in place (one inside
+    the runtime, softco's own install, is), except one that holds a place the run needs (``keep``: the
+    work copy, HOME, the runtime): hiding it would hide that too."""
     out: list[Path] = []
     for h in sorted(_ALSO_HIDDEN, key=lambda p: len(p.parts)):
         covered = any(_under(h, x) for x in hidden) and not any(_under(h, r) for r in rebound)
-        needed = any(_under(k, h) or _under(h, k) for k in keep if not any(_under(h, r) for r in rebound))
+        needed = any(_under(k, h) for k in keep)
         if covered or needed or any(_under(h, o) for o in out) or not h.is_dir():
             continue
         out.append(h)
