@@ -17,11 +17,13 @@ from typing import Any
 
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
 
+import pytest  # noqa: E402
 import scripted_project  # noqa: E402
-from eval_helpers import CALC_ACCEPTANCE, results, write_task  # noqa: E402
+from eval_helpers import CALC_ACCEPTANCE, invoke, results, write_task  # noqa: E402
 
+import softco.llm.openai  # noqa: E402
 from softco.eval.spec import RunRecord  # noqa: E402
-from softco.llm.fake_server import FakeRequest  # noqa: E402
+from softco.llm.fake_server import FakeOpenAIServer, FakeRequest  # noqa: E402
 
 #: What a score is made of: the figures of a record that do not depend on timing. Which calls the step cache
 #: answers does (the local backend shares a cache between the runs of a variant and seed, used by whichever
@@ -181,3 +183,31 @@ def history(project: Path) -> list[str]:
         return [str(c.summary) for c in reversed(list(repo.iter_commits()))]
     finally:
         repo.close()
+
+
+class LocalEval:
+    """`softco eval` of :func:`write_suite` with the local backend: the reference the Ray runs must match."""
+
+    def __init__(self, suite: Path, output: Path) -> None:
+        self.suite = suite
+        self.output = output
+        self.records = records(output)
+
+
+_LOCAL: list[LocalEval] = []
+
+
+def local_eval(tmp_path_factory: pytest.TempPathFactory) -> LocalEval:
+    """The local reference, made once in a test session for every Ray test module."""
+    if _LOCAL:
+        return _LOCAL[0]
+    root = tmp_path_factory.mktemp("local-eval")
+    suite, output = write_suite(root), root / "ev"
+    with pytest.MonkeyPatch.context() as mp, FakeOpenAIServer(answers()) as srv:
+        mp.setattr(softco.llm.openai, "ALLOW_REMOTE_REQUESTS", False)
+        mp.setenv("SOFTCO_LOCAL_ONLY", "1")
+        mp.chdir(root)
+        code, text = invoke(*eval_args(suite, output, srv.base_url))
+    assert code == 0 and not srv.errors, text  # (a hidden test failing is a score, not an error)
+    _LOCAL.append(LocalEval(suite, output))
+    return _LOCAL[0]

@@ -13,10 +13,15 @@ import pytest
 import ray_helpers as rh
 from eval_helpers import calc_script, invoke
 from helpers import repo_files
+from ray_helpers import LocalEval
 
-import softco.llm.openai
-from softco.eval.spec import RunRecord
 from softco.llm.fake_server import FakeOpenAIServer, FakeRequest
+
+
+@pytest.fixture(scope="module")
+def local_eval(tmp_path_factory: pytest.TempPathFactory) -> LocalEval:
+    return rh.local_eval(tmp_path_factory)
+
 
 ray: Any = pytest.importorskip("ray", reason="Ray is not installed: pip install 'softco[ray]'")
 
@@ -32,38 +37,21 @@ def local_ray() -> Iterator[Any]:
         ray.shutdown()
 
 
-@pytest.fixture(scope="module")
-def suite(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return rh.write_suite(tmp_path_factory.mktemp("suite"))
-
-
-@pytest.fixture(scope="module")
-def local(suite: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, RunRecord], Path]:
-    """`softco eval` of the suite with the local backend (records, output dir), once for this module."""
-    output = tmp_path_factory.mktemp("local") / "ev"
-    with pytest.MonkeyPatch.context() as mp, FakeOpenAIServer(rh.answers()) as srv:
-        mp.setattr(softco.llm.openai, "ALLOW_REMOTE_REQUESTS", False)
-        mp.setenv("SOFTCO_LOCAL_ONLY", "1")
-        code, text = invoke(*rh.eval_args(suite, output, srv.base_url))
-    assert code == 0 and not srv.errors, text  # (a hidden test failing is a score, not an error)
-    return rh.records(output), output
-
-
 def test_ray_gives_the_local_scores_and_listens_on_loopback_only(
-    local_ray: Any, suite: Path, local: tuple[dict[str, RunRecord], Path], tmp_path: Path
+    local_ray: Any, local_eval: LocalEval, tmp_path: Path
 ) -> None:
     out = tmp_path / "ev"
     with FakeOpenAIServer(rh.answers()) as srv:
-        code, text = invoke(*rh.eval_args(suite, out, srv.base_url), *RAY)
+        code, text = invoke(*rh.eval_args(local_eval.suite, out, srv.base_url), *RAY)
         listening = rh.ray_listen_addresses()
     assert code == 0 and not srv.errors, text
     on_ray = rh.records(out)
-    assert rh.scores(on_ray) == rh.scores(local[0])
+    assert rh.scores(on_ray) == rh.scores(local_eval.records)
     calc, strict = on_ray["calc|fake-model|1"], on_ray["calc-strict|fake-model|1"]
     assert (calc.executability, calc.hidden_passed, calc.hidden_total) == (4, 4, 4)
     assert (strict.executability, strict.hidden_failed) == (3, ["acceptance/test_calc_strict.py::test_divide_floors"])
     for r in on_ray.values():  # the output looks as the local backend's: same projects, same history
-        ray_dir, local_dir = out / r.rel_dir, local[1] / r.rel_dir
+        ray_dir, local_dir = out / r.rel_dir, local_eval.output / r.rel_dir
         assert repo_files(ray_dir) == repo_files(local_dir)  # (but pytest's timings in docs/test_report.json)
         assert rh.history(ray_dir) == rh.history(local_dir)
         assert (out / r.report).is_file() and str(ray_dir) in (out / r.report).read_text()
@@ -76,8 +64,7 @@ def test_ray_gives_the_local_scores_and_listens_on_loopback_only(
 
 def test_the_eval_budget_stops_every_worker_before_a_call_could_cross_it(
     local_ray: Any,
-    suite: Path,
-    local: tuple[dict[str, RunRecord], Path],
+    local_eval: LocalEval,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -86,7 +73,7 @@ def test_the_eval_budget_stops_every_worker_before_a_call_could_cross_it(
     monkeypatch.setenv("SOFTCO_PRICES", str(prices))
     out = tmp_path / "ev"
     with FakeOpenAIServer(rh.answers()) as srv:
-        args = rh.eval_args(suite, out, srv.base_url)
+        args = rh.eval_args(local_eval.suite, out, srv.base_url)
         code, text = invoke(*args, *RAY, "--budget", "8")
         stopped = rh.records(out)
         spent, asked = rh.spent_usd(out), len(srv.requests)
@@ -98,11 +85,11 @@ def test_the_eval_budget_stops_every_worker_before_a_call_could_cross_it(
     assert 0 < spent <= 8.0  # the workers together never crossed the eval's budget
     assert again == 0 and not srv.errors, text_again
     assert 0 < asked < len(srv.requests)
-    assert rh.scores(rh.records(out), steps=False) == rh.scores(local[0], steps=False)
+    assert rh.scores(rh.records(out), steps=False) == rh.scores(local_eval.records, steps=False)
 
 
 def test_a_killed_worker_leaves_a_run_the_next_invocation_resumes(
-    local_ray: Any, suite: Path, local: tuple[dict[str, RunRecord], Path], tmp_path: Path
+    local_ray: Any, local_eval: LocalEval, tmp_path: Path
 ) -> None:
     killed: list[int] = []
 
@@ -112,7 +99,7 @@ def test_a_killed_worker_leaves_a_run_the_next_invocation_resumes(
 
     out = tmp_path / "ev"
     with FakeOpenAIServer(rh.answers(kill_at_design)) as srv:
-        args = [*rh.eval_args(suite, out, srv.base_url), *RAY, "--tasks", "calc"]
+        args = [*rh.eval_args(local_eval.suite, out, srv.base_url), *RAY, "--tasks", "calc"]
         code, text = invoke(*args)
         first = rh.records(out)["calc|fake-model|1"]
         kept = rh.history(out / first.rel_dir)
@@ -122,7 +109,9 @@ def test_a_killed_worker_leaves_a_run_the_next_invocation_resumes(
     assert len(kept) == 2 and kept[1] == "prd: Calc (2 requirements)"  # the state before the call it died in
     assert again == 0, text_again
     second = rh.records(out)["calc|fake-model|1"]
-    assert rh.scores({"calc": second}, steps=False) == rh.scores({"calc": local[0]["calc|fake-model|1"]}, steps=False)
+    assert rh.scores({"calc": second}, steps=False) == rh.scores(
+        {"calc": local_eval.records["calc|fake-model|1"]}, steps=False
+    )
     asked = [r.step for r in srv.requests]
     assert asked.count("product_manager/write_prd/project") == 1  # the resume did not ask (nor pay) it again
     assert asked.count("architect/write_design/project") == 2  # the call the dead worker had out, then again

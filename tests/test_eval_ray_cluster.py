@@ -10,8 +10,15 @@ from typing import Any
 import pytest
 import ray_helpers as rh
 from eval_helpers import invoke
+from ray_helpers import LocalEval
 
 from softco.llm.fake_server import FakeOpenAIServer
+
+
+@pytest.fixture(scope="module")
+def local_eval(tmp_path_factory: pytest.TempPathFactory) -> LocalEval:
+    return rh.local_eval(tmp_path_factory)
+
 
 ray: Any = pytest.importorskip("ray", reason="Ray is not installed: pip install 'softco[ray]'")
 
@@ -34,7 +41,7 @@ def two_nodes() -> Iterator[Cluster]:
 
 
 def test_two_nodes_each_run_a_run_and_give_the_local_scores(
-    two_nodes: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    two_nodes: Cluster, local_eval: LocalEval, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert len([n for n in ray.nodes() if n["Alive"]]) == 2
     backends: list[softco.eval.ray_backend.RayBackend] = []
@@ -45,19 +52,17 @@ def test_two_nodes_each_run_a_run_and_give_the_local_scores(
         return backends[-1]
 
     monkeypatch.setattr(softco.eval.ray_backend, "make_ray_backend", keep)
-    suite = rh.write_suite(tmp_path)
     with FakeOpenAIServer(rh.answers()) as srv:
-        local, text = invoke(*rh.eval_args(suite, tmp_path / "local", srv.base_url))
-        assert local == 0, text
         # one CPU a node, two runs at once: one on each node
-        code, text = invoke(*rh.eval_args(suite, tmp_path / "ray", srv.base_url), "--backend", "ray", "--jobs", "2")
+        args = rh.eval_args(local_eval.suite, tmp_path / "ray", srv.base_url)
+        code, text = invoke(*args, "--backend", "ray", "--jobs", "2")
         listening = rh.ray_listen_addresses()
     assert code == 0 and not srv.errors, text
     assert len(backends) == 1 and len(backends[0].nodes) == 2
     on_ray = rh.records(tmp_path / "ray")
-    assert rh.scores(on_ray) == rh.scores(rh.records(tmp_path / "local"))
+    assert rh.scores(on_ray) == rh.scores(local_eval.records)
     assert sorted(r.executability for r in on_ray.values()) == [3, 4]
     for r in on_ray.values():
-        assert rh.history(tmp_path / "ray" / r.rel_dir) == rh.history(tmp_path / "local" / r.rel_dir)
+        assert rh.history(tmp_path / "ray" / r.rel_dir) == rh.history(local_eval.output / r.rel_dir)
     assert len(listening) >= 3, listening
     assert all(rh.is_loopback(a) for a in listening), listening
