@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from softco.budget import Budget, Grant
-from softco.eval.coordinator import RATE_WINDOW_S, EvalCoordinator
+from softco.eval.coordinator import BUDGET_RETRY_S, RATE_WINDOW_S, EvalCoordinator
 from softco.eval.shipping import ProjectPack
 
 
@@ -79,3 +79,16 @@ def test_the_last_checkpoint_of_a_run_is_kept_until_taken() -> None:
     first = c.take_checkpoint("a")
     assert first is not None and first.board == b"2"
     assert c.take_checkpoint("a") is None
+
+
+def test_a_waiting_call_is_told_how_long_to_wait_before_asking_again() -> None:
+    clock = Clock()
+    c = EvalCoordinator(Budget(max_tokens=100), rpm=1, clock=clock)
+    assert c.ask("a", 60, 0.0) == (Grant(True), 0.0)
+    clock.now += 15
+    assert c.ask("b", 60, 0.0) == (Grant(False, None), RATE_WINDOW_S - 15)  # until the window has room
+    clock.now += RATE_WINDOW_S
+    assert c.ask("b", 60, 0.0) == (Grant(False, None), BUDGET_RETRY_S)  # rate room, but a's call holds the budget
+    c.settle("a", 60, 0.0, 60, 0.0)
+    grant, wait = c.ask("b", 60, 0.0)  # nothing in flight and it does not fit: stop, no waiting
+    assert grant.stop is not None and wait == 0.0

@@ -28,6 +28,8 @@ from softco.eval.shipping import ProjectPack
 
 #: The window of the requests-per-minute cap, in seconds.
 RATE_WINDOW_S = 60.0
+#: How long a worker waits before asking again when its call waits for budget room (see :meth:`ask`).
+BUDGET_RETRY_S = 0.2
 
 
 class EvalCoordinator:
@@ -72,6 +74,17 @@ class EvalCoordinator:
                 self.started.append(self.clock())
             self.calls += 1
         return grant
+
+    def ask(self, run: str, tokens: int, usd: float) -> tuple[Grant, float]:
+        """:meth:`reserve`, and when the call is to wait, how long before asking again is worth it: until the
+        rate window has room, or :data:`BUDGET_RETRY_S` for budget room. A worker waits that long without
+        asking, so many waiting calls do not flood the actor."""
+        grant = self.reserve(run, tokens, usd)
+        if grant.ok or grant.stop is not None:
+            return grant, 0.0
+        if not self._rate_room():
+            return grant, max(0.0, self.started[0] + RATE_WINDOW_S - self.clock())
+        return grant, BUDGET_RETRY_S
 
     def settle(self, run: str, tokens: int, usd: float, used_tokens: int, used_usd: float) -> None:
         """A call of ``run`` ended: give back its reservation, add what it used."""

@@ -36,12 +36,13 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 import uuid
 from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import BaseModel, ConfigDict
 
@@ -99,6 +100,8 @@ class RayLedger:
         self.run = run
         self.project = project
         self._state: tuple[object, ...] | None = None
+        #: do not ask the actor again before this (time.monotonic()): it said to wait that long
+        self._not_before = 0.0
 
     def _project_state(self) -> tuple[object, ...]:
         def stat(p: Path) -> tuple[int, int] | None:
@@ -130,10 +133,14 @@ class RayLedger:
         self.coordinator.checkpoint.remote(self.run, pack)  # ordered before this handle's next call
 
     def reserve(self, tokens: int, usd: float) -> Grant:
+        if time.monotonic() < self._not_before:  # the actor said to wait: the caller asks again shortly
+            return Grant(False)
         ray = import_ray()
         self.checkpoint()
-        grant: Grant = ray.get(self.coordinator.reserve.remote(self.run, tokens, usd))
-        return grant
+        grant, wait = ray.get(self.coordinator.ask.remote(self.run, tokens, usd))
+        if not grant.ok and grant.stop is None:
+            self._not_before = time.monotonic() + wait
+        return cast(Grant, grant)
 
     def settle(self, tokens: int, usd: float, used_tokens: int, used_usd: float) -> None:
         ray = import_ray()
