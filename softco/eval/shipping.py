@@ -76,28 +76,43 @@ def _checked(proc: subprocess.CompletedProcess[str], what: str) -> str:
 
 
 def snapshot_board(path: Path) -> bytes | None:
-    """A consistent copy of the SQLite board at ``path`` (None if there is none yet)."""
+    """A consistent copy of the SQLite board at ``path`` (None if there is none yet), as one file's bytes."""
     if not path.is_file():
         return None
-    with tempfile.TemporaryDirectory(prefix="softco-board-") as tmp:
-        copy = Path(tmp) / "board.sqlite"
+    try:
+        src = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
         try:
-            src = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+            dst = sqlite3.connect(":memory:")
             try:
-                dst = sqlite3.connect(copy)
-                try:
-                    src.backup(dst)
-                    dst.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no -wal beside it
-                finally:
-                    dst.close()
+                src.backup(dst)
+                data = dst.serialize()
             finally:
-                src.close()
-        except sqlite3.Error as exc:
-            raise ShippingError(f"cannot copy the board {path}: {exc}") from None
-        data = copy.read_bytes()
+                dst.close()
+        finally:
+            src.close()
+    except sqlite3.Error as exc:
+        raise ShippingError(f"cannot copy the board {path}: {exc}") from None
     if len(data) > MAX_PACK_BYTES:
         raise ShippingError(f"the board {path} is {len(data):,} bytes; the limit is {MAX_PACK_BYTES:,}")
     return data
+
+
+def _head(project: Path) -> tuple[str, bool]:
+    """The branch HEAD names and whether it has a commit, read from .git without starting git."""
+    git_dir = project / ".git"
+    try:
+        head = (git_dir / "HEAD").read_text(encoding="utf-8").strip()
+    except OSError:
+        return "main", False
+    if not head.startswith("ref: refs/heads/"):
+        return "main", False  # detached: softco never leaves a project so; bundle what is there under main
+    branch = head.removeprefix("ref: refs/heads/")
+    try:
+        packed = (git_dir / "packed-refs").read_text(encoding="utf-8")
+    except OSError:
+        packed = ""
+    has_commit = (git_dir / "refs" / "heads" / branch).is_file() or f" refs/heads/{branch}\n" in packed + "\n"
+    return branch, has_commit
 
 
 def pack_project(project: Path) -> ProjectPack:
@@ -105,9 +120,7 @@ def pack_project(project: Path) -> ProjectPack:
     board = snapshot_board(project / BOARD_FILE)
     if not (project / ".git").exists():
         return ProjectPack(board=board)
-    head_proc = _git(["symbolic-ref", "--short", "HEAD"], project)
-    head = head_proc.stdout.strip() if head_proc.returncode == 0 else "main"
-    has_commit = _git(["rev-parse", "--verify", "--quiet", "HEAD"], project).returncode == 0
+    head, has_commit = _head(project)
     if not has_commit:
         return ProjectPack(board=board, head=head)
     with tempfile.TemporaryDirectory(prefix="softco-bundle-") as tmp:
