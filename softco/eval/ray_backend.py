@@ -32,6 +32,7 @@ Install with ``pip install 'softco[ray]'``; every node needs softco (same versio
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import sys
@@ -290,9 +291,10 @@ class RayBackend:
             )
         try:
             if address == "local":
-                ray.init(address="local", include_dashboard=False, log_to_driver=False)
+                # Ray's own log lines would break softco's progress lines; its errors still show
+                ray.init(address="local", include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
             else:
-                ray.init(address=address, log_to_driver=False)
+                ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
         except (ConnectionError, RuntimeError, ValueError) as exc:
             last = (str(exc).strip().splitlines() or [type(exc).__name__])[-1][:200]
             raise RayUnavailable(
