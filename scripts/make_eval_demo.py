@@ -20,9 +20,9 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from eval_demo_answers import ANSWERS  # noqa: E402
 
+from softco.company.run import NewOptions, start_new  # noqa: E402
 from softco.eval.demo import DEMO_DIR, recording  # noqa: E402
 from softco.eval.suite import load_task  # noqa: E402
-from softco.run import NewOptions, start_new  # noqa: E402
 
 PRODUCED_BY = (
     "Not a live model: the answers were written by softco's developers acting as the model for the default "

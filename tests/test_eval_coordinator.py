@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from softco.budget import Budget, Grant
 from softco.eval.coordinator import BUDGET_RETRY_S, RATE_WINDOW_S, EvalCoordinator
 from softco.eval.shipping import ProjectPack
+from softco.llm.budget import Budget, Grant
 
 
 class Clock:

@@ -9,8 +9,8 @@ import git
 import pytest
 
 from softco.board import Board
+from softco.company.workspace import Author, Workspace
 from softco.eval.shipping import ProjectPack, ShippingError, pack_project, unpack_project
-from softco.workspace import Author, Workspace
 
 AUTHOR = Author("Engineer", "engineer@softco.invalid")
 

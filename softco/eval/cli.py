@@ -1,4 +1,7 @@
-"""The `softco eval` and `softco batch` commands (registered in softco.cli); the work is in driver.py."""
+"""The `softco eval` and `softco batch` commands (registered in softco.cli); the work is in driver.py.
+
+The commands import softco's modules when they run, so `softco --help` stays fast.
+"""
 
 from __future__ import annotations
 
@@ -60,10 +63,7 @@ def eval_cmd(
     ] = False,
 ) -> None:
     """Score generated projects against hidden acceptance tests: tasks x variants x seeds."""
-    from softco.cli import _load_run, console
-
-    _load_run()
-    from softco.eval.driver import EvalOptions, evaluate
+    from softco.eval.driver import EvalOptions, evaluate, terminal
 
     opts = EvalOptions(
         suite=suite,
@@ -83,7 +83,7 @@ def eval_cmd(
         concurrency=concurrency,
         demo=demo,
     )
-    raise typer.Exit(evaluate(opts, console))
+    raise typer.Exit(evaluate(opts, terminal()))
 
 
 def batch_cmd(
@@ -105,10 +105,7 @@ def batch_cmd(
     concurrency: Concurrency = None,
 ) -> None:
     """Build a project for each requirement of FILE (no scoring), on the eval's runner."""
-    from softco.cli import _load_run, console
-
-    _load_run()
-    from softco.eval.driver import EvalOptions, batch
+    from softco.eval.driver import EvalOptions, batch, terminal
 
     opts = EvalOptions(
         models=model or [],
@@ -125,4 +122,4 @@ def batch_cmd(
         max_fix_rounds=max_fix_rounds,
         concurrency=concurrency,
     )
-    raise typer.Exit(batch(file, opts, console))
+    raise typer.Exit(batch(file, opts, terminal()))

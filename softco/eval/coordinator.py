@@ -4,7 +4,7 @@ On Ray this object lives in one named actor (:mod:`softco.eval.ray_backend`); it
 rules are tested without a cluster. All its methods run on the actor's one thread, so a check and the
 reservation it allows happen with nothing in between.
 
-- **Budget**: the same rule as :class:`softco.budget.SharedLedger` (reserve a call's worst case before it
+- **Budget**: the same rule as :class:`softco.llm.budget.SharedLedger` (reserve a call's worst case before it
   starts, settle its real usage after; a call that does not fit waits while calls elsewhere are in flight,
   and stops every run once nothing in flight could give room back), counted per run as well, so that the
   reservations of a worker that died (killed, its node lost) can be written off: they count as *spent* at
@@ -23,8 +23,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from softco.budget import Budget, Grant, SharedLedger
 from softco.eval.shipping import ProjectPack
+from softco.llm.budget import Budget, Grant, SharedLedger
 
 #: The window of the requests-per-minute cap, in seconds.
 RATE_WINDOW_S = 60.0

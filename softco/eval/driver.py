@@ -18,11 +18,11 @@ from pathlib import Path
 
 from rich.console import Console
 
-from softco.budget import Budget, SharedLedger, price_of
 from softco.errors import EXIT_BUDGET, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, UsageError
 from softco.eval.results import RESULTS_FILE, EvalResults, Variant, load_results, now, run_cells, write_results
 from softco.eval.spec import RunRecord, RunSpec
 from softco.eval.suite import Suite, load_suite, task_version
+from softco.llm.budget import Budget, SharedLedger, price_of
 from softco.safe_text import safe_line
 
 BACKENDS = ("local", "ray")
@@ -52,6 +52,11 @@ class EvalOptions:
     demo: bool = False
 
 
+def terminal() -> Console:
+    """The console the commands print on, made as softco.cli's."""
+    return Console(highlight=False, soft_wrap=True)
+
+
 def _slug(text: str, limit: int = 60) -> str:
     s = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")[:limit]
     return s or "variant"
@@ -59,7 +64,7 @@ def _slug(text: str, limit: int = 60) -> str:
 
 def task_dir_name(task_id: str) -> str:
     """The run's project directory name: softco's own slug of the task id (what `softco new --name` makes)."""
-    from softco.workspace import slugify
+    from softco.company.workspace import slugify
 
     return slugify(task_id)
 
@@ -113,15 +118,15 @@ def check_options(opts: EvalOptions) -> None:
     for sop in opts.sops:
         if not sop.is_dir():
             raise UsageError(f"--sop {sop}: no such directory (make one with `softco sop init DIR`)")
-    from softco.run import check_environment, check_limits
+    from softco.company.run import check_environment, check_limits
 
     check_limits(None, None, opts.max_fix_rounds, opts.concurrency or 1)
     check_environment()
 
 
 def _check_sops(vs: list[Variant]) -> None:
-    from softco.sop import SopError
-    from softco.sop_check import load_checked_sop
+    from softco.sop.check import load_checked_sop
+    from softco.sop.load import SopError
 
     for v in vs:
         if v.sop_dir is None:
@@ -179,7 +184,7 @@ def make_specs(
 
 
 def default_output(name: str) -> Path:
-    from softco.run import output_dir
+    from softco.company.run import output_dir
 
     return output_dir(None) / "eval" / _slug(name)
 
@@ -187,8 +192,8 @@ def default_output(name: str) -> Path:
 def _spent_before(output: Path, specs: Sequence[RunSpec]) -> Budget:
     """What the projects of this eval already spent (every run of each): the eval budget counts it."""
     from softco.board import Board, BoardError
-    from softco.company import project_board_path
-    from softco.run import spent
+    from softco.company.run import spent
+    from softco.company.scheduler import project_board_path
 
     total = Budget()
     for spec in specs:
@@ -232,7 +237,7 @@ class Tracker:
             self.cost = None if self.cost is None or r.cost_usd is None else self.cost + r.cost_usd
 
     def line(self) -> str:
-        from softco.budget import format_usd
+        from softco.llm.budget import format_usd
 
         left = self.total - self.done - self.running
         spend = f"{'~' if self.estimated else ''}{self.tokens:,} tokens, " + (

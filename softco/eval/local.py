@@ -20,8 +20,8 @@ from multiprocessing.managers import BaseManager
 from pathlib import Path
 from typing import Any
 
-from softco.budget import Budget, Ledger, SharedLedger
 from softco.eval.spec import OnDone, OnStart, RunRecord, RunSpec, execute_run, internal_error, not_started
+from softco.llm.budget import Budget, Ledger, SharedLedger
 
 INTERRUPTED = "interrupted (Ctrl-C): run the same command again to continue"
 

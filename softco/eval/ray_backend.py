@@ -47,11 +47,11 @@ from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import BaseModel, ConfigDict
 
-from softco.budget import Grant, SharedLedger
 from softco.errors import UsageError
 from softco.eval.coordinator import EvalCoordinator
 from softco.eval.shipping import BOARD_FILE, ProjectPack, ShippingError, pack_project, unpack_project
 from softco.eval.spec import OnDone, OnStart, RunRecord, RunSpec, execute_run, not_started
+from softco.llm.budget import Grant, SharedLedger
 
 if TYPE_CHECKING:
     from softco.eval.driver import EvalOptions
@@ -93,7 +93,7 @@ class WorkerResult(BaseModel):
 
 
 class RayLedger:
-    """The worker's side of the shared ledger (a :class:`softco.budget.Ledger`): every reservation asks the
+    """The worker's side of the shared ledger (a :class:`softco.llm.budget.Ledger`): every reservation asks the
     eval's actor; before it, the project's state is left with the actor if it changed (see the module)."""
 
     def __init__(self, coordinator: Any, run: str, project: Path) -> None:

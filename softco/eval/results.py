@@ -21,8 +21,8 @@ from markupsafe import Markup
 from pydantic import BaseModel, ConfigDict, Field
 
 import softco
-from softco.budget import format_usd
 from softco.eval.spec import SCHEMA_VERSION, RunRecord
+from softco.llm.budget import format_usd
 
 RESULTS_FILE = "eval.json"
 MARKDOWN_FILE = "eval.md"

@@ -27,7 +27,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from softco import sandbox
-from softco.qa_tools import parse_results
+from softco.steps.qa_tools import parse_results
 
 #: What the sandbox runs around a command: cwd P (``project/`` of the work copy), PYTHONPATH and
 #: SOFTCO_PROJECT set to it. Trusted text; the command is "$@".

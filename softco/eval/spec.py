@@ -7,8 +7,8 @@ needs (the requirement, the LLM settings, the SOP directory, the hidden acceptan
 worker on another machine needs no path of the driver's but the SOP directory; a record carries every
 per-run figure of the scoreboard. Both are JSON (pydantic, ``extra="forbid"``).
 
-The budget of the whole eval is a :class:`softco.budget.Ledger` that every run shares: in one
-process a :class:`softco.budget.SharedLedger`; across processes an object with the same two methods
+The budget of the whole eval is a :class:`softco.llm.budget.Ledger` that every run shares: in one
+process a :class:`softco.llm.budget.SharedLedger`; across processes an object with the same two methods
 (e.g. a Ray actor's proxy). Every call of every run reserves its worst case in it before it starts, so
 the eval stops (exit 4, resumable) before any call could cross ``--budget``.
 """
@@ -24,9 +24,9 @@ from typing import Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from rich.console import Console
 
-from softco.budget import Ledger
 from softco.errors import EXIT_BUDGET, EXIT_INTERRUPTED, EXIT_OK, EXIT_TESTS_FAIL, SoftcoError
 from softco.eval.suite import MAX_ACCEPTANCE_BYTES, MAX_ACCEPTANCE_FILES, PACKAGE_PATTERN, TASK_ID_PATTERN
+from softco.llm.budget import Ledger
 
 #: The version of RunSpec / RunRecord (and of eval.json, which holds records): bump on any change.
 SCHEMA_VERSION = 1
@@ -238,9 +238,9 @@ def execute_run(spec: RunSpec, project_dir: Path, ledger: Ledger | None = None) 
 def _generate(spec: RunSpec, project_dir: Path, console: Console, ledger: Ledger | None) -> int:
     """Start, resume or (finished already) skip the softco run; its exit code."""
     from softco.board import Board, BoardError
-    from softco.company import project_board_path
-    from softco.run import NewOptions, RunError, resume, start_new
-    from softco.workspace import slugify
+    from softco.company.run import NewOptions, RunError, resume, start_new
+    from softco.company.scheduler import project_board_path
+    from softco.company.workspace import slugify
 
     board_path = project_board_path(project_dir)
     if board_path.exists():
@@ -285,7 +285,7 @@ def _figures(record: RunRecord, project_dir: Path) -> None:
 
     from softco.artifacts import TestReport
     from softco.board import Board, BoardError
-    from softco.company import project_board_path
+    from softco.company.scheduler import project_board_path
     from softco.report.stats import run_stats
 
     board_path = project_board_path(project_dir)
@@ -345,7 +345,7 @@ def _write_report(project_dir: Path, rel_dir: str) -> str:
 def _score(record: RunRecord, spec: RunSpec, project_dir: Path) -> None:
     from softco.artifacts import Design
     from softco.board import Board
-    from softco.company import project_board_path
+    from softco.company.scheduler import project_board_path
     from softco.eval.score import score_project
 
     board = Board.open(project_board_path(project_dir))

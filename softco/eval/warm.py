@@ -7,11 +7,11 @@ import openai.lib.streaming.chat  # noqa: F401
 import openai.resources.chat.completions  # noqa: F401
 import openai.types.chat  # noqa: F401
 
+import softco.company.run  # noqa: F401
 import softco.eval.results  # noqa: F401
 import softco.eval.score  # noqa: F401
 import softco.report.html  # noqa: F401
 import softco.report.project  # noqa: F401
-import softco.run  # noqa: F401
 
 try:  # the HTTP stack the client loads at its first request, where installed
     import anyio._backends._asyncio  # noqa: F401
