@@ -33,6 +33,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from softco.board import Board, BoardError
+from softco.errors import SoftcoError
 
 #: The largest bundle or board a pack may carry: a generated project is a few hundred KB.
 MAX_PACK_BYTES = 256 * 1024 * 1024
@@ -41,8 +42,8 @@ _BRANCH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$")
 GIT_TIMEOUT = 300
 
 
-class ShippingError(Exception):
-    """A project could not be packed or unpacked; the message says what and where."""
+class ShippingError(SoftcoError):
+    """A project could not be packed or unpacked; the message says what and where (exit 1)."""
 
 
 class ProjectPack(BaseModel):
