@@ -12,6 +12,7 @@ import pytest
 from eval_helpers import CALC_ACCEPTANCE, calc_script, invoke, results, write_task
 from scripted_project import answers
 
+from softco.eval import local
 from softco.eval.score import score_project
 from softco.eval.suite import SuiteError, load_suite
 from softco.llm.fake_server import FakeOpenAIServer, FakeRequest
@@ -265,3 +266,30 @@ def test_seeds_are_separate_runs_with_a_spread(tmp_path: Path) -> None:
     assert (summary.seeds, summary.exec_mean, summary.exec_spread, summary.pass_rate_mean) == (2, 4.0, 0.0, 1.0)
     # each seed has its own step cache: the second seed's run asked the model as much as the first
     assert res.records[0].llm_calls == res.records[1].llm_calls == 6 and calls == 12
+
+
+def test_ctrl_c_saves_what_finished_and_the_same_command_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    suite = tmp_path / "suite"
+    write_task(suite, "calc")
+    write_task(suite, "calc-two")
+    llm = calc_script(tmp_path / "script.json")
+    out = tmp_path / "ev"
+    real = local.execute_run
+
+    def interrupted_at_the_second(spec: Any, project: Path, ledger: Any) -> Any:
+        if spec.task_id == "calc-two":
+            raise KeyboardInterrupt
+        return real(spec, project, ledger)
+
+    monkeypatch.setattr(local, "execute_run", interrupted_at_the_second)
+    code, text = invoke("eval", "--suite", str(suite), "--llm", llm, "--output", str(out))
+    assert code == 130, text
+    assert "run the same command again to continue" in text
+    assert [(r.task_id, r.status) for r in results(out).records] == [("calc", "done")]
+    monkeypatch.setattr(local, "execute_run", real)
+    code, text = invoke("eval", "--suite", str(suite), "--llm", llm, "--output", str(out))
+    assert code == 0, text
+    assert [(r.task_id, r.status) for r in results(out).records] == [("calc", "done"), ("calc-two", "done")]
+    assert "1 run(s) to do of 2" in text

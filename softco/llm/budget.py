@@ -27,7 +27,16 @@ from functools import cache
 from typing import Protocol
 
 from softco.errors import BudgetStop, UsageError
-from softco.llm.base import LLM, LLMError, LLMRequest, LLMResponse, ModelSettings, TransientLLMError, Usage
+from softco.llm.base import (
+    LLM,
+    LLMError,
+    LLMRequest,
+    LLMResponse,
+    ModelSettings,
+    TransientLLMError,
+    Usage,
+    WrapperLLM,
+)
 
 PRICES: dict[str, tuple[float, float]] = {
     "gpt-4o": (2.50, 10.00),
@@ -256,12 +265,11 @@ class SharedLedger:
             self.budget.spent_usd += used_usd
 
 
-class BudgetedLLM(LLM):
+class BudgetedLLM(WrapperLLM):
     """Reserves each call's worst case before it starts, settles the real usage after (see the module)."""
 
     def __init__(self, inner: LLM, budget: Budget, ledger: Ledger | None = None) -> None:
-        self.inner = inner
-        self.model = inner.model
+        super().__init__(inner)
         self.budget = budget
         #: a budget shared with other runs (``softco eval``): asked after this run's own budget
         self.ledger = ledger
