@@ -20,10 +20,10 @@ os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
 import pytest  # noqa: E402
 import scripted_project  # noqa: E402
 from eval_helpers import CALC_ACCEPTANCE, invoke, results, write_task  # noqa: E402
+from fake_server import FakeOpenAIServer, FakeRequest  # noqa: E402
 
 import softco.llm.openai  # noqa: E402
 from softco.eval.spec import RunRecord  # noqa: E402
-from softco.llm.fake_server import FakeOpenAIServer, FakeRequest  # noqa: E402
 
 #: What a score is made of: the figures of a record that do not depend on timing. Which calls the step cache
 #: answers does (the local backend shares a cache between the runs of a variant and seed, used by whichever

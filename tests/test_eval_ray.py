@@ -12,10 +12,9 @@ from typing import Any
 import pytest
 import ray_helpers as rh
 from eval_helpers import calc_script, invoke
+from fake_server import FakeOpenAIServer, FakeRequest
 from helpers import repo_files
 from ray_helpers import LocalEval
-
-from softco.llm.fake_server import FakeOpenAIServer, FakeRequest
 
 
 @pytest.fixture(scope="module")

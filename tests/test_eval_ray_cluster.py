@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 import ray_helpers as rh
 from eval_helpers import invoke
+from fake_server import FakeOpenAIServer
 from ray_helpers import LocalEval
-
-from softco.llm.fake_server import FakeOpenAIServer
 
 
 @pytest.fixture(scope="module")
