@@ -3,7 +3,7 @@
     python benchmarks/eval_jobs.py [--suite builtin|DIR] [--tasks N] [--latency 0.5] [--jobs 8]
 
 The suite is ``--suite`` (default: the built-in one if this softco has it), else N generated copies of a
-small task. A :class:`~softco.llm.fake_server.FakeOpenAIServer` on 127.0.0.1 answers every task with
+small task. A ``FakeOpenAIServer`` (tests/fake_server.py) on 127.0.0.1 answers every task with
 the same small calculator project (marked per task, so no task's steps hit another's step cache),
 each reply after ``--latency`` seconds; scores are whatever that code earns on each task's hidden tests.
 ``python -m softco.cli eval`` runs as a subprocess, once with ``--jobs 1`` and once with ``--jobs N``,
@@ -40,10 +40,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
+from fake_server import FakeOpenAIServer, FakeReply, FakeRequest  # noqa: E402  (tests/: a test double)
 from scripted_project import REQUIREMENT, answers  # noqa: E402
 
 from softco.eval.suite import SUITES_DIR, load_suite  # noqa: E402
-from softco.llm.fake_server import FakeOpenAIServer, FakeReply, FakeRequest  # noqa: E402
 
 MARK = re.compile(r"eval-task-([a-z0-9_-]+)-mark")
 ACCEPTANCE = """import importlib

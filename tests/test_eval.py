@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 from eval_helpers import CALC_ACCEPTANCE, calc_script, invoke, results, write_task
+from fake_server import FakeOpenAIServer, FakeRequest
 from scripted_project import answers
 
 from softco.eval import local
 from softco.eval.score import score_project
 from softco.eval.suite import SuiteError, load_suite
-from softco.llm.fake_server import FakeOpenAIServer, FakeRequest
 
 
 def board_runs(project: Path) -> int:

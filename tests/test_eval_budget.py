@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 from eval_helpers import invoke, results, write_task
+from fake_server import FakeOpenAIServer
 from scripted_project import REQUIREMENT, answers
 
 from softco.llm.budget import Budget, Grant, SharedLedger
-from softco.llm.fake_server import FakeOpenAIServer
 
 #: USD per million tokens: a token costs $0.001, a call's worst case (a 4,096-token answer bound) over $4
 PRICE = 1000.0

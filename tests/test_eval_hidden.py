@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 from eval_helpers import CALC_ACCEPTANCE, invoke, results, write_task
+from fake_server import FakeOpenAIServer
 from scripted_project import answers
 
 from softco import sandbox
-from softco.llm.fake_server import FakeOpenAIServer
 
 CANARY = "CANARY-a9c4e0d1-hidden-acceptance"
 

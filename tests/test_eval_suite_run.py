@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from eval_helpers import invoke, results
+from fake_server import FakeOpenAIServer, FakeRequest
 from scripted_project import answers
 
 from softco.eval.demo import DEMO_DIR
 from softco.eval.suite import SUITES_DIR, load_suite
-from softco.llm.fake_server import FakeOpenAIServer, FakeRequest
 
 
 def test_whole_suite_against_a_local_endpoint(tmp_path: Path) -> None:

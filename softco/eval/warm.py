@@ -16,7 +16,7 @@ import softco.report.project  # noqa: F401
 try:  # the HTTP stack the client loads at its first request, where installed
     import anyio._backends._asyncio  # noqa: F401
     import h11  # noqa: F401
-    import httpcore2._async.connection_pool  # type: ignore[import-not-found]  # noqa: F401
+    import httpcore2._async.connection_pool  # noqa: F401
     import truststore  # noqa: F401
 except ImportError:
     pass
