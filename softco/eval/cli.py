@@ -27,6 +27,10 @@ BackendOpt = Annotated[str, typer.Option(help="local or ray.", metavar="local|ra
 RayAddress = Annotated[
     str | None, typer.Option(help="Ray cluster address (default RAY_ADDRESS; 'local' starts one).", metavar="ADDR")
 ]
+Rpm = Annotated[
+    int | None,
+    typer.Option(help="Model calls started per minute at most, all Ray workers together (--backend ray).", metavar="N"),
+]
 Output = Annotated[Path | None, typer.Option(help="Where results and projects go.", metavar="DIR")]
 LlmOpt = Annotated[
     str | None, typer.Option(help="'openai' (default), 'replay:FILE' or 'script:FILE'.", metavar="PROVIDER")
@@ -48,6 +52,7 @@ def eval_cmd(
     budget: BudgetOpt = None,
     backend: BackendOpt = "local",
     ray_address: RayAddress = None,
+    rpm: Rpm = None,
     output: Output = None,
     llm: LlmOpt = None,
     base_url: BaseUrl = None,
@@ -70,6 +75,7 @@ def eval_cmd(
         budget=budget,
         backend=backend,
         ray_address=ray_address,
+        rpm=rpm,
         output=output,
         llm=llm,
         base_url=base_url,
@@ -91,6 +97,7 @@ def batch_cmd(
     budget: BudgetOpt = None,
     backend: BackendOpt = "local",
     ray_address: RayAddress = None,
+    rpm: Rpm = None,
     output: Output = None,
     llm: LlmOpt = None,
     base_url: BaseUrl = None,
@@ -108,6 +115,7 @@ def batch_cmd(
         budget=budget,
         backend=backend,
         ray_address=ray_address,
+        rpm=rpm,
         output=output,
         llm=llm,
         base_url=base_url,

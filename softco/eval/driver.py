@@ -42,6 +42,8 @@ class EvalOptions:
     budget: float | None = None
     backend: str = "local"
     ray_address: str | None = None
+    #: --rpm: model calls started per minute at most, across every Ray worker (softco/eval/ray_backend.py)
+    rpm: int | None = None
     output: Path | None = None
     llm: str | None = None
     base_url: str | None = None
@@ -100,6 +102,10 @@ def variants(opts: EvalOptions) -> list[Variant]:
 def check_options(opts: EvalOptions) -> None:
     if opts.backend not in BACKENDS:
         raise UsageError(f"--backend {opts.backend}: choose local or ray")
+    if opts.rpm is not None and (opts.rpm < 1 or opts.backend != "ray"):
+        raise UsageError(
+            f"--rpm {opts.rpm}: give 1 or more calls a minute, with --backend ray (it caps every worker together)"
+        )
     if not 1 <= opts.jobs <= MAX_JOBS:
         raise UsageError(f"--jobs {opts.jobs}: give 1 to {MAX_JOBS}")
     if not 1 <= opts.seeds <= MAX_SEEDS:
