@@ -141,7 +141,8 @@ def _score(
     result = sandbox.run(root, _in_project(python, *argv), limits, results=True)
     got = parse_results(result.results)
     outcomes = got.results
-    passed = sum(1 for o, _, _ in outcomes.values() if o == "passed")
+    # counted per test pytest collected (each parametrization on its own), as ``total`` is
+    passed = got.nodes_passed
     failed = sorted(
         f"{f}::{n}" if n != "*" else f"{f} (collection)"
         for (f, n), (o, _, _) in outcomes.items()
