@@ -1,7 +1,6 @@
 """Token and cost accounting with a hard cap. A model with no known price costs "unknown", never $0.
 
-Prices are USD per million tokens (input, output). Extend or override them with a JSON file named
-by ``SOFTCO_PRICES``: ``{"my-model": [0.5, 1.5]}`` (finite, non-negative numbers).
+Prices come from :mod:`softco.prices` (genai-prices' bundled data, overridden by ``SOFTCO_PRICES``).
 
 The budget rule (:class:`BudgetedLLM`): before a call starts, the most it can use is *reserved*: its
 prompt bound plus its answer bound. The answer bound is the role's ``max_tokens`` or
@@ -20,93 +19,21 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import os
 from dataclasses import dataclass
-from functools import cache
 
-from softco.errors import BudgetStop, UsageError
+from softco.errors import BudgetStop
 from softco.llm.base import LLM, LLMError, LLMRequest, LLMResponse, ModelSettings, TransientLLMError, Usage
+from softco.prices import PriceFileError as PriceFileError  # the prices live in softco.prices
+from softco.prices import cost_usd
+from softco.prices import price_of as price_of
+from softco.prices import prices as prices
 
-PRICES: dict[str, tuple[float, float]] = {
-    "gpt-4o": (2.50, 10.00),
-    "gpt-4o-mini": (0.15, 0.60),
-    "gpt-4.1": (2.00, 8.00),
-    "gpt-4.1-mini": (0.40, 1.60),
-    "gpt-4.1-nano": (0.10, 0.40),
-    "o4-mini": (1.10, 4.40),
-    "o3": (2.00, 8.00),
-}
 #: The longest answer of a role whose model settings give no ``max_tokens``: sent to the endpoint as
 #: ``max_tokens`` and the answer's part of every call's worst case.
 DEFAULT_MAX_COMPLETION = 4096
 #: Tokens the chat format adds around each message (role markers, separators), and around the request.
 MESSAGE_OVERHEAD = 8
 REQUEST_OVERHEAD = 64
-
-
-class PriceFileError(UsageError):
-    pass
-
-
-def _price(path: str, model: object, value: object) -> tuple[float, float]:
-    pair = value if isinstance(value, list) else None
-    if (
-        not isinstance(model, str)
-        or not model
-        or pair is None
-        or len(pair) != 2
-        or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in pair)
-    ):
-        raise PriceFileError(
-            f"SOFTCO_PRICES={path}: {model!r} must map to [input, output], two numbers in USD per million tokens"
-        )
-    try:
-        inp, out = float(pair[0]), float(pair[1])
-    except OverflowError:  # an integer of hundreds of digits
-        inp = out = math.inf
-    if not (math.isfinite(inp) and math.isfinite(out) and inp >= 0 and out >= 0):
-        raise PriceFileError(
-            f"SOFTCO_PRICES={path}: the prices of {model!r} must be finite and not negative, got {pair}; fix the file"
-        )
-    return inp, out
-
-
-@cache
-def _user_prices(path: str) -> dict[str, tuple[float, float]]:
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.loads(f.read())
-    except (OSError, ValueError, RecursionError) as exc:  # RecursionError: JSON nested thousands deep
-        raise PriceFileError(
-            f'SOFTCO_PRICES={path}: expected a JSON object {{"model": [input, output]}} in USD per million '
-            f"tokens ({type(exc).__name__}: {str(exc)[:200]})"
-        ) from None
-    if not isinstance(data, dict):
-        raise PriceFileError(f'SOFTCO_PRICES={path}: expected a JSON object {{"model": [input, output]}}')
-    return {k: _price(path, k, v) for k, v in data.items()}
-
-
-def prices() -> dict[str, tuple[float, float]]:
-    """The price table; raises :class:`PriceFileError` for a SOFTCO_PRICES file that is not valid."""
-    path = os.environ.get("SOFTCO_PRICES")
-    return {**PRICES, **_user_prices(path)} if path else dict(PRICES)
-
-
-def price_of(model: str) -> tuple[float, float] | None:
-    table = prices()
-    if model in table:
-        return table[model]
-    for name in sorted(table, key=len, reverse=True):  # dated snapshots, e.g. gpt-4o-mini-2024-07-18
-        if model.startswith(name + "-"):
-            return table[name]
-    return None
-
-
-def cost_usd(model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
-    price = price_of(model)
-    if price is None:
-        return None
-    return (prompt_tokens * price[0] + completion_tokens * price[1]) / 1_000_000
 
 
 def format_usd(amount: float) -> str:
@@ -182,6 +109,8 @@ class BudgetedLLM(LLM):
 
     def worst_case(self, request: LLMRequest) -> WorstCase:
         prompt, completion = prompt_bound(request), completion_bound(request.settings)
+        if self.budget.max_usd is None:  # no money cap: no price needed (nor genai-prices' data loaded for one)
+            return WorstCase(prompt, completion, None)
         return WorstCase(prompt, completion, cost_usd(request.settings.model or self.model, prompt, completion))
 
     def _over(self, request: LLMRequest, worst: WorstCase, reserved: bool) -> str | None:
@@ -234,7 +163,8 @@ class BudgetedLLM(LLM):
         b.reserved_usd -= worst.usd or 0.0
         if usage is not None:
             b.spent_tokens += usage.prompt_tokens + usage.completion_tokens
-            b.spent_usd += cost_usd(model, usage.prompt_tokens, usage.completion_tokens) or 0.0
+            if b.max_usd is not None:
+                b.spent_usd += cost_usd(model, usage.prompt_tokens, usage.completion_tokens) or 0.0
 
     async def complete(self, request: LLMRequest) -> LLMResponse:
         worst = self.worst_case(request)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import gc
-import os
 import sys
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Annotated
 
@@ -78,6 +78,14 @@ def _load_run() -> None:
             gc.enable()
 
 
+def _settings(**flags: object) -> AbstractContextManager[object]:
+    """The command's settings (softco.config: its flags over the environment over softco.toml), in use while
+    the command runs; a setting that is not valid stops it here, before anything is created."""
+    from softco import config
+
+    return config.using(config.load(flags))
+
+
 DEMO_REQUIREMENT = "a command-line todo app with priorities, due dates and JSON storage"
 
 
@@ -98,10 +106,13 @@ def new(
         str | None, typer.Option(help="Project directory name (default: from the requirement).", metavar="NAME")
     ] = None,
     output: Annotated[
-        Path | None, typer.Option(help="Where projects go.", envvar="SOFTCO_OUTPUT", metavar="DIR")
+        Path | None,
+        typer.Option(help="Where projects go (default: SOFTCO_OUTPUT, softco.toml, ./output).", metavar="DIR"),
     ] = None,
     sop: Annotated[Path | None, typer.Option(help="A SOP directory (from `softco sop init`).", metavar="DIR")] = None,
-    model: Annotated[str | None, typer.Option(help="Model name.", envvar="SOFTCO_MODEL", metavar="MODEL")] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Model name (default: SOFTCO_MODEL, softco.toml, gpt-4o-mini).", metavar="MODEL")
+    ] = None,
     base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint URL.", metavar="URL")] = None,
     max_fix_rounds: Annotated[int, typer.Option(help="Engineer/QA fix rounds at most.", metavar="N")] = 3,
     concurrency: Annotated[
@@ -180,7 +191,8 @@ def new(
         human=human or [],
         structured=structured,
     )
-    raise typer.Exit(start_new(opts, console))
+    with _settings(model=model, base_url=base_url, output=output, structured=structured):
+        raise typer.Exit(start_new(opts, console))
 
 
 def read_requirement_file(path: Path) -> str:
@@ -226,7 +238,8 @@ def resume_cmd(
     from softco.run import Takeover, resume
 
     takeover = Takeover(model=model, base_url=base_url, human=human or [], answers=answer or [])
-    raise typer.Exit(resume(project, console, budget, token_budget, takeover))
+    with _settings(model=model, base_url=base_url, output=project.absolute().parent):
+        raise typer.Exit(resume(project, console, budget, token_budget, takeover))
 
 
 @app.command("revise")
@@ -241,13 +254,14 @@ def revise_cmd(
     _load_run()
     from softco.run import Revision, revise
 
-    raise typer.Exit(revise(project, console, Revision(feedback=feedback, stage=stage)))
+    with _settings(output=project.absolute().parent):
+        raise typer.Exit(revise(project, console, Revision(feedback=feedback, stage=stage)))
 
 
 @app.command()
 def demo(
     output: Annotated[
-        Path | None, typer.Option(help="Where the demo project goes.", envvar="SOFTCO_OUTPUT", metavar="DIR")
+        Path | None, typer.Option(help="Where the demo project goes (default as for new).", metavar="DIR")
     ] = None,
 ) -> None:
     """Replay the bundled recorded session: the whole company works offline, for real."""
@@ -263,21 +277,23 @@ def demo(
         highlight=False,
     )
     opts = NewOptions(requirement=DEMO_REQUIREMENT, name="todo-demo", output=output, llm=f"replay:{recording}")
-    raise typer.Exit(start_new(opts, console))
+    with _settings(output=output):
+        raise typer.Exit(start_new(opts, console))
 
 
 @app.command()
 def runs(
     output: Annotated[
-        Path | None, typer.Option(help="Where projects are.", envvar="SOFTCO_OUTPUT", metavar="DIR")
+        Path | None, typer.Option(help="Where projects are (default as for new).", metavar="DIR")
     ] = None,
 ) -> None:
     """List the projects under the output directory: when the last run started, its status and the cost."""
     from softco.run import output_dir, project_runs
     from softco.safe_text import safe_line
 
-    out = output_dir(output)
-    rows = project_runs(out)
+    with _settings(output=output):
+        out = output_dir(output)
+        rows = project_runs(out)
     if not rows:
         console.print(safe_line(f"no softco projects under {out}", limit=4000))
         return
@@ -388,7 +404,9 @@ def _main() -> int:
         if callable(show) and isinstance(usage_code, int):
             show()
             return usage_code or EXIT_USAGE
-        if os.environ.get("SOFTCO_DEBUG"):
+        from softco.config import debug
+
+        if debug():
             raise
         first = one_line((str(exc).strip().splitlines() or [""])[0], 300)
         sys.stderr.write(

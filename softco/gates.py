@@ -8,7 +8,6 @@ redoes the step with the person's words).
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import subprocess
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.prompt import Prompt
 
+from softco import config
 from softco.artifacts import Artifact
 from softco.llm.base import LLMError
 from softco.llm.structured import describe_error
@@ -47,7 +47,7 @@ class GateError(LLMError):
 
 
 def editor_command() -> list[str]:
-    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+    editor = config.editor()
     if not editor:
         raise GateError("set $EDITOR (or $VISUAL) to the editor to use, e.g. export EDITOR=nano")
     return shlex.split(editor)

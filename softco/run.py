@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import os
 import sqlite3
 import sys
 import uuid
@@ -19,6 +18,7 @@ import git
 from rich.console import Console
 from rich.text import Text
 
+from softco import config
 from softco.board import Board, BoardBusy, BoardError, RunRow
 from softco.budget import (
     Budget,
@@ -50,6 +50,7 @@ from softco.llm.openai import LOCAL_CONCURRENCY, EndpointNotConfigured, OpenAILL
 from softco.llm.providers import ProviderError, default_model, make_llm
 from softco.llm.replay import RecordingLLM, ReplayError, make_header
 from softco.lock import Holder, ProjectLock, holder
+from softco.prices import warm_up as warm_up_prices
 from softco.prompts import TemplateError
 from softco.qa_tools import SandboxUnavailable
 from softco.rejected import StepRejected, read_answer_file, rejected_steps
@@ -109,7 +110,7 @@ def _jsonable(opts: NewOptions) -> dict[str, Any]:
 
 
 def output_dir(output: Path | None) -> Path:
-    return output or Path(os.environ.get("SOFTCO_OUTPUT") or "output")
+    return output or config.current().output
 
 
 def pick_concurrency(opts: NewOptions) -> tuple[int, str | None]:
@@ -118,7 +119,7 @@ def pick_concurrency(opts: NewOptions) -> tuple[int, str | None]:
     LOCAL_CONCURRENCY; otherwise DEFAULT_CONCURRENCY."""
     if opts.concurrency is not None:
         return opts.concurrency, None
-    url = opts.base_url or os.environ.get("OPENAI_BASE_URL") or ""
+    url = opts.base_url or config.current().base_url or ""
     if opts.llm in (None, "openai") and not opts.dry_run and url and serves_locally(url):
         return LOCAL_CONCURRENCY, (
             f"concurrency {LOCAL_CONCURRENCY}: {url} is a local server, which mostly answers one request at a time "
@@ -153,17 +154,8 @@ def check_limits(budget: float | None, token_budget: int | None, max_fix_rounds:
 
 
 def check_environment() -> None:
-    """softco's environment variables, checked before anything is created."""
-    timeout = os.environ.get("SOFTCO_TIMEOUT")
-    if timeout:
-        try:
-            seconds = float(timeout)
-        except ValueError:
-            seconds = math.nan
-        if not (math.isfinite(seconds) and seconds > 0):
-            raise UsageError(
-                f"SOFTCO_TIMEOUT={timeout!r}: give the seconds to wait for an answer, a positive number such as 600"
-            )
+    """softco's settings (flags, environment, softco.toml: softco.config), checked before anything is created."""
+    config.current()  # a setting that is not valid stops here (ConfigError, one line naming its source)
     prices()  # a SOFTCO_PRICES file that is not valid stops here (PriceFileError)
 
 
@@ -191,14 +183,16 @@ def _provider(
     try:
         llm = provider or make_llm(opts.llm, opts.model, opts.base_url, on_warning=warn, structured=opts.structured)
         models = [llm.model, *(m for m in role_models if m)]
-        unpriced = next((m for m in models if price_of(m) is None), None)
-        if budget.max_usd is not None and unpriced is not None:
+        unpriced = next((m for m in models if price_of(m) is None), None) if budget.max_usd is not None else None
+        if unpriced is not None:
             raise RunError(
                 f"--budget needs a price, and none is known for model {unpriced!r}: use --token-budget, or "
                 "name a JSON file of prices in SOFTCO_PRICES"
             )
     except (EndpointNotConfigured, ProviderError, ReplayError, PriceFileError) as exc:
         raise RunError(str(exc)) from None
+    if isinstance(llm, OpenAILLM):  # its calls are priced: load the prices while the first call is made
+        warm_up_prices()
     return llm
 
 
