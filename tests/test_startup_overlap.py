@@ -70,8 +70,3 @@ def test_a_run_that_calls_no_model_does_not_import_openai(tmp_path: Path) -> Non
     code, seen, output = softco(["new", REQUIREMENT, "--output", "out", "--dry-run"], tmp_path, {})
     assert code == 0 and "openai" not in seen, output
 
-
-def test_a_command_refused_at_once_leaves_no_probe_behind(tmp_path: Path) -> None:
-    code, _, output = softco(["new", "   ", "--output", "out"], tmp_path, {"TMPDIR": str(tmp_path)})
-    assert code == 2 and "requirement is empty" in output, output
-    assert not list(tmp_path.glob("softco-probe-*")) and not (tmp_path / "out").exists()
