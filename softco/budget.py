@@ -1,6 +1,6 @@
 """Token and cost accounting with a hard cap. A model with no known price costs "unknown", never $0.
 
-Prices come from :mod:`softco.prices` (genai-prices' bundled data, overridden by ``SOFTCO_PRICES``).
+Prices come from :mod:`softco.llm.prices` (genai-prices' bundled data, overridden by ``SOFTCO_PRICES``).
 
 The budget rule (:class:`BudgetedLLM`): before a call starts, the most it can use is *reserved*: its
 prompt bound plus its answer bound. The answer bound is the role's ``max_tokens`` or
@@ -23,10 +23,10 @@ from dataclasses import dataclass
 
 from softco.errors import BudgetStop
 from softco.llm.base import LLM, LLMError, LLMRequest, LLMResponse, ModelSettings, TransientLLMError, Usage
-from softco.prices import PriceFileError as PriceFileError  # the prices live in softco.prices
-from softco.prices import cost_usd
-from softco.prices import price_of as price_of
-from softco.prices import prices as prices
+from softco.llm.prices import PriceFileError as PriceFileError  # the prices live in softco.llm.prices
+from softco.llm.prices import cost_usd
+from softco.llm.prices import price_of as price_of
+from softco.llm.prices import prices as prices
 
 #: The longest answer of a role whose model settings give no ``max_tokens``: sent to the endpoint as
 #: ``max_tokens`` and the answer's part of every call's worst case.

@@ -47,10 +47,10 @@ from softco.llm.base import LLM, LLMError
 from softco.llm.dryrun import DryRunLLM, DryRunStep
 from softco.llm.human import HumanLLM, RoutingLLM
 from softco.llm.openai import LOCAL_CONCURRENCY, EndpointNotConfigured, OpenAILLM, check_role_endpoints, serves_locally
+from softco.llm.prices import warm_up as warm_up_prices
 from softco.llm.providers import ProviderError, default_model, make_llm
 from softco.llm.replay import RecordingLLM, ReplayError, make_header
 from softco.lock import Holder, ProjectLock, holder
-from softco.prices import warm_up as warm_up_prices
 from softco.prompts import TemplateError
 from softco.qa_tools import SandboxUnavailable
 from softco.rejected import StepRejected, read_answer_file, rejected_steps

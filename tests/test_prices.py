@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from softco.llm.base import LLMResponse, Usage
-from softco.prices import PriceFileError, cost_usd, price_of
+from softco.llm.prices import PriceFileError, cost_usd, price_of
 from softco.roles import call_cost
 
 
@@ -71,7 +71,7 @@ def refuse(event, args):
         attempts.append(event)
         raise OSError(f"network refused in this test: {event}")
 sys.addaudithook(refuse)
-from softco.prices import cost_usd, warm_up
+from softco.llm.prices import cost_usd, warm_up
 warm_up().join()
 print(round(cost_usd("gpt-4", 1000, 1000), 6), cost_usd("gpt-4o", 1000, 0), cost_usd("no-such-model", 1, 1))
 print("network attempts:", len(attempts))
