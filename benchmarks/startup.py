@@ -70,8 +70,9 @@ def first_io(event, args):
     elif event not in ("os.mkdir", "sqlite3.connect", "socket.connect"):
         return
     seen.append(time.monotonic())
+    what = os.path.basename(str(args[1][0] if event == "subprocess.Popen" else args[0]))
     with open(os.environ["SOFTCO_FIRST_IO"], "w") as f:
-        f.write(repr(seen[0]) + " " + event)
+        f.write(repr(seen[0]) + " " + event + " " + what[:60])
 
 sys.addaudithook(first_io)
 sys.argv = ["softco", *sys.argv[1:]]
@@ -86,6 +87,7 @@ class Run:
     own: float
     calls: int
     startup: float = 0.0
+    first_io: str = ""
 
     @property
     def own_pct(self) -> float:
@@ -112,7 +114,7 @@ def one_run(n: int, work: Path, latency: float, per_token: float) -> Run:
         if srv.errors:
             raise SystemExit(f"size {n}: the fake server met problems: {srv.errors}")
         calls = srv.chat_requests()
-        startup = first_io([*args[:2], "--name", proj.package + "-probe", *args[4:]], work)
+        startup, what = first_io([*args[:2], "--name", proj.package + "-probe", *args[4:]], work)
     llm = [(r.received_at, r.finished_at or r.received_at) for r in calls]
     tools = board_rows(out / proj.package, "SELECT started_at, finished_at FROM steps WHERE action='run_tests'")
     sandbox = [(a - clock_offset, (b or a) - clock_offset) for a, b in tools]
@@ -123,11 +125,12 @@ def one_run(n: int, work: Path, latency: float, per_token: float) -> Run:
         own=wall - union_length(llm + sandbox, start, end),
         calls=len(calls),
         startup=startup,
+        first_io=what,
     )
 
 
-def first_io(args: list[str], work: Path) -> float:
-    """Seconds from the start of ``softco ARGS`` to its first I/O for the run (see PROBE)."""
+def first_io(args: list[str], work: Path) -> tuple[float, str]:
+    """Seconds from the start of ``softco ARGS`` to its first I/O for the run (see PROBE), and what it was."""
     note = work / "first-io.txt"
     note.unlink(missing_ok=True)
     env = {k: v for k, v in os.environ.items() if k not in {"OPENAI_API_KEY", "OPENAI_BASE_URL", "SOFTCO_OUTPUT"}}
@@ -136,7 +139,8 @@ def first_io(args: list[str], work: Path) -> float:
     proc = subprocess.run([sys.executable, "-c", PROBE, *args], cwd=work, env=env, capture_output=True, timeout=900)
     if proc.returncode != 0 or not note.exists():
         raise SystemExit(f"the start-up probe failed ({proc.returncode}): {proc.stderr.decode()[-2000:]}")
-    return float(note.read_text().split()[0]) - start
+    at, what = note.read_text().split(" ", 1)
+    return float(at) - start, what
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -177,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"| {mid_pct:.1f} |",
                 flush=True,
             )
+    print()
+    print(f"the first I/O of the last run: {runs[-1].first_io}")
     print()
     worst_startup = max(s for _, s, _ in medians)
     worst_pct = max(p for _, _, p in medians)

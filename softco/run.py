@@ -47,7 +47,6 @@ from softco.llm.base import LLM, LLMError
 from softco.llm.dryrun import DryRunLLM, DryRunStep
 from softco.llm.human import HumanLLM, RoutingLLM
 from softco.llm.openai import LOCAL_CONCURRENCY, EndpointNotConfigured, OpenAILLM, check_role_endpoints, serves_locally
-from softco.llm.prices import warm_up as warm_up_prices
 from softco.llm.providers import ProviderError, default_model, make_llm
 from softco.llm.replay import RecordingLLM, ReplayError, make_header
 from softco.lock import Holder, ProjectLock, holder
@@ -191,8 +190,6 @@ def _provider(
             )
     except (EndpointNotConfigured, ProviderError, ReplayError, PriceFileError) as exc:
         raise RunError(str(exc)) from None
-    if isinstance(llm, OpenAILLM):  # its calls are priced: load the prices while the first call is made
-        warm_up_prices()
     return llm
 
 

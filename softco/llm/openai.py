@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlparse
 
 from softco import config
+from softco.llm import prices
 from softco.llm.base import (
     LLM,
     STRUCTURED_MODES,
@@ -480,6 +481,7 @@ class OpenAILLM(LLM):
         if local_only and not is_local(str(client.base_url)):
             raise LLMError(f"a model request to {client.base_url} was refused: SOFTCO_LOCAL_ONLY allows 127.0.0.1 only")
         messages = self._messages(request, mode)
+        prices.warm_up()  # this call's usage will be priced: load the prices while its answer is awaited
         kwargs: dict[str, Any] = {}
         schema = request.json_schema
         if schema is not None:

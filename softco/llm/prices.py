@@ -121,11 +121,24 @@ def price_of(model: str) -> tuple[float, float] | None:
 
 
 def _load_data() -> None:
-    _library_cost("gpt-4o-mini", 0, 0)  # imports the bundled data and builds its lookup
+    try:
+        from genai_prices import Usage, calc_price
+
+        calc_price(Usage(input_tokens=0, output_tokens=0), "gpt-4o-mini")  # imports the data, builds its lookup
+    except Exception:  # pricing a call does it again, and says what failed
+        pass
+
+
+_warming: threading.Thread | None = None
+_warming_lock = threading.Lock()
 
 
 def warm_up() -> threading.Thread:
-    """Load genai-prices' data in a background thread (a run calls this before it waits for its first answer)."""
-    thread = threading.Thread(target=_load_data, name="softco-prices", daemon=True)
-    thread.start()
-    return thread
+    """Load genai-prices' data in a background thread, once a process (the first model call starts it, so
+    the ~0.2 s of imports run while its answer is awaited, not before the call)."""
+    global _warming
+    with _warming_lock:
+        if _warming is None:
+            _warming = threading.Thread(target=_load_data, name="softco-prices", daemon=True)
+            _warming.start()
+        return _warming
