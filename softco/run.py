@@ -49,6 +49,7 @@ from softco.llm.human import HumanLLM, RoutingLLM
 from softco.llm.openai import LOCAL_CONCURRENCY, EndpointNotConfigured, OpenAILLM, check_role_endpoints, serves_locally
 from softco.llm.providers import ProviderError, default_model, make_llm
 from softco.llm.replay import RecordingLLM, ReplayError, make_header
+from softco.llm.tokens import ESTIMATE
 from softco.lock import Holder, ProjectLock, holder
 from softco.prompts import TemplateError
 from softco.qa_tools import SandboxUnavailable
@@ -367,7 +368,9 @@ def dry_run_llm(opts: NewOptions, console: Console, sop: Sop) -> DryRunLLM | Non
         where = f" -> {s.prompt_file.name}" if s.prompt_file else ""
         bound = bounds.get(s.key.split("/", 1)[0])
         answer = f", answer at most {bound:,} tokens (max_tokens)" if bound else ""
-        line = f"  dry run: {s.key}: {s.prompt_chars:,} chars, ~{s.prompt_tokens:,} prompt tokens (estimate){answer}"
+        n, how = s.prompt_tokens, s.token_method
+        counted = f"~{n:,} prompt tokens (estimate)" if how == ESTIMATE else f"{n:,} prompt tokens ({how})"
+        line = f"  dry run: {s.key}: {s.prompt_chars:,} chars, {counted}{answer}"
         console.print(safe_line(line + where, limit=400))
 
     return DryRunLLM(opts.model or default_model(), on_step=on_step)
@@ -377,10 +380,16 @@ def print_dry_run(console: Console, dry: DryRunLLM, sop: Sop) -> None:
     tokens = sum(s.prompt_tokens for s in dry.steps)
     bounds = answer_bounds(sop)
     longest = sum(bounds.get(s.key.split("/", 1)[0], 0) for s in dry.steps)
+    methods = {s.token_method for s in dry.steps}
+    how = (
+        f"{tokens:,} prompt tokens in all (counted with {methods.pop()}; the chat framing adds a few a message)"
+        if len(methods) == 1 and ESTIMATE not in methods
+        else f"~{tokens:,} prompt tokens in all (an estimate at 4 characters a token: no tokenizer for this model here)"
+    )
     console.print(
         safe_text(
-            f"dry run: {len(dry.steps)} LLM steps, ~{tokens:,} prompt tokens in all (an estimate at 4 characters a "
-            f"token: no tokenizer here) and answers of at most {longest:,} tokens in all (each role's max_tokens); "
+            f"dry run: {len(dry.steps)} LLM steps, {how} and answers of at most {longest:,} tokens in all (each "
+            "role's max_tokens); "
             f"no model was called and nothing was spent. The rendered prompts are in {dry.prompts_dir}"
         )
     )
