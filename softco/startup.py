@@ -70,8 +70,9 @@ def _import_openai() -> None:
     try:
         import openai
 
-        # the client's HTTP transport is imported when a client is first made: make an HTTP client, unused,
-        # to load it (it opens no connection; the real client is made by softco.llm.openai.make_client)
-        openai.DefaultAsyncHttpxClient()
+        # the client's HTTP transport is imported when a client is first made: make an HTTP client to load
+        # it. It is never used (it opens no connection; the real client, which verifies certificates, is made
+        # by softco.llm.openai.make_client), so it loads no certificates either: that takes ~30 ms.
+        openai.DefaultAsyncHttpxClient(verify=False)
     except Exception:  # the import is made again where the client is built, and fails there with its error
         pass
