@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import softco.cli
-import softco.run  # noqa: F401  (imported first: the CLI then imports nothing more in-process)
+import softco.company.run  # noqa: F401  (imported first: the CLI then imports nothing more in-process)
 from softco import config
 from softco.config import Config, ConfigError, load
 from softco.llm.openai import CallTimeouts, call_timeouts

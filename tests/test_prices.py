@@ -12,7 +12,7 @@ import pytest
 
 from softco.llm.base import LLMResponse, Usage
 from softco.llm.prices import PriceFileError, cost_usd, price_of
-from softco.roles import call_cost
+from softco.steps.step import call_cost
 
 
 def test_models_the_old_table_lacked_are_priced_from_genai_prices() -> None:

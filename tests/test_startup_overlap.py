@@ -1,4 +1,4 @@
-"""Start-up work overlaps (softco/startup.py): the sandbox is probed and the openai client imported in
+"""Start-up work overlaps (softco/company/startup.py): the sandbox is probed and the openai client imported in
 background threads while the main thread imports the run machinery and checks the input. What is checked
 here is who does the work, never how long it takes (benchmarks/startup.py times it)."""
 
@@ -16,7 +16,7 @@ from softco.llm.fake_server import FakeOpenAIServer
 REQUIREMENT = "a command-line todo app"
 
 #: Runs softco in this process and prints, for the first sandbox subprocess and the openai import, the
-#: thread that did it and whether the run machinery (softco.company) was imported by then.
+#: thread that did it and whether the run machinery (softco.company.scheduler) was imported by then.
 PROBE = """
 import os, runpy, sys, threading
 seen = {}
@@ -24,9 +24,9 @@ seen = {}
 def watch(event, args):
     if event == "subprocess.Popen" and "sandbox" not in seen:
         if os.path.basename(str(args[0])) in ("bwrap", "unshare"):
-            seen["sandbox"] = (threading.current_thread().name, "softco.company" in sys.modules)
+            seen["sandbox"] = (threading.current_thread().name, "softco.company.scheduler" in sys.modules)
     elif event == "import" and args[0] == "openai" and "openai" not in seen:
-        seen["openai"] = (threading.current_thread().name, "softco.company" in sys.modules)
+        seen["openai"] = (threading.current_thread().name, "softco.company.scheduler" in sys.modules)
 
 sys.addaudithook(watch)
 sys.argv = ["softco", *sys.argv[1:]]

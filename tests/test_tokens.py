@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import softco.cli
-import softco.run  # noqa: F401  (imported first: the CLI then imports nothing more in-process)
+import softco.company.run  # noqa: F401  (imported first: the CLI then imports nothing more in-process)
 from softco.llm.base import ChatMessage, LLMRequest, ModelSettings, Usage
 from softco.llm.fake_server import FakeOpenAIServer, FakeReply
 from softco.llm.openai import OpenAILLM, make_client

@@ -52,9 +52,9 @@ from softco.llm.base import (
     TransientLLMError,
     Usage,
 )
+from softco.llm.strict import strict_compatible
 from softco.llm.structured import bound_text, grammar_safe_schema
 from softco.llm.tokens import count_all, count_tokens
-from softco.schemas import strict_compatible
 
 if TYPE_CHECKING:  # the openai package takes ~0.3 s to import: only runs that call a model pay it
     import openai

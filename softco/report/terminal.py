@@ -12,8 +12,8 @@ from rich.table import Table
 from rich.text import Text
 
 from softco.board import Board
-from softco.budget import Budget, format_usd
-from softco.company import Company, Event, Outcome
+from softco.company.scheduler import Company, Event, Outcome
+from softco.llm.budget import Budget, format_usd
 from softco.report.costs import format_count, format_short_cost, format_total_cost, format_usage
 from softco.report.stats import RunStats, run_stats
 from softco.safe_text import one_line, safe_line, safe_text
@@ -205,7 +205,7 @@ def print_summary(
 
 def print_sandbox(console: Console) -> None:
     """How generated code will be isolated on this machine, and what is missing, before any of it exists."""
-    from softco.startup import sandbox_description
+    from softco.company.startup import sandbox_description
 
     line, warnings = sandbox_description()  # probed in the background since the command started
     console.print(f"  {line}", highlight=False, markup=False, style="dim")

@@ -18,7 +18,6 @@ from typing import Any, TypedDict
 
 from pydantic import ValidationError
 
-from softco import qa_tools
 from softco.artifacts import (
     Artifact,
     Design,
@@ -27,16 +26,17 @@ from softco.artifacts import (
     Tests,
 )
 from softco.board import Board, Message
-from softco.budget import cost_usd
-from softco.cache import StepCache
-from softco.interfaces import DEFAULT_BUDGET, DependencyInterfaces, dependency_interfaces
 from softco.llm.base import LLM, ChatMessage, LLMRequest, LLMResponse
+from softco.llm.budget import cost_usd
+from softco.llm.cache import StepCache
 from softco.llm.structured import CANCELLED, FAULT, Attempt, InvalidAnswer, Retry, ask_structured, lenient_json
-from softco.prompts import render
-from softco.rejected import AnswerFile, keep_rejected, refused_answer_file
 from softco.sandbox import Limits
 from softco.schemas import answer_schema
-from softco.sop import ActionSpec, RoleSpec, Sop
+from softco.sop.load import ActionSpec, RoleSpec, Sop
+from softco.sop.prompts import render
+from softco.steps import qa_tools
+from softco.steps.interfaces import DEFAULT_BUDGET, DependencyInterfaces, dependency_interfaces
+from softco.steps.rejected import AnswerFile, keep_rejected, refused_answer_file
 
 
 class StepIdentity(TypedDict):
@@ -99,29 +99,6 @@ class BoardView:
     def requirement(self) -> str:
         req = self.payload("requirement")
         return req["text"] if req else ""
-
-
-#: Every variable a prompt template gets, with what it holds: the one list `softco sop validate`
-#: checks templates against and `softco sop init` documents. template_context returns exactly these.
-TEMPLATE_VARIABLES: dict[str, str] = {
-    "role": "this role's file as a mapping: id, name, title, profile, goal, constraints, watches, ...",
-    "action": "the action's name",
-    "subject": "the step's subject: 'project', a file path, 'round-N', ... (the last part of its step key)",
-    "requirement": "the user's one-line requirement, verbatim",
-    "prd": "the latest PRD: project_name, summary, goals, user_stories, requirements, ... (None before it exists)",
-    "design": "the latest system design: approach, package, entry_point, dependencies, files, ... (or None)",
-    "tasks": "the latest task list: tasks, each with path, description, req_ids, depends_on (or None)",
-    "trigger": "the artifact that started this step; its fields are those of the trigger kind",
-    "item": "for a for_each action, the list item this step is for (e.g. one task); None otherwise",
-    "code": "file path -> the latest code artifact of that file: path, content, req_ids, notes",
-    "tests_by_path": "test file path -> the latest tests artifact: path, source, content, cases",
-    "latest": "kind -> the latest artifact of that kind on the board (custom kinds too)",
-    "req": "req('REQ-1') -> that requirement: id, title, description, priority, acceptance_criteria",
-    "design_file": "design_file(path) -> that file of the design: path, purpose, req_ids, interfaces",
-    "failing_test_files": "failing_test_files(bug_report) -> the test files its failures are in",
-    "dependency_interfaces": "dependency_interfaces(paths, budget=1500) -> the design interfaces of those files as "
-    "files (path, lines, omitted) and note, shortened to fit budget tokens (0: never); see softco/interfaces.py",
-}
 
 
 def template_context(view: BoardView, step: Step) -> dict[str, Any]:
@@ -302,27 +279,44 @@ async def run_llm_step(ctx: StepContext, step: Step) -> list[Artifact]:
 
 def tool_artifacts(ctx: StepContext, step: Step) -> list[Artifact]:
     """Run a built-in tool. Runs in a worker thread: it must not touch the board."""
-    if step.action.tool == "plan_tasks":
-        return [Design.model_validate(step.trigger.payload).tasks()]
+    runner = TOOL_RUNNERS.get(step.action.tool or "")
+    if runner is None:  # pragma: no cover - the SOP model admits only registered tools
+        raise ValueError(f"unknown tool {step.action.tool}")
+    return runner(ctx, step)
+
+
+def _plan_tasks(ctx: StepContext, step: Step) -> list[Artifact]:
+    return [Design.model_validate(step.trigger.payload).tasks()]
+
+
+def _run_tests(ctx: StepContext, step: Step) -> list[Artifact]:
+    tests = {p: Tests.model_validate(t) for p, t in ctx.view.tests.items()}
+    design = ctx.view.payload("design")
+    round_no = int(step.subject.removeprefix("round-"))
+    deps = list(design["dependencies"]) if design else []
+    return [qa_tools.run_tests(qa_tools.TestRun(ctx.project_dir, tests, round_no, deps, ctx.limits))]
+
+
+def _triage(ctx: StepContext, step: Step) -> list[Artifact]:
+    """triage and collect_disputes: one pass over the failures; each keeps its half."""
     view = ctx.view
+    report = TestReport.model_validate(step.trigger.payload)
+    if report.round > ctx.max_fix_rounds:
+        return []
     tests = {p: Tests.model_validate(t) for p, t in view.tests.items()}
     design = view.payload("design")
-    artifacts: list[Artifact]
-    if step.action.tool == "run_tests":
-        round_no = int(step.subject.removeprefix("round-"))
-        deps = list(design["dependencies"]) if design else []
-        artifacts = [qa_tools.run_tests(qa_tools.TestRun(ctx.project_dir, tests, round_no, deps, ctx.limits))]
-    elif step.action.tool in ("triage", "collect_disputes"):
-        report = TestReport.model_validate(step.trigger.payload)
-        if report.round > ctx.max_fix_rounds:
-            artifacts = []
-        else:
-            paths = {f["path"] for f in design["files"]} if design else set()
-            bugs, disputes = qa_tools.triage(report, tests, paths, board_disputes(ctx.sop, view))
-            artifacts = list(bugs if step.action.tool == "triage" else disputes)
-    else:  # pragma: no cover - the SOP model admits no other tool
-        raise ValueError(f"unknown tool {step.action.tool}")
-    return artifacts
+    paths = {f["path"] for f in design["files"]} if design else set()
+    bugs, disputes = qa_tools.triage(report, tests, paths, board_disputes(ctx.sop, view))
+    return list(bugs if step.action.tool == "triage" else disputes)
+
+
+#: What runs each tool of the registry (softco.sop.tools.TOOLS), by name.
+TOOL_RUNNERS: dict[str, Callable[[StepContext, Step], list[Artifact]]] = {
+    "plan_tasks": _plan_tasks,
+    "run_tests": _run_tests,
+    "triage": _triage,
+    "collect_disputes": _triage,
+}
 
 
 def board_disputes(sop: Sop, view: BoardView) -> qa_tools.Disputes:

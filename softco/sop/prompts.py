@@ -1,8 +1,8 @@
 """The one Jinja2 environment prompts are rendered with: sandboxed, bounded, StrictUndefined.
 
 Templates are user-editable SOP files, so they render in a sandbox that also bounds what they may
-build (:mod:`softco.template_limits`: ranges, string sizes, loop iterations, at most
-:data:`~softco.template_limits.MAX_OUTPUT` characters a prompt), and a variable a template uses but
+build (:mod:`softco.sop.template_limits`: ranges, string sizes, loop iterations, at most
+:data:`~softco.sop.template_limits.MAX_OUTPUT` characters a prompt), and a variable a template uses but
 its step does not provide fails loudly with the template's name and line. Whatever goes wrong in a
 template is a :class:`TemplateError` ``file:line: message``, never a traceback.
 """
@@ -17,11 +17,34 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
-from softco.template_limits import BoundedSandboxedEnvironment, RenderBudget
+from softco.errors import UsageError
+from softco.sop.template_limits import BoundedSandboxedEnvironment, RenderBudget
+
+#: Every variable a prompt template gets, with what it holds: the one list `softco sop validate`
+#: checks templates against and `softco sop init` documents. template_context returns exactly these.
+TEMPLATE_VARIABLES: dict[str, str] = {
+    "role": "this role's file as a mapping: id, name, title, profile, goal, constraints, watches, ...",
+    "action": "the action's name",
+    "subject": "the step's subject: 'project', a file path, 'round-N', ... (the last part of its step key)",
+    "requirement": "the user's one-line requirement, verbatim",
+    "prd": "the latest PRD: project_name, summary, goals, user_stories, requirements, ... (None before it exists)",
+    "design": "the latest system design: approach, package, entry_point, dependencies, files, ... (or None)",
+    "tasks": "the latest task list: tasks, each with path, description, req_ids, depends_on (or None)",
+    "trigger": "the artifact that started this step; its fields are those of the trigger kind",
+    "item": "for a for_each action, the list item this step is for (e.g. one task); None otherwise",
+    "code": "file path -> the latest code artifact of that file: path, content, req_ids, notes",
+    "tests_by_path": "test file path -> the latest tests artifact: path, source, content, cases",
+    "latest": "kind -> the latest artifact of that kind on the board (custom kinds too)",
+    "req": "req('REQ-1') -> that requirement: id, title, description, priority, acceptance_criteria",
+    "design_file": "design_file(path) -> that file of the design: path, purpose, req_ids, interfaces",
+    "failing_test_files": "failing_test_files(bug_report) -> the test files its failures are in",
+    "dependency_interfaces": "dependency_interfaces(paths, budget=1500) -> the design interfaces of those files as "
+    "files (path, lines, omitted) and note, shortened to fit budget tokens (0: never); see softco/steps/interfaces.py",
+}
 
 
-class TemplateError(Exception):
-    """A template failed to load or render; the message is `file:line: what`."""
+class TemplateError(UsageError):
+    """A template failed to load or render; the message is `file:line: what` (fix the template)."""
 
 
 def make_env(dirs: Sequence[Path]) -> SandboxedEnvironment:
