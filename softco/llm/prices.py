@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import threading
+import time
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -120,7 +121,13 @@ def price_of(model: str) -> tuple[float, float] | None:
     return float(inp) * scale, float(out) * scale
 
 
+#: How long the warm-up waits before it loads: the first call's request leaves first (its thread would
+#: otherwise take turns with the one sending it); its answer takes longer than this to come back.
+WARM_UP_DELAY = 0.1
+
+
 def _load_data() -> None:
+    time.sleep(WARM_UP_DELAY)
     try:
         from genai_prices import Usage, calc_price
 
