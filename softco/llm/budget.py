@@ -5,9 +5,10 @@ Prices come from :mod:`softco.llm.prices` (genai-prices' bundled data, overridde
 The budget rule (:class:`BudgetedLLM`): before a call starts, the most it can use is *reserved*: its
 prompt bound plus its answer bound. The answer bound is the role's ``max_tokens`` or
 :data:`DEFAULT_MAX_COMPLETION`, and that same number is sent to the endpoint as ``max_tokens``, so the
-model cannot write more. No tokenizer is available offline (tiktoken downloads its encodings at first
-use), so the prompt bound is the prompt's size in UTF-8 bytes, plus the answer schema and a margin for
-the chat framing: a byte-level BPE tokenizer never makes more tokens than bytes. A call starts only if
+model cannot write more. The endpoint's tokenizer is unknown for most models (softco.llm.tokens counts
+exactly only where tiktoken's encoding of the model ships in a package, and a local server may serve
+anything under a name), so the prompt bound is the prompt's size in UTF-8 bytes, plus the answer schema
+and a margin for the chat framing: a byte-level BPE tokenizer never makes more tokens than bytes. A call starts only if
 what is spent, plus what the calls in flight have reserved, plus its own worst case fits the budget;
 otherwise it waits for the calls in flight to settle (each gives back its reservation and adds what it
 really used), and when nothing is in flight and it still does not fit, the run stops (exit 4).
