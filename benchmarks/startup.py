@@ -4,7 +4,7 @@
 
 For each size, the synthetic project (``synthetic.project``) is built ``--runs`` times through the real
 CLI, ``python -m softco.cli new ... --base-url URL``, each time in a new output directory, against a
-:class:`~softco.llm.fake_server.FakeOpenAIServer` on 127.0.0.1 that answers a call in ``--latency``
+``FakeOpenAIServer`` (tests/fake_server.py) on 127.0.0.1 that answers a call in ``--latency``
 seconds plus one completion token every 1/``--tokens-per-second`` seconds (a local GPU server, where
 softco's own time weighs most). Each figure is the best of the runs (as ``timeit`` does: on a shared
 machine the other runs measure the load), with the median beside it:
@@ -41,11 +41,11 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the HTTP fake: a test double
 
 from bench import board_rows, cli, union_length  # noqa: E402
+from fake_server import FakeOpenAIServer, FakeRequest  # noqa: E402
 from synthetic import project  # noqa: E402
-
-from softco.llm.fake_server import FakeOpenAIServer, FakeRequest  # noqa: E402
 
 STARTUP_TARGET = 0.3  # seconds
 OWN_TARGET = 5.0  # percent of wall

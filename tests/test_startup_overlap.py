@@ -9,9 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from fake_server import FakeOpenAIServer
 from helpers import write_script
-
-from softco.llm.fake_server import FakeOpenAIServer
 
 REQUIREMENT = "a command-line todo app"
 

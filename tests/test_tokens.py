@@ -9,11 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from fake_server import FakeOpenAIServer, FakeReply
 
 import softco.cli
 import softco.company.run  # noqa: F401  (imported first: the CLI then imports nothing more in-process)
 from softco.llm.base import ChatMessage, LLMRequest, ModelSettings, Usage
-from softco.llm.fake_server import FakeOpenAIServer, FakeReply
 from softco.llm.openai import OpenAILLM, make_client
 from softco.llm.tokens import ESTIMATE, TokenCount, count_all, count_tokens, encoding_name, estimate_tokens
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from softco.artifacts import Artifact, Design, Prd
+from softco.artifacts import Artifact, Design
 from softco.board import Board, Message
 from softco.company.scaffold import pyproject, readme
 from softco.company.workspace import Author, Workspace
@@ -61,11 +61,10 @@ class Publisher:
         docs = {path: visible(text) if path.endswith(".md") else text for path, text in doc_files(artifact).items()}
         files = {**artifact.repo_files(), **docs}
         if isinstance(artifact, Design):
-            prd = self.view.payload("prd")
+            prd = self.view.prd()
             if prd is not None:
-                p = Prd.model_validate(prd)
-                files["pyproject.toml"] = pyproject(p, artifact)
-                files["README.md"] = readme(p, artifact, self.view.requirement())
+                files["pyproject.toml"] = pyproject(prd, artifact)
+                files["README.md"] = readme(prd, artifact, self.view.requirement())
         return files
 
     def _materialize(

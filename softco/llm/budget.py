@@ -23,9 +23,18 @@ import math
 from dataclasses import dataclass
 
 from softco.errors import BudgetStop
-from softco.llm.base import LLM, LLMError, LLMRequest, LLMResponse, ModelSettings, TransientLLMError, Usage
+from softco.llm.base import (
+    LLM,
+    LLMError,
+    LLMRequest,
+    LLMResponse,
+    ModelSettings,
+    TransientLLMError,
+    Usage,
+    WrapperLLM,
+)
 from softco.llm.prices import PriceFileError as PriceFileError  # the prices live in softco.llm.prices
-from softco.llm.prices import cost_usd
+from softco.llm.prices import cost_usd as cost_usd
 from softco.llm.prices import price_of as price_of
 from softco.llm.prices import prices as prices
 
@@ -96,12 +105,11 @@ class WorstCase:
         return self.prompt + self.completion
 
 
-class BudgetedLLM(LLM):
+class BudgetedLLM(WrapperLLM):
     """Reserves each call's worst case before it starts, settles the real usage after (see the module)."""
 
     def __init__(self, inner: LLM, budget: Budget) -> None:
-        self.inner = inner
-        self.model = inner.model
+        super().__init__(inner)
         self.budget = budget
         self.in_flight = 0
         self._stopped: str | None = None
