@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import gc
-import os
 import sys
+from contextlib import AbstractContextManager
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated
@@ -80,11 +80,24 @@ def _complete_view(incomplete: str) -> list[str]:
     return [v for v in VIEWS if v.startswith(incomplete)]
 
 
-def _load_run() -> None:
-    """Import the run machinery (openai, pydantic models, gitpython: over half a second) with the cyclic
+def _load_run(openai: bool = False) -> None:
+    """Import the run machinery (pydantic models, gitpython, jinja2: about half a second) with the cyclic
     garbage collector paused, then freeze what was imported. Import builds hundreds of thousands of
     objects that live until exit and are not garbage: collecting while they are made, and again
-    later over all of them, costs about 0.1 s for nothing."""
+    later over all of them, costs about 0.1 s for nothing. Meanwhile the sandbox is probed in the
+    background, and then, for a run that may call a model (``openai``), the openai client is imported in
+    the background while the SOP is checked and the project made (softco.company.startup)."""
+    from softco.company import startup
+
+    startup.probe_sandbox()
+    try:
+        _import_run()
+    finally:
+        if openai:
+            startup.import_openai()
+
+
+def _import_run() -> None:
     if not _STANDALONE.get() or "softco.company.run" in sys.modules:  # called in-process, or imported already
         import softco.company.run  # noqa: F401
 
@@ -97,6 +110,14 @@ def _load_run() -> None:
         gc.freeze()
         if enabled:
             gc.enable()
+
+
+def _settings(**flags: object) -> AbstractContextManager[object]:
+    """The command's settings (softco.config: its flags over the environment over softco.toml), in use while
+    the command runs; a setting that is not valid stops it here, before anything is created."""
+    from softco import config
+
+    return config.using(config.load(flags))
 
 
 DEMO_REQUIREMENT = "a command-line todo app with priorities, due dates and JSON storage"
@@ -119,10 +140,13 @@ def new(
         str | None, typer.Option(help="Project directory name (default: from the requirement).", metavar="NAME")
     ] = None,
     output: Annotated[
-        Path | None, typer.Option(help="Where projects go.", envvar="SOFTCO_OUTPUT", metavar="DIR")
+        Path | None,
+        typer.Option(help="Where projects go (default: SOFTCO_OUTPUT, softco.toml, ./output).", metavar="DIR"),
     ] = None,
     sop: Annotated[Path | None, typer.Option(help="A SOP directory (from `softco sop init`).", metavar="DIR")] = None,
-    model: Annotated[str | None, typer.Option(help="Model name.", envvar="SOFTCO_MODEL", metavar="MODEL")] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Model name (default: SOFTCO_MODEL, softco.toml, gpt-4o-mini).", metavar="MODEL")
+    ] = None,
     base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint URL.", metavar="URL")] = None,
     max_fix_rounds: Annotated[int, typer.Option(help="Engineer/QA fix rounds at most.", metavar="N")] = 3,
     concurrency: Annotated[
@@ -181,7 +205,7 @@ def new(
     ] = None,
 ) -> None:
     """Build a project from one line of requirement."""
-    _load_run()
+    _load_run(openai=llm in (None, "openai") and not dry_run)
     from softco.company.run import NewOptions, RunError, start_new
 
     if (requirement is None) == (from_file is None):
@@ -208,12 +232,13 @@ def new(
         structured=structured,
         on_page=serve,
     )
-    if serve:
-        from softco.company.run import output_dir
-        from softco.web.command import serving_run
+    with _settings(model=model, base_url=base_url, output=output, structured=structured):
+        if serve:
+            from softco.company.run import output_dir
+            from softco.web.command import serving_run
 
-        raise typer.Exit(serving_run(lambda: start_new(opts, console), output_dir(output), serve_port, console))
-    raise typer.Exit(start_new(opts, console))
+            raise typer.Exit(serving_run(lambda: start_new(opts, console), output_dir(output), serve_port, console))
+        raise typer.Exit(start_new(opts, console))
 
 
 def read_requirement_file(path: Path) -> str:
@@ -263,13 +288,14 @@ def resume_cmd(
     ] = False,
 ) -> None:
     """Continue a stopped run; finished steps are not redone."""
-    _load_run()
+    _load_run(openai=True)
     from softco.company.run import Takeover, resume
 
     takeover = Takeover(
         model=model, base_url=base_url, human=human or [], answers=answer or [], on_page=approve_on_page
     )
-    raise typer.Exit(resume(project, console, budget, token_budget, takeover))
+    with _settings(model=model, base_url=base_url, output=project.absolute().parent):
+        raise typer.Exit(resume(project, console, budget, token_budget, takeover))
 
 
 @app.command("revise")
@@ -281,16 +307,17 @@ def revise_cmd(
     ] = "prd",
 ) -> None:
     """Redo one stage with your feedback, then everything downstream, on a new git branch revise/<n>."""
-    _load_run()
+    _load_run(openai=True)
     from softco.company.run import Revision, revise
 
-    raise typer.Exit(revise(project, console, Revision(feedback=feedback, stage=stage)))
+    with _settings(output=project.absolute().parent):
+        raise typer.Exit(revise(project, console, Revision(feedback=feedback, stage=stage)))
 
 
 @app.command()
 def demo(
     output: Annotated[
-        Path | None, typer.Option(help="Where the demo project goes.", envvar="SOFTCO_OUTPUT", metavar="DIR")
+        Path | None, typer.Option(help="Where the demo project goes (default as for new).", metavar="DIR")
     ] = None,
 ) -> None:
     """Replay the bundled recorded session: the whole company works offline, for real."""
@@ -306,21 +333,23 @@ def demo(
         highlight=False,
     )
     opts = NewOptions(requirement=DEMO_REQUIREMENT, name="todo-demo", output=output, llm=f"replay:{recording}")
-    raise typer.Exit(start_new(opts, console))
+    with _settings(output=output):
+        raise typer.Exit(start_new(opts, console))
 
 
 @app.command()
 def runs(
     output: Annotated[
-        Path | None, typer.Option(help="Where projects are.", envvar="SOFTCO_OUTPUT", metavar="DIR")
+        Path | None, typer.Option(help="Where projects are (default as for new).", metavar="DIR")
     ] = None,
 ) -> None:
     """List the projects under the output directory: when the last run started, its status and the cost."""
     from softco.company.run import output_dir, project_runs
     from softco.safe_text import safe_line
 
-    out = output_dir(output)
-    rows = project_runs(out)
+    with _settings(output=output):
+        out = output_dir(output)
+        rows = project_runs(out)
     if not rows:
         console.print(safe_line(f"no softco projects under {out}", limit=4000))
         return
@@ -436,7 +465,9 @@ def _main(argv: list[str], prog_name: str | None) -> int:
         if callable(show) and isinstance(usage_code, int):
             show()
             return usage_code or EXIT_USAGE
-        if os.environ.get("SOFTCO_DEBUG"):
+        from softco.config import debug
+
+        if debug():
             raise
         first = one_line((str(exc).strip().splitlines() or [""])[0], 300)
         sys.stderr.write(

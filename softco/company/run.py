@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import os
 import sqlite3
 import sys
 import uuid
@@ -19,6 +18,7 @@ import git
 from rich.console import Console
 from rich.text import Text
 
+from softco import config
 from softco.board import Board, BoardBusy, BoardError, RunRow
 from softco.company.dryrun import DryRunLLM, DryRunStep
 from softco.company.lock import Holder, ProjectLock, holder
@@ -51,6 +51,7 @@ from softco.llm.human import HumanLLM, RoutingLLM
 from softco.llm.openai import LOCAL_CONCURRENCY, EndpointNotConfigured, OpenAILLM, check_role_endpoints, serves_locally
 from softco.llm.providers import ProviderError, default_model, make_llm
 from softco.llm.replay import RecordingLLM, ReplayError, make_header
+from softco.llm.tokens import ESTIMATE
 from softco.report.costs import format_total_cost
 from softco.report.stats import run_stats
 from softco.report.terminal import Progress, print_sandbox, print_summary
@@ -114,7 +115,7 @@ def _jsonable(opts: NewOptions) -> dict[str, Any]:
 
 
 def output_dir(output: Path | None) -> Path:
-    return output or Path(os.environ.get("SOFTCO_OUTPUT") or "output")
+    return output or config.current().output
 
 
 def pick_concurrency(opts: NewOptions) -> tuple[int, str | None]:
@@ -123,7 +124,7 @@ def pick_concurrency(opts: NewOptions) -> tuple[int, str | None]:
     LOCAL_CONCURRENCY; otherwise DEFAULT_CONCURRENCY."""
     if opts.concurrency is not None:
         return opts.concurrency, None
-    url = opts.base_url or os.environ.get("OPENAI_BASE_URL") or ""
+    url = opts.base_url or config.current().base_url or ""
     if opts.llm in (None, "openai") and not opts.dry_run and url and serves_locally(url):
         return LOCAL_CONCURRENCY, (
             f"concurrency {LOCAL_CONCURRENCY}: {url} is a local server, which mostly answers one request at a time "
@@ -158,17 +159,8 @@ def check_limits(budget: float | None, token_budget: int | None, max_fix_rounds:
 
 
 def check_environment() -> None:
-    """softco's environment variables, checked before anything is created."""
-    timeout = os.environ.get("SOFTCO_TIMEOUT")
-    if timeout:
-        try:
-            seconds = float(timeout)
-        except ValueError:
-            seconds = math.nan
-        if not (math.isfinite(seconds) and seconds > 0):
-            raise UsageError(
-                f"SOFTCO_TIMEOUT={timeout!r}: give the seconds to wait for an answer, a positive number such as 600"
-            )
+    """softco's settings (flags, environment, softco.toml: softco.config), checked before anything is created."""
+    config.current()  # a setting that is not valid stops here (ConfigError, one line naming its source)
     prices()  # a SOFTCO_PRICES file that is not valid stops here (PriceFileError)
 
 
@@ -196,8 +188,8 @@ def _provider(
     try:
         llm = provider or make_llm(opts.llm, opts.model, opts.base_url, on_warning=warn, structured=opts.structured)
         models = [llm.model, *(m for m in role_models if m)]
-        unpriced = next((m for m in models if price_of(m) is None), None)
-        if budget.max_usd is not None and unpriced is not None:
+        unpriced = next((m for m in models if price_of(m) is None), None) if budget.max_usd is not None else None
+        if unpriced is not None:
             raise RunError(
                 f"--budget needs a price, and none is known for model {unpriced!r}: use --token-budget, or "
                 "name a JSON file of prices in SOFTCO_PRICES"
@@ -398,7 +390,9 @@ def dry_run_llm(opts: NewOptions, console: Console, sop: Sop) -> DryRunLLM | Non
         where = f" -> {s.prompt_file.name}" if s.prompt_file else ""
         bound = bounds.get(s.key.split("/", 1)[0])
         answer = f", answer at most {bound:,} tokens (max_tokens)" if bound else ""
-        line = f"  dry run: {s.key}: {s.prompt_chars:,} chars, ~{s.prompt_tokens:,} prompt tokens (estimate){answer}"
+        n, how = s.prompt_tokens, s.token_method
+        counted = f"~{n:,} prompt tokens (estimate)" if how == ESTIMATE else f"{n:,} prompt tokens ({how})"
+        line = f"  dry run: {s.key}: {s.prompt_chars:,} chars, {counted}{answer}"
         console.print(safe_line(line + where, limit=400))
 
     return DryRunLLM(opts.model or default_model(), on_step=on_step)
@@ -408,10 +402,16 @@ def print_dry_run(console: Console, dry: DryRunLLM, sop: Sop) -> None:
     tokens = sum(s.prompt_tokens for s in dry.steps)
     bounds = answer_bounds(sop)
     longest = sum(bounds.get(s.key.split("/", 1)[0], 0) for s in dry.steps)
+    methods = {s.token_method for s in dry.steps}
+    how = (
+        f"{tokens:,} prompt tokens in all (counted with {methods.pop()}; the chat framing adds a few a message)"
+        if len(methods) == 1 and ESTIMATE not in methods
+        else f"~{tokens:,} prompt tokens in all (an estimate at 4 characters a token: no tokenizer for this model here)"
+    )
     console.print(
         safe_text(
-            f"dry run: {len(dry.steps)} LLM steps, ~{tokens:,} prompt tokens in all (an estimate at 4 characters a "
-            f"token: no tokenizer here) and answers of at most {longest:,} tokens in all (each role's max_tokens); "
+            f"dry run: {len(dry.steps)} LLM steps, {how} and answers of at most {longest:,} tokens in all (each "
+            "role's max_tokens); "
             f"no model was called and nothing was spent. The rendered prompts are in {dry.prompts_dir}"
         )
     )

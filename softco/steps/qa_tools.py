@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from softco import sandbox
+from softco import config, sandbox
 from softco.artifacts import BugReport, Dispute, Failure, TestDispute, TestReport, TestResult, Tests
 from softco.errors import SoftcoError
 
@@ -141,7 +141,7 @@ def run_tests(run: TestRun) -> TestReport:
 
 
 def _run_tests(run: TestRun) -> TestReport:
-    python = sandbox.ensure_venv(run.project, run.dependencies)
+    python = sandbox.ensure_venv(run.project, run.dependencies, config.current().pip_index_url)
     result = sandbox.run(
         run.project,
         [
