@@ -619,6 +619,8 @@ class TestReport(Artifact):
     output: str = Field(default="", description="The tail of pytest's output")
     sandbox: str = Field(default="", description="How the generated code was isolated, e.g. 'bwrap, as nobody'")
     sandbox_warnings: list[str] = Field(default_factory=list, description="What the sandbox could not isolate")
+    #: a change run: the repo's own tests that passed before the change and fail after it
+    regressions: list[str] = Field(default_factory=list)
 
     @property
     def ok(self) -> bool:

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from softco.change.cli import change as change_cmd
 from softco.errors import EXIT_USAGE
 from softco.sop_cli import sop_app
 
@@ -197,6 +198,9 @@ def read_requirement_file(path: Path) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         raise RunError(f"{path} is not UTF-8 text; save it as UTF-8") from None
+
+
+app.command("change")(change_cmd)  # softco/change/cli.py
 
 
 @app.command("resume")

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from softco.artifacts import Artifact, Design, Prd, Refs, Requirement, TestReport
 from softco.board import Board, Message
@@ -29,6 +29,9 @@ from softco.scaffold import pyproject, readme
 from softco.sop import ActionSpec, RoleSpec, Sop
 from softco.views import doc_files
 from softco.workspace import Author, Workspace
+
+if TYPE_CHECKING:
+    from softco.change.mode import ChangeMode
 
 CUSTOMER = Author("Customer", "customer@softco.local")
 
@@ -48,6 +51,8 @@ class Settings:
     revise: dict[str, str] = field(default_factory=dict)
     #: `softco resume --answer`: step key -> the file holding its answer, instead of a model's.
     answers: dict[str, Path] = field(default_factory=dict)
+    #: `softco change`: the run works on an existing repo, in a worktree (softco/change/mode.py)
+    change: ChangeMode | None = None
 
 
 @dataclass
@@ -139,6 +144,8 @@ class Company:
         # docs/*.md are for people to read (`cat docs/prd.md`): a model's control characters are shown there
         docs = {path: visible(text) if path.endswith(".md") else text for path, text in doc_files(artifact).items()}
         files = {**artifact.repo_files(), **docs}
+        if self.settings.change is not None:  # the user's repo: docs under docs/softco/<slug>/, no scaffold
+            return self.settings.change.repo_files(files)
         if isinstance(artifact, Design):
             prd = self.view.payload("prd")
             if prd is not None:
@@ -158,7 +165,7 @@ class Company:
         if every_file:
             changed = list(files)
         removed = self.ws.remove(self._dropped_by(artifact)) if isinstance(artifact, Design) else []
-        if artifact.kind == "requirement":
+        if artifact.kind == "requirement" and self.settings.change is None:
             changed.append(".gitignore")
         # the subject quotes model text: one visible line, so no escape reaches `git log` and no newline in
         # a title can add trailer lines (heal() trusts Softco-Message)
@@ -176,6 +183,8 @@ class Company:
         if old is None:
             return []
         stale = {f["path"] for f in old["files"]} - design.paths()
+        if self.settings.change is not None:  # never delete a file of the user's repo
+            stale -= self.settings.change.base_files
         tests = [t["path"] for (kind, source), t in self.superseded.items() if kind == "tests" and source in stale]
         return sorted(stale) + sorted(tests)
 
@@ -323,6 +332,7 @@ class Company:
             cache=self.settings.cache,
             on_retry=self._on_retry,
             answers=self.settings.answers,
+            change=self.settings.change,
         )
         self.heal()
         try:

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from pydantic import ValidationError
 
@@ -37,6 +37,9 @@ from softco.rejected import AnswerFile, keep_rejected, refused_answer_file
 from softco.sandbox import Limits
 from softco.schemas import answer_schema
 from softco.sop import ActionSpec, RoleSpec, Sop
+
+if TYPE_CHECKING:
+    from softco.change.mode import ChangeMode
 
 
 class StepIdentity(TypedDict):
@@ -121,10 +124,16 @@ TEMPLATE_VARIABLES: dict[str, str] = {
     "failing_test_files": "failing_test_files(bug_report) -> the test files its failures are in",
     "dependency_interfaces": "dependency_interfaces(paths, budget=1500) -> the design interfaces of those files as "
     "files (path, lines, omitted) and note, shortened to fit budget tokens (0: never); see softco/interfaces.py",
+    "change": "`softco change` only (None otherwise): branch, base_branch, base, docs_dir, existing_tests, modified "
+    "and added (the design's files the repo has / has not), existing (the repo's files)",
+    "repo_map": "repo_map(budget=1500) -> the repo's Python files, classes, functions and imports, most relevant "
+    "first, within budget tokens ('' outside `softco change`); see softco/change/repo_map.py",
+    "existing_file": "existing_file(path) -> that file as the change has it now (the repo's, or its latest edit), "
+    "None for a new file or outside `softco change`",
 }
 
 
-def template_context(view: BoardView, step: Step) -> dict[str, Any]:
+def template_context(view: BoardView, step: Step, change: ChangeMode | None = None) -> dict[str, Any]:
     """Everything a template may use (TEMPLATE_VARIABLES). Templates pick what goes into the prompt."""
     prd, design = view.payload("prd"), view.payload("design")
 
@@ -163,16 +172,21 @@ def template_context(view: BoardView, step: Step) -> dict[str, Any]:
         "design_file": design_file,
         "failing_test_files": failing_test_files,
         "dependency_interfaces": dependency_interfaces_of,
+        "change": None,
+        "repo_map": lambda budget=0: "",
+        "existing_file": lambda path: None,
+        **(change.variables(view, step) if change is not None else {}),
     }
 
 
-def build_request(sop: Sop, view: BoardView, step: Step) -> LLMRequest:
+def build_request(sop: Sop, view: BoardView, step: Step, change: ChangeMode | None = None) -> LLMRequest:
     assert step.action.template is not None
-    ctx = template_context(view, step)
+    ctx = template_context(view, step, change)
     cls = sop.kind(step.action.publishes)
+    template = change.template(step.action.template, sop.template_names()) if change else step.action.template
     messages = [
         ChatMessage(role="system", content=render(sop.env, "system.j2", ctx)),
-        ChatMessage(role="user", content=render(sop.env, step.action.template, ctx)),
+        ChatMessage(role="user", content=render(sop.env, template, ctx)),
     ]
     if step.feedback:
         if step.previous is not None:
@@ -205,6 +219,8 @@ class StepContext:
     on_retry: Callable[[Retry], None] | None = None
     #: step key -> a file holding its answer (`softco resume --answer`): used instead of asking the model
     answers: dict[str, Path] = field(default_factory=dict)
+    #: `softco change`: the run works on an existing repo (softco/change/mode.py)
+    change: ChangeMode | None = None
 
 
 def attempt_status(a: Attempt) -> str:
@@ -261,12 +277,13 @@ def _recorder(ctx: StepContext, step: Step) -> Callable[[Attempt], None]:
 
 
 async def run_llm_step(ctx: StepContext, step: Step) -> list[Artifact]:
-    request = build_request(ctx.sop, ctx.view, step)
+    request = build_request(ctx.sop, ctx.view, step, ctx.change)
     refs = ctx.view.refs()
     kind = step.action.publishes
 
     def parse(text: str) -> Artifact:
-        return ctx.sop.kind(kind).model_validate_json(text, context=refs)
+        artifact = ctx.sop.kind(kind).model_validate_json(text, context=refs)
+        return ctx.change.adapt(artifact, ctx.view) if ctx.change is not None else artifact
 
     answer_file = ctx.answers.get(step.key)
     if answer_file is not None:  # a person's answer, validated like a model's but never re-asked
@@ -311,14 +328,16 @@ def tool_artifacts(ctx: StepContext, step: Step) -> list[Artifact]:
     if step.action.tool == "run_tests":
         round_no = int(step.subject.removeprefix("round-"))
         deps = list(design["dependencies"]) if design else []
-        artifacts = [qa_tools.run_tests(qa_tools.TestRun(ctx.project_dir, tests, round_no, deps, ctx.limits))]
+        run = qa_tools.TestRun(ctx.project_dir, tests, round_no, deps, ctx.limits)
+        artifacts = [ctx.change.run_tests(run) if ctx.change is not None else qa_tools.run_tests(run)]
     elif step.action.tool in ("triage", "collect_disputes"):
         report = TestReport.model_validate(step.trigger.payload)
         if report.round > ctx.max_fix_rounds:
             artifacts = []
         else:
             paths = {f["path"] for f in design["files"]} if design else set()
-            bugs, disputes = qa_tools.triage(report, tests, paths, board_disputes(ctx.sop, view))
+            owners = ctx.change.owners(paths) if ctx.change is not None else None
+            bugs, disputes = qa_tools.triage(report, tests, paths, board_disputes(ctx.sop, view), owners)
             artifacts = list(bugs if step.action.tool == "triage" else disputes)
     else:  # pragma: no cover - the SOP model admits no other tool
         raise ValueError(f"unknown tool {step.action.tool}")

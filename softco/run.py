@@ -667,6 +667,8 @@ def _continue(
             board.start_run(
                 run_id, last.requirement, sop.sop_hash, llm.model, {**saved, **_jsonable(opts), **extra}, branch=branch
             )
+        from softco.change.run import change_of, print_change_summary
+
         settings = Settings(
             max_fix_rounds=opts.max_fix_rounds,
             concurrency=pick_concurrency(opts)[0],
@@ -675,6 +677,7 @@ def _continue(
             lineage=lineage,
             revise=changes,
             answers=answers,
+            change=change_of(saved),
         )
         progress = Progress(console, limits)
         company = Company(sop, llm, board, ws, run_id, settings, on_event=progress.on_event)
@@ -689,6 +692,8 @@ def _continue(
             warning = f" --answer {key} was not used: no step of that key ran"
             console.print(Text.assemble(("warning:", "yellow"), safe_line(warning, limit=400)))
         print_summary(console, project, outcome, run_stats(board, run_id), run_stats(board))
+        if settings.change is not None:
+            print_change_summary(console, settings.change, outcome)
         return outcome.exit_code
     finally:
         board.close()

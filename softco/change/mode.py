@@ -1,0 +1,267 @@
+"""What changes in the company when it works on an existing repo (``Settings.change``).
+
+- prompts: the SOP's ``change_<template>`` replaces an action's template when the SOP has one, and every
+  template gets ``change``, ``repo_map(budget)`` and ``existing_file(path)`` (:meth:`ChangeMode.variables`);
+- answers: a code answer for a file the repo has is SEARCH/REPLACE blocks, applied all-or-nothing to the
+  current version (a block that does not apply is re-asked with the nearest lines); a test file may not
+  replace one of the repo's; a design may not name a file softco cannot edit (:meth:`ChangeMode.adapt`);
+- files: docs go under ``docs/softco/<slug>/``; pyproject.toml and README.md are not written;
+- tests: the repo's own tests run next to QA's, with its dependencies; one that passed on the base
+  commit and fails now is a regression, routed to the changed file it imports; one that failed before
+  the change too is not counted (:meth:`ChangeMode.run_tests`).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from dataclasses import asdict, dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from softco import qa_tools
+from softco.artifacts import _AST_LOCK, MAX_FILE_CHARS, Artifact, Code, Design, TestReport, TestResult, Tests
+from softco.change.edits import EditError, apply_edit, has_blocks
+from softco.change.repo import read_text, test_files, why_unreadable
+from softco.change.repo_map import DEFAULT_MAP_BUDGET, RepoMap, build_map
+
+if TYPE_CHECKING:
+    from softco.roles import BoardView, Step
+
+BASELINE_FILE = "baseline.json"
+REGRESSION = "REGRESSION: this test of the repo passed before the change and fails after it."
+BEFORE_TOO = "not counted: this test of the repo failed before the change too."
+
+
+@dataclass
+class ChangeMode:
+    """A change run: where it works and what it started from (saved with the run, so a resume has it)."""
+
+    repo: str
+    worktree: str
+    base_branch: str
+    base_sha: str
+    branch: str
+    slug: str
+    #: tracked files at the base commit
+    files: list[str] = field(default_factory=list)
+    dependencies: list[str] = field(default_factory=list)
+    skipped_dependencies: list[str] = field(default_factory=list)
+    src_layout: bool = False
+
+    def saved(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_saved(cls, data: dict[str, Any]) -> ChangeMode:
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+    @property
+    def root(self) -> Path:
+        return Path(self.worktree)
+
+    @property
+    def docs_dir(self) -> str:
+        return f"docs/softco/{self.slug}/"
+
+    @cached_property
+    def base_files(self) -> frozenset[str]:
+        return frozenset(self.files)
+
+    @cached_property
+    def existing_tests(self) -> list[str]:
+        return test_files(self.files)
+
+    @cached_property
+    def map(self) -> RepoMap:
+        return build_map(self.root, self.files)
+
+    # files ------------------------------------------------------------------------------------
+    def repo_files(self, files: dict[str, str]) -> dict[str, str]:
+        """An artifact's files in the user's repo: its docs under docs/softco/<slug>/."""
+        return {(self.docs_dir + p.removeprefix("docs/") if p.startswith("docs/") else p): c for p, c in files.items()}
+
+    def current(self, view: BoardView, path: str) -> str | None:
+        """The file as the change has it now: its latest code on the board, else the repo's (None: new)."""
+        if path in view.code:
+            return str(view.code[path]["content"])
+        if path in self.base_files:
+            return read_text(self.root, path)
+        return None
+
+    # prompts ----------------------------------------------------------------------------------
+    def variables(self, view: BoardView, step: Step) -> dict[str, Any]:
+        design = view.payload("design")
+        paths = [f["path"] for f in design["files"]] if design else []
+        modified = [p for p in paths if p in self.base_files]
+        prd = view.payload("prd")
+        query = " ".join(
+            [
+                view.requirement(),
+                *(f"{r['title']} {r['description']}" for r in (prd or {}).get("requirements", [])),
+                *(f"{f['path']} {f['purpose']}" for f in (design or {}).get("files", [])),
+            ]
+        )
+        focus = [*modified, *([step.item["path"]] if step.item and "path" in step.item else [])]
+
+        def repo_map(budget: int = DEFAULT_MAP_BUDGET) -> str:
+            return self.map.render(query, focus, budget)
+
+        def existing_file(path: str) -> str | None:
+            return self.current(view, path)
+
+        info = {
+            "branch": self.branch,
+            "base_branch": self.base_branch,
+            "base": self.base_sha[:12],
+            "docs_dir": self.docs_dir,
+            "existing_tests": self.existing_tests,
+            "modified": modified,
+            "added": [p for p in paths if p not in self.base_files],
+            "existing": sorted(self.base_files),
+        }
+        return {"change": info, "repo_map": repo_map, "existing_file": existing_file}
+
+    def template(self, name: str, available: set[str]) -> str:
+        """The template an action renders in a change run: ``change_<name>`` when the SOP has it."""
+        return f"change_{name}" if f"change_{name}" in available else name
+
+    # answers ----------------------------------------------------------------------------------
+    def adapt(self, artifact: Artifact, view: BoardView) -> Artifact:
+        """An answer checked against the repo and, for an edit, applied; ValueError re-asks it."""
+        if isinstance(artifact, Design):
+            for f in artifact.files:
+                if f.path in self.base_files and read_text(self.root, f.path) is None:
+                    raise ValueError(f"{f.path} cannot be modified: {why_unreadable(self.root, f.path)}")
+            return artifact
+        if isinstance(artifact, Tests):
+            if artifact.path in self.base_files:
+                raise ValueError(
+                    f"{artifact.path} is one of the repo's own test files, which keep running as they are; name "
+                    "your new test file differently (e.g. tests/test_<feature>.py)"
+                )
+            return artifact
+        if isinstance(artifact, Code):
+            return self._edited(artifact, view)
+        return artifact
+
+    def _edited(self, code: Code, view: BoardView) -> Code:
+        now = self.current(view, code.path)
+        if code.path not in self.base_files:
+            if has_blocks(code.content) and code.path not in view.code:
+                raise ValueError(f"{code.path} is a new file: write it whole in content, not as SEARCH/REPLACE blocks")
+            return code
+        if now is None:
+            raise ValueError(f"{code.path} cannot be modified: {why_unreadable(self.root, code.path)}")
+        try:
+            new = apply_edit(now, code.content, code.path)
+        except EditError as exc:
+            raise ValueError(str(exc)) from None
+        if len(new) > MAX_FILE_CHARS:
+            raise ValueError(f"{code.path} would be {len(new):,} characters after the edit, over {MAX_FILE_CHARS:,}")
+        if code.path.endswith(".py"):
+            try:
+                with _AST_LOCK:
+                    ast.parse(new)
+            except (SyntaxError, ValueError) as exc:
+                line = getattr(exc, "lineno", "?")
+                raise ValueError(
+                    f"{code.path} is not valid Python after the edit (line {line}: {getattr(exc, 'msg', exc)}); "
+                    "nothing was applied: give blocks whose result is valid Python"
+                ) from None
+        return code.model_copy(update={"content": new})
+
+    # tests ------------------------------------------------------------------------------------
+    def test_run(self, run: qa_tools.TestRun) -> qa_tools.TestRun:
+        """QA's run with the repo's own tests, dependencies and layout added."""
+        run.extra = [t for t in self.existing_tests if t not in run.tests]
+        run.dependencies = sorted({*run.dependencies, *self.dependencies})
+        run.options = ["-o", "pythonpath=src"] if self.src_layout else []
+        return run
+
+    def baseline_path(self) -> Path:
+        return self.root / ".softco" / BASELINE_FILE
+
+    def record_baseline(self, run: qa_tools.TestRun) -> dict[str, str]:
+        """Run the repo's own tests on the base commit (the worktree before any change) and keep the outcomes."""
+        outcomes: dict[str, str] = {}
+        if self.existing_tests:
+            report = qa_tools.run_tests(self.test_run(run))
+            outcomes = {r.nodeid: r.outcome for r in report.results}
+        self.baseline_path().write_text(json.dumps({"base": self.base_sha, "outcomes": outcomes}))
+        return outcomes
+
+    def baseline(self) -> dict[str, str] | None:
+        try:
+            data = json.loads(self.baseline_path().read_text())
+        except (OSError, ValueError):
+            return None
+        if not isinstance(data, dict) or data.get("base") != self.base_sha or not isinstance(data.get("outcomes"), dict):
+            return None
+        return {str(k): str(v) for k, v in data["outcomes"].items()}
+
+    def run_tests(self, run: qa_tools.TestRun) -> TestReport:
+        return self.judge(qa_tools.run_tests(self.test_run(run)))
+
+    def judge(self, report: TestReport) -> TestReport:
+        """Mark the repo's own tests that passed before and fail now as regressions; leave out of the count
+        those that failed before the change too."""
+        before = self.baseline()
+        existing = set(self.existing_tests)
+        results: list[TestResult] = []
+        regressions: list[str] = []
+        uncounted = 0
+        for r in report.results:
+            if r.file in existing and r.outcome in ("failed", "error") and before is not None:
+                was = before.get(r.nodeid) or before.get(f"{r.file}::collection")
+                if was == "passed":
+                    regressions.append(r.nodeid)
+                    r = r.model_copy(update={"message": f"{REGRESSION}\n{r.message}"})
+                elif was in ("failed", "error"):
+                    uncounted += 1
+                    r = r.model_copy(update={"outcome": "skipped", "message": f"{BEFORE_TOO}\n{r.message}"})
+            results.append(r)
+        count = {o: sum(x.outcome == o for x in results) for o in ("passed", "failed", "error", "skipped")}
+        exit_code = report.exit_code
+        output = report.output
+        if uncounted and report.exit_code == 1 and not (count["failed"] or count["error"]):
+            exit_code = 0
+            output = f"(pytest exited 1 for {uncounted} test(s) of the repo that failed before the change too)\n{output}"
+        return report.model_copy(
+            update={
+                "results": results,
+                "passed": count["passed"],
+                "failed": count["failed"],
+                "errors": count["error"],
+                "skipped": count["skipped"],
+                "exit_code": exit_code,
+                "output": output,
+                "regressions": regressions,
+            }
+        )
+
+    def owners(self, design_paths: set[str]) -> dict[str, str]:
+        """Each of the repo's test files -> the changed file a failure of it goes to: the changed file it
+        imports (directly, else through the project's other files), else the first modified file."""
+        modified = sorted(p for p in design_paths if p in self.base_files) or sorted(design_paths)
+        graph = self.map.graph()
+        out: dict[str, str] = {}
+        for t in self.existing_tests:
+            seen: set[str] = set()
+            frontier = [t]
+            owner = None
+            while frontier and owner is None:
+                nxt: list[str] = []
+                for p in frontier:
+                    for d in sorted(graph.get(p, set())):
+                        if d in design_paths:
+                            owner = owner or d
+                        if d not in seen:
+                            seen.add(d)
+                            nxt.append(d)
+                frontier = nxt
+            if owner is not None or modified:
+                out[t] = owner or modified[0]
+        return out

@@ -1,0 +1,229 @@
+"""A map of an existing Python project, read with ``ast``, trimmed to a token budget.
+
+For every Python file: its first docstring line, its classes and functions with their signatures and
+the first line of their docstrings, and which of the project's modules it imports. A prompt gets the
+files most relevant to what is asked (words of the requirement and design that name the file, its
+symbols or its docstrings; the files the step edits and their neighbours in the import graph) until the
+budget is spent, so the prompt stays the same size however large the repo is. Code is never run: it is
+parsed. A file that is too large, binary or not valid Python is listed by name only.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from softco.change.repo import MAX_READ_BYTES, read_text
+
+#: At most this many Python files are parsed; the rest are counted and said to be left out.
+MAX_MAP_FILES = 5_000
+#: The default budget of a map in a prompt, in tokens (estimated at 4 characters a token).
+DEFAULT_MAP_BUDGET = 1_500
+CHARS_PER_TOKEN = 4
+MAX_LINE = 160
+MAX_SYMBOLS = 40
+_WORD = re.compile(r"[A-Za-z][a-z]+|[A-Z]+(?![a-z])|[0-9]+")
+_STOP = frozenset(
+    "the and for with that this from into are was not but all any can each has have its new use add get set "
+    "def self none true false return returns class file files test tests py init main".split()
+)
+
+
+def words(text: str) -> set[str]:
+    """Lower-case words of identifiers and prose: ``parse_CSVFile`` -> parse, csv, file."""
+    return {w.lower() for w in _WORD.findall(text) if len(w) > 2 and w.lower() not in _STOP}
+
+
+def _short(text: str, limit: int = MAX_LINE) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _doc_line(node: ast.AST) -> str:
+    if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+        doc = ast.get_docstring(node, clean=True)
+        if doc:
+            return _short(doc.strip().splitlines()[0], 100)
+    return ""
+
+
+def _signature(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
+    args = ast.unparse(fn.args)
+    ret = f" -> {ast.unparse(fn.returns)}" if fn.returns is not None else ""
+    prefix = "async def" if isinstance(fn, ast.AsyncFunctionDef) else "def"
+    return f"{prefix} {fn.name}({args}){ret}"
+
+
+def module_name(path: str) -> str:
+    """The import name of a repo path: src/pkg/a.py -> pkg.a, pkg/__init__.py -> pkg."""
+    mod = path[:-3] if path.endswith(".py") else path
+    if mod.startswith("src/"):
+        mod = mod[4:]
+    if mod.endswith("/__init__"):
+        mod = mod[: -len("/__init__")]
+    return mod.replace("/", ".")
+
+
+@dataclass
+class FileEntry:
+    path: str
+    doc: str = ""
+    #: the file's outline, one line per class, function or method
+    symbols: list[str] = field(default_factory=list)
+    #: modules named by its import statements (resolved to dotted names)
+    imported: set[str] = field(default_factory=set)
+    #: why the file is listed by name only (too large, binary, a syntax error), or ""
+    problem: str = ""
+    words: set[str] = field(default_factory=set)
+
+
+def _outline(tree: ast.Module) -> list[str]:
+    lines: list[str] = []
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and not node.name.startswith("_"):
+            doc = _doc_line(node)
+            lines.append(_short(_signature(node) + (f": {doc}" if doc else "")))
+        elif isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
+            bases = ", ".join(ast.unparse(b) for b in node.bases)
+            doc = _doc_line(node)
+            lines.append(_short(f"class {node.name}" + (f"({bases})" if bases else "") + (f": {doc}" if doc else "")))
+            for sub in node.body:
+                if isinstance(sub, ast.FunctionDef | ast.AsyncFunctionDef) and (
+                    not sub.name.startswith("_") or sub.name == "__init__"
+                ):
+                    sdoc = _doc_line(sub)
+                    lines.append("  " + _short(_signature(sub) + (f": {sdoc}" if sdoc else "")))
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            name = node.targets[0].id
+            if name.isupper():
+                lines.append(_short(f"{name} = {ast.unparse(node.value)}", 100))
+        if len(lines) >= MAX_SYMBOLS:
+            lines.append("  ...")
+            break
+    return lines
+
+
+def _imports(tree: ast.Module, module: str, is_package: bool) -> set[str]:
+    out: set[str] = set()
+    package = module if is_package else module.rpartition(".")[0]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".") if package else []
+                parts = parts[: len(parts) - (node.level - 1)] if node.level > 1 else parts
+                base = ".".join([*parts, base] if base else parts)
+            if base:
+                out.add(base)
+                out.update(f"{base}.{a.name}" for a in node.names)
+    return out
+
+
+def read_entry(root: Path, path: str) -> FileEntry:
+    text = read_text(root, path)
+    entry = FileEntry(path=path)
+    if text is None:
+        entry.problem = f"not read: larger than {MAX_READ_BYTES:,} bytes, binary or not UTF-8"
+    else:
+        try:
+            tree = ast.parse(text)
+        except (SyntaxError, ValueError) as exc:
+            entry.problem = f"not parsed: {type(exc).__name__} on line {getattr(exc, 'lineno', '?')}"
+        else:
+            entry.doc = _doc_line(tree)
+            entry.symbols = _outline(tree)
+            entry.imported = _imports(tree, module_name(path), path.endswith("__init__.py"))
+    entry.words = words(path) | words(entry.doc) | words(" ".join(entry.symbols))
+    return entry
+
+
+@dataclass
+class RepoMap:
+    files: dict[str, FileEntry]
+    #: Python files left out because there were more than MAX_MAP_FILES
+    not_read: int = 0
+    _graph: dict[str, set[str]] | None = None
+
+    def graph(self) -> dict[str, set[str]]:
+        """path -> the project's files it imports."""
+        if self._graph is None:
+            by_module = {module_name(p): p for p in self.files}
+            graph: dict[str, set[str]] = {}
+            for p, entry in self.files.items():
+                graph[p] = {by_module[m] for m in entry.imported if m in by_module and by_module[m] != p}
+            self._graph = graph
+        return self._graph
+
+    def importers(self, path: str) -> set[str]:
+        return {p for p, deps in self.graph().items() if path in deps}
+
+    def rank(self, query: str, focus: Iterable[str] = ()) -> list[str]:
+        """Files, most relevant first: the focus files, then by shared rare words with ``query``, the
+        focus files' import neighbours and how many files import them."""
+        focus = [f for f in focus if f in self.files]
+        n = max(1, len(self.files))
+        df: dict[str, int] = {}
+        for e in self.files.values():
+            for w in e.words:
+                df[w] = df.get(w, 0) + 1
+        wanted = words(query)
+        graph = self.graph()
+        indegree: dict[str, int] = {}
+        for deps in graph.values():
+            for d in deps:
+                indegree[d] = indegree.get(d, 0) + 1
+        near = {d for f in focus for d in graph.get(f, set())} | {p for f in focus for p in self.importers(f)}
+
+        def score(p: str) -> float:
+            e = self.files[p]
+            s = sum(math.log(1 + n / df[w]) for w in e.words & wanted)
+            s += 3.0 if p in near else 0.0
+            s += 0.5 * math.log(1 + indegree.get(p, 0))
+            return s
+
+        rest = sorted((p for p in self.files if p not in focus), key=lambda p: (-score(p), p))
+        return [*focus, *rest]
+
+    def render(self, query: str, focus: Iterable[str] = (), budget: int = DEFAULT_MAP_BUDGET) -> str:
+        """The map for a prompt: the most relevant files first, within ``budget`` tokens (estimated)."""
+        limit = max(0, budget) * CHARS_PER_TOKEN
+        order = self.rank(query, focus)
+        graph = self.graph()
+        head = f"{len(self.files)} Python files"
+        if self.not_read:
+            head += f" ({self.not_read} more not read: the map reads at most {MAX_MAP_FILES})"
+        out: list[str] = []
+        used = len(head) + 60
+        shown = 0
+        for p in order:
+            e = self.files[p]
+            lines = [f"{p}" + (f": {e.doc}" if e.doc else "") + (f" ({e.problem})" if e.problem else "")]
+            lines += [f"  {s}" for s in e.symbols]
+            deps = sorted(graph.get(p, set()))
+            if deps:
+                lines.append("  imports: " + _short(", ".join(deps), 200))
+            block = "\n".join(lines)
+            if used + len(block) + 1 > limit:
+                brief = lines[0]
+                if used + len(brief) + 1 > limit:
+                    break
+                block = brief + " (outline left out: budget)"
+            out.append(block)
+            used += len(block) + 1
+            shown += 1
+        left = len(order) - shown
+        tail = f"; {left} less relevant file(s) not shown" if left else ""
+        return f"{head}, most relevant first{tail}:\n" + "\n".join(out)
+
+
+def build_map(root: Path, files: Iterable[str]) -> RepoMap:
+    """Read every tracked Python file of the worktree at ``root`` (at most MAX_MAP_FILES, shallowest first)."""
+    py = sorted((f for f in files if f.endswith(".py")), key=lambda f: (f.count("/"), f))
+    taken = py[:MAX_MAP_FILES]
+    return RepoMap(files={p: read_entry(root, p) for p in taken}, not_read=len(py) - len(taken))
