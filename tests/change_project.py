@@ -25,7 +25,7 @@ def mean(values: list[float]) -> float:
         raise ValueError("no values")
     return total(values) / len(values)
 ''',
-    "tests/test_stats.py": '''import pytest
+    "tests/test_stats.py": """import pytest
 
 from statlib.stats import mean, total
 
@@ -41,7 +41,7 @@ def test_mean():
 def test_mean_of_nothing():
     with pytest.raises(ValueError):
         mean([])
-''',
+""",
     "README.md": "# statlib\n",
 }
 
@@ -99,7 +99,11 @@ PRD: dict[str, Any] = {
             "title": "Median",
             "description": "median(values) returns the middle value; the mean of the two middle ones for an even count",
             "priority": "P0",
-            "acceptance_criteria": ["median([3, 1, 2]) == 2", "median([1, 2, 3, 4]) == 2.5", "median([]) raises ValueError"],
+            "acceptance_criteria": [
+                "median([3, 1, 2]) == 2",
+                "median([1, 2, 3, 4]) == 2.5",
+                "median([]) raises ValueError",
+            ],
         }
     ],
     "competitive_analysis": [],
@@ -116,7 +120,9 @@ DESIGN: dict[str, Any] = {
             "path": "statlib/stats.py",
             "purpose": "Add sorted_values; mean and total keep working.",
             "req_ids": ["REQ-1"],
-            "interfaces": ["def sorted_values(values: list[float]) -> list[float]: The values, sorted; ValueError if none."],
+            "interfaces": [
+                "def sorted_values(values: list[float]) -> list[float]: The values, sorted; ValueError if none."
+            ],
             "depends_on": [],
         },
         {
@@ -146,31 +152,37 @@ def mean(values: list[float]) -> float:
 '''
 
 #: adds sorted_values, and breaks mean (the existing test_mean then fails: a regression)
-BREAKING_EDIT = SORTED_EDIT + '''<<<<<<< SEARCH
+BREAKING_EDIT = (
+    SORTED_EDIT
+    + """<<<<<<< SEARCH
     return total(values) / len(values)
 =======
     return total(values) / (len(values) + 1)
 >>>>>>> REPLACE
-'''
+"""
+)
 
-FIX_EDIT = '''<<<<<<< SEARCH
+FIX_EDIT = """<<<<<<< SEARCH
     return total(values) / (len(values) + 1)
 =======
     return total(values) / len(values)
 >>>>>>> REPLACE
-'''
+"""
 
 #: a first block that does not match (the file says `values`, not `numbers`) and a good second one
-MISMATCHED_EDIT = '''<<<<<<< SEARCH
+MISMATCHED_EDIT = (
+    '''<<<<<<< SEARCH
 def total(numbers: list[float]) -> float:
     """The sum of the numbers."""
 =======
 def total(values: list[float]) -> float:
     """The sum of all the values."""
 >>>>>>> REPLACE
-''' + SORTED_EDIT
+'''
+    + SORTED_EDIT
+)
 
-MEDIAN = '''from statlib.stats import sorted_values
+MEDIAN = """from statlib.stats import sorted_values
 
 
 def median(values: list[float]) -> float:
@@ -179,9 +191,9 @@ def median(values: list[float]) -> float:
     if len(ordered) % 2:
         return ordered[mid]
     return (ordered[mid - 1] + ordered[mid]) / 2
-'''
+"""
 
-TESTS = '''import pytest
+TESTS = """import pytest
 
 from statlib.median import median
 
@@ -197,7 +209,7 @@ def test_median_even():
 def test_median_of_nothing():
     with pytest.raises(ValueError):
         median([])
-'''
+"""
 
 
 def code(path: str, content: str, notes: str = "") -> dict[str, Any]:

@@ -9,9 +9,18 @@ import json
 from pathlib import Path
 
 import git
-from change_project import BREAKING_EDIT, FIX_EDIT, MISMATCHED_EDIT, REQUIREMENT, SORTED_EDIT, answers, code
+from change_project import (
+    BREAKING_EDIT,
+    FIX_EDIT,
+    MISMATCHED_EDIT,
+    REQUIREMENT,
+    SORTED_EDIT,
+    answers,
+    code,
+    make_repo,
+    snapshot,
+)
 from change_project import git as run_git
-from change_project import make_repo, snapshot
 from typer.testing import CliRunner
 
 from softco.cli import app

@@ -11,9 +11,7 @@ FLAG = ""
 
 
 def change(
-    repo: Annotated[
-        Path, typer.Argument(help="The git repository of a Python project to change.", metavar="REPO")
-    ],
+    repo: Annotated[Path, typer.Argument(help="The git repository of a Python project to change.", metavar="REPO")],
     requirement: Annotated[
         str | None, typer.Argument(help="The change, in one line.", metavar="REQUIREMENT", show_default=False)
     ] = None,

@@ -77,7 +77,9 @@ def parse_blocks(content: str) -> list[Block]:
         i += 1
         while i < len(lines) and lines[i].rstrip("\r\n") != REPLACE:
             if lines[i].rstrip("\r\n") in (SEARCH, DIVIDER):
-                raise EditError(f"the block that starts on line {start + 1} has no {REPLACE} line before the next marker")
+                raise EditError(
+                    f"the block that starts on line {start + 1} has no {REPLACE} line before the next marker"
+                )
             replace.append(lines[i])
             i += 1
         if i >= len(lines):

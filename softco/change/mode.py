@@ -198,7 +198,11 @@ class ChangeMode:
             data = json.loads(self.baseline_path().read_text())
         except (OSError, ValueError):
             return None
-        if not isinstance(data, dict) or data.get("base") != self.base_sha or not isinstance(data.get("outcomes"), dict):
+        if (
+            not isinstance(data, dict)
+            or data.get("base") != self.base_sha
+            or not isinstance(data.get("outcomes"), dict)
+        ):
             return None
         return {str(k): str(v) for k, v in data["outcomes"].items()}
 
@@ -228,7 +232,9 @@ class ChangeMode:
         output = report.output
         if uncounted and report.exit_code == 1 and not (count["failed"] or count["error"]):
             exit_code = 0
-            output = f"(pytest exited 1 for {uncounted} test(s) of the repo that failed before the change too)\n{output}"
+            output = (
+                f"(pytest exited 1 for {uncounted} test(s) of the repo that failed before the change too)\n{output}"
+            )
         return report.model_copy(
             update={
                 "results": results,

@@ -16,7 +16,6 @@ from softco.budget import Budget
 from softco.change.mode import ChangeMode
 from softco.change.repo import (
     BaseRepo,
-    ChangeError,
     add_worktree,
     branch_head,
     detect_dependencies,
@@ -196,8 +195,9 @@ def print_change_summary(console: Console, mode: ChangeMode, outcome: Outcome) -
     if now is not None and now != mode.base_sha:
         console.print(
             safe_line(
-                f"note: {mode.base_branch} moved during the run ({mode.base_sha[:8]} -> {now[:8]}); the change is based "
-                f"on {mode.base_sha[:8]}: rebase it with `git rebase {mode.base_branch} {mode.branch}` before merging",
+                f"note: {mode.base_branch} moved during the run ({mode.base_sha[:8]} -> {now[:8]}); the change is "
+                f"based on {mode.base_sha[:8]}: rebase it with `git rebase {mode.base_branch} {mode.branch}` "
+                "before merging",
                 limit=600,
             )
         )
