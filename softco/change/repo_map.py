@@ -11,9 +11,10 @@ parsed. A file that is too large, binary or not valid Python is listed by name o
 from __future__ import annotations
 
 import ast
+import gc
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -107,10 +108,22 @@ def _outline(tree: ast.Module) -> list[str]:
     return lines
 
 
+def _statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
+    """Every statement, nested ones too, without walking expressions (the import statements are among them)."""
+    stack = list(reversed(body))
+    while stack:
+        node = stack.pop()
+        yield node
+        for name in ("body", "orelse", "finalbody", "handlers"):
+            more = getattr(node, name, None)
+            if isinstance(more, list):
+                stack.extend(reversed(more))
+
+
 def _imports(tree: ast.Module, module: str, is_package: bool) -> set[str]:
     out: set[str] = set()
     package = module if is_package else module.rpartition(".")[0]
-    for node in ast.walk(tree):
+    for node in _statements(tree.body):
         if isinstance(node, ast.Import):
             out.update(a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -165,7 +178,11 @@ class RepoMap:
 
     def rank(self, query: str, focus: Iterable[str] = ()) -> list[str]:
         """Files, most relevant first: the focus files, then by shared rare words with ``query``, the
-        focus files' import neighbours and how many files import them."""
+        focus files' import neighbours and directories, and how many files import them."""
+        return [p for p, _ in self.scored(query, focus)]
+
+    def scored(self, query: str, focus: Iterable[str] = ()) -> list[tuple[str, float]]:
+        """(file, relevance) most relevant first; the focus files first, with an infinite relevance."""
         focus = [f for f in focus if f in self.files]
         n = max(1, len(self.files))
         df: dict[str, int] = {}
@@ -179,21 +196,26 @@ class RepoMap:
             for d in deps:
                 indegree[d] = indegree.get(d, 0) + 1
         near = {d for f in focus for d in graph.get(f, set())} | {p for f in focus for p in self.importers(f)}
+        dirs = {f.rpartition("/")[0] for f in focus}
 
         def score(p: str) -> float:
             e = self.files[p]
             s = sum(math.log(1 + n / df[w]) for w in e.words & wanted)
+            if s == 0 and p not in near and p.rpartition("/")[0] not in dirs:
+                return 0.0  # nothing links it to the request: listed by name only, if at all
             s += 3.0 if p in near else 0.0
+            s += 1.5 if p.rpartition("/")[0] in dirs else 0.0
             s += 0.5 * math.log(1 + indegree.get(p, 0))
             return s
 
-        rest = sorted((p for p in self.files if p not in focus), key=lambda p: (-score(p), p))
-        return [*focus, *rest]
+        scores = {p: score(p) for p in self.files if p not in focus}
+        rest = sorted(scores, key=lambda p: (-scores[p], p))
+        return [*((f, math.inf) for f in focus), *((p, scores[p]) for p in rest)]
 
     def render(self, query: str, focus: Iterable[str] = (), budget: int = DEFAULT_MAP_BUDGET) -> str:
         """The map for a prompt: the most relevant files first, within ``budget`` tokens (estimated)."""
         limit = max(0, budget) * CHARS_PER_TOKEN
-        order = self.rank(query, focus)
+        order = self.scored(query, focus)
         graph = self.graph()
         head = f"{len(self.files)} Python files"
         if self.not_read:
@@ -201,9 +223,16 @@ class RepoMap:
         out: list[str] = []
         used = len(head) + 60
         shown = 0
-        for p in order:
+        for p, relevance in order:
             e = self.files[p]
             lines = [f"{p}" + (f": {e.doc}" if e.doc else "") + (f" ({e.problem})" if e.problem else "")]
+            if relevance <= 0:  # unrelated to the request: its name and docstring line only
+                if used + len(lines[0]) + 1 > limit:
+                    break
+                out.append(lines[0])
+                used += len(lines[0]) + 1
+                shown += 1
+                continue
             lines += [f"  {s}" for s in e.symbols]
             deps = sorted(graph.get(p, set()))
             if deps:
@@ -226,4 +255,11 @@ def build_map(root: Path, files: Iterable[str]) -> RepoMap:
     """Read every tracked Python file of the worktree at ``root`` (at most MAX_MAP_FILES, shallowest first)."""
     py = sorted((f for f in files if f.endswith(".py")), key=lambda f: (f.count("/"), f))
     taken = py[:MAX_MAP_FILES]
-    return RepoMap(files={p: read_entry(root, p) for p in taken}, not_read=len(py) - len(taken))
+    enabled = gc.isenabled()
+    gc.disable()  # parsing makes many objects and no garbage cycles: collecting while it runs is wasted time
+    try:
+        entries = {p: read_entry(root, p) for p in taken}
+    finally:
+        if enabled:
+            gc.enable()
+    return RepoMap(files=entries, not_read=len(py) - len(taken))
