@@ -109,3 +109,44 @@ def test_a_broken_existing_test_is_a_regression_on_the_file_that_broke_it_and_is
     final = json.loads((docs / "test_report.json").read_text())
     assert final["round"] == 2 and final["regressions"] == [] and final["failed"] == 0
     assert "return total(values) / len(values)" in (wt / "statlib/stats.py").read_text()
+
+
+def test_a_stopped_change_resumes_and_says_when_its_base_branch_moved(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path)
+    script = answers([SORTED_EDIT])
+    prd = script["product_manager/write_prd/project"]
+
+    def prd_while_main_moves(_request: object) -> object:  # the user commits on main while the run works
+        run_git(repo, "commit", "-q", "--allow-empty", "-m", "meanwhile on main")
+        return prd
+
+    first = {**script, "product_manager/write_prd/project": prd_while_main_moves}
+    del first["engineer/write_code/statlib/stats.py"]  # the endpoint fails there: the run stops
+    before = snapshot(repo)
+    env = {"COLUMNS": "200", "OPENAI_API_KEY": ""}
+    with FakeOpenAIServer(first) as srv:
+        res = CliRunner().invoke(
+            app,
+            ["change", str(repo), REQUIREMENT, "--model", "fake-model", "--concurrency", "1"],
+            env={**env, "OPENAI_BASE_URL": srv.base_url},
+        )
+    assert res.exit_code != 0
+    wt = _worktree(repo, "softco/add-a-median-function-to-statlib")
+    assert f"softco resume {wt}" in str(res.exception)
+    moved = snapshot(repo)
+    assert moved["refs"] != before["refs"]  # main moved: the user did that, not softco
+    rest = {k: v for k, v in script.items() if k.startswith(("engineer/", "qa_engineer/"))}
+    with FakeOpenAIServer(rest) as srv:
+        res = CliRunner().invoke(app, ["resume", str(wt)], env={**env, "OPENAI_BASE_URL": srv.base_url})
+        assert not srv.errors, srv.errors
+        srv.assert_complete()
+    assert res.exit_code == 0, res.output
+    assert snapshot(repo) == moved
+    assert "regressions none: 3 test(s) of the repo pass as before" in res.output  # still a change run
+    assert "note: main moved during the run" in res.output and "git rebase main" in res.output
+    assert (wt / "docs/softco/add-a-median-function-to-statlib/test_report.md").is_file()
+    assert not (wt / "docs" / "prd.md").exists()
+    shown = CliRunner().invoke(app, ["show", str(wt), "prd"], env=env)
+    assert shown.exit_code == 0 and "Median" in shown.output
+    page = CliRunner().invoke(app, ["report", str(wt), "-o", str(tmp_path / "r.html")], env=env)
+    assert page.exit_code == 0 and (tmp_path / "r.html").is_file()
