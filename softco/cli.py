@@ -253,10 +253,18 @@ def demo(
     output: Annotated[
         Path | None, typer.Option(help="Where the demo project goes.", envvar="SOFTCO_OUTPUT", metavar="DIR")
     ] = None,
+    change: Annotated[
+        bool, typer.Option("--change", help="Replay a `softco change` run on a small bundled project.", metavar=FLAG)
+    ] = False,
 ) -> None:
     """Replay the bundled recorded session: the whole company works offline, for real."""
     _load_run()
     from softco.run import NewOptions, RunError, start_new
+
+    if change:
+        from softco.change.demo import run_demo
+
+        raise typer.Exit(run_demo(output, console))
 
     recording = demo_recording()
     if not recording.is_file():

@@ -150,3 +150,21 @@ def test_a_stopped_change_resumes_and_says_when_its_base_branch_moved(tmp_path: 
     assert shown.exit_code == 0 and "Median" in shown.output
     page = CliRunner().invoke(app, ["report", str(wt), "-o", str(tmp_path / "r.html")], env=env)
     assert page.exit_code == 0 and (tmp_path / "r.html").is_file()
+
+
+def test_demo_change_replays_a_change_run_offline(tmp_path: Path) -> None:
+    from softco.change.demo import recording
+    from softco.llm.replay import load_recording
+    from softco.sop import load_sop
+
+    header, exchanges = load_recording(recording())
+    assert "Not a live model" in header.produced_by
+    assert header.sop_hash == load_sop().sop_hash, (
+        "the default SOP changed: run python scripts/make_change_recording.py"
+    )
+    res = CliRunner().invoke(app, ["demo", "--change", "--output", str(tmp_path)], env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    assert "answer rejected (the edit of statlib/stats.py was not applied" in res.output
+    assert "published bug_report: statlib/stats.py: 1 failing test(s) in round 1" in res.output
+    assert "regressions none: 3 test(s) of the repo pass as before" in res.output
+    assert "warning" not in res.output.lower()  # every prompt matched its recording
