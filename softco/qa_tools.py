@@ -36,6 +36,8 @@ class TestRun:
     #: more test files to run (a change run: the repo's own tests) and pytest options before the files
     extra: list[str] = field(default_factory=list)
     options: list[str] = field(default_factory=list)
+    #: a shell script run first, in the same sandbox (a change run: the repo's .softco/setup.sh)
+    setup: str | None = None
 
 
 #: What differs between two runs of the same failing test: the sandbox's temporary HOME (pytest's
@@ -139,9 +141,12 @@ def run_tests(run: TestRun) -> TestReport:
 
 def _run_tests(run: TestRun) -> TestReport:
     python = sandbox.ensure_venv(run.project, run.dependencies)
+    # the setup script, if any, runs in the sandbox first; pytest runs only if it succeeds
+    first = ["/bin/sh", "-c", f'set -e\n{run.setup}\nexec "$@"', "setup.sh"] if run.setup is not None else []
     result = sandbox.run(
         run.project,
         [
+            *first,
             str(python),
             "-P",  # not the work copy first on sys.path: softco's plugin (on PYTHONPATH first) cannot be shadowed
             "-m",

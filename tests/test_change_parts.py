@@ -223,3 +223,28 @@ def test_a_change_refuses_to_replace_a_repo_test_or_edit_a_binary_file(tmp_path:
 def test_an_edit_outside_the_repo_or_in_git_is_refused(path: str) -> None:
     with pytest.raises(ValueError, match="is not a safe relative file path"):
         Code(path=path, content=block("a\n", "b\n"), req_ids=[])
+
+
+def test_the_repos_setup_script_runs_in_the_sandbox_before_its_tests(tmp_path: Path) -> None:
+    from softco.qa_tools import TestRun
+    from softco.sandbox import Limits
+
+    repo = tmp_path / "r"
+    (repo / ".softco").mkdir(parents=True)
+    (repo / "tests").mkdir()
+    (repo / ".softco" / "setup.sh").write_text("echo 42 > answer.txt\n")
+    (repo / "tests" / "test_answer.py").write_text(
+        "from pathlib import Path\n\n\ndef test_answer():\n    assert Path('answer.txt').read_text() == '42\\n'\n"
+    )
+    (repo / "tool.py").write_text("X = 1\n")
+    run_git(repo, "init", "-q", "-b", "main")
+    run_git(repo, "add", "-A")
+    run_git(repo, "commit", "-q", "-m", "r")
+    base = open_repo(repo)
+    mode = ChangeMode(str(repo), str(repo), "main", base.sha, "softco/x", "x", files=base.files)
+    outcomes = mode.record_baseline(TestRun(repo, {}, 1, [], Limits()))
+    assert outcomes == {"tests/test_answer.py::test_answer": "passed"}
+    assert not (repo / "answer.txt").exists()  # it ran in the sandbox's work copy, not on the host
+    (repo / ".softco" / "setup.sh").write_text("exit 3\n")
+    outcomes = mode.record_baseline(TestRun(repo, {}, 1, [], Limits()))
+    assert "passed" not in outcomes.values()  # a failing setup script stops the tests

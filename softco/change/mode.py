@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     from softco.roles import BoardView, Step
 
 BASELINE_FILE = "baseline.json"
+#: The repo's own set-up steps for its tests, run in the sandbox before them.
+SETUP_SCRIPT = ".softco/setup.sh"
+MAX_SETUP_BYTES = 20_000
 REGRESSION = "REGRESSION: this test of the repo passed before the change and fails after it."
 BEFORE_TOO = "not counted: this test of the repo failed before the change too."
 
@@ -179,7 +182,20 @@ class ChangeMode:
         run.extra = [t for t in self.existing_tests if t not in run.tests]
         run.dependencies = sorted({*run.dependencies, *self.dependencies})
         run.options = ["-o", "pythonpath=src"] if self.src_layout else []
+        run.setup = self.setup_script()
         return run
+
+    def setup_script(self) -> str | None:
+        """The repo's own ``.softco/setup.sh`` (tracked), run in the sandbox before its tests; None if it has none."""
+        if SETUP_SCRIPT not in self.base_files:
+            return None
+        target = self.root / SETUP_SCRIPT
+        try:
+            if target.is_symlink() or target.stat().st_size > MAX_SETUP_BYTES:
+                raise ValueError(f"{SETUP_SCRIPT} is a symbolic link or over {MAX_SETUP_BYTES:,} bytes")
+            return target.read_bytes().decode("utf-8")
+        except (OSError, ValueError) as exc:
+            raise qa_tools.SandboxUnavailable(f"cannot use the repo's {SETUP_SCRIPT}: {exc}") from None
 
     def baseline_path(self) -> Path:
         return self.root / ".softco" / BASELINE_FILE
