@@ -248,3 +248,22 @@ def test_the_repos_setup_script_runs_in_the_sandbox_before_its_tests(tmp_path: P
     (repo / ".softco" / "setup.sh").write_text("exit 3\n")
     outcomes = mode.record_baseline(TestRun(repo, {}, 1, [], Limits()))
     assert "passed" not in outcomes.values()  # a failing setup script stops the tests
+
+
+def test_a_lost_baseline_is_measured_again_on_a_copy_of_the_base_commit(tmp_path: Path) -> None:
+    from softco.qa_tools import TestRun
+    from softco.sandbox import Limits
+
+    repo = tmp_path / "r"
+    (repo / "tests").mkdir(parents=True)
+    (repo / "tool.py").write_text("def f():\n    return 1\n")
+    (repo / "tests" / "test_tool.py").write_text("from tool import f\n\n\ndef test_f():\n    assert f() == 1\n")
+    run_git(repo, "init", "-q", "-b", "main")
+    run_git(repo, "add", "-A")
+    run_git(repo, "commit", "-q", "-m", "r")
+    base = open_repo(repo)
+    mode = ChangeMode(str(repo), str(repo), "main", base.sha, "softco/x", "x", files=base.files)
+    (repo / "tool.py").write_text("def f():\n    return 2\n")  # the change, made before any baseline was kept
+    report = mode.run_tests(TestRun(repo, {}, 1, [], Limits()))
+    assert report.regressions == ["tests/test_tool.py::test_f"]
+    assert mode.baseline() == {"tests/test_tool.py::test_f": "passed"}

@@ -15,10 +15,14 @@ from __future__ import annotations
 
 import ast
 import json
+import os
+import shutil
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import git
 
 from softco import qa_tools
 from softco.artifacts import _AST_LOCK, MAX_FILE_CHARS, Artifact, Code, Design, TestReport, TestResult, Tests
@@ -201,7 +205,8 @@ class ChangeMode:
         return self.root / ".softco" / BASELINE_FILE
 
     def record_baseline(self, run: qa_tools.TestRun) -> dict[str, str]:
-        """Run the repo's own tests on the base commit (the worktree before any change) and keep the outcomes."""
+        """Run the repo's own tests on the base commit (``run.project``: the worktree before any change, or a
+        copy of the base commit) and keep the outcomes."""
         outcomes: dict[str, str] = {}
         if self.existing_tests:
             report = qa_tools.run_tests(self.test_run(run))
@@ -223,7 +228,27 @@ class ChangeMode:
         return {str(k): str(v) for k, v in data["outcomes"].items()}
 
     def run_tests(self, run: qa_tools.TestRun) -> TestReport:
+        if self.baseline() is None and self.existing_tests:  # lost (a run stopped before it was kept): measure it
+            self.record_baseline(qa_tools.TestRun(self.base_copy(), {}, 1, [], run.limits))
         return self.judge(qa_tools.run_tests(self.test_run(run)))
+
+    def base_copy(self) -> Path:
+        """The base commit's files, fresh under .softco/base (the worktree has the change by now)."""
+        dest = self.root / ".softco" / "base"
+        shutil.rmtree(dest, ignore_errors=True)
+        dest.mkdir(parents=True)
+        with git.Repo(self.root) as repo:
+            for item in repo.commit(self.base_sha).tree.traverse():
+                if not isinstance(item, git.Blob):
+                    continue  # trees are made as their files are; submodules are left out
+                target = dest / str(item.path)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                data = item.data_stream.read()
+                if item.mode == git.Blob.link_mode:
+                    os.symlink(data.decode("utf-8", "surrogateescape"), target)
+                else:
+                    target.write_bytes(data)
+        return dest
 
     def judge(self, report: TestReport) -> TestReport:
         """Mark the repo's own tests that passed before and fail now as regressions; leave out of the count
