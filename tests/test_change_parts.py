@@ -201,6 +201,10 @@ def test_a_change_refuses_to_replace_a_repo_test_or_edit_a_binary_file(tmp_path:
     )
     with pytest.raises(ValueError, match="logo.png cannot be modified: it is a binary file"):
         mode.adapt(design, view)
+    for path, error in [("statlib/Stats.py", "differs only in case"), ("statlib", "is a directory of the repo")]:
+        other = design.model_copy(update={"files": [design.files[0].model_copy(update={"path": path})]})
+        with pytest.raises(ValueError, match=error):
+            mode.adapt(other, view)
     whole = Code(path="statlib/stats.py", content=FILES["statlib/stats.py"] + "\n# more\n", req_ids=[])
     with pytest.raises(ValueError, match="holds only SEARCH/REPLACE blocks"):
         mode.adapt(whole, view)

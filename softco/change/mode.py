@@ -139,9 +139,18 @@ class ChangeMode:
     def adapt(self, artifact: Artifact, view: BoardView) -> Artifact:
         """An answer checked against the repo and, for an edit, applied; ValueError re-asks it."""
         if isinstance(artifact, Design):
+            folded = {p.lower(): p for p in self.base_files}
+            dirs = {p.rsplit("/", 1)[0].lower() for p in self.base_files if "/" in p}
             for f in artifact.files:
-                if f.path in self.base_files and read_text(self.root, f.path) is None:
-                    raise ValueError(f"{f.path} cannot be modified: {why_unreadable(self.root, f.path)}")
+                if f.path in self.base_files:
+                    if read_text(self.root, f.path) is None:
+                        raise ValueError(f"{f.path} cannot be modified: {why_unreadable(self.root, f.path)}")
+                elif f.path.lower() in folded:
+                    raise ValueError(
+                        f"{f.path} differs only in case from the repo's {folded[f.path.lower()]}; use that"
+                    )
+                elif f.path.lower() in dirs:
+                    raise ValueError(f"{f.path} is a directory of the repo; name a file")
             return artifact
         if isinstance(artifact, Tests):
             if artifact.path in self.base_files:
