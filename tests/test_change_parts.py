@@ -271,3 +271,18 @@ def test_a_lost_baseline_is_measured_again_on_a_copy_of_the_base_commit(tmp_path
     report = mode.run_tests(TestRun(repo, {}, 1, [], Limits()))
     assert report.regressions == ["tests/test_tool.py::test_f"]
     assert mode.baseline() == {"tests/test_tool.py::test_f": "passed"}
+
+
+def test_the_map_shows_signatures_as_written_without_comments(tmp_path: Path) -> None:
+    (tmp_path / "m.py").write_text(
+        "class A:\n    @property\n    def x(self) -> int:  # a comment\n        return 1\n\n"
+        "    async def fetch(\n        self,\n        url: str,  # where\n        *,\n        timeout: float = 1.0,\n"
+        '    ) -> bytes:\n        """Fetch it."""\n        return b""\n\n\ndef one(a, b="#"): return a\n'
+    )
+    entry = build_map(tmp_path, ["m.py"]).files["m.py"]
+    assert entry.symbols == [
+        "class A",
+        "  def x(self) -> int",
+        "  async def fetch( self, url: str, *, timeout: float = 1.0, ) -> bytes: Fetch it.",
+        'def one(a, b="#")',
+    ]

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from softco.artifacts import _AST_LOCK
 from softco.change.repo import MAX_READ_BYTES, read_text
 
 #: At most this many Python files are parsed; the rest are counted and said to be left out.
@@ -27,6 +28,8 @@ DEFAULT_MAP_BUDGET = 1_500
 CHARS_PER_TOKEN = 4
 MAX_LINE = 160
 MAX_SYMBOLS = 40
+#: The line ends the parser knows (str.splitlines knows more, which would shift line numbers).
+_LINES = re.compile(r"\r\n|\r|\n")
 _WORD = re.compile(r"[A-Za-z][a-z]+|[A-Z]+(?![a-z])|[0-9]+")
 _STOP = frozenset(
     "the and for with that this from into are was not but all any can each has have its new use add get set "
@@ -52,11 +55,29 @@ def _doc_line(node: ast.AST) -> str:
     return ""
 
 
-def _signature(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
-    args = ast.unparse(fn.args)
-    ret = f" -> {ast.unparse(fn.returns)}" if fn.returns is not None else ""
-    prefix = "async def" if isinstance(fn, ast.AsyncFunctionDef) else "def"
-    return f"{prefix} {fn.name}({args}){ret}"
+def _uncomment(line: str) -> str:
+    """A line without its ``# comment`` (when no quote before the ``#`` leaves a string open)."""
+    at = line.find("#")
+    while at != -1:
+        before = line[:at]
+        if before.count('"') % 2 == 0 and before.count("'") % 2 == 0:
+            return before
+        at = line.find("#", at + 1)
+    return line
+
+
+def _signature(fn: ast.FunctionDef | ast.AsyncFunctionDef, lines: list[str]) -> str:
+    """The ``def`` line(s) as written, up to the body (a slice of the source: much faster than unparsing)."""
+    first, last = fn.lineno - 1, fn.body[0].lineno - 1
+    if not (0 <= first <= last < len(lines)):
+        return f"def {fn.name}(...)"
+    if first == last:
+        parts = [lines[first][fn.col_offset : fn.body[0].col_offset]]
+    else:
+        parts = [lines[first][fn.col_offset :], *lines[first + 1 : last], lines[last][: fn.body[0].col_offset]]
+    header = " ".join(_uncomment(p) for p in parts)
+    header = " ".join(header.split()).rstrip()
+    return header[:-1].rstrip() if header.endswith(":") else header
 
 
 def module_name(path: str) -> str:
@@ -82,12 +103,12 @@ class FileEntry:
     words: set[str] = field(default_factory=set)
 
 
-def _outline(tree: ast.Module) -> list[str]:
+def _outline(tree: ast.Module, source: list[str]) -> list[str]:
     lines: list[str] = []
     for node in tree.body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and not node.name.startswith("_"):
             doc = _doc_line(node)
-            lines.append(_short(_signature(node) + (f": {doc}" if doc else "")))
+            lines.append(_short(_signature(node, source) + (f": {doc}" if doc else "")))
         elif isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
             bases = ", ".join(ast.unparse(b) for b in node.bases)
             doc = _doc_line(node)
@@ -97,7 +118,7 @@ def _outline(tree: ast.Module) -> list[str]:
                     not sub.name.startswith("_") or sub.name == "__init__"
                 ):
                     sdoc = _doc_line(sub)
-                    lines.append("  " + _short(_signature(sub) + (f": {sdoc}" if sdoc else "")))
+                    lines.append("  " + _short(_signature(sub, source) + (f": {sdoc}" if sdoc else "")))
         elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
             name = node.targets[0].id
             if name.isupper():
@@ -145,12 +166,13 @@ def read_entry(root: Path, path: str) -> FileEntry:
         entry.problem = f"not read: larger than {MAX_READ_BYTES:,} bytes, binary or not UTF-8"
     else:
         try:
-            tree = ast.parse(text)
+            with _AST_LOCK:  # CPython 3.11's parser is not safe in two threads at once (QA's tools run in threads)
+                tree = ast.parse(text)
         except (SyntaxError, ValueError) as exc:
             entry.problem = f"not parsed: {type(exc).__name__} on line {getattr(exc, 'lineno', '?')}"
         else:
             entry.doc = _doc_line(tree)
-            entry.symbols = _outline(tree)
+            entry.symbols = _outline(tree, _LINES.split(text))
             entry.imported = _imports(tree, module_name(path), path.endswith("__init__.py"))
     entry.words = words(path) | words(entry.doc) | words(" ".join(entry.symbols))
     return entry

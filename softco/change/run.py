@@ -92,6 +92,7 @@ def start_change(repo_path: Path, opts: NewOptions, console: Console) -> int:
             lock.release()
         raise RunError(f"cannot make the worktree under {state}: {_describe_io(exc)}") from None
     mode = _mode(base, worktree, branch)
+    mode.map  # noqa: B018 - read the repo now, before any step runs in a thread
     if dry is not None:
         dry.prompts_dir = worktree / ".softco" / "prompts"
     remember_modes(provider, state)
