@@ -286,3 +286,46 @@ def test_the_map_shows_signatures_as_written_without_comments(tmp_path: Path) ->
         "  async def fetch( self, url: str, *, timeout: float = 1.0, ) -> bytes: Fetch it.",
         'def one(a, b="#")',
     ]
+
+
+def test_a_custom_sop_overrides_a_change_template_and_validate_checks_it(tmp_path: Path) -> None:
+    from softco.board import Message
+    from softco.roles import Step, build_request
+    from softco.sop import load_sop
+    from softco.sop_check import check_dir
+
+    sop_dir = tmp_path / "sop"
+    (sop_dir / "sop_templates").mkdir(parents=True)
+    (sop_dir / "sop_templates" / "change_write_prd.j2").write_text(
+        "OUR CHANGE PRD for {{ requirement }} on {{ change.base_branch }}:\n{{ repo_map(300) }}\n"
+    )
+    assert check_dir(sop_dir) == []
+    sop = load_sop(sop_dir)
+    mode = _mode(tmp_path)
+    view = BoardView()
+    view.add(
+        Message(1, "r", "requirement", "project", "customer", "publish", "k", None, {"text": REQUIREMENT}, None, 0)
+    )
+    pm = sop.role("product_manager")
+    prompt = build_request(sop, view, Step(pm, pm.actions[0], "project", view.latest["requirement"]), mode)
+    text = prompt.messages[1].content
+    assert text.startswith(f"OUR CHANGE PRD for {REQUIREMENT} on main:") and "statlib/stats.py" in text
+    new_run = build_request(sop, view, Step(pm, pm.actions[0], "project", view.latest["requirement"]))
+    assert "OUR CHANGE PRD" not in new_run.messages[1].content  # `softco new` keeps write_prd.j2
+    (sop_dir / "sop_templates" / "change_write_prd.j2").write_text("{{ change.base_branch }} {{ repo_mapp(3) }}\n")
+    problems = [str(p) for p in check_dir(sop_dir)]
+    assert len(problems) == 1 and "'repo_mapp' is undefined" in problems[0]
+
+
+def test_the_change_benchmark_runs_and_prints_its_table(tmp_path: Path) -> None:
+    import os
+
+    bench = Path(__file__).resolve().parent.parent / "benchmarks" / "change_bench.py"
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    proc = subprocess.run(
+        [sys.executable, str(bench), "--sizes", "20,40"], capture_output=True, text=True, env=env, timeout=300
+    )
+    rows = [line for line in proc.stdout.splitlines() if line.startswith(("| 20 |", "| 40 |"))]
+    assert len(rows) == 2, proc.stdout + proc.stderr
+    assert "product_manager/write_prd/project: prompt tokens 20 -> 40 files" in proc.stdout
+    assert list(tmp_path.iterdir()) == []  # it cleans up after itself
