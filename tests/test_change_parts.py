@@ -329,3 +329,29 @@ def test_the_change_benchmark_runs_and_prints_its_table(tmp_path: Path) -> None:
     assert len(rows) == 2, proc.stdout + proc.stderr
     assert "product_manager/write_prd/project: prompt tokens 20 -> 40 files" in proc.stdout
     assert list(tmp_path.iterdir()) == []  # it cleans up after itself
+
+
+def test_a_src_layout_is_on_the_path_and_a_test_file_broken_before_does_not_stop_the_others(tmp_path: Path) -> None:
+    from softco.qa_tools import TestRun
+    from softco.sandbox import Limits
+
+    repo = tmp_path / "r"
+    for rel, text in {
+        "src/mypkg/__init__.py": "",
+        "src/mypkg/core.py": "def add(a, b):\n    return a + b\n",
+        "tests/test_core.py": "from mypkg.core import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n",
+        "tests/test_broken.py": "import not_installed_anywhere\n\n\ndef test_x():\n    pass\n",
+    }.items():
+        (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+        (repo / rel).write_text(text)
+    run_git(repo, "init", "-q", "-b", "main")
+    run_git(repo, "add", "-A")
+    run_git(repo, "commit", "-q", "-m", "r")
+    base = open_repo(repo)
+    mode = ChangeMode(str(repo), str(repo), "main", base.sha, "softco/x", "x", files=base.files, src_layout=True)
+    before = mode.record_baseline(TestRun(repo, {}, 1, [], Limits()))
+    assert before == {"tests/test_broken.py::collection": "error", "tests/test_core.py::test_add": "passed"}
+    report = mode.run_tests(TestRun(repo, {}, 1, [], Limits()))
+    outcomes = {r.nodeid: r.outcome for r in report.results}
+    assert outcomes == {"tests/test_broken.py::collection": "skipped", "tests/test_core.py::test_add": "passed"}
+    assert report.ok and report.regressions == []

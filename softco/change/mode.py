@@ -194,8 +194,12 @@ class ChangeMode:
         """QA's run with the repo's own tests, dependencies and layout added."""
         run.extra = [t for t in self.existing_tests if t not in run.tests]
         run.dependencies = sorted({*run.dependencies, *self.dependencies})
-        run.options = ["-o", "pythonpath=src"] if self.src_layout else []
-        run.setup = self.setup_script()
+        # a test file of the repo that cannot be imported must not keep the others (and QA's) from running
+        run.options = ["--continue-on-collection-errors"]
+        script = self.setup_script()
+        if self.src_layout:  # the package is under src/: put it on the path, in the sandbox's work copy
+            script = 'export PYTHONPATH="$PYTHONPATH:$PWD/src"\n' + (script or "")
+        run.setup = script
         return run
 
     def setup_script(self) -> str | None:
