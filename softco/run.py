@@ -604,6 +604,7 @@ def _continue(
     except BaseException:
         lock.release()
         raise
+    ws: Workspace | None = None
     try:
         with _writing(project):  # the board's first writes: a full disk is one line, and resumable
             board.close_dead_runs()  # we hold the lock: a run still marked running died without saying so
@@ -644,9 +645,13 @@ def _continue(
         changes: dict[str, str] = dict(saved.get("revise", {}))
         branch = last.branch
         ws = Workspace(project)
+        from softco.change.run import change_of, print_change_summary
+
+        change = change_of(saved)
         if revision is not None:
-            with _writing(project):
-                lineage, branch = _branch_for(board, ws, sop, lineage, revision)
+            with _writing(project):  # a change run's revision branches off its own branch, in the user's repo
+                prefix = f"{change.branch}-revise-" if change is not None else "revise/"
+                lineage, branch = _branch_for(board, ws, sop, lineage, revision, prefix)
             changes = {revision.stage: revision.feedback}
         if answers:
             probe = Company(sop, None, board, ws, "", Settings(lineage=lineage))
@@ -667,8 +672,6 @@ def _continue(
             board.start_run(
                 run_id, last.requirement, sop.sop_hash, llm.model, {**saved, **_jsonable(opts), **extra}, branch=branch
             )
-        from softco.change.run import change_of, print_change_summary
-
         settings = Settings(
             max_fix_rounds=opts.max_fix_rounds,
             concurrency=pick_concurrency(opts)[0],
@@ -677,7 +680,7 @@ def _continue(
             lineage=lineage,
             revise=changes,
             answers=answers,
-            change=change_of(saved),
+            change=change,
         )
         progress = Progress(console, limits)
         company = Company(sop, llm, board, ws, run_id, settings, on_event=progress.on_event)
@@ -696,6 +699,8 @@ def _continue(
             print_change_summary(console, settings.change, outcome)
         return outcome.exit_code
     finally:
+        if ws is not None:
+            ws.repo.close()  # its git processes end now, not when the collector gets to it
         board.close()
         lock.release()
 
@@ -714,7 +719,12 @@ def _note_rejected(console: Console, project: Path, handled: set[str], humans: l
 
 
 def _branch_for(
-    board: Board, ws: Workspace, sop: Sop, lineage: list[tuple[str, int | None]], revision: Revision
+    board: Board,
+    ws: Workspace,
+    sop: Sop,
+    lineage: list[tuple[str, int | None]],
+    revision: Revision,
+    prefix: str = "revise/",
 ) -> tuple[list[tuple[str, int | None]], str]:
     """Where a revision starts: the first message of the stage in the current lineage; a new git branch."""
     probe = Company(sop, None, board, ws, "", Settings(lineage=lineage))
@@ -724,8 +734,8 @@ def _branch_for(
     if ws.repo.is_dirty(untracked_files=True):
         raise RunError(f"{ws.root} has uncommitted changes; commit or stash them before `softco revise`")
     existing = {h.name for h in ws.repo.heads}
-    n = next(i for i in range(1, 10_000) if f"revise/{i}" not in existing)
-    branch = f"revise/{n}"
+    n = next(i for i in range(1, 10_000) if f"{prefix}{i}" not in existing)
+    branch = f"{prefix}{n}"
     ws.repo.git.checkout("-b", branch)
     current, _ = lineage[-1]
     return [*lineage[:-1], (current, base), (branch, None)], branch

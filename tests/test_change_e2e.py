@@ -29,15 +29,20 @@ from softco.llm.fake_server import FakeOpenAIServer
 
 def _change(repo: Path, script: dict[str, object], *extra: str) -> tuple[int, str, list[object]]:
     with FakeOpenAIServer(script) as srv:
-        res = CliRunner().invoke(
-            app,
-            ["change", str(repo), REQUIREMENT, "--model", "fake-model", "--concurrency", "1", *extra],
-            env={"OPENAI_BASE_URL": srv.base_url, "COLUMNS": "200", "OPENAI_API_KEY": ""},
+        code, out = _invoke(
+            srv, "change", str(repo), REQUIREMENT, "--model", "fake-model", "--concurrency", "1", *extra
         )
         requests = list(srv.requests)
         assert not srv.errors, srv.errors
         srv.assert_complete()
-    return res.exit_code, res.output, requests
+    return code, out, requests
+
+
+def _invoke(srv: FakeOpenAIServer, *args: str) -> tuple[int, str]:
+    res = CliRunner().invoke(
+        app, list(args), env={"OPENAI_BASE_URL": srv.base_url, "COLUMNS": "200", "OPENAI_API_KEY": ""}
+    )
+    return res.exit_code, res.output
 
 
 def _worktree(repo: Path, branch: str) -> Path:
@@ -46,9 +51,18 @@ def _worktree(repo: Path, branch: str) -> Path:
 
 def test_change_adds_a_feature_on_a_branch_and_leaves_the_checkout_alone(tmp_path: Path) -> None:
     repo = make_repo(tmp_path)
+    script = answers([MISMATCHED_EDIT, SORTED_EDIT, SORTED_EDIT])  # the last one for the revision at the end
+    script["engineer/write_code/statlib/median.py"] = [script["engineer/write_code/statlib/median.py"]] * 2
+    with FakeOpenAIServer(script) as srv:  # one endpoint for the run and its revision (the cache is per endpoint)
+        _feature_then_revision(repo, srv)
+        assert not srv.errors, srv.errors
+        srv.assert_complete()
+
+
+def _feature_then_revision(repo: Path, srv: FakeOpenAIServer) -> None:
     before = snapshot(repo)
-    script = answers([MISMATCHED_EDIT, SORTED_EDIT])
-    code_, out, requests = _change(repo, script)
+    code_, out = _invoke(srv, "change", str(repo), REQUIREMENT, "--model", "fake-model", "--concurrency", "1")
+    requests = list(srv.requests)
     assert code_ == 0, out
     assert snapshot(repo) == before  # working tree, untracked and staged files, index, HEAD, refs: untouched
 
@@ -86,6 +100,14 @@ def test_change_adds_a_feature_on_a_branch_and_leaves_the_checkout_alone(tmp_pat
     assert "regressions none: 3 test(s) of the repo pass as before" in out
     report = json.loads((wt / "docs/softco/add-a-median-function-to-statlib/test_report.json").read_text())
     assert report["regressions"] == [] and report["failed"] == 0 and report["passed"] == 8
+
+    # a revision of the code: the edits apply to the base commit's file again, on a branch of the change's own;
+    # QA's prompts render as before (the map was kept), so its steps are answered from the step cache
+    code_, out = _invoke(srv, "revise", str(wt), "--stage", "code", "--feedback", "keep the docstrings short")
+    assert code_ == 0, out
+    assert f"{branch}-revise-1" in run_git(repo, "branch", "--list", "softco/*")
+    assert (wt / "statlib" / "stats.py").read_text().count("def sorted_values") == 1
+    assert snapshot(repo) == before
 
 
 def test_a_broken_existing_test_is_a_regression_on_the_file_that_broke_it_and_is_fixed(tmp_path: Path) -> None:

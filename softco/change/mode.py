@@ -27,13 +27,14 @@ import git
 from softco import qa_tools
 from softco.artifacts import _AST_LOCK, MAX_FILE_CHARS, Artifact, Code, Design, TestReport, TestResult, Tests
 from softco.change.edits import EditError, apply_edit, has_blocks
-from softco.change.repo import read_text, test_files, why_unreadable
+from softco.change.repo import MAX_READ_BYTES, test_files, why_unreadable
 from softco.change.repo_map import DEFAULT_MAP_BUDGET, RepoMap, build_map
 
 if TYPE_CHECKING:
     from softco.roles import BoardView, Step
 
 BASELINE_FILE = "baseline.json"
+MAP_FILE = "repo_map.json"
 #: The repo's own set-up steps for its tests, run in the sandbox before them.
 SETUP_SCRIPT = ".softco/setup.sh"
 MAX_SETUP_BYTES = 20_000
@@ -56,13 +57,14 @@ class ChangeMode:
     dependencies: list[str] = field(default_factory=list)
     skipped_dependencies: list[str] = field(default_factory=list)
     src_layout: bool = False
+    _texts: dict[str, str | None] = field(default_factory=dict, repr=False, compare=False)
 
     def saved(self) -> dict[str, Any]:
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if not k.startswith("_")}
 
     @classmethod
     def from_saved(cls, data: dict[str, Any]) -> ChangeMode:
-        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__ and not k.startswith("_")}
         return cls(**known)
 
     @property
@@ -83,7 +85,19 @@ class ChangeMode:
 
     @cached_property
     def map(self) -> RepoMap:
-        return build_map(self.root, self.files)
+        """The repo map, read from the worktree when the run starts (the base commit's files) and kept in
+        .softco/repo_map.json, so a resumed or revised run renders the same prompts (and hits the cache)."""
+        kept = self.root / ".softco" / MAP_FILE
+        try:
+            return RepoMap.from_json(kept.read_text())
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        built = build_map(self.root, self.files)
+        try:
+            kept.write_text(built.to_json())
+        except OSError:
+            pass  # kept only to be reused: the run goes on without it
+        return built
 
     # files ------------------------------------------------------------------------------------
     def repo_files(self, files: dict[str, str]) -> dict[str, str]:
@@ -95,8 +109,24 @@ class ChangeMode:
         if path in view.code:
             return str(view.code[path]["content"])
         if path in self.base_files:
-            return read_text(self.root, path)
+            return self.base_text(path)
         return None
+
+    def base_text(self, path: str) -> str | None:
+        """A file as the base commit has it (not as the worktree has it now: a resumed or revised run has changed
+        it); None if it is not a text file softco edits (binary, not UTF-8, a symlink, too large)."""
+        if path not in self._texts:
+            text: str | None = None
+            try:
+                with git.Repo(self.root) as repo:
+                    blob = repo.commit(self.base_sha).tree / path
+                    if isinstance(blob, git.Blob) and blob.mode != git.Blob.link_mode and blob.size <= MAX_READ_BYTES:
+                        data = blob.data_stream.read()
+                        text = data.decode("utf-8") if b"\0" not in data else None
+            except (KeyError, ValueError, git.GitError):  # not in the commit; not UTF-8 (UnicodeDecodeError)
+                text = None
+            self._texts[path] = text
+        return self._texts[path]
 
     # prompts ----------------------------------------------------------------------------------
     def variables(self, view: BoardView, step: Step) -> dict[str, Any]:
@@ -143,7 +173,7 @@ class ChangeMode:
             dirs = {p.rsplit("/", 1)[0].lower() for p in self.base_files if "/" in p}
             for f in artifact.files:
                 if f.path in self.base_files:
-                    if read_text(self.root, f.path) is None:
+                    if self.base_text(f.path) is None:
                         raise ValueError(f"{f.path} cannot be modified: {why_unreadable(self.root, f.path)}")
                 elif f.path.lower() in folded:
                     raise ValueError(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import gc
+import json
 import math
 import re
 from collections.abc import Iterable, Iterator
@@ -194,6 +195,32 @@ class RepoMap:
                 graph[p] = {by_module[m] for m in entry.imported if m in by_module and by_module[m] != p}
             self._graph = graph
         return self._graph
+
+    def to_json(self) -> str:
+        files = [
+            {"path": e.path, "doc": e.doc, "symbols": e.symbols, "imported": sorted(e.imported), "problem": e.problem}
+            for e in self.files.values()
+        ]
+        return json.dumps({"format": 1, "not_read": self.not_read, "files": files})
+
+    @classmethod
+    def from_json(cls, text: str) -> RepoMap:
+        """A map kept by :meth:`to_json`; ValueError if it is not one."""
+        data = json.loads(text)
+        if not isinstance(data, dict) or data.get("format") != 1 or not isinstance(data.get("files"), list):
+            raise ValueError("not a repo map")
+        files: dict[str, FileEntry] = {}
+        for f in data["files"]:
+            e = FileEntry(
+                path=str(f["path"]),
+                doc=str(f["doc"]),
+                symbols=[str(x) for x in f["symbols"]],
+                imported={str(x) for x in f["imported"]},
+                problem=str(f["problem"]),
+            )
+            e.words = words(e.path) | words(e.doc) | words(" ".join(e.symbols))
+            files[e.path] = e
+        return cls(files=files, not_read=int(data.get("not_read", 0)))
 
     def importers(self, path: str) -> set[str]:
         return {p for p, deps in self.graph().items() if path in deps}

@@ -84,6 +84,7 @@ def start_change(repo_path: Path, opts: NewOptions, console: Console) -> int:
         worktree = add_worktree(base, branch)
         ws = Workspace(worktree)
         (worktree / ".softco").mkdir(exist_ok=True)
+        (worktree / ".softco" / ".gitignore").write_text("*\n")  # softco's state: never part of the worktree's status
         lock = ProjectLock(worktree)
         lock.acquire()
         board = Board(project_board_path(worktree))
@@ -127,6 +128,7 @@ def start_change(repo_path: Path, opts: NewOptions, console: Console) -> int:
             print_dry_run(console, dry, sop)
         return outcome.exit_code
     finally:
+        ws.repo.close()  # its git processes end now, not when the collector gets to it
         board.close()
         lock.release()
 
