@@ -126,6 +126,8 @@ def test_a_broken_existing_test_is_a_regression_on_the_file_that_broke_it_and_is
     (text,) = bugs.values()
     assert "`statlib/stats.py`" in text and "tests/test_stats.py::test_mean" in text
     assert "REGRESSION: this test of the repo passed before the change" in text
+    report_md = run_git(wt, "show", "HEAD~3:docs/softco/add-a-median-function-to-statlib/test_report.md")
+    assert "**Regressions** (passed before the change, fail after it): tests/test_stats.py::test_mean" in report_md
     fix = [r for r in requests if r.step == "engineer/fix_code/round-1/statlib/stats.py"]  # type: ignore[attr-defined]
     assert fix and "one of the project's own tests: it passed before this change" in fix[0].last_user_message  # type: ignore[attr-defined]
     final = json.loads((docs / "test_report.json").read_text())
