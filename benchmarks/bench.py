@@ -53,9 +53,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from synthetic import SyntheticProject, project  # noqa: E402
 
+from softco.company.run import DEFAULT_CONCURRENCY  # noqa: E402
 from softco.llm.fake_server import FakeOpenAIServer, FakeRequest  # noqa: E402
-from softco.run import DEFAULT_CONCURRENCY  # noqa: E402
-from softco.sop import default_dirs  # noqa: E402
+from softco.sop.load import default_dirs  # noqa: E402
 
 ROLES = ("product_manager", "architect", "engineer", "qa_engineer")
 ROLE_LABEL = {"product_manager": "PM", "architect": "Arch", "engineer": "Eng", "qa_engineer": "QA"}

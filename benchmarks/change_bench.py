@@ -22,8 +22,8 @@ from typing import Any
 from softco.board import Message
 from softco.change.mode import ChangeMode
 from softco.change.repo_map import build_map
-from softco.roles import BoardView, Step, build_request
-from softco.sop import load_sop
+from softco.sop.load import load_sop
+from softco.steps.step import BoardView, Step, build_request
 
 MAX_GROWTH = 1.3
 MAX_MAP_SECONDS = 2.0

@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from demo_answers import load_answers  # noqa: E402
 
 from softco.cli import DEMO_REQUIREMENT, demo_recording  # noqa: E402
-from softco.run import NewOptions, start_new  # noqa: E402
+from softco.company.run import NewOptions, start_new  # noqa: E402
 
 PRODUCED_BY = (
     "Not a live model: the answers were written by softco's developers (an LLM coding assistant "

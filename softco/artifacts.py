@@ -8,6 +8,7 @@ validated with a :class:`Refs` context, so an LLM answer that invents ids is rej
 from __future__ import annotations
 
 import ast
+import graphlib
 import re
 import threading
 from collections.abc import Iterable
@@ -104,21 +105,14 @@ def _check_design_path(path: str, info: ValidationInfo) -> str:
 
 def _check_acyclic(deps: dict[str, list[str]], what: str) -> None:
     """Raise ValueError naming the cycle if ``deps`` (path -> paths it depends on) has one."""
-    state: dict[str, int] = {}
-
-    def visit(p: str, trail: list[str]) -> None:
-        if state.get(p) == 2:
-            return
-        if state.get(p) == 1:
-            raise ValueError(f"{what} form a cycle: {' -> '.join(trail + [p])}")
-        state[p] = 1
-        for d in deps.get(p, []):
-            if d != p:
-                visit(d, trail + [p])
-        state[p] = 2
-
-    for p in deps:
-        visit(p, [])
+    try:  # graphlib reads path -> its predecessors: what it depends on
+        graphlib.TopologicalSorter({p: [d for d in ds if d != p] for p, ds in deps.items()}).prepare()
+    except graphlib.CycleError as exc:
+        cycle: list[str] = list(reversed(exc.args[1][1:]))  # each path depends on the next
+        order = list(deps)
+        first = cycle.index(min(cycle, key=lambda p: order.index(p) if p in order else len(order)))
+        cycle = cycle[first:] + cycle[:first]
+        raise ValueError(f"{what} form a cycle: {' -> '.join([*cycle, cycle[0]])}") from None
 
 
 def _req_num(rid: str) -> int:

@@ -399,7 +399,7 @@ class Board:
 
     def close_dead_runs(self) -> int:
         """Mark 'killed' the runs still 'running' whose process died without saying so (SIGKILL, power cut).
-        Only the holder of the project's lock (softco.lock) may call this: no other run can be live."""
+        Only the holder of the project's lock (softco.company.lock) may call this: no other run can be live."""
         with self.transaction() as db:
             cur = db.execute("UPDATE runs SET status='killed' WHERE status='running'")
         return cur.rowcount

@@ -11,9 +11,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from softco.change.cli import change as change_cmd
+from softco.change.cli import change_command
 from softco.errors import EXIT_USAGE
-from softco.sop_cli import sop_app
+from softco.sop.cli import sop_app
 
 # Commands import what they need when they run, so `softco --help` starts in a fraction of a second
 # (the openai client and the pydantic models cost about a second to import).
@@ -67,12 +67,12 @@ def _load_run() -> None:
     garbage collector paused, then freeze what was imported. Import builds hundreds of thousands of
     objects that live until exit and are not garbage: collecting while they are made, and again
     later over all of them, costs about 0.1 s for nothing."""
-    if "softco.run" in sys.modules:  # imported already (softco called in-process): nothing to freeze
+    if "softco.company.run" in sys.modules:  # imported already (softco called in-process): nothing to freeze
         return
     enabled = gc.isenabled()
     gc.disable()
     try:
-        import softco.run  # noqa: F401
+        import softco.company.run  # noqa: F401
     finally:
         gc.freeze()
         if enabled:
@@ -156,7 +156,7 @@ def new(
 ) -> None:
     """Build a project from one line of requirement."""
     _load_run()
-    from softco.run import NewOptions, RunError, start_new
+    from softco.company.run import NewOptions, RunError, start_new
 
     if (requirement is None) == (from_file is None):
         raise RunError("give the requirement either as an argument or with --from-file, not both or neither")
@@ -185,7 +185,7 @@ def new(
 
 
 def read_requirement_file(path: Path) -> str:
-    from softco.run import RunError
+    from softco.company.run import RunError
 
     limit = 1_000_000
     try:
@@ -200,7 +200,7 @@ def read_requirement_file(path: Path) -> str:
         raise RunError(f"{path} is not UTF-8 text; save it as UTF-8") from None
 
 
-app.command("change")(change_cmd)  # softco/change/cli.py
+app.command("change")(change_command(console, read_requirement_file))  # softco/change/cli.py
 
 
 @app.command("resume")
@@ -227,7 +227,7 @@ def resume_cmd(
 ) -> None:
     """Continue a stopped run; finished steps are not redone."""
     _load_run()
-    from softco.run import Takeover, resume
+    from softco.company.run import Takeover, resume
 
     takeover = Takeover(model=model, base_url=base_url, human=human or [], answers=answer or [])
     raise typer.Exit(resume(project, console, budget, token_budget, takeover))
@@ -243,7 +243,7 @@ def revise_cmd(
 ) -> None:
     """Redo one stage with your feedback, then everything downstream, on a new git branch revise/<n>."""
     _load_run()
-    from softco.run import Revision, revise
+    from softco.company.run import Revision, revise
 
     raise typer.Exit(revise(project, console, Revision(feedback=feedback, stage=stage)))
 
@@ -259,7 +259,7 @@ def demo(
 ) -> None:
     """Replay the bundled recorded session: the whole company works offline, for real."""
     _load_run()
-    from softco.run import NewOptions, RunError, start_new
+    from softco.company.run import NewOptions, RunError, start_new
 
     if change:
         from softco.change.demo import run_demo
@@ -285,7 +285,7 @@ def runs(
     ] = None,
 ) -> None:
     """List the projects under the output directory: when the last run started, its status and the cost."""
-    from softco.run import output_dir, project_runs
+    from softco.company.run import output_dir, project_runs
     from softco.safe_text import safe_line
 
     out = output_dir(output)
@@ -315,14 +315,10 @@ def show(
     ] = None,
 ) -> None:
     """Show a project in the terminal: an overview, an artifact, the board, the cost or the REQ trace."""
-    from softco.report.project import ReportError, load_project
+    from softco.report.project import load_project
     from softco.report.show import show as show_view
-    from softco.run import RunError
 
-    try:
-        show_view(console, load_project(project), view)
-    except ReportError as exc:
-        raise RunError(str(exc)) from None
+    show_view(console, load_project(project), view)
 
 
 @app.command()
@@ -336,14 +332,12 @@ def report(
     ] = None,
 ) -> None:
     """Write one self-contained HTML file to review the project (works offline)."""
+    from softco.company.run import RunError
     from softco.report.html import write_report
-    from softco.report.project import ReportError, load_project
-    from softco.run import RunError
+    from softco.report.project import load_project
 
     try:
         path = write_report(load_project(project), out)
-    except ReportError as exc:
-        raise RunError(str(exc)) from None
     except OSError as exc:
         raise RunError(f"cannot write the report: {exc}") from None
     from softco.safe_text import safe_line

@@ -12,6 +12,16 @@ from __future__ import annotations
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_TESTS_FAIL, EXIT_BUDGET = 0, 1, 2, 3, 4
 EXIT_INTERRUPTED = 130
 
+#: What each exit code means, for people (`softco runs`, the report).
+EXIT_MEANINGS = {
+    EXIT_OK: "done, tests pass",
+    EXIT_ERROR: "internal error or endpoint failure",
+    EXIT_USAGE: "bad input or usage",
+    EXIT_TESTS_FAIL: "done, tests fail",
+    EXIT_BUDGET: "stopped by budget",
+    EXIT_INTERRUPTED: "interrupted (Ctrl-C); softco resume continues it",
+}
+
 
 class SoftcoError(Exception):
     """An error the user can act on: its message is one line, ``exit_code`` is the process's exit code."""

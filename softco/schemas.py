@@ -31,35 +31,11 @@ from typing import Any
 from pydantic import BaseModel
 
 from softco.artifacts import MAX_PATH_CHARS, ONLY_ON_KEY, PATH_PATTERN, REFERS_TO_KEY, REQ_ID_PATTERN, Refs
+from softco.llm.strict import KEPT_KEYWORDS, MAX_DEPTH
 
 #: Bounds above this are left out of the request schema (pydantic still checks them).
 MAX_SENT_BOUND = 1000
-#: The keywords a request schema keeps: those OpenAI's strict structured outputs accept.
-KEPT_KEYWORDS = frozenset(
-    {
-        "type",
-        "properties",
-        "required",
-        "additionalProperties",
-        "items",
-        "enum",
-        "anyOf",
-        "description",
-        "pattern",
-        "format",
-        "minLength",
-        "maxLength",
-        "minItems",
-        "maxItems",
-        "minimum",
-        "maximum",
-        "exclusiveMinimum",
-        "exclusiveMaximum",
-        "multipleOf",
-    }
-)
 _BOUNDS = ("minLength", "maxLength", "minItems", "maxItems")
-_MAX_DEPTH = 32
 
 
 def answer_schema(cls: type[BaseModel], refs: Refs | None = None, triggers: Iterable[str] = ()) -> dict[str, Any]:
@@ -76,7 +52,7 @@ class _Builder:
         self.triggers = triggers
 
     def node(self, schema: dict[str, Any], depth: int) -> dict[str, Any]:
-        if depth > _MAX_DEPTH:
+        if depth > MAX_DEPTH:
             raise ValueError("the answer schema is nested too deeply (a recursive model?)")
         if "$ref" in schema:
             target = self.defs[str(schema["$ref"]).rsplit("/", 1)[-1]]
@@ -129,25 +105,3 @@ class _Builder:
             ids = sorted(self.refs.req_ids or (), key=lambda r: (len(r), r))
             return {**schema, "enum": ids} if ids else {**schema, "pattern": REQ_ID_PATTERN}
         return schema
-
-
-def strict_compatible(schema: dict[str, Any] | None) -> bool:
-    """True when ``schema`` can be sent with ``strict: true``: every object lists all its properties as
-    required and allows no others, and no keyword outside KEPT_KEYWORDS is used (as answer_schema makes)."""
-    if not isinstance(schema, dict) or schema.get("type") != "object":
-        return False
-    return _strict(schema, 0)
-
-
-def _strict(schema: Any, depth: int) -> bool:
-    if not isinstance(schema, dict) or depth > _MAX_DEPTH or not set(schema) <= KEPT_KEYWORDS:
-        return False
-    if schema.get("type") == "object" or "properties" in schema:
-        props = schema.get("properties", {})
-        if schema.get("additionalProperties") is not False or sorted(schema.get("required", [])) != sorted(props):
-            return False
-        if not all(_strict(p, depth + 1) for p in props.values()):
-            return False
-    if "items" in schema and not _strict(schema["items"], depth + 1):
-        return False
-    return all(_strict(s, depth + 1) for s in schema.get("anyOf", []))

@@ -29,9 +29,10 @@ from softco.artifacts import (
 )
 from softco.dependencies import check_dependency
 from softco.llm.fake_server import FakeOpenAIServer, FakeRequest
-from softco.roles import build_request
-from softco.schemas import MAX_SENT_BOUND, answer_schema, strict_compatible
-from softco.sop import load_sop
+from softco.llm.strict import strict_compatible
+from softco.schemas import MAX_SENT_BOUND, answer_schema
+from softco.sop.load import load_sop
+from softco.steps.step import build_request
 
 
 def walk(schema: dict[str, Any]) -> list[dict[str, Any]]:

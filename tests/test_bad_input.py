@@ -11,7 +11,7 @@ import pytest
 from helpers import CliResult, can_mount_tmpfs, run_cli, write_script
 from scripted_project import REQUIREMENT, answers, code
 
-from softco.workspace import Workspace, WorkspaceError
+from softco.company.workspace import Workspace, WorkspaceError
 
 
 def one_line_error(res: CliResult, code_: int, *needles: str) -> None:

@@ -14,8 +14,8 @@ import pytest
 from helpers import run_cli
 from scripted_project import REQUIREMENT, answers
 
-from softco.budget import Budget, BudgetedLLM, BudgetExceeded
 from softco.llm.base import ChatMessage, LLMRequest, ModelSettings
+from softco.llm.budget import Budget, BudgetedLLM, BudgetExceeded
 from softco.llm.fake_server import FakeOpenAIServer, FakeReply, FakeRequest
 from softco.llm.openai import OpenAILLM, make_client
 
@@ -138,6 +138,6 @@ def test_dry_run_shows_each_steps_answer_bound(tmp_path: Path) -> None:
     + [(0.25, "$0.25"), (5, "$5.00"), (1234.5, "$1,234.50"), (0, "$0.00"), (0.123456, "$0.12")],
 )
 def test_money_is_shown_with_enough_digits_to_read(amount: float, shown: str) -> None:
-    from softco.budget import format_usd
+    from softco.llm.budget import format_usd
 
     assert format_usd(amount) == shown

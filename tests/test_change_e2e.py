@@ -179,7 +179,7 @@ def test_a_stopped_change_resumes_and_says_when_its_base_branch_moved(tmp_path: 
 def test_demo_change_replays_a_change_run_offline(tmp_path: Path) -> None:
     from softco.change.demo import recording
     from softco.llm.replay import load_recording
-    from softco.sop import load_sop
+    from softco.sop.load import load_sop
 
     header, exchanges = load_recording(recording())
     assert "Not a live model" in header.produced_by

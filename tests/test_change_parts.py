@@ -18,7 +18,7 @@ from softco.change.mode import ChangeMode
 from softco.change.repo import ChangeError, detect_dependencies, open_repo
 from softco.change.repo_map import build_map
 from softco.cli import _main
-from softco.roles import BoardView
+from softco.steps.step import BoardView
 
 FILE = "def a():\n    return 1\n\n\ndef b():\n    return 1\n"
 
@@ -230,8 +230,8 @@ def test_an_edit_outside_the_repo_or_in_git_is_refused(path: str) -> None:
 
 
 def test_the_repos_setup_script_runs_in_the_sandbox_before_its_tests(tmp_path: Path) -> None:
-    from softco.qa_tools import TestRun
     from softco.sandbox import Limits
+    from softco.steps.qa_tools import TestRun
 
     repo = tmp_path / "r"
     (repo / ".softco").mkdir(parents=True)
@@ -255,8 +255,8 @@ def test_the_repos_setup_script_runs_in_the_sandbox_before_its_tests(tmp_path: P
 
 
 def test_a_lost_baseline_is_measured_again_on_a_copy_of_the_base_commit(tmp_path: Path) -> None:
-    from softco.qa_tools import TestRun
     from softco.sandbox import Limits
+    from softco.steps.qa_tools import TestRun
 
     repo = tmp_path / "r"
     (repo / "tests").mkdir(parents=True)
@@ -290,9 +290,9 @@ def test_the_map_shows_signatures_as_written_without_comments(tmp_path: Path) ->
 
 def test_a_custom_sop_overrides_a_change_template_and_validate_checks_it(tmp_path: Path) -> None:
     from softco.board import Message
-    from softco.roles import Step, build_request
-    from softco.sop import load_sop
-    from softco.sop_check import check_dir
+    from softco.sop.check import check_dir
+    from softco.sop.load import load_sop
+    from softco.steps.step import Step, build_request
 
     sop_dir = tmp_path / "sop"
     (sop_dir / "sop_templates").mkdir(parents=True)
@@ -332,8 +332,8 @@ def test_the_change_benchmark_runs_and_prints_its_table(tmp_path: Path) -> None:
 
 
 def test_a_src_layout_is_on_the_path_and_a_test_file_broken_before_does_not_stop_the_others(tmp_path: Path) -> None:
-    from softco.qa_tools import TestRun
     from softco.sandbox import Limits
+    from softco.steps.qa_tools import TestRun
 
     repo = tmp_path / "r"
     for rel, text in {

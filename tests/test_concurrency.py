@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from helpers import board_artifacts, commits, repo_files, run_cli
 
+from softco.defaults import ROLES_DIR
 from softco.llm.fake_server import FakeOpenAIServer, FakeReply, FakeRequest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
@@ -127,7 +128,7 @@ def test_after_dependencies_makes_a_file_wait_for_what_it_imports(tmp_path: Path
     """An SOP whose engineer template reads its dependencies' code sets `after_dependencies: true`."""
     roles = tmp_path / "sop" / "roles"
     roles.mkdir(parents=True)
-    engineer = (Path(__file__).resolve().parent.parent / "roles" / "engineer.yaml").read_text()
+    engineer = (ROLES_DIR / "engineer.yaml").read_text()
     assert "    for_each: tasks\n" in engineer
     (roles / "engineer.yaml").write_text(
         engineer.replace("    for_each: tasks\n", "    for_each: tasks\n    after_dependencies: true\n")

@@ -10,7 +10,7 @@ from helpers import commits, run_cli
 
 from softco.cli import demo_recording
 from softco.llm.replay import load_recording
-from softco.sop import load_sop
+from softco.sop.load import load_sop
 
 
 def test_demo_runs_the_whole_company_offline(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from helpers import board_artifacts, commits, only_project, run_cli, write_scrip
 from scripted_project import OPS_BUGGY, OPS_FIXED, REQUIREMENT, TESTS, TESTS_ANSWER, answers, code
 
 from softco.artifacts import TestReport, TestResult, Tests
-from softco.qa_tools import KEPT, Disputes, triage
+from softco.steps.qa_tools import KEPT, Disputes, triage
 
 MESSAGE_TEST = """
 

@@ -18,7 +18,7 @@ from scripted_project import DESIGN, REQUIREMENT, TESTS_ANSWER, answers, code
 from softco import sandbox
 from softco.artifacts import Design, Tests
 from softco.dependencies import check_dependency
-from softco.qa_tools import TestRun, parse_results, run_tests
+from softco.steps.qa_tools import TestRun, parse_results, run_tests
 
 EVIL_SETUP = """import pathlib
 pathlib.Path({marker!r}).write_text("setup.py ran on the host")

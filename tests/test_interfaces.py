@@ -11,9 +11,9 @@ import pytest
 
 from softco.artifacts import Design
 from softco.board import Message
-from softco.interfaces import dependency_interfaces, member_name, split_interface
-from softco.roles import BoardView, Step, build_request
-from softco.sop import load_sop
+from softco.sop.load import load_sop
+from softco.steps.interfaces import dependency_interfaces, member_name, split_interface
+from softco.steps.step import BoardView, Step, build_request
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 from synthetic import project  # noqa: E402

@@ -115,7 +115,7 @@ def test_a_price_file_that_overflows_is_one_line(tmp_path: Path, content: str) -
 
 
 def test_a_damaged_lock_file_still_names_its_holder() -> None:
-    from softco.lock import Holder
+    from softco.company.lock import Holder
 
     for when in (1e300, float("nan")):
         assert "since ?" in Holder(pid=1, host="h", started_at=when, command="softco").describe()

@@ -29,7 +29,9 @@ from urllib.error import URLError
 import pytest
 from helpers import only_project, run_cli
 
-ROLES = Path(__file__).parent.parent / "roles"
+from softco.defaults import ROLES_DIR
+
+ROLES = ROLES_DIR
 #: the longest answer each role may get: small, so a run of a slow CPU model stays short
 MAX_TOKENS = 200
 #: seconds the server may take to load the model and answer /v1/models

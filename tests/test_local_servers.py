@@ -20,16 +20,17 @@ from test_openai_provider import GOOD, STEP, Item, make_request, with_llm
 
 from softco.artifacts import Code
 from softco.board import Board, StepRow
-from softco.budget import Budget, BudgetedLLM
+from softco.company.run import DEFAULT_CONCURRENCY, NewOptions, pick_concurrency
+from softco.defaults import ROLES_DIR
 from softco.llm.base import LLM, LLMError, LLMRequest, LLMResponse, ModelSettings
+from softco.llm.budget import Budget, BudgetedLLM
 from softco.llm.fake_server import FakeOpenAIServer, FakeReply
 from softco.llm.openai import EndpointModes, OpenAILLM, make_client, serves_locally
 from softco.llm.structured import GRAMMAR_BOUND_LIMIT, StructuredResult, ask_structured, lenient_json
 from softco.report.costs import cost_by_step
-from softco.roles import BoardView, Step, StepContext, run_llm_step
-from softco.run import DEFAULT_CONCURRENCY, NewOptions, pick_concurrency
 from softco.sandbox import Limits
-from softco.sop import load_sop
+from softco.sop.load import load_sop
+from softco.steps.step import BoardView, Step, StepContext, run_llm_step
 
 
 def ask_with(
@@ -389,7 +390,7 @@ def test_cli_refuses_a_bad_structured_setting_creating_nothing(tmp_path: Path) -
 def test_sop_validate_takes_a_role_structured_setting(tmp_path: Path) -> None:
     roles = tmp_path / "sop" / "roles"
     roles.mkdir(parents=True)
-    pm = (Path(__file__).parent.parent / "roles" / "product_manager.yaml").read_text()
+    pm = (ROLES_DIR / "product_manager.yaml").read_text()
     (roles / "product_manager.yaml").write_text(pm + "model:\n  structured: json\n")
     ok = run_cli(["sop", "validate", "sop"], tmp_path)
     assert ok.exit_code == 0, ok.stdout + ok.stderr

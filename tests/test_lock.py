@@ -18,8 +18,8 @@ from typing import Any
 from helpers import run_cli
 from scripted_project import REQUIREMENT, answers
 
+from softco.company.lock import ProjectLock
 from softco.llm.fake_server import FakeOpenAIServer, FakeReply, FakeRequest
-from softco.lock import ProjectLock
 
 ANSWERS: dict[str, Any] = answers()
 MODEL = ["--model", "gpt-4o-mini"]

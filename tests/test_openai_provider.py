@@ -33,7 +33,7 @@ from softco.llm.openai import (
     schema_instructions,
 )
 from softco.llm.structured import MAX_TRANSIENT, EndpointFailing, InvalidAnswer, StructuredResult, ask_structured
-from softco.llm.testing import estimate_tokens
+from softco.llm.tokens import estimate_tokens
 
 T = TypeVar("T")
 STEP = "product_manager/write_prd/project"

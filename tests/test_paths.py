@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from scripted_project import DESIGN, TESTS_ANSWER, code
 
 from softco.artifacts import Refs, check_file_set, check_relative_path, parse_artifact
-from softco.workspace import Author, Workspace, WorkspaceError
+from softco.company.workspace import Author, Workspace, WorkspaceError
 
 ALICE = Author("Alice (Product Manager)", "product-manager@softco.local")
 

@@ -68,7 +68,7 @@ def test_a_silent_endpoint_gets_status_lines_before_the_retry(
 def test_a_status_line_counts_steps_and_the_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A status line as the heartbeat prints it, after a few steps of a run (the heartbeat itself
     needs a silence; this asks for one line at the end of the run's third step)."""
-    from softco.company import Event
+    from softco.company.scheduler import Event
     from softco.report.terminal import Progress
 
     printed: list[str] = []
@@ -119,7 +119,7 @@ def test_the_heartbeat_speaks_only_in_silence_and_only_while_something_runs(monk
     import io
     from types import SimpleNamespace
 
-    from softco.company import Event
+    from softco.company.scheduler import Event
     from softco.report.terminal import Progress
 
     now = [0.0]

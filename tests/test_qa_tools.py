@@ -8,7 +8,7 @@ from typing import Any
 from helpers import board_artifacts, only_project, run_cli, write_script
 from scripted_project import REQUIREMENT, TESTS, TESTS_ANSWER, answers
 
-from softco.qa_tools import stable_message
+from softco.steps.qa_tools import stable_message
 
 #: a failing test whose message holds the sandbox's temporary path and an object's address
 TESTS_WITH_PATHS = (

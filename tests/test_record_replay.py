@@ -7,6 +7,7 @@ from pathlib import Path
 from helpers import board_artifacts, commits, repo_files, run_cli, write_script
 from scripted_project import REQUIREMENT, answers
 
+from softco.defaults import TEMPLATES_DIR
 from softco.llm.fake_server import FakeOpenAIServer
 from softco.llm.replay import load_recording
 
@@ -60,7 +61,7 @@ def test_replay_after_a_template_change_warns_and_completes(tmp_path: Path) -> N
     rec = record(tmp_path)
     sop = tmp_path / "sop" / "sop_templates"
     sop.mkdir(parents=True)
-    original = (Path(__file__).parent.parent / "sop_templates" / "write_design.j2").read_text()
+    original = (TEMPLATES_DIR / "write_design.j2").read_text()
     (sop / "write_design.j2").write_text(original + "\nKeep each purpose under 50 words.\n")
     res = run_cli(
         ["new", REQUIREMENT, "--output", "out", "--sop", str(tmp_path / "sop"), "--llm", f"replay:{rec}"], tmp_path

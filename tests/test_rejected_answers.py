@@ -13,9 +13,9 @@ import pytest
 from helpers import only_project, run_cli
 from scripted_project import DESIGN, REQUIREMENT, answers
 
+from softco.company.run import RunError, Takeover
 from softco.llm.fake_server import FakeOpenAIServer
-from softco.rejected import file_stem
-from softco.run import RunError, Takeover
+from softco.steps.rejected import file_stem
 
 DESIGN_STEP = "architect/write_design/project"
 NO_SUCH_STEP = "engineer/write_code/calc/nothing.py"

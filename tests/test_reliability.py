@@ -18,6 +18,7 @@ import pytest
 from helpers import board_artifacts, commits, only_project, repo_files, run_cli
 from scripted_project import REQUIREMENT, answers
 
+from softco.defaults import TEMPLATES_DIR
 from softco.llm.fake_server import FakeOpenAIServer, FakeReply, FakeRequest
 
 ANSWERS: dict[str, Any] = answers()
@@ -180,7 +181,7 @@ def test_changing_only_the_qa_template_reruns_only_qa(tmp_path: Path) -> None:
         first = len(srv.requests)
         sop = tmp_path / "sop" / "sop_templates"
         sop.mkdir(parents=True)
-        original = (Path(__file__).parent.parent / "sop_templates" / "write_tests.j2").read_text()
+        original = (TEMPLATES_DIR / "write_tests.j2").read_text()
         (sop / "write_tests.j2").write_text(original + "\nPrefer one assertion per test.\n")
         res = run_cli(
             ["new", REQUIREMENT, "--output", "out", "--sop", str(tmp_path / "sop"), *MODEL], tmp_path, env=env

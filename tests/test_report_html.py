@@ -234,8 +234,9 @@ def test_sop_graph_html_draws_the_company_offline(browser: webdriver.Chrome, tmp
     from typer.testing import CliRunner
 
     from softco.cli import app
+    from softco.defaults import EXAMPLES_DIR
 
-    example = Path(__file__).resolve().parent.parent / "examples" / "security_review"
+    example = EXAMPLES_DIR / "security_review"
     out = tmp_path / "graph.html"
     res = CliRunner().invoke(app, ["sop", "graph", str(example), "--html", str(out)])
     assert res.exit_code == 0, res.output

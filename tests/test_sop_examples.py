@@ -12,10 +12,11 @@ from helpers import commits, only_project, run_cli, write_script
 from scripted_project import OPS_BUGGY, OPS_FIXED, REQUIREMENT, answers, code
 
 from softco.artifacts import Refs
-from softco.sop import load_sop
+from softco.defaults import EXAMPLES_DIR, ROLES_DIR
+from softco.sop.load import load_sop
 from softco.views import doc_name
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = EXAMPLES_DIR
 
 REVIEW_OPS: dict[str, Any] = {
     "path": "calc/ops.py",
@@ -197,7 +198,7 @@ def test_an_answer_that_breaks_the_declared_kind_is_re_asked(tmp_path: Path) -> 
 def test_max_rounds_bounds_a_batch_action(tmp_path: Path) -> None:
     sop = tmp_path / "sop" / "roles"
     sop.mkdir(parents=True)
-    qa = (Path(__file__).resolve().parent.parent / "roles" / "qa_engineer.yaml").read_text()
+    qa = (ROLES_DIR / "qa_engineer.yaml").read_text()
     (sop / "qa_engineer.yaml").write_text(qa.replace("    batch: true\n", "    batch: true\n    max_rounds: 1\n"))
     path = write_script(tmp_path / "answers.json", answers(fixes=1))
     res = run_cli(

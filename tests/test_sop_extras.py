@@ -13,6 +13,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from softco.cli import app
+from softco.defaults import EXAMPLES_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -64,7 +65,7 @@ def test_sop_init_example_copies_it(tmp_path: Path) -> None:
     code, text = cli("sop", "init", str(tmp_path / "sec"), "--example", "security_review")
     assert code == 0, text
     copied = sorted(str(p.relative_to(tmp_path / "sec")) for p in (tmp_path / "sec").rglob("*") if p.is_file())
-    source = ROOT / "examples" / "security_review"
+    source = EXAMPLES_DIR / "security_review"
     assert copied == sorted(str(p.relative_to(source)) for p in source.rglob("*") if p.is_file())
     code, text = cli("sop", "validate", str(tmp_path / "sec"))
     assert code == 0, text
@@ -90,9 +91,9 @@ def test_examples_ship_in_the_wheel(tmp_path: Path) -> None:
     site = tmp_path / "site"
     for package in wheel["packages"]:
         shutil.copytree(ROOT / package, site / package, ignore=shutil.ignore_patterns("__pycache__"))
-    for source, target in wheel["force-include"].items():
+    for source, target in wheel.get("force-include", {}).items():
         shutil.copytree(ROOT / source, site / target)
-    probe = "import softco.sop_init as s; print(s.examples_dir()); import softco.cli as c; c.main()"
+    probe = "import softco.sop.init as s; print(s.examples_dir()); import softco.cli as c; c.main()"
     res = subprocess.run(
         [sys.executable, "-c", probe, "sop", "init", "mine", "--example", "tech_writer"],
         capture_output=True,
@@ -102,5 +103,5 @@ def test_examples_ship_in_the_wheel(tmp_path: Path) -> None:
         timeout=60,
     )
     assert res.returncode == 0, res.stdout + res.stderr
-    assert res.stdout.splitlines()[0] == str(site / "softco" / "_defaults" / "examples")
+    assert res.stdout.splitlines()[0] == str(site / "softco" / "defaults" / "examples")
     assert (tmp_path / "mine" / "roles" / "technical_writer.yaml").is_file()

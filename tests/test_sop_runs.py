@@ -11,10 +11,11 @@ from pathlib import Path
 from helpers import commits, only_project, run_cli, write_script
 from scripted_project import REQUIREMENT, answers
 
-from softco.llm.dryrun import prompt_file_name
+from softco.company.dryrun import prompt_file_name
+from softco.defaults import EXAMPLES_DIR, ROLES_DIR, TEMPLATES_DIR
 from softco.llm.fake_server import FakeOpenAIServer
 from softco.llm.replay import load_recording
-from softco.sop import load_sop
+from softco.sop.load import load_sop
 from softco.views import doc_name
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,7 +30,7 @@ def test_overriding_one_template_changes_only_its_prompt(tmp_path: Path) -> None
     script = write_script(tmp_path / "a.json", answers())
     sop = tmp_path / "sop" / "sop_templates"
     sop.mkdir(parents=True)
-    original = (ROOT / "sop_templates" / "write_prd.j2").read_text()
+    original = (TEMPLATES_DIR / "write_prd.j2").read_text()
     (sop / "write_prd.j2").write_text(original + "\nWrite at most five requirements.\n")
     base = ["new", REQUIREMENT, "--llm", f"script:{script}", "--output", "out"]
     first = run_cli([*base, "--name", "a", "--record", "default.jsonl"], tmp_path)
@@ -54,7 +55,7 @@ def test_overriding_one_template_changes_only_its_prompt(tmp_path: Path) -> None
 
 
 def test_sop_hash_covers_templates_roles_and_custom_kinds(tmp_path: Path) -> None:
-    example = ROOT / "examples" / "security_review"
+    example = EXAMPLES_DIR / "security_review"
     copy = tmp_path / "copy"
     shutil.copytree(example, copy)
     h = load_sop(copy).sop_hash
@@ -72,9 +73,9 @@ def test_sop_hash_covers_templates_roles_and_custom_kinds(tmp_path: Path) -> Non
 def test_per_role_model_settings_reach_only_that_roles_requests(tmp_path: Path) -> None:
     roles = tmp_path / "sop" / "roles"
     roles.mkdir(parents=True)
-    arch = (ROOT / "roles" / "architect.yaml").read_text()
+    arch = (ROLES_DIR / "architect.yaml").read_text()
     (roles / "architect.yaml").write_text(arch + "model: {model: big-model, temperature: 0.1, max_tokens: 3000}\n")
-    pm = (ROOT / "roles" / "product_manager.yaml").read_text()
+    pm = (ROLES_DIR / "product_manager.yaml").read_text()
     (roles / "product_manager.yaml").write_text(pm + "model: {model: small-model, base_url_env: PM_BASE_URL}\n")
     script = answers()
     pm_key = "product_manager/write_prd/project"
@@ -100,7 +101,7 @@ def test_per_role_model_settings_reach_only_that_roles_requests(tmp_path: Path) 
             assert (r.body["model"], r.body["temperature"], r.body["max_tokens"]) == ("big-model", 0.1, 3000)
         else:
             assert r.body["model"] == "default-model"
-            # no temperature of its own; the answer bound of a role with no max_tokens (softco.budget)
+            # no temperature of its own; the answer bound of a role with no max_tokens (softco.llm.budget)
             assert "temperature" not in r.body and r.body["max_tokens"] == 4096
     assert {r.step for r in main_reqs if r.body["model"] == "big-model"} == {"architect/write_design/project"}
 
@@ -108,7 +109,7 @@ def test_per_role_model_settings_reach_only_that_roles_requests(tmp_path: Path) 
 def test_a_role_endpoint_variable_that_is_not_set_stops_before_any_call(tmp_path: Path) -> None:
     roles = tmp_path / "sop" / "roles"
     roles.mkdir(parents=True)
-    pm = (ROOT / "roles" / "product_manager.yaml").read_text()
+    pm = (ROLES_DIR / "product_manager.yaml").read_text()
     (roles / "product_manager.yaml").write_text(pm + "model: {base_url_env: PM_BASE_URL}\n")
     with FakeOpenAIServer([]) as srv:
         res = run_cli(
@@ -149,7 +150,7 @@ def test_dry_run_needs_no_model_and_keeps_every_prompt(tmp_path: Path) -> None:
 
 def test_dry_run_of_a_custom_sop_fills_its_custom_kinds(tmp_path: Path) -> None:
     res = run_cli(
-        ["new", REQUIREMENT, "--dry-run", "--output", "out", "--sop", str(ROOT / "examples" / "security_review")],
+        ["new", REQUIREMENT, "--dry-run", "--output", "out", "--sop", str(EXAMPLES_DIR / "security_review")],
         tmp_path,
     )
     assert res.exit_code == 0, res.stdout + res.stderr

@@ -11,11 +11,13 @@ from helpers import run_cli
 from typer.testing import CliRunner
 
 from softco.cli import app
-from softco.roles import TEMPLATE_VARIABLES, BoardView, Step, template_context
-from softco.sop import load_sop
-from softco.sop_check import check_dir
+from softco.defaults import ROLES_DIR
+from softco.sop.check import check_dir
+from softco.sop.load import load_sop
+from softco.sop.prompts import TEMPLATE_VARIABLES
+from softco.steps.step import BoardView, Step, template_context
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = ROLES_DIR.parent  # softco/defaults: roles/, sop_templates/, examples/
 DEFAULT = {p.relative_to(ROOT).as_posix(): p.read_text() for p in [*ROOT.glob("roles/*.yaml")]}
 PROBLEM_LINE = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+): (?P<msg>.+)$")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-HEAVY = ("openai", "pydantic", "git", "softco.run", "softco.company", "softco.report.html")
+HEAVY = ("openai", "pydantic", "git", "softco.company.run", "softco.company.scheduler", "softco.report.html")
 
 PROBE = f"""
 import sys

@@ -15,8 +15,8 @@ import pytest
 from helpers import CliResult, run_cli, write_script
 from scripted_project import answers
 
-from softco import template_limits
-from softco.prompts import TemplateError, make_env, render
+from softco.sop import template_limits
+from softco.sop.prompts import TemplateError, make_env, render
 
 #: The address space a CLI run gets in these tests: a template that really built its gigabyte
 #: would fail here with a MemoryError instead of taking the machine's memory.
@@ -66,9 +66,9 @@ def test_sop_validate_reports_each_limit_with_file_and_line(hostile_sop: Path) -
     assert "Traceback" not in res.stdout + res.stderr
     assert res.stdout.splitlines() == [
         f"{hostile_sop}/sop_templates/write_prd.j2:4: range() would be 100,000,000 long; templates are limited "
-        "to 100,000 (softco.template_limits.MAX_RANGE); a run would stop here",
+        "to 100,000 (softco.sop.template_limits.MAX_RANGE); a run would stop here",
         f"{hostile_sop}/sop_templates/write_design.j2:3: str * 999999999 would be 999,999,999 long; templates "
-        "are limited to 1,000,000 (softco.template_limits.MAX_TEXT); a run would stop here",
+        "are limited to 1,000,000 (softco.sop.template_limits.MAX_TEXT); a run would stop here",
     ]
     assert res.stderr == "softco: 2 problem(s) in the SOP; fix them and validate again\n"
 
@@ -98,7 +98,7 @@ def test_a_limit_only_the_data_reaches_stops_the_run_with_file_and_line(tmp_path
     assert res.stderr.count("\n") == 1, res.stderr
     assert res.stderr.startswith(
         f"softco: error: {sop}/sop_templates/write_prd.j2:4: str * 999999999 would be 3,999,999,996 long; "
-        "templates are limited to 1,000,000 (softco.template_limits.MAX_TEXT)"
+        "templates are limited to 1,000,000 (softco.sop.template_limits.MAX_TEXT)"
     )
 
 

@@ -9,9 +9,9 @@ import pytest
 from scripted_project import DESIGN, OPS_BUGGY, PRD, TASKS, TESTS_ANSWER, code
 
 from softco.board import Message
-from softco.prompts import TemplateError
-from softco.roles import BoardView, Step, build_request
-from softco.sop import load_sop
+from softco.sop.load import load_sop
+from softco.sop.prompts import TemplateError
+from softco.steps.step import BoardView, Step, build_request
 
 
 def msg(mid: int, kind: str, subject: str, payload: dict) -> Message:  # type: ignore[type-arg]

@@ -141,7 +141,7 @@ def test_the_approve_gate_shows_the_whole_artifact_at_80_columns(
     from rich.prompt import Prompt
 
     from softco.artifacts import Prd
-    from softco.gates import ConsoleGate
+    from softco.steps.gates import ConsoleGate
 
     prd = copy.deepcopy(PRD)
     prd["summary"] = DUNDERS

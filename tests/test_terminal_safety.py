@@ -134,7 +134,7 @@ def test_the_approval_gate_shows_markdown_without_escapes_or_links(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """--approve renders the PRD as markdown on a real terminal: no raw escape, no hidden OSC 8 link."""
-    from softco import gates
+    from softco.steps import gates
 
     buf = io.StringIO()
     console = Console(file=buf, force_terminal=True, color_system="truecolor", width=200)

@@ -21,7 +21,7 @@ from softco.llm.fake_server import FakeOpenAIServer, FakeRequest
 from softco.llm.replay import ReplayLLM, make_header
 from softco.report.costs import format_total_cost, format_usage
 from softco.report.stats import RunStats, run_stats
-from softco.roles import call_cost
+from softco.steps.step import call_cost
 
 MODEL = ["--model", "gpt-4o-mini"]  # a model with a known price: nothing may be priced that was not measured
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from softco.workspace import Author, Workspace
+from softco.company.workspace import Author, Workspace
 
 ALICE = Author("Alice (Product Manager)", "product-manager@softco.local")
 

@@ -17,8 +17,8 @@ from pathlib import Path
 from rich.console import Console
 
 from softco.change.run import start_change
-from softco.run import NewOptions, RunError, output_dir
-from softco.workspace import choose_project_dir
+from softco.company.run import NewOptions, RunError, output_dir
+from softco.company.workspace import choose_project_dir
 
 REQUIREMENT = "add a median function to statlib"
 

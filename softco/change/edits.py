@@ -21,6 +21,8 @@ import difflib
 import re
 from dataclasses import dataclass
 
+from softco.errors import SoftcoError
+
 SEARCH = "<<<<<<< SEARCH"
 DIVIDER = "======="
 REPLACE = ">>>>>>> REPLACE"
@@ -33,8 +35,9 @@ NEAREST_CONTEXT = 2
 _MARKER = re.compile(r"^(<{5,9} ?SEARCH|={5,9}|>{5,9} ?REPLACE)\s*$")
 
 
-class EditError(ValueError):
-    """The blocks cannot be read or applied; the message goes back to the model."""
+class EditError(SoftcoError, ValueError):
+    """The blocks cannot be read or applied; the message goes back to the model (a ValueError: the answer is
+    re-asked with it)."""
 
 
 @dataclass(frozen=True)

@@ -24,14 +24,14 @@ from typing import TYPE_CHECKING, Any
 
 import git
 
-from softco import qa_tools
 from softco.artifacts import _AST_LOCK, MAX_FILE_CHARS, Artifact, Code, Design, TestReport, TestResult, Tests
 from softco.change.edits import EditError, apply_edit, has_blocks
 from softco.change.repo import MAX_READ_BYTES, test_files, why_unreadable
 from softco.change.repo_map import DEFAULT_MAP_BUDGET, RepoMap, build_map
+from softco.steps import qa_tools
 
 if TYPE_CHECKING:
-    from softco.roles import BoardView, Step
+    from softco.steps.step import BoardView, Step
 
 BASELINE_FILE = "baseline.json"
 MAP_FILE = "repo_map.json"

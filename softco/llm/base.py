@@ -18,6 +18,8 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from softco.errors import SoftcoError
+
 
 class ChatMessage(BaseModel):
     """One chat message, as the OpenAI chat API has it."""
@@ -127,7 +129,7 @@ class LLMResponse(BaseModel):
     cached: bool = Field(default=False, description="answered from the step cache, no call made")
 
 
-class LLMError(Exception):
+class LLMError(SoftcoError):
     """The model could not be reached or kept failing; the message says what to do next."""
 
 

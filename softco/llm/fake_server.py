@@ -53,7 +53,8 @@ from urllib.parse import unquote, urlsplit
 from pydantic import BaseModel, ConfigDict, Field
 
 from softco.llm.openai import STEP_HEADER
-from softco.llm.testing import estimate_tokens, to_text
+from softco.llm.testing import to_text
+from softco.llm.tokens import estimate_tokens
 
 __all__ = ["Answer", "FakeOpenAIServer", "FakeReply", "FakeRequest", "ScriptAnswer"]
 

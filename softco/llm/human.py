@@ -4,12 +4,34 @@ or a file; their answer is validated like a model's (and re-asked with the error
 from __future__ import annotations
 
 import json
+import os
 import re
+import shlex
+import subprocess
 from pathlib import Path
 
-from softco.gates import GateError, edit_file
-from softco.llm.base import LLM, LLMRequest, LLMResponse
+from softco.llm.base import LLM, LLMError, LLMRequest, LLMResponse
 from softco.safe_text import visible
+
+
+class GateError(LLMError):
+    """The gate cannot ask (no terminal, no editor); the message says what to do."""
+
+
+def editor_command() -> list[str]:
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+    if not editor:
+        raise GateError("set $EDITOR (or $VISUAL) to the editor to use, e.g. export EDITOR=nano")
+    return shlex.split(editor)
+
+
+def edit_file(path: Path) -> str:
+    """Open ``path`` in the user's editor and return what they saved."""
+    try:
+        subprocess.run([*editor_command(), str(path)], check=True)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise GateError(f"the editor failed ({exc}); check $EDITOR") from None
+    return path.read_text(encoding="utf-8")
 
 
 def _file_stem(step_key: str) -> str:

@@ -51,9 +51,9 @@ from softco.llm.base import (
     TransientLLMError,
     Usage,
 )
+from softco.llm.strict import strict_compatible
 from softco.llm.structured import bound_text, grammar_safe_schema
-from softco.llm.testing import estimate_tokens
-from softco.schemas import strict_compatible
+from softco.llm.tokens import estimate_tokens
 
 if TYPE_CHECKING:  # the openai package takes ~0.3 s to import: only runs that call a model pay it
     import openai

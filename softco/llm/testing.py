@@ -25,6 +25,7 @@ from typing import Any, cast
 from pydantic import BaseModel
 
 from softco.llm.base import LLM, LLMError, LLMRequest, LLMResponse, Usage
+from softco.llm.tokens import estimate_tokens
 
 Answer = str | dict[str, Any] | BaseModel | BaseException | Callable[[LLMRequest], Any]
 
@@ -49,11 +50,6 @@ def to_text(answer: Any) -> str:
     if isinstance(answer, dict | list):
         return json.dumps(answer)
     return str(answer)
-
-
-def estimate_tokens(text: str) -> int:
-    """A rough token count (4 characters a token) for fakes that must report usage."""
-    return max(1, len(text) // 4)
 
 
 class ScriptedLLM(LLM):

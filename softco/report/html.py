@@ -27,6 +27,7 @@ from pygments.util import ClassNotFound
 
 import softco
 from softco.artifacts import BugReport, TestDispute, TestReport
+from softco.markdown import keep_dunders
 from softco.report.costs import (
     cost_by_role,
     cost_by_step,
@@ -37,7 +38,6 @@ from softco.report.costs import (
     usage_note,
 )
 from softco.report.coverage import coverage
-from softco.report.markdown import keep_dunders
 from softco.report.project import Project, utc
 from softco.views import generic_md
 

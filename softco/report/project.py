@@ -17,24 +17,17 @@ import git
 
 from softco.artifacts import KINDS, Artifact, Code, Design, Prd, Tasks, TestReport, Tests
 from softco.board import Board, Message, RunRow, StepRow
-from softco.company import project_board_path
+from softco.company.scheduler import project_board_path
+from softco.errors import EXIT_MEANINGS, UsageError
 from softco.report.stats import RunStats, run_stats
-from softco.sop import kinds_for_reading
+from softco.sop.load import kinds_for_reading
 
 A = TypeVar("A", bound=Artifact)
 
 
-EXIT_MEANINGS = {
-    0: "done, tests pass",
-    1: "internal error or endpoint failure",
-    2: "bad input or usage",
-    3: "done, tests fail",
-    4: "stopped by budget",
-    130: "interrupted (Ctrl-C); softco resume continues it",
-}
 
 
-class ReportError(Exception):
+class ReportError(UsageError):
     """The directory cannot be reviewed (not a softco project, unknown view); one line for the user."""
 
 

@@ -18,6 +18,7 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
+from softco.markdown import terminal_markdown
 from softco.report.costs import (
     CostRow,
     cost_by_role,
@@ -29,7 +30,6 @@ from softco.report.costs import (
     usage_note,
 )
 from softco.report.coverage import CoverageRow, coverage
-from softco.report.markdown import terminal_markdown
 from softco.report.project import Project, ReportError, utc
 from softco.safe_text import safe_line, safe_text, visible
 from softco.views import design_md, generic_md, prd_md

@@ -12,8 +12,8 @@ from rich.table import Table
 from rich.text import Text
 
 from softco.board import Board
-from softco.budget import Budget, format_usd
-from softco.company import Company, Event, Outcome
+from softco.company.scheduler import Company, Event, Outcome
+from softco.llm.budget import Budget, format_usd
 from softco.report.costs import format_count, format_short_cost, format_total_cost, format_usage
 from softco.report.stats import RunStats, run_stats
 from softco.safe_text import one_line, safe_line, safe_text

@@ -12,6 +12,7 @@ import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
+from softco.errors import SoftcoError
 from softco.sandbox.limits import Limits
 from softco.sandbox.scripts import _LAUNCHER, _MOUNTS
 
@@ -41,7 +42,7 @@ PROVIDES = {
 }
 
 
-class SandboxError(Exception):
+class SandboxError(SoftcoError):
     """The sandbox could not do what was asked (a dependency that cannot be installed, no mechanism);
     nothing generated ran. The message says what to do."""
 

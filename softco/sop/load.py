@@ -10,21 +10,22 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
-from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any
 
 import yaml
 from jinja2.sandbox import SandboxedEnvironment
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from softco.artifacts import KINDS, Artifact
 from softco.custom_kinds import KindName, KindSpec, build_kind
+from softco.defaults import ROLES_DIR, TEMPLATES_DIR
+from softco.errors import UsageError
 from softco.llm.base import ModelSettings
-from softco.prompts import make_env
+from softco.sop.prompts import make_env
+from softco.sop.tools import TOOLS, check_tool_name, described
 
-TOOLS = ("run_tests", "triage")
-#: The names a ``when:`` expression may use (see softco.company.Company._when).
+#: The names a ``when:`` expression may use (see softco.company.scheduler.Company._when).
 WHEN_VARIABLES = ("trigger", "item", "subject")
 
 
@@ -40,7 +41,7 @@ class Problem:
         return f"{self.file}:{self.line}: {' '.join(self.message.split())}"
 
 
-class SopError(Exception):
+class SopError(UsageError):
     """The SOP is broken; each line of the message is `file:line: problem`."""
 
     def __init__(self, message: str | list[Problem]) -> None:
@@ -54,11 +55,10 @@ class ActionSpec(BaseModel):
     trigger: list[str] = Field(description="kind(s) whose messages start this action")
     publishes: str = Field(description="the kind of artifact it publishes")
     template: str | None = Field(default=None, description="the prompt template (sop_templates/NAME.j2): an LLM step")
-    tool: Literal["plan_tasks", "run_tests", "triage", "collect_disputes"] | None = Field(
+    tool: Annotated[str | None, BeforeValidator(check_tool_name)] = Field(
         default=None,
-        description="a built-in tool instead of a template: plan_tasks (design -> one task per file), "
-        "run_tests, triage (failures -> bug reports) or collect_disputes (failures the engineer disputes -> "
-        "test disputes for QA)",
+        description=f"a built-in tool instead of a template: {described()}",
+        json_schema_extra={"enum": [*TOOLS, None]},
     )
     for_each: str | None = Field(default=None, description="a list field of the trigger artifact: one step per item")
     after_dependencies: bool = Field(
@@ -119,12 +119,8 @@ class RoleSpec(BaseModel):
 
 
 def default_dirs() -> tuple[Path, Path]:
-    """Where the shipped roles and templates are: inside the wheel, or the source checkout."""
-    packaged = Path(str(resources.files("softco"))) / "_defaults"
-    if (packaged / "roles").is_dir():
-        return packaged / "roles", packaged / "sop_templates"
-    root = Path(__file__).resolve().parent.parent
-    return root / "roles", root / "sop_templates"
+    """The shipped roles and templates (package data in :mod:`softco.defaults`)."""
+    return ROLES_DIR, TEMPLATES_DIR
 
 
 def _yaml_line(text: str, key_path: tuple[Any, ...]) -> int:

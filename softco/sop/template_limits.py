@@ -6,7 +6,7 @@ huge value: ``range(10**8)`` (jinja raises a plain OverflowError), ``'a' * 99999
 allocated when the template is compiled, because jinja folds constants), ``lipsum(10**6)``, a
 ``{% set ns.s = ns.s ~ ns.s %}`` doubling in a loop, or two nested loops that never end. This
 environment checks each such operation **before** it allocates and raises
-:class:`TemplateLimitError` (a jinja ``SecurityError``), which :func:`softco.prompts.render` reports
+:class:`TemplateLimitError` (a jinja ``SecurityError``), which :func:`softco.sop.prompts.render` reports
 as ``file:line: ...``. The limits:
 
 - :data:`MAX_TEXT`: a string, list or tuple an operation would build (``*``, ``+``, ``~``, ``%``,
@@ -41,6 +41,8 @@ from jinja2.runtime import Context, LoopContext, markup_join, str_join
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import generate_lorem_ipsum
 
+from softco.errors import UsageError
+
 #: The longest string, list or tuple a template operation may build, in characters / items.
 MAX_TEXT = 1_000_000
 #: The most characters one render may write (the rendered prompt, macros and blocks included).
@@ -59,13 +61,13 @@ MAX_RENDER_SECONDS = 10.0
 MAX_LIPSUM = 100
 
 
-class TemplateLimitError(SecurityError):
+class TemplateLimitError(SecurityError, UsageError):
     """A template tried to build more than softco allows; the message says which limit."""
 
 
 def _too_big(what: str, size: int, limit: int, name: str) -> TemplateLimitError:
     return TemplateLimitError(
-        f"{what} would be {size:,} long; templates are limited to {limit:,} (softco.template_limits.{name})"
+        f"{what} would be {size:,} long; templates are limited to {limit:,} (softco.sop.template_limits.{name})"
     )
 
 
@@ -83,7 +85,7 @@ def _len(value: Any, depth: int = 0) -> int:
         return 24
     if isinstance(value, list | tuple | set | frozenset | dict):
         if depth > MAX_DEPTH:
-            raise TemplateLimitError(f"a value nested over {MAX_DEPTH} deep (softco.template_limits.MAX_DEPTH)")
+            raise TemplateLimitError(f"a value nested over {MAX_DEPTH} deep (softco.sop.template_limits.MAX_DEPTH)")
         items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
         total = 2
         for item in items:
@@ -111,7 +113,7 @@ class _Budget:
         if time.monotonic() - self.started > MAX_RENDER_SECONDS:
             raise TemplateLimitError(
                 f"the template took over {MAX_RENDER_SECONDS:.0f} s to render "
-                "(softco.template_limits.MAX_RENDER_SECONDS)"
+                "(softco.sop.template_limits.MAX_RENDER_SECONDS)"
             )
 
 
@@ -409,7 +411,7 @@ class BoundedSandboxedEnvironment(ImmutableSandboxedEnvironment):
             if budget.iterations > MAX_LOOP_ITERATIONS:
                 raise TemplateLimitError(
                     f"the template's loops ran over {MAX_LOOP_ITERATIONS:,} times in all "
-                    "(softco.template_limits.MAX_LOOP_ITERATIONS)"
+                    "(softco.sop.template_limits.MAX_LOOP_ITERATIONS)"
                 )
             yield item
 
@@ -424,7 +426,7 @@ class BoundedSandboxedEnvironment(ImmutableSandboxedEnvironment):
         size = _len(value)
         if size > MAX_OUTPUT:
             raise TemplateLimitError(
-                f"the template would write a value {size:,} long (softco.template_limits.MAX_OUTPUT)"
+                f"the template would write a value {size:,} long (softco.sop.template_limits.MAX_OUTPUT)"
             )
         return value
 
@@ -435,6 +437,6 @@ class BoundedSandboxedEnvironment(ImmutableSandboxedEnvironment):
             budget.output += len(text)
             if budget.output > MAX_OUTPUT:
                 raise TemplateLimitError(
-                    f"the template writes over {MAX_OUTPUT:,} characters (softco.template_limits.MAX_OUTPUT)"
+                    f"the template writes over {MAX_OUTPUT:,} characters (softco.sop.template_limits.MAX_OUTPUT)"
                 )
         return text

@@ -14,6 +14,7 @@ from gitdb import IStream
 from gitdb.db import LooseObjectDB
 
 from softco.artifacts import check_file_set, check_relative_path
+from softco.errors import SoftcoError
 
 GITIGNORE = ".softco/\n__pycache__/\n*.pyc\n.pytest_cache/\n*.egg-info/\n"
 MAX_FILE_BYTES = 512 * 1024
@@ -25,7 +26,7 @@ def _parents(path: str) -> list[str]:
     return ["/".join(names[:i]) for i in range(len(names))]
 
 
-class WorkspaceError(Exception):
+class WorkspaceError(SoftcoError):
     """A path or directory problem; the message says what to do."""
 
 

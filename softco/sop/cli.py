@@ -26,7 +26,7 @@ SopDir = Annotated[
 
 
 def _example_names(incomplete: str) -> list[str]:
-    from softco.sop_init import example_names
+    from softco.sop.init import example_names
 
     return [n for n in example_names() if n.startswith(incomplete)]
 
@@ -46,13 +46,9 @@ def init(
     ] = None,
 ) -> None:
     """Copy the default roles/ and sop_templates/ into DIR, with a README on every file and variable."""
-    from softco.run import RunError
-    from softco.sop_init import SopInitError, init_example, init_sop_dir
+    from softco.sop.init import init_example, init_sop_dir
 
-    try:
-        files = init_sop_dir(dir) if example is None else init_example(dir, example)
-    except SopInitError as exc:
-        raise RunError(str(exc)) from None
+    files = init_sop_dir(dir) if example is None else init_example(dir, example)
     what = "roles/, sop_templates/, README.md" if example is None else f"the example {example}"
     sys.stdout.write(
         f"wrote {len(files)} files to {dir}: {what}\n"
@@ -63,15 +59,11 @@ def init(
 @sop_app.command("validate")
 def validate(dir: SopDir = None) -> None:
     """Check a SOP before any call; one `file:line: message` per problem, exit 2 if any."""
-    from softco.company import EXIT_USAGE
-    from softco.run import RunError
-    from softco.sop import SopError, load_sop
-    from softco.sop_check import check_dir
+    from softco.errors import EXIT_USAGE
+    from softco.sop.check import check_dir
+    from softco.sop.load import load_sop
 
-    try:
-        problems = check_dir(dir)
-    except SopError as exc:
-        raise RunError(str(exc)) from None
+    problems = check_dir(dir)
     from softco.safe_text import visible  # a shared SOP's text is not to steer the terminal either
 
     for p in problems:
@@ -96,14 +88,11 @@ def graph(
     ] = None,
 ) -> None:
     """Print the company as a mermaid flowchart: roles, kinds, who watches and publishes what."""
-    from softco.run import RunError
-    from softco.sop import SopError, load_sop
-    from softco.sop_check import mermaid
+    from softco.company.run import RunError
+    from softco.sop.graph import mermaid
+    from softco.sop.load import load_sop
 
-    try:
-        sop = load_sop(dir)
-    except SopError as exc:
-        raise RunError(str(exc)) from None
+    sop = load_sop(dir)
     from softco.safe_text import visible
 
     if html is None:

@@ -1,8 +1,8 @@
 """`softco sop init DIR`: a copy of the default SOP to edit, with a README generated from the code.
 
 The README's tables come from the same definitions the engine uses (the role file models in
-:mod:`softco.sop`, the kind declaration models in :mod:`softco.custom_kinds`, the template
-variables in :data:`softco.roles.TEMPLATE_VARIABLES`), so they cannot drift from what runs.
+:mod:`softco.sop.load`, the kind declaration models in :mod:`softco.custom_kinds`, the template
+variables in :data:`softco.sop.prompts.TEMPLATE_VARIABLES`), so they cannot drift from what runs.
 """
 
 from __future__ import annotations
@@ -13,13 +13,15 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from softco.custom_kinds import FieldSpec, KindSpec
+from softco.defaults import EXAMPLES_DIR
+from softco.errors import UsageError
 from softco.llm.base import ModelSettings
-from softco.roles import TEMPLATE_VARIABLES
-from softco.sop import WHEN_VARIABLES, ActionSpec, RoleSpec, Sop, default_dirs, load_sop
-from softco.sop_check import ENGINE_TEMPLATES
+from softco.sop.check_templates import ENGINE_TEMPLATES
+from softco.sop.load import WHEN_VARIABLES, ActionSpec, RoleSpec, Sop, default_dirs, load_sop
+from softco.sop.prompts import TEMPLATE_VARIABLES
 
 
-class SopInitError(Exception):
+class SopInitError(UsageError):
     """The SOP directory cannot be made; the message says what to do."""
 
 
@@ -42,12 +44,8 @@ def init_sop_dir(dest: Path) -> list[Path]:
 
 
 def examples_dir() -> Path:
-    """Where the example SOPs are: inside the wheel (package data), or the source checkout's examples/."""
-    roles, _ = default_dirs()
-    packaged = roles.parent / "examples"
-    if packaged.is_dir():
-        return packaged
-    return Path(__file__).resolve().parent.parent / "examples"
+    """The example SOPs (package data in :mod:`softco.defaults`)."""
+    return EXAMPLES_DIR
 
 
 def example_names() -> list[str]:
@@ -219,7 +217,7 @@ def sop_readme(sop: Sop) -> str:
         "before any call. The model is told the answer's JSON schema separately (`response_format`), so a",
         "template need only say what to write.",
         "",
-        "The sandbox also bounds what a template may build (`softco/template_limits.py`): a `range()` of at",
+        "The sandbox also bounds what a template may build (`softco/sop/template_limits.py`): a `range()` of at",
         "most 100,000 items, strings and lists of at most 1,000,000 characters or items from `*`, `+`, `~`,",
         "`%`, `format`, `join`, `center`, `indent`, ..., 1,000,000 loop iterations and 1,000,000 written",
         "characters per render. Lists and dicts cannot be changed in place (`.append`): accumulate with",

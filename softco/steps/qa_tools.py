@@ -11,11 +11,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from softco import sandbox
 from softco.artifacts import BugReport, Dispute, Failure, TestDispute, TestReport, TestResult, Tests
+from softco.errors import SoftcoError
 
 OUTPUT_TAIL = 6000
 
 
-class SandboxUnavailable(Exception):
+class SandboxUnavailable(SoftcoError):
     """The sandbox failed before the tests started: not a test failure, and no one's bug to fix."""
 
 

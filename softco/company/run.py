@@ -20,17 +20,11 @@ from rich.console import Console
 from rich.text import Text
 
 from softco.board import Board, BoardBusy, BoardError, RunRow
-from softco.budget import (
-    Budget,
-    BudgetedLLM,
-    BudgetExceeded,
-    PriceFileError,
-    completion_bound,
-    price_of,
-    prices,
-)
-from softco.cache import StepCache
-from softco.company import Company, Outcome, Settings, project_board_path
+from softco.change.summary import change_of, print_change_summary
+from softco.company.dryrun import DryRunLLM, DryRunStep
+from softco.company.lock import Holder, ProjectLock, holder
+from softco.company.scheduler import Company, Outcome, Settings, project_board_path
+from softco.company.workspace import Workspace, WorkspaceError, choose_project_dir, slugify
 from softco.errors import (
     EXIT_BUDGET,
     EXIT_ERROR,
@@ -42,24 +36,31 @@ from softco.errors import (
     SoftcoError,
     UsageError,
 )
-from softco.gates import AutoApprove, ConsoleGate, Gate
 from softco.llm.base import LLM, LLMError
-from softco.llm.dryrun import DryRunLLM, DryRunStep
+from softco.llm.budget import (
+    Budget,
+    BudgetedLLM,
+    BudgetExceeded,
+    PriceFileError,
+    completion_bound,
+    price_of,
+    prices,
+)
+from softco.llm.cache import StepCache
 from softco.llm.human import HumanLLM, RoutingLLM
 from softco.llm.openai import LOCAL_CONCURRENCY, EndpointNotConfigured, OpenAILLM, check_role_endpoints, serves_locally
 from softco.llm.providers import ProviderError, default_model, make_llm
 from softco.llm.replay import RecordingLLM, ReplayError, make_header
-from softco.lock import Holder, ProjectLock, holder
-from softco.prompts import TemplateError
-from softco.qa_tools import SandboxUnavailable
-from softco.rejected import StepRejected, read_answer_file, rejected_steps
 from softco.report.costs import format_total_cost
 from softco.report.stats import run_stats
 from softco.report.terminal import Progress, print_sandbox, print_summary
 from softco.safe_text import one_line, safe_line, safe_text
-from softco.sop import Sop, SopError, kinds_for_reading
-from softco.sop_check import load_checked_sop
-from softco.workspace import Workspace, WorkspaceError, choose_project_dir, slugify
+from softco.sop.check import load_checked_sop
+from softco.sop.load import Sop, SopError, kinds_for_reading
+from softco.sop.prompts import TemplateError
+from softco.steps.gates import AutoApprove, ConsoleGate, Gate
+from softco.steps.qa_tools import SandboxUnavailable
+from softco.steps.rejected import StepRejected, read_answer_file, rejected_steps
 
 MAX_REQUIREMENT_CHARS = 20_000
 #: Model calls and tool steps at once, unless --concurrency says (LOCAL_CONCURRENCY for a local server).
@@ -525,7 +526,7 @@ class Revision:
 @dataclass
 class Takeover:
     """`softco resume` options that change who answers from there on: the ways out of a step whose
-    answers kept failing validation (softco/rejected.py)."""
+    answers kept failing validation (softco/steps/rejected.py)."""
 
     model: str | None = None
     base_url: str | None = None
@@ -645,8 +646,6 @@ def _continue(
         changes: dict[str, str] = dict(saved.get("revise", {}))
         branch = last.branch
         ws = Workspace(project)
-        from softco.change.run import change_of, print_change_summary
-
         change = change_of(saved)
         if revision is not None:
             with _writing(project):  # a change run's revision branches off its own branch, in the user's repo
@@ -695,8 +694,8 @@ def _continue(
             warning = f" --answer {key} was not used: no step of that key ran"
             console.print(Text.assemble(("warning:", "yellow"), safe_line(warning, limit=400)))
         print_summary(console, project, outcome, run_stats(board, run_id), run_stats(board))
-        if settings.change is not None:
-            print_change_summary(console, settings.change, outcome)
+        if change is not None:
+            print_change_summary(console, change, outcome)
         return outcome.exit_code
     finally:
         if ws is not None:

@@ -8,9 +8,6 @@ redoes the step with the person's words).
 from __future__ import annotations
 
 import json
-import os
-import shlex
-import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +18,7 @@ from rich.console import Console
 from rich.prompt import Prompt
 
 from softco.artifacts import Artifact
-from softco.llm.base import LLMError
+from softco.llm.human import edit_file
 from softco.llm.structured import describe_error
 from softco.safe_text import safe_line, safe_text, visible
 from softco.views import doc_files
@@ -40,26 +37,6 @@ class Gate(Protocol):
     def review(self, step_key: str, artifact: Artifact, validate: Callable[[str], Artifact]) -> Decision:
         """Decide about ``artifact``; ``validate`` turns edited JSON text into an artifact or raises."""
         ...
-
-
-class GateError(LLMError):
-    """The gate cannot ask (no terminal, no editor); the message says what to do."""
-
-
-def editor_command() -> list[str]:
-    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
-    if not editor:
-        raise GateError("set $EDITOR (or $VISUAL) to the editor to use, e.g. export EDITOR=nano")
-    return shlex.split(editor)
-
-
-def edit_file(path: Path) -> str:
-    """Open ``path`` in the user's editor and return what they saved."""
-    try:
-        subprocess.run([*editor_command(), str(path)], check=True)
-    except (OSError, subprocess.CalledProcessError) as exc:
-        raise GateError(f"the editor failed ({exc}); check $EDITOR") from None
-    return path.read_text(encoding="utf-8")
 
 
 class AutoApprove:
@@ -105,7 +82,7 @@ class ConsoleGate:
         it is approved (the CLI's console soft-wraps, which would let rich crop the markdown's lines)."""
         from rich.rule import Rule
 
-        from softco.report.markdown import terminal_markdown  # markdown-it is slow to import: --approve only
+        from softco.markdown import terminal_markdown  # markdown-it is slow to import: --approve only
 
         md = next((v for k, v in doc_files(artifact).items() if k.endswith(".md")), None)
         self.console.print(safe_line(f"review: {artifact.kind} from {step_key}", "bold"), Rule(), soft_wrap=False)

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any, TypedDict
 
 from pydantic import ValidationError
 
-from softco import qa_tools
 from softco.artifacts import (
     Artifact,
     Design,
@@ -27,19 +26,20 @@ from softco.artifacts import (
     Tests,
 )
 from softco.board import Board, Message
-from softco.budget import cost_usd
-from softco.cache import StepCache
-from softco.interfaces import DEFAULT_BUDGET, DependencyInterfaces, dependency_interfaces
 from softco.llm.base import LLM, ChatMessage, LLMRequest, LLMResponse
+from softco.llm.budget import cost_usd
+from softco.llm.cache import StepCache
 from softco.llm.structured import CANCELLED, FAULT, Attempt, InvalidAnswer, Retry, ask_structured, lenient_json
-from softco.prompts import render
-from softco.rejected import AnswerFile, keep_rejected, refused_answer_file
 from softco.sandbox import Limits
 from softco.schemas import answer_schema
-from softco.sop import ActionSpec, RoleSpec, Sop
+from softco.sop.load import ActionSpec, RoleSpec, Sop
+from softco.sop.prompts import render
+from softco.steps import qa_tools
+from softco.steps.interfaces import DEFAULT_BUDGET, DependencyInterfaces, dependency_interfaces
+from softco.steps.rejected import AnswerFile, keep_rejected, refused_answer_file
 
 if TYPE_CHECKING:
-    from softco.change.mode import ChangeMode
+    from softco.steps.hooks import ChangeHooks
 
 
 class StepIdentity(TypedDict):
@@ -104,36 +104,7 @@ class BoardView:
         return req["text"] if req else ""
 
 
-#: Every variable a prompt template gets, with what it holds: the one list `softco sop validate`
-#: checks templates against and `softco sop init` documents. template_context returns exactly these.
-TEMPLATE_VARIABLES: dict[str, str] = {
-    "role": "this role's file as a mapping: id, name, title, profile, goal, constraints, watches, ...",
-    "action": "the action's name",
-    "subject": "the step's subject: 'project', a file path, 'round-N', ... (the last part of its step key)",
-    "requirement": "the user's one-line requirement, verbatim",
-    "prd": "the latest PRD: project_name, summary, goals, user_stories, requirements, ... (None before it exists)",
-    "design": "the latest system design: approach, package, entry_point, dependencies, files, ... (or None)",
-    "tasks": "the latest task list: tasks, each with path, description, req_ids, depends_on (or None)",
-    "trigger": "the artifact that started this step; its fields are those of the trigger kind",
-    "item": "for a for_each action, the list item this step is for (e.g. one task); None otherwise",
-    "code": "file path -> the latest code artifact of that file: path, content, req_ids, notes",
-    "tests_by_path": "test file path -> the latest tests artifact: path, source, content, cases",
-    "latest": "kind -> the latest artifact of that kind on the board (custom kinds too)",
-    "req": "req('REQ-1') -> that requirement: id, title, description, priority, acceptance_criteria",
-    "design_file": "design_file(path) -> that file of the design: path, purpose, req_ids, interfaces",
-    "failing_test_files": "failing_test_files(bug_report) -> the test files its failures are in",
-    "dependency_interfaces": "dependency_interfaces(paths, budget=1500) -> the design interfaces of those files as "
-    "files (path, lines, omitted) and note, shortened to fit budget tokens (0: never); see softco/interfaces.py",
-    "change": "`softco change` only (None otherwise): branch, base_branch, base, docs_dir, existing_tests, modified "
-    "and added (the design's files the repo has / has not), existing (the repo's files)",
-    "repo_map": "repo_map(budget=1500) -> the repo's Python files, classes, functions and imports, most relevant "
-    "first, within budget tokens ('' outside `softco change`); see softco/change/repo_map.py",
-    "existing_file": "existing_file(path) -> that file as the change has it now (the repo's, or its latest edit), "
-    "None for a new file or outside `softco change`",
-}
-
-
-def template_context(view: BoardView, step: Step, change: ChangeMode | None = None) -> dict[str, Any]:
+def template_context(view: BoardView, step: Step, change: ChangeHooks | None = None) -> dict[str, Any]:
     """Everything a template may use (TEMPLATE_VARIABLES). Templates pick what goes into the prompt."""
     prd, design = view.payload("prd"), view.payload("design")
 
@@ -179,7 +150,7 @@ def template_context(view: BoardView, step: Step, change: ChangeMode | None = No
     }
 
 
-def build_request(sop: Sop, view: BoardView, step: Step, change: ChangeMode | None = None) -> LLMRequest:
+def build_request(sop: Sop, view: BoardView, step: Step, change: ChangeHooks | None = None) -> LLMRequest:
     assert step.action.template is not None
     ctx = template_context(view, step, change)
     cls = sop.kind(step.action.publishes)
@@ -220,7 +191,7 @@ class StepContext:
     #: step key -> a file holding its answer (`softco resume --answer`): used instead of asking the model
     answers: dict[str, Path] = field(default_factory=dict)
     #: `softco change`: the run works on an existing repo (softco/change/mode.py)
-    change: ChangeMode | None = None
+    change: ChangeHooks | None = None
 
 
 def attempt_status(a: Attempt) -> str:
@@ -319,29 +290,46 @@ async def run_llm_step(ctx: StepContext, step: Step) -> list[Artifact]:
 
 def tool_artifacts(ctx: StepContext, step: Step) -> list[Artifact]:
     """Run a built-in tool. Runs in a worker thread: it must not touch the board."""
-    if step.action.tool == "plan_tasks":
-        return [Design.model_validate(step.trigger.payload).tasks()]
+    runner = TOOL_RUNNERS.get(step.action.tool or "")
+    if runner is None:  # pragma: no cover - the SOP model admits only registered tools
+        raise ValueError(f"unknown tool {step.action.tool}")
+    return runner(ctx, step)
+
+
+def _plan_tasks(ctx: StepContext, step: Step) -> list[Artifact]:
+    return [Design.model_validate(step.trigger.payload).tasks()]
+
+
+def _run_tests(ctx: StepContext, step: Step) -> list[Artifact]:
+    tests = {p: Tests.model_validate(t) for p, t in ctx.view.tests.items()}
+    design = ctx.view.payload("design")
+    round_no = int(step.subject.removeprefix("round-"))
+    deps = list(design["dependencies"]) if design else []
+    run = qa_tools.TestRun(ctx.project_dir, tests, round_no, deps, ctx.limits)
+    return [ctx.change.run_tests(run) if ctx.change is not None else qa_tools.run_tests(run)]
+
+
+def _triage(ctx: StepContext, step: Step) -> list[Artifact]:
+    """triage and collect_disputes: one pass over the failures; each keeps its half."""
     view = ctx.view
+    report = TestReport.model_validate(step.trigger.payload)
+    if report.round > ctx.max_fix_rounds:
+        return []
     tests = {p: Tests.model_validate(t) for p, t in view.tests.items()}
     design = view.payload("design")
-    artifacts: list[Artifact]
-    if step.action.tool == "run_tests":
-        round_no = int(step.subject.removeprefix("round-"))
-        deps = list(design["dependencies"]) if design else []
-        run = qa_tools.TestRun(ctx.project_dir, tests, round_no, deps, ctx.limits)
-        artifacts = [ctx.change.run_tests(run) if ctx.change is not None else qa_tools.run_tests(run)]
-    elif step.action.tool in ("triage", "collect_disputes"):
-        report = TestReport.model_validate(step.trigger.payload)
-        if report.round > ctx.max_fix_rounds:
-            artifacts = []
-        else:
-            paths = {f["path"] for f in design["files"]} if design else set()
-            owners = ctx.change.owners(paths) if ctx.change is not None else None
-            bugs, disputes = qa_tools.triage(report, tests, paths, board_disputes(ctx.sop, view), owners)
-            artifacts = list(bugs if step.action.tool == "triage" else disputes)
-    else:  # pragma: no cover - the SOP model admits no other tool
-        raise ValueError(f"unknown tool {step.action.tool}")
-    return artifacts
+    paths = {f["path"] for f in design["files"]} if design else set()
+    owners = ctx.change.owners(paths) if ctx.change is not None else None
+    bugs, disputes = qa_tools.triage(report, tests, paths, board_disputes(ctx.sop, view), owners)
+    return list(bugs if step.action.tool == "triage" else disputes)
+
+
+#: What runs each tool of the registry (softco.sop.tools.TOOLS), by name.
+TOOL_RUNNERS: dict[str, Callable[[StepContext, Step], list[Artifact]]] = {
+    "plan_tasks": _plan_tasks,
+    "run_tests": _run_tests,
+    "triage": _triage,
+    "collect_disputes": _triage,
+}
 
 
 def board_disputes(sop: Sop, view: BoardView) -> qa_tools.Disputes:

@@ -23,7 +23,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any, TypedDict
 
-from softco.llm.testing import estimate_tokens
+from softco.llm.tokens import estimate_tokens
 
 #: The default budget of a prompt's dependency section, in tokens (4 characters a token): about
 #: 60 interface lines. Templates pass their own: ``dependency_interfaces(paths, budget=0)`` never shortens.

@@ -17,25 +17,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from softco.artifacts import Artifact, Design, Prd, Refs, Requirement, TestReport
+from softco.artifacts import Artifact, Refs, Requirement, TestReport
 from softco.board import Board, Message
-from softco.cache import StepCache
-from softco.gates import Gate
+from softco.company.publisher import Publisher
+from softco.company.workspace import Workspace
+from softco.errors import EXIT_OK, EXIT_TESTS_FAIL
+from softco.llm.cache import StepCache
 from softco.llm.structured import Retry
-from softco.roles import BoardView, Step, StepContext, run_step
-from softco.safe_text import one_line, visible
 from softco.sandbox import Limits
-from softco.scaffold import pyproject, readme
-from softco.sop import ActionSpec, RoleSpec, Sop
-from softco.views import doc_files
-from softco.workspace import Author, Workspace
+from softco.sop.load import ActionSpec, RoleSpec, Sop
+from softco.steps.gates import Gate
+from softco.steps.step import BoardView, Step, StepContext, run_step
 
 if TYPE_CHECKING:
-    from softco.change.mode import ChangeMode
-
-CUSTOMER = Author("Customer", "customer@softco.local")
-
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_TESTS_FAIL, EXIT_BUDGET = 0, 1, 2, 3, 4
+    from softco.steps.hooks import ChangeHooks
 
 
 @dataclass
@@ -52,7 +47,7 @@ class Settings:
     #: `softco resume --answer`: step key -> the file holding its answer, instead of a model's.
     answers: dict[str, Path] = field(default_factory=dict)
     #: `softco change`: the run works on an existing repo, in a worktree (softco/change/mode.py)
-    change: ChangeMode | None = None
+    change: ChangeHooks | None = None
 
 
 @dataclass
@@ -113,95 +108,16 @@ class Company:
         current_runs = {r for r, b in branch_of.items() if b == current}
         self.finished |= {s.key for s in board.steps() if s.status == "published" and s.run_id in current_runs}
         self.finished |= {m.step_key for m in self.view.messages if branch_of.get(m.run_id, "main") != current}
+        self.publisher = Publisher(sop, board, workspace, run_id, self.view, self.superseded, settings.change)
 
     # publishing -------------------------------------------------------------------------
     def publish_requirement(self, text: str) -> Message:
         return self._publish(Requirement(text=text), None, "requirement/publish/project", "customer", "publish")
 
     def _publish(self, artifact: Artifact, cause_id: int | None, step_key: str, role_id: str, action: str) -> Message:
-        """Put an artifact on the board, then into the repo (files + one commit).
-
-        Its files are checked against the project first, so an answer the repo refuses is not left on
-        the board for `softco resume` to write again.
-        """
-        files = self._files(artifact)
-        self.ws.check(files)
-        payload = artifact.model_dump(mode="json")
-        msg = self.board.publish(
-            self.run_id, artifact.kind, artifact.subject(), role_id, action, step_key, payload, cause_id
-        )
-        self.view.add(msg)
-        self._materialize(msg, artifact, files)
+        msg = self.publisher.publish(artifact, cause_id, step_key, role_id, action)
         self.on_event(Event("publish", step_key, self._role(role_id), msg, artifact.title()))
         return msg
-
-    def _author(self, role_id: str) -> Author:
-        role = self._role(role_id)
-        return Author(role.author, role.email) if role else CUSTOMER
-
-    def _files(self, artifact: Artifact) -> dict[str, str]:
-        """What the artifact puts in the repo: its own files and its docs/ views."""
-        # docs/*.md are for people to read (`cat docs/prd.md`): a model's control characters are shown there
-        docs = {path: visible(text) if path.endswith(".md") else text for path, text in doc_files(artifact).items()}
-        files = {**artifact.repo_files(), **docs}
-        if self.settings.change is not None:  # the user's repo: docs under docs/softco/<slug>/, no scaffold
-            return self.settings.change.repo_files(files)
-        if isinstance(artifact, Design):
-            prd = self.view.payload("prd")
-            if prd is not None:
-                p = Prd.model_validate(prd)
-                files["pyproject.toml"] = pyproject(p, artifact)
-                files["README.md"] = readme(p, artifact, self.view.requirement())
-        return files
-
-    def _materialize(
-        self, msg: Message, artifact: Artifact, files: dict[str, str] | None = None, every_file: bool = False
-    ) -> None:
-        """Write the artifact's files and commit them. A publish commits what changed; a heal (``every_file``)
-        commits every file of the artifact, since a crash may have come after the files were written and
-        before their commit (committing a file git already has is a no-op: the tree's SHA tells)."""
-        files = self._files(artifact) if files is None else files
-        changed = self.ws.write(files)
-        if every_file:
-            changed = list(files)
-        removed = self.ws.remove(self._dropped_by(artifact)) if isinstance(artifact, Design) else []
-        if artifact.kind == "requirement" and self.settings.change is None:
-            changed.append(".gitignore")
-        # the subject quotes model text: one visible line, so no escape reaches `git log` and no newline in
-        # a title can add trailer lines (heal() trusts Softco-Message)
-        message = (
-            f"{one_line(f'{artifact.kind}: {artifact.title()}')}\n\nSoftco-Run: {msg.run_id}\n"
-            f"Softco-Message: {msg.id}\nSoftco-SOP: {self.sop.sop_hash}\n"
-        )
-        sha = self.ws.commit(changed, message, self._author(msg.sender_role), removed)
-        if sha:
-            self.board.set_commit(msg.id, sha)
-
-    def _dropped_by(self, design: Design) -> list[str]:
-        """Files of the design this one replaces (`softco revise`) that it no longer lists, and their tests."""
-        old = self.superseded.get(("design", "project"))
-        if old is None:
-            return []
-        stale = {f["path"] for f in old["files"]} - design.paths()
-        if self.settings.change is not None:  # never delete a file of the user's repo
-            stale -= self.settings.change.base_files
-        tests = [t["path"] for (kind, source), t in self.superseded.items() if kind == "tests" and source in stale]
-        return sorted(stale) + sorted(tests)
-
-    def heal(self) -> int:
-        """Finish what a crash left between "on the board" and "committed"; returns how many."""
-        healed = 0
-        for m in list(self.view.messages):
-            if m.commit_sha is not None:
-                continue
-            sha = self.ws.commit_with_trailer(f"Softco-Message: {m.id}")
-            if sha is None:
-                before = self.ws.head()
-                self._materialize(m, self.sop.kind(m.kind).model_validate(m.payload), every_file=True)
-                healed += self.ws.head() != before
-            else:
-                self.board.set_commit(m.id, sha)
-        return healed
 
     def _publish_step(self, step: Step, artifacts: list[Artifact]) -> None:
         """Publish a step's artifacts once: a step redone after a crash skips what is already out."""
@@ -334,7 +250,7 @@ class Company:
             answers=self.settings.answers,
             change=self.settings.change,
         )
-        self.heal()
+        self.publisher.heal()
         try:
             self.discover()
             while self.queue:

@@ -23,7 +23,7 @@ from typing import Any
 from softco.artifacts import PATH_PATTERN, REQ_ID_PATTERN
 from softco.custom_kinds import REFERS_TO_KEY
 from softco.llm.base import LLM, LLMRequest, LLMResponse, Usage
-from softco.llm.testing import estimate_tokens
+from softco.llm.tokens import estimate_tokens
 
 PACKAGE = "placeholder"
 
