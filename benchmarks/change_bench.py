@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -94,6 +95,9 @@ def make_repo(root: Path, n: int) -> list[str]:
     for rel, text in files.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text(text)
+    git = ["git", "-c", "user.name=Bench", "-c", "user.email=bench@example.com", "-c", "core.hooksPath=/dev/null"]
+    for argv in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "shop"]):
+        subprocess.run([*git, *argv], cwd=root, check=True, capture_output=True)
     return sorted(files)
 
 
@@ -147,7 +151,8 @@ def _message(i: int, kind: str, payload: dict[str, Any]) -> Message:
 def step_tokens(root: Path, files: list[str]) -> dict[str, int]:
     """Estimated prompt tokens of each change step on a board with the PRD and design above."""
     sop = load_sop()
-    mode = ChangeMode(str(root), str(root), "main", "0" * 40, "softco/bench", "bench", files=files)
+    base = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, check=True, capture_output=True, text=True)
+    mode = ChangeMode(str(root), str(root), "main", base.stdout.strip(), "softco/bench", "bench", files=files)
     view = BoardView()
     tasks = {"tasks": [{"path": f["path"], "description": f["purpose"], "req_ids": f["req_ids"],
                         "depends_on": f["depends_on"]} for f in DESIGN["files"]]}  # fmt: skip
@@ -167,6 +172,8 @@ def step_tokens(root: Path, files: list[str]) -> dict[str, int]:
                 step = Step(role, action, subject, trigger, item=item)
                 request = build_request(sop, view, step, mode)
                 chars = sum(len(m.content) for m in request.messages)
+                if item and item["path"] == TOUCHED and action.name == "write_code":
+                    assert "def subtotal(self) -> float:" in request.messages[1].content, "the edited file is shown"
                 out[step.key] = chars // 4
     return out
 
