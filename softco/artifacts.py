@@ -623,7 +623,8 @@ class TestReport(Artifact):
         return self.exit_code == 0 and self.failed == 0 and self.errors == 0 and self.passed > 0
 
     def title(self) -> str:
-        return f"round {self.round}: {self.passed} passed, {self.failed + self.errors} failed"
+        regressions = f" ({len(self.regressions)} regression(s))" if self.regressions else ""
+        return f"round {self.round}: {self.passed} passed, {self.failed + self.errors} failed{regressions}"
 
     def subject(self) -> str:
         return f"round-{self.round}"

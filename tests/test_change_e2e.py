@@ -189,6 +189,7 @@ def test_demo_change_replays_a_change_run_offline(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["demo", "--change", "--output", str(tmp_path)], env={"COLUMNS": "200"})
     assert res.exit_code == 0, res.output
     assert "answer rejected (the edit of statlib/stats.py was not applied" in res.output
+    assert "published test_report: round 1: 8 passed, 1 failed (1 regression(s))" in res.output
     assert "published bug_report: statlib/stats.py: 1 failing test(s) in round 1" in res.output
     assert "regressions none: 3 test(s) of the repo pass as before" in res.output
     assert "warning" not in res.output.lower()  # every prompt matched its recording
