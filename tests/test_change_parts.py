@@ -12,6 +12,7 @@ from change_project import FILES, REQUIREMENT, make_repo, snapshot
 from change_project import git as run_git
 
 from softco.artifacts import Code, Design, Tests
+from softco.board import Message
 from softco.change import repo as repo_mod
 from softco.change.edits import EditError, apply_edit, parse_blocks
 from softco.change.mode import ChangeMode
@@ -221,6 +222,16 @@ def test_a_change_refuses_to_replace_a_repo_test_or_edit_a_binary_file(tmp_path:
         req_ids=[],
     )
     assert "return float(sum(values))" in mode.adapt(good, view).content  # type: ignore[attr-defined]
+    # an added file is written whole; a fix of it may be blocks, applied to its version on the board
+    added = block("    return 1\n", "    return 2\n")
+    with pytest.raises(ValueError, match="statlib/new.py is a new file: write it whole"):
+        mode.adapt(Code(path="statlib/new.py", content=added, req_ids=[]), view)
+    view.add(
+        Message(1, "r", "code", "statlib/new.py", "engineer", "write_code", "k", None,
+                {"path": "statlib/new.py", "content": "def f():\n    return 1\n", "req_ids": []}, None, 0)
+    )  # fmt: skip
+    fixed = mode.adapt(Code(path="statlib/new.py", content=added, req_ids=[]), view)
+    assert fixed.content == "def f():\n    return 2\n"  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("path", ["../outside.py", ".git/config", "statlib/../../x.py", "/etc/passwd", ".softco/x.py"])

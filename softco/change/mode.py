@@ -196,9 +196,11 @@ class ChangeMode:
     def _edited(self, code: Code, view: BoardView) -> Code:
         now = self.current(view, code.path)
         if code.path not in self.base_files:
-            if has_blocks(code.content) and code.path not in view.code:
+            if not has_blocks(code.content):
+                return code  # an added file, written whole
+            if now is None:
                 raise ValueError(f"{code.path} is a new file: write it whole in content, not as SEARCH/REPLACE blocks")
-            return code
+            # a fix of a file this change added, given as blocks: applied like an edit of the repo's files
         if now is None:
             raise ValueError(f"{code.path} cannot be modified: {why_unreadable(self.root, code.path)}")
         try:
