@@ -3,7 +3,7 @@
     python benchmarks/bench.py [--sizes 4,8,16,32] [--latency 0.5] [--per-token 0.01] [--concurrency N]
 
 For each size, :func:`synthetic.project` scripts the answers of a layered project (model <- store <-
-service <- cli). A :class:`~softco.llm.fake_server.FakeOpenAIServer` on 127.0.0.1 serves them with a
+service <- cli). A ``FakeOpenAIServer`` (tests/fake_server.py) on 127.0.0.1 serves them with a
 simulated latency (``--latency`` seconds per call + ``--per-token`` seconds per completion token),
 and ``python -m softco.cli new ... --base-url URL`` builds the project for real: board, git, the
 sandboxed pytest run. Then the same command again (a no-op re-run: the step cache answers), and
@@ -50,11 +50,12 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the HTTP fake: a test double
 
+from fake_server import FakeOpenAIServer, FakeRequest  # noqa: E402
 from synthetic import SyntheticProject, project  # noqa: E402
 
 from softco.company.run import DEFAULT_CONCURRENCY  # noqa: E402
-from softco.llm.fake_server import FakeOpenAIServer, FakeRequest  # noqa: E402
 from softco.sop.load import default_dirs  # noqa: E402
 
 ROLES = ("product_manager", "architect", "engineer", "qa_engineer")

@@ -21,9 +21,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from fake_server import FakeOpenAIServer, FakeRequest
 from scripted_project import REQUIREMENT, answers
-
-from softco.llm.fake_server import FakeOpenAIServer, FakeRequest
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fake_server import FakeOpenAIServer, FakeRequest
 from helpers import only_project, run_cli
 from schema_check import schema_errors
 from scripted_project import DESIGN, INIT, OPS_BUGGY, OPS_FIXED, PRD, REQUIREMENT, TESTS_ANSWER, code
@@ -28,7 +29,6 @@ from softco.artifacts import (
     check_relative_path,
 )
 from softco.dependencies import check_dependency
-from softco.llm.fake_server import FakeOpenAIServer, FakeRequest
 from softco.llm.strict import strict_compatible
 from softco.schemas import MAX_SENT_BOUND, answer_schema
 from softco.sop.load import load_sop

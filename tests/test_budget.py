@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fake_server import FakeOpenAIServer, FakeReply, FakeRequest
 from helpers import run_cli
 from scripted_project import REQUIREMENT, answers
 
 from softco.llm.base import ChatMessage, LLMRequest, ModelSettings
 from softco.llm.budget import Budget, BudgetedLLM, BudgetExceeded
-from softco.llm.fake_server import FakeOpenAIServer, FakeReply, FakeRequest
 from softco.llm.openai import OpenAILLM, make_client
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))

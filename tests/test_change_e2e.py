@@ -21,10 +21,10 @@ from change_project import (
     snapshot,
 )
 from change_project import git as run_git
+from fake_server import FakeOpenAIServer
 from typer.testing import CliRunner
 
 from softco.cli import app
-from softco.llm.fake_server import FakeOpenAIServer
 
 
 def _change(repo: Path, script: dict[str, object], *extra: str) -> tuple[int, str, list[object]]:

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fake_server import FakeOpenAIServer, FakeReply, FakeRequest
 from helpers import board_artifacts, commits, repo_files, run_cli
 
 from softco.defaults import ROLES_DIR
-from softco.llm.fake_server import FakeOpenAIServer, FakeReply, FakeRequest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 from synthetic import SyntheticProject, project  # noqa: E402

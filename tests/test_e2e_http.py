@@ -9,11 +9,11 @@ import re
 import sqlite3
 from pathlib import Path
 
+from fake_server import FakeOpenAIServer, FakeReply
 from helpers import commits, only_project, run_cli
 from scripted_project import PRD, REQUIREMENT, answers
 
 from softco.artifacts import KINDS, parse_artifact
-from softco.llm.fake_server import FakeOpenAIServer, FakeReply
 
 AUTHORS = {
     "requirement": "Customer",

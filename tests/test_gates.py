@@ -11,10 +11,10 @@ import sys
 import time
 from pathlib import Path
 
+from fake_server import FakeOpenAIServer, FakeRequest
 from helpers import only_project, run_cli, write_script
 from scripted_project import PRD, REQUIREMENT, answers
 
-from softco.llm.fake_server import FakeOpenAIServer, FakeRequest
 from softco.llm.replay import exchanges_json
 
 

@@ -40,7 +40,7 @@ def test_every_softco_error_has_the_one_base_that_carries_its_exit_code() -> Non
     import softco
     from softco.errors import SoftcoError
 
-    skip = {"softco.cli", "softco.llm.fake_server"}  # the entry point; the HTTP fake for tests (leaves the wheel)
+    skip = {"softco.cli"}  # the entry point
     outside = []
     for info in pkgutil.walk_packages(softco.__path__, "softco."):
         if info.name in skip or ".pytest_plugin" in info.name or ".defaults" in info.name:
@@ -50,3 +50,22 @@ def test_every_softco_error_has_the_one_base_that_carries_its_exit_code() -> Non
             if cls.__module__ == info.name and issubclass(cls, Exception) and not issubclass(cls, SoftcoError):
                 outside.append(f"{info.name}.{name}")
     assert outside == []
+
+
+def test_the_board_view_hands_out_typed_artifacts_parsed_once() -> None:
+    from scripted_project import DESIGN, OPS_FIXED, PRD, TESTS_ANSWER, code
+
+    from softco.artifacts import Code, Design, Prd, Tests
+    from softco.board import Message
+    from softco.steps.step import BoardView
+
+    view = BoardView()
+    for i, (kind, payload) in enumerate(
+        [("prd", PRD), ("design", DESIGN), ("code", code("calc/ops.py", OPS_FIXED, ["REQ-1"])), ("tests", TESTS_ANSWER)]
+    ):
+        view.add(Message(i + 1, "run", kind, "project", "role", "act", f"role/act/{i}", None, payload, None, 0.0))
+    prd, design = view.prd(), view.design()
+    assert isinstance(prd, Prd) and isinstance(design, Design) and view.prd() is prd  # parsed once
+    assert isinstance(view.code_files()["calc/ops.py"], Code)
+    assert isinstance(view.test_files()["tests/test_ops.py"], Tests)
+    assert view.refs().design_paths == design.paths() and view.test_report() is None

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fake_server import FakeOpenAIServer, FakeReply
 from helpers import only_project, run_cli
 from scripted_project import PRD, REQUIREMENT
 from test_openai_provider import GOOD, STEP, Item, make_request, with_llm
@@ -24,7 +25,6 @@ from softco.company.run import DEFAULT_CONCURRENCY, NewOptions, pick_concurrency
 from softco.defaults import ROLES_DIR
 from softco.llm.base import LLM, LLMError, LLMRequest, LLMResponse, ModelSettings
 from softco.llm.budget import Budget, BudgetedLLM
-from softco.llm.fake_server import FakeOpenAIServer, FakeReply
 from softco.llm.openai import EndpointModes, OpenAILLM, make_client, serves_locally
 from softco.llm.structured import GRAMMAR_BOUND_LIMIT, StructuredResult, ask_structured, lenient_json
 from softco.report.costs import cost_by_step

@@ -15,11 +15,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from fake_server import FakeOpenAIServer, FakeReply, FakeRequest
 from helpers import run_cli
 from scripted_project import REQUIREMENT, answers
 
 from softco.company.lock import ProjectLock
-from softco.llm.fake_server import FakeOpenAIServer, FakeReply, FakeRequest
 
 ANSWERS: dict[str, Any] = answers()
 MODEL = ["--model", "gpt-4o-mini"]

@@ -16,11 +16,11 @@ from typing import Any, TypeVar
 from urllib.error import HTTPError
 
 import pytest
+from fake_server import FakeOpenAIServer, FakeReply, FakeRequest
 from helpers import run_cli
 from pydantic import BaseModel, ConfigDict, Field
 
 from softco.llm.base import ChatMessage, LLMError, LLMRequest, LLMResponse, Usage
-from softco.llm.fake_server import FakeOpenAIServer, FakeReply, FakeRequest
 from softco.llm.openai import (
     MAX_REPORTED_TOKENS,
     CallTimeouts,

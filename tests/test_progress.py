@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
+from fake_server import FakeOpenAIServer, FakeReply
 from helpers import write_script
 from rich.console import Console
 from scripted_project import DESIGN, REQUIREMENT, answers
@@ -18,7 +19,6 @@ from typer.testing import CliRunner
 import softco.cli
 import softco.report.terminal
 from softco.cli import app
-from softco.llm.fake_server import FakeOpenAIServer, FakeReply
 from softco.llm.structured import Retry
 
 PRD_STEP = "product_manager/write_prd/project"

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from fake_server import FakeOpenAIServer
 from helpers import board_artifacts, commits, repo_files, run_cli, write_script
 from scripted_project import REQUIREMENT, answers
 
 from softco.defaults import TEMPLATES_DIR
-from softco.llm.fake_server import FakeOpenAIServer
 from softco.llm.replay import load_recording
 
 

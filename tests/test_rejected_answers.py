@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fake_server import FakeOpenAIServer
 from helpers import only_project, run_cli
 from scripted_project import DESIGN, REQUIREMENT, answers
 
 from softco.company.run import RunError, Takeover
-from softco.llm.fake_server import FakeOpenAIServer
 from softco.steps.rejected import file_stem
 
 DESIGN_STEP = "architect/write_design/project"

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fake_server import FakeOpenAIServer, FakeReply, FakeRequest
 from helpers import board_artifacts, commits, only_project, repo_files, run_cli
 from scripted_project import REQUIREMENT, answers
 
 from softco.defaults import TEMPLATES_DIR
-from softco.llm.fake_server import FakeOpenAIServer, FakeReply, FakeRequest
 
 ANSWERS: dict[str, Any] = answers()
 MODEL = ["--model", "gpt-4o-mini"]

@@ -8,12 +8,12 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+from fake_server import FakeOpenAIServer
 from helpers import commits, only_project, run_cli, write_script
 from scripted_project import REQUIREMENT, answers
 
 from softco.company.dryrun import prompt_file_name
 from softco.defaults import EXAMPLES_DIR, ROLES_DIR, TEMPLATES_DIR
-from softco.llm.fake_server import FakeOpenAIServer
 from softco.llm.replay import load_recording
 from softco.sop.load import load_sop
 from softco.views import doc_name

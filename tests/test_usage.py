@@ -12,12 +12,12 @@ import json
 import sqlite3
 from pathlib import Path
 
+from fake_server import FakeOpenAIServer, FakeRequest
 from helpers import only_project, run_cli, write_script
 from scripted_project import REQUIREMENT, answers
 
 from softco.board import MIGRATIONS, Board
 from softco.llm.base import LLMRequest, LLMResponse, Usage
-from softco.llm.fake_server import FakeOpenAIServer, FakeRequest
 from softco.llm.replay import ReplayLLM, make_header
 from softco.report.costs import format_total_cost, format_usage
 from softco.report.stats import RunStats, run_stats

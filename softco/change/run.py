@@ -87,12 +87,11 @@ def start_change(repo_path: Path, opts: NewOptions, console: Console) -> int:
     if dry is not None:
         dry.prompts_dir = worktree / ".softco" / "prompts"
     remember_modes(provider, state)
-    llm = _wrap(provider, opts, sop.sop_hash, requirement, budget, worktree)
+    llm = step_cache(state, opts, _wrap(provider, opts, sop.sop_hash, requirement, budget, worktree))
     run_id = uuid.uuid4().hex[:12]
     settings = Settings(
         max_fix_rounds=opts.max_fix_rounds,
         concurrency=concurrency,
-        cache=step_cache(state, opts, llm),
         gate=_gate(opts, sop, console, worktree),
         change=mode,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from softco.artifacts import Artifact, Design, Prd
+from softco.artifacts import Artifact, Design
 from softco.board import Board, Message
 from softco.company.scaffold import pyproject, readme
 from softco.company.workspace import Author, Workspace
@@ -69,11 +69,10 @@ class Publisher:
         if self.change is not None:  # the user's repo: docs under docs/softco/<slug>/, no scaffold
             return self.change.repo_files(files)
         if isinstance(artifact, Design):
-            prd = self.view.payload("prd")
+            prd = self.view.prd()
             if prd is not None:
-                p = Prd.model_validate(prd)
-                files["pyproject.toml"] = pyproject(p, artifact)
-                files["README.md"] = readme(p, artifact, self.view.requirement())
+                files["pyproject.toml"] = pyproject(prd, artifact)
+                files["README.md"] = readme(prd, artifact, self.view.requirement())
         return files
 
     def _materialize(

@@ -46,7 +46,7 @@ from softco.llm.budget import (
     price_of,
     prices,
 )
-from softco.llm.cache import StepCache
+from softco.llm.cache import CachedLLM, StepCache
 from softco.llm.human import HumanLLM, RoutingLLM
 from softco.llm.openai import LOCAL_CONCURRENCY, EndpointNotConfigured, OpenAILLM, check_role_endpoints, serves_locally
 from softco.llm.providers import ProviderError, default_model, make_llm
@@ -237,13 +237,13 @@ def _check_people(opts: NewOptions, sop: Sop) -> None:
         raise RunError(f"--human {','.join(strangers)}: no such role; roles are {', '.join(sorted(roles))}")
 
 
-def step_cache(output: Path, opts: NewOptions, llm: LLM) -> StepCache | None:
-    """The output dir's step cache, unless disabled, recording (which must see every call) or free answers
-    (replayed or scripted ones; a person's answers under --human are cached like a model's)."""
+def step_cache(output: Path, opts: NewOptions, llm: LLM) -> LLM:
+    """``llm`` inside the output dir's step cache, unless disabled, recording (which must see every call) or
+    free answers (replayed or scripted ones; a person's answers under --human are cached like a model's)."""
     # a step key of "" names no role, so it asks the default provider; people (--human) are cached too
     if not opts.cache or opts.record is not None or (llm.cache_id_for("") is None and not opts.human):
-        return None
-    return StepCache(output / ".softco" / "cache.sqlite")
+        return llm
+    return CachedLLM(llm, StepCache(output / ".softco" / "cache.sqlite"))
 
 
 def spent(board: Board) -> Budget:
@@ -298,8 +298,8 @@ def execute(company: Company, llm: LLM, board: Board, run_id: str, requirement: 
             f"{exc}; the run stopped: continue it with `softco resume {company.ws.root}`", EXIT_ERROR
         ) from None
     finally:
-        if company.settings.cache is not None:
-            company.settings.cache.close()
+        if isinstance(llm, CachedLLM):
+            llm.cache.close()
     board.finish_run(run_id, "done", outcome.exit_code)
     return outcome
 
@@ -424,12 +424,11 @@ def start_new(opts: NewOptions, console: Console) -> int:
     if dry is not None:
         dry.prompts_dir = project / ".softco" / "prompts"
     remember_modes(base, out)
-    llm = _wrap(base, opts, sop.sop_hash, requirement, budget, project)
+    llm = step_cache(out, opts, _wrap(base, opts, sop.sop_hash, requirement, budget, project))
     run_id = uuid.uuid4().hex[:12]
     settings = Settings(
         max_fix_rounds=opts.max_fix_rounds,
         concurrency=concurrency,
-        cache=step_cache(out, opts, llm),
         gate=_gate(opts, sop, console, project),
     )
     saved = _jsonable(opts)
@@ -664,7 +663,7 @@ def _continue(
             dry.prompts_dir = project / ".softco" / "prompts"
         base = _provider(opts, console, limits, dry, [r.model.model for r in sop.roles])
         remember_modes(base, project.parent)
-        llm = _wrap(base, opts, sop.sop_hash, last.requirement, limits, project)
+        llm = step_cache(project.parent, opts, _wrap(base, opts, sop.sop_hash, last.requirement, limits, project))
         run_id = uuid.uuid4().hex[:12]
         extra.update(lineage=lineage, revise=changes)
         with _writing(project):
@@ -674,7 +673,6 @@ def _continue(
         settings = Settings(
             max_fix_rounds=opts.max_fix_rounds,
             concurrency=pick_concurrency(opts)[0],
-            cache=step_cache(project.parent, opts, llm),
             gate=_gate(opts, sop, console, project),
             lineage=lineage,
             revise=changes,

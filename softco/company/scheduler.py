@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import graphlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,7 +23,6 @@ from softco.board import Board, Message
 from softco.company.publisher import Publisher
 from softco.company.workspace import Workspace
 from softco.errors import EXIT_OK, EXIT_TESTS_FAIL
-from softco.llm.cache import StepCache
 from softco.llm.structured import Retry
 from softco.sandbox import Limits
 from softco.sop.load import ActionSpec, RoleSpec, Sop
@@ -38,7 +38,6 @@ class Settings:
     max_fix_rounds: int = 3
     concurrency: int = 16
     limits: Limits = field(default_factory=Limits)
-    cache: StepCache | None = None
     gate: Gate | None = None
     #: Which messages this run builds on: (git branch, first message id NOT included, or None for all).
     lineage: list[tuple[str, int | None]] = field(default_factory=lambda: [("main", None)])
@@ -245,7 +244,6 @@ class Company:
             project_dir=self.ws.root,
             max_fix_rounds=self.settings.max_fix_rounds,
             limits=self.settings.limits,
-            cache=self.settings.cache,
             on_retry=self._on_retry,
             answers=self.settings.answers,
             change=self.settings.change,
@@ -300,10 +298,9 @@ class Company:
         return artifacts
 
     def outcome(self) -> Outcome:
-        last = self.view.payload("test_report")
-        if last is None:
+        report = self.view.test_report()
+        if report is None:
             return Outcome(EXIT_TESTS_FAIL, "no tests were run", None)
-        report = TestReport.model_validate(last)
         if report.ok:
             return Outcome(EXIT_OK, f"all {report.passed} tests pass", report)
         failing = [r.nodeid for r in report.results if r.outcome in ("failed", "error")]
@@ -322,20 +319,21 @@ def dependency_order(items: list[dict[str, Any]]) -> list[tuple[str, list[str], 
     The queue publishes in order, so this order is the commit order: a file never lands before a
     file it imports, even when all of them are written at once.
     """
-    entries = []
+    entries: dict[str, list[tuple[str, list[str], dict[str, Any]]]] = {}  # by key, in the given order
     for item in items:
         key = str(item.get("path") or item.get("id"))
-        entries.append((key, [str(d) for d in item.get("depends_on", []) if str(d) != key], item))
-    placed: set[str] = set()
+        entries.setdefault(key, []).append((key, [str(d) for d in item.get("depends_on", []) if str(d) != key], item))
+    order = list(entries)
+    graph = graphlib.TopologicalSorter({k: [d for e in es for d in e[1] if d in entries] for k, es in entries.items()})
+    try:
+        graph.prepare()
+    except graphlib.CycleError:  # a cycle the artifact's validation should have refused: keep the given order
+        return [e for es in entries.values() for e in es]
     ordered: list[tuple[str, list[str], dict[str, Any]]] = []
-    keys = {k for k, _, _ in entries}
-    while len(ordered) < len(entries):
-        ready = [e for e in entries if e[0] not in placed and all(d in placed or d not in keys for d in e[1])]
-        if not ready:  # a cycle the artifact's validation should have refused: keep the given order
-            ready = [e for e in entries if e[0] not in placed]
-        for e in ready:
-            ordered.append(e)
-            placed.add(e[0])
+    while graph.is_active():  # in rounds: what became ready, in the given order
+        ready = sorted(graph.get_ready(), key=order.index)
+        ordered += [e for k in ready for e in entries[k]]
+        graph.done(*ready)
     return ordered
 
 

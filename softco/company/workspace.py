@@ -54,7 +54,10 @@ class _ObjectDB(GitCmdObjectDB):
 
     gitpython writes a blob or a commit by starting ``git hash-object`` (a process each, a few ms);
     a loose object is only a zlib-compressed file named by its SHA-1, which gitdb writes itself
-    (as gitpython already does for trees). Same objects, same SHAs, no process.
+    (as gitpython already does for trees). Same objects, same SHAs, no process. Kept because it pays:
+    ``python benchmarks/git_objects.py`` measured 33.6 vs 65.9 and 49.4 vs 73.1 ms a commit (with it vs
+    gitpython's own store; 40 commits, median of 9, on 2 shared CPUs at load 10-14), and every publish
+    commits on the run's critical path.
     """
 
     def store(self, istream: IStream) -> IStream:

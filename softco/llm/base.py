@@ -165,12 +165,33 @@ class LLM(abc.ABC):
         """Answer one request. Raise :class:`LLMError` when no answer can be had."""
 
     def cache_id_for(self, step_key: str) -> str | None:
-        """Who answers ``step_key``, for the step cache: this provider's ``cache_id``, else that of the
-        provider it wraps (an ``inner`` attribute), else None (do not cache)."""
-        if self.cache_id is not None:
-            return self.cache_id
-        inner = getattr(self, "inner", None)
-        return inner.cache_id_for(step_key) if isinstance(inner, LLM) else None
+        """Who answers ``step_key``, for the step cache (None: do not cache)."""
+        return self.cache_id
+
+    def accepted(self, request: LLMRequest, response: LLMResponse) -> None:  # noqa: B027 - optional hook
+        """``response`` answered ``request`` (a step's first request; the answer may be a re-ask's) and passed
+        validation: told once a step by :func:`softco.llm.structured.ask_structured`."""
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release network resources; the default has none."""
+
+
+class WrapperLLM(LLM):
+    """An LLM around another, as pydantic-ai's ``WrapperModel``: the one shape of the budget, the recording, the
+    routing to people and the step cache. It delegates everything; a wrapper overrides what it adds to."""
+
+    def __init__(self, inner: LLM) -> None:
+        self.inner = inner
+        self.model = inner.model
+
+    async def complete(self, request: LLMRequest) -> LLMResponse:
+        return await self.inner.complete(request)
+
+    def cache_id_for(self, step_key: str) -> str | None:
+        return self.cache_id if self.cache_id is not None else self.inner.cache_id_for(step_key)
+
+    def accepted(self, request: LLMRequest, response: LLMResponse) -> None:
+        self.inner.accepted(request, response)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()

@@ -25,7 +25,16 @@ from dataclasses import dataclass
 from functools import cache
 
 from softco.errors import BudgetStop, UsageError
-from softco.llm.base import LLM, LLMError, LLMRequest, LLMResponse, ModelSettings, TransientLLMError, Usage
+from softco.llm.base import (
+    LLM,
+    LLMError,
+    LLMRequest,
+    LLMResponse,
+    ModelSettings,
+    TransientLLMError,
+    Usage,
+    WrapperLLM,
+)
 
 PRICES: dict[str, tuple[float, float]] = {
     "gpt-4o": (2.50, 10.00),
@@ -168,12 +177,11 @@ class WorstCase:
         return self.prompt + self.completion
 
 
-class BudgetedLLM(LLM):
+class BudgetedLLM(WrapperLLM):
     """Reserves each call's worst case before it starts, settles the real usage after (see the module)."""
 
     def __init__(self, inner: LLM, budget: Budget) -> None:
-        self.inner = inner
-        self.model = inner.model
+        super().__init__(inner)
         self.budget = budget
         self.in_flight = 0
         self._stopped: str | None = None

@@ -14,7 +14,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from softco.llm.base import LLMResponse
+from softco.llm.base import LLM, LLMRequest, LLMResponse, WrapperLLM
 
 
 class StepCache:
@@ -42,3 +42,36 @@ class StepCache:
 
     def close(self) -> None:
         self.db.close()
+
+
+class CachedLLM(WrapperLLM):
+    """The step cache as a wrapper, outermost: a step's first request that was answered and accepted before
+    gets that answer back (``cached``, no call, not recorded, nothing spent); the answer a step accepts is
+    kept. A kept answer is handed out once a run: asked the same again (today's schema refused it), the
+    model answers."""
+
+    def __init__(self, inner: LLM, cache: StepCache) -> None:
+        super().__init__(inner)
+        self.cache = cache
+        self._served: set[tuple[str, str]] = set()
+
+    async def complete(self, request: LLMRequest) -> LLMResponse:
+        provider = self.inner.cache_id_for(request.step_key)
+        if provider is not None and request.attempt == 1:
+            key = (provider, request.request_hash())
+            if key not in self._served:
+                self._served.add(key)
+                hit = self.cache.get(*key)
+                if hit is not None:
+                    return hit.model_copy(update={"cached": True})
+        return await self.inner.complete(request)
+
+    def accepted(self, request: LLMRequest, response: LLMResponse) -> None:
+        provider = self.inner.cache_id_for(request.step_key)
+        if provider is not None and not response.cached:
+            self.cache.put(provider, request.request_hash(), response)
+        self.inner.accepted(request, response)
+
+    async def aclose(self) -> None:
+        self.cache.close()
+        await self.inner.aclose()

@@ -10,7 +10,7 @@ import shlex
 import subprocess
 from pathlib import Path
 
-from softco.llm.base import LLM, LLMError, LLMRequest, LLMResponse
+from softco.llm.base import LLM, LLMError, LLMRequest, LLMResponse, WrapperLLM
 from softco.safe_text import visible
 
 
@@ -73,16 +73,15 @@ class HumanLLM(LLM):
         return LLMResponse(content=edit_file(answer), model="human")
 
 
-class RoutingLLM(LLM):
-    """Sends each role's requests to its own provider (a human, say), the rest to the default."""
+class RoutingLLM(WrapperLLM):
+    """Sends each role's requests to its own provider (a human, say), the rest to the default (the inner LLM)."""
 
     def __init__(self, default: LLM, routes: dict[str, LLM]) -> None:
-        self.default = default
+        super().__init__(default)
         self.routes = routes
-        self.model = default.model
 
     def _route(self, step_key: str) -> LLM:
-        return self.routes.get(step_key.split("/", 1)[0], self.default)
+        return self.routes.get(step_key.split("/", 1)[0], self.inner)
 
     def cache_id_for(self, step_key: str) -> str | None:
         return self._route(step_key).cache_id_for(step_key)
@@ -90,5 +89,5 @@ class RoutingLLM(LLM):
     async def complete(self, request: LLMRequest) -> LLMResponse:
         return await self._route(request.step_key).complete(request)
 
-    async def aclose(self) -> None:
-        await self.default.aclose()
+    def accepted(self, request: LLMRequest, response: LLMResponse) -> None:
+        self._route(request.step_key).accepted(request, response)

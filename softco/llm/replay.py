@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from softco import __version__
-from softco.llm.base import LLM, LLMError, LLMRequest, LLMResponse, Usage
+from softco.llm.base import LLM, LLMError, LLMRequest, LLMResponse, Usage, WrapperLLM
 
 SECRET_VARS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "AZURE_OPENAI_API_KEY", "SOFTCO_API_KEY")
 
@@ -59,12 +59,11 @@ def _mask(text: str) -> str:
     return text
 
 
-class RecordingLLM(LLM):
+class RecordingLLM(WrapperLLM):
     """Wraps a provider and appends each exchange to a JSONL file."""
 
     def __init__(self, inner: LLM, path: Path, header: RecordingHeader) -> None:
-        self.inner = inner
-        self.model = inner.model
+        super().__init__(inner)
         self.path = path
         self._lock = threading.Lock()
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -82,9 +81,6 @@ class RecordingLLM(LLM):
         with self._lock, self.path.open("a", encoding="utf-8") as f:
             f.write(_mask(line) + "\n")
         return response
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
 
 
 def load_recording(path: Path) -> tuple[RecordingHeader, list[Exchange]]:

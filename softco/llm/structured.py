@@ -230,6 +230,8 @@ async def ask_structured(
                 raise ValueError("the answer was empty")
             value = parse(lenient_json(response.content))
         except (ValidationError, ValueError) as exc:  # JSONDecodeError is a ValueError
+            if response.cached:  # a kept answer today's schema refuses: ask the model (the step cache lets it)
+                continue
             error = describe_error(exc)
             ended(Attempt(current, response, started, finished, error))
             if n == max_reasks:
@@ -260,6 +262,7 @@ async def ask_structured(
             n += 1
             continue
         ended(Attempt(current, response, started, finished))
+        llm.accepted(request, response)
         return StructuredResult(value, attempts)
     raise AssertionError("unreachable")  # pragma: no cover
 
@@ -268,4 +271,4 @@ def backoff(fault: int, retry_after: float | None) -> float:
     """Seconds to wait before retry number ``fault``: the server's word, else exponential with jitter."""
     if retry_after is not None:
         return min(retry_after, BACKOFF_CAP)
-    return min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (fault - 1)) * (0.5 + random.random() / 2)
+    return min(BACKOFF_CAP, BACKOFF_BASE * 2.0 ** (fault - 1)) * (0.5 + random.random() / 2)

@@ -16,11 +16,11 @@ callable taking the :class:`LLMRequest` and returning one of those.
 
 from __future__ import annotations
 
-import asyncio
 import json
+import threading
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, cast
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -52,6 +52,38 @@ def to_text(answer: Any) -> str:
     return str(answer)
 
 
+class Script:
+    """Scripted answers, served once each: by step key (a list per step, in order), else in order whatever
+    the step. The one queue of :class:`ScriptedLLM` and of the HTTP fake in tests (tests/fake_server.py);
+    an entry may be a callable, which the consumer calls with its request. Safe across threads."""
+
+    def __init__(self, answers: Sequence[Any] | Mapping[str, Any]) -> None:
+        self._ordered: deque[Any] = deque()
+        self._by_step: dict[str, deque[Any]] = {}
+        if isinstance(answers, Mapping):
+            for key, val in answers.items():
+                self._by_step[key] = deque(list(val) if isinstance(val, list | tuple) else [val])
+        else:
+            self._ordered = deque(answers)
+        self._lock = threading.Lock()
+
+    def next(self, step_key: str) -> Any:
+        """The next entry for ``step_key``; :class:`ScriptExhausted` when none is left."""
+        with self._lock:
+            queue = self._by_step.get(step_key)
+            if queue:
+                return queue.popleft()
+            if self._ordered:
+                return self._ordered.popleft()
+        raise ScriptExhausted(f"no scripted answer left for step {step_key}")
+
+    def remaining(self) -> list[str]:
+        """The entries never served, described."""
+        with self._lock:
+            left = [f"(ordered answer #{i + 1})" for i in range(len(self._ordered))]
+            return left + [f"{k} x{len(q)}" for k, q in self._by_step.items() if q]
+
+
 class ScriptedLLM(LLM):
     def __init__(
         self,
@@ -60,26 +92,14 @@ class ScriptedLLM(LLM):
     ) -> None:
         self.model = model
         self.calls: list[LLMRequest] = []
-        self._ordered: deque[Answer] = deque()
-        self._by_step: dict[str, deque[Answer]] = {}
-        if isinstance(answers, Mapping):
-            for key, val in answers.items():
-                items = list(val) if isinstance(val, list | tuple) else [val]
-                self._by_step[key] = deque(cast(list[Answer], items))
-        else:
-            self._ordered = deque(answers)
-        self._lock = asyncio.Lock()
+        self.script = Script(answers)
 
     async def complete(self, request: LLMRequest) -> LLMResponse:
-        async with self._lock:
-            self.calls.append(request)
-            queue = self._by_step.get(request.step_key)
-            if queue:
-                answer = queue.popleft()
-            elif self._ordered:
-                answer = self._ordered.popleft()
-            else:
-                raise ScriptExhausted(f"ScriptedLLM has no answer left for step {request.step_key}")
+        self.calls.append(request)
+        try:
+            answer = self.script.next(request.step_key)
+        except ScriptExhausted:
+            raise ScriptExhausted(f"ScriptedLLM has no answer left for step {request.step_key}") from None
         text = answer_text(answer, request)
         prompt = sum(estimate_tokens(m.content) for m in request.messages)
         return LLMResponse(
@@ -89,9 +109,7 @@ class ScriptedLLM(LLM):
         )
 
     def remaining(self) -> list[str]:
-        left = [f"(ordered answer #{i + 1})" for i in range(len(self._ordered))]
-        left += [f"{k} x{len(q)}" for k, q in self._by_step.items() if q]
-        return left
+        return self.script.remaining()
 
     def assert_complete(self) -> None:
         """Fail if any scripted answer was never asked for."""

@@ -14,22 +14,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
-from pydantic import ValidationError
-
-from softco.artifacts import (
-    Artifact,
-    Design,
-    Refs,
-    TestReport,
-    Tests,
-)
+from softco.artifacts import Artifact, Code, Design, Prd, Refs, Requirement, TestReport, Tests
 from softco.board import Board, Message
 from softco.llm.base import LLM, ChatMessage, LLMRequest, LLMResponse
 from softco.llm.budget import cost_usd
-from softco.llm.cache import StepCache
-from softco.llm.structured import CANCELLED, FAULT, Attempt, InvalidAnswer, Retry, ask_structured, lenient_json
+from softco.llm.structured import CANCELLED, FAULT, Attempt, InvalidAnswer, Retry, ask_structured
 from softco.sandbox import Limits
 from softco.schemas import answer_schema
 from softco.sop.load import ActionSpec, RoleSpec, Sop
@@ -40,6 +31,8 @@ from softco.steps.rejected import AnswerFile, keep_rejected, refused_answer_file
 
 if TYPE_CHECKING:
     from softco.steps.hooks import ChangeHooks
+
+A = TypeVar("A", bound=Artifact)
 
 
 class StepIdentity(TypedDict):
@@ -73,35 +66,70 @@ class Step:
 
 @dataclass
 class BoardView:
-    """The artifacts in force: the latest of each kind, and the latest per file."""
+    """The artifacts in force: the latest of each kind, and the latest per file.
+
+    softco's own code reads them typed (:meth:`prd`, :meth:`design`, :meth:`test_report`, :meth:`code_files`,
+    :meth:`test_files`: each message parsed once); the JSON payloads (:meth:`payload`, ``code``, ``tests``)
+    are what templates get, as published."""
 
     messages: list[Message] = field(default_factory=list)
     latest: dict[str, Message] = field(default_factory=dict)
     code: dict[str, dict[str, Any]] = field(default_factory=dict)
     tests: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _code_messages: dict[str, Message] = field(default_factory=dict, repr=False)
+    _test_messages: dict[str, Message] = field(default_factory=dict, repr=False)
+    _parsed: dict[int, Artifact] = field(default_factory=dict, repr=False)
 
     def add(self, m: Message) -> None:
         self.messages.append(m)
         self.latest[m.kind] = m
         if m.kind == "code":
             self.code[m.payload["path"]] = m.payload
+            self._code_messages[m.payload["path"]] = m
         elif m.kind == "tests":
             self.tests[m.payload["path"]] = m.payload
+            self._test_messages[m.payload["path"]] = m
 
     def payload(self, kind: str) -> dict[str, Any] | None:
+        """The latest ``kind``'s JSON as published: for templates."""
         m = self.latest.get(kind)
         return m.payload if m else None
 
+    def _typed(self, m: Message, cls: type[A]) -> A:
+        found = self._parsed.get(m.id)
+        if not isinstance(found, cls):
+            found = self._parsed[m.id] = cls.model_validate(m.payload)
+        return found
+
+    def _latest(self, kind: str, cls: type[A]) -> A | None:
+        m = self.latest.get(kind)
+        return self._typed(m, cls) if m else None
+
+    def prd(self) -> Prd | None:
+        return self._latest("prd", Prd)
+
+    def design(self) -> Design | None:
+        return self._latest("design", Design)
+
+    def test_report(self) -> TestReport | None:
+        return self._latest("test_report", TestReport)
+
+    def code_files(self) -> dict[str, Code]:
+        return {p: self._typed(m, Code) for p, m in self._code_messages.items()}
+
+    def test_files(self) -> dict[str, Tests]:
+        return {p: self._typed(m, Tests) for p, m in self._test_messages.items()}
+
     def refs(self) -> Refs:
-        prd, design = self.payload("prd"), self.payload("design")
+        prd, design = self.prd(), self.design()
         return Refs(
-            req_ids={r["id"] for r in prd["requirements"]} if prd else None,
-            design_paths={f["path"] for f in design["files"]} if design else None,
+            req_ids={r.id for r in prd.requirements} if prd else None,
+            design_paths=design.paths() if design else None,
         )
 
     def requirement(self) -> str:
-        req = self.payload("requirement")
-        return req["text"] if req else ""
+        req = self._latest("requirement", Requirement)
+        return req.text if req else ""
 
 
 def template_context(view: BoardView, step: Step, change: ChangeHooks | None = None) -> dict[str, Any]:
@@ -185,7 +213,6 @@ class StepContext:
     project_dir: Any
     max_fix_rounds: int
     limits: Limits
-    cache: StepCache | None = None
     #: told of each transient fault before it is retried (the CLI prints a line)
     on_retry: Callable[[Retry], None] | None = None
     #: step key -> a file holding its answer (`softco resume --answer`): used instead of asking the model
@@ -265,26 +292,11 @@ async def run_llm_step(ctx: StepContext, step: Step) -> list[Artifact]:
         except InvalidAnswer as exc:
             raise refused_answer_file(Path(ctx.project_dir), step.key, answer_file, exc) from None
         return [result.value]
-    provider = ctx.llm.cache_id_for(step.key) if ctx.cache is not None else None
-    if ctx.cache is not None and provider is not None:
-        hit = ctx.cache.get(provider, request.request_hash())
-        if hit is not None:
-            try:
-                value = parse(lenient_json(hit.content))
-            except (ValidationError, ValueError):
-                pass  # a stale entry that today's schema rejects: ask again
-            else:
-                now = time.time()
-                cached = hit.model_copy(update={"cached": True})
-                _record_attempt(ctx, step, Attempt(request, cached, now, now), 1)
-                return [value]
     record = _recorder(ctx, step)
     try:
         result = await ask_structured(ctx.llm, request, parse, on_retry=ctx.on_retry, on_attempt=record)
     except InvalidAnswer as exc:  # keep the last answer on disk and say the ways out
         raise keep_rejected(Path(ctx.project_dir), step.key, step.role.id, exc) from None
-    if ctx.cache is not None and provider is not None:
-        ctx.cache.put(provider, request.request_hash(), result.attempts[-1].response)
     return [result.value]
 
 
@@ -301,10 +313,10 @@ def _plan_tasks(ctx: StepContext, step: Step) -> list[Artifact]:
 
 
 def _run_tests(ctx: StepContext, step: Step) -> list[Artifact]:
-    tests = {p: Tests.model_validate(t) for p, t in ctx.view.tests.items()}
-    design = ctx.view.payload("design")
+    tests = ctx.view.test_files()
+    design = ctx.view.design()
     round_no = int(step.subject.removeprefix("round-"))
-    deps = list(design["dependencies"]) if design else []
+    deps = list(design.dependencies) if design else []
     run = qa_tools.TestRun(ctx.project_dir, tests, round_no, deps, ctx.limits)
     return [ctx.change.run_tests(run) if ctx.change is not None else qa_tools.run_tests(run)]
 
@@ -315,9 +327,9 @@ def _triage(ctx: StepContext, step: Step) -> list[Artifact]:
     report = TestReport.model_validate(step.trigger.payload)
     if report.round > ctx.max_fix_rounds:
         return []
-    tests = {p: Tests.model_validate(t) for p, t in view.tests.items()}
-    design = view.payload("design")
-    paths = {f["path"] for f in design["files"]} if design else set()
+    tests = view.test_files()
+    design = view.design()
+    paths = design.paths() if design else set()
     owners = ctx.change.owners(paths) if ctx.change is not None else None
     bugs, disputes = qa_tools.triage(report, tests, paths, board_disputes(ctx.sop, view), owners)
     return list(bugs if step.action.tool == "triage" else disputes)

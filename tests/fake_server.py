@@ -13,7 +13,8 @@ a real socket: retries, headers, JSON-mode fallbacks and usage parsing are all e
     srv.errors          # problems the server met (script exhausted, bad request body, ...)
     srv.assert_complete()
 
-``answer`` is, like :class:`~softco.llm.testing.ScriptedLLM`'s answers, either
+``answer`` is, like :class:`~softco.llm.testing.ScriptedLLM`'s answers (the same :class:`~softco.llm.testing.Script`
+serves both), either
 
 - a callable ``(FakeRequest) -> answer``, called for every request, or
 - a mapping from step key (the ``X-Softco-Step`` header softco sends) to an answer or a list of
@@ -42,18 +43,17 @@ import struct
 import sys
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any, cast
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from softco.llm.openai import STEP_HEADER
-from softco.llm.testing import to_text
+from softco.llm.testing import Script, to_text
 from softco.llm.tokens import estimate_tokens
 
 __all__ = ["Answer", "FakeOpenAIServer", "FakeReply", "FakeRequest", "ScriptAnswer"]
@@ -172,10 +172,6 @@ Answer = str | dict[str, Any] | list[Any] | BaseModel | FakeReply
 ScriptAnswer = Answer | Callable[[FakeRequest], Answer]
 
 
-class ScriptProblem(Exception):
-    """The script could not answer a request (exhausted, or an answer callable raised)."""
-
-
 class FakeOpenAIServer:
     """A local OpenAI-compatible chat completions server on 127.0.0.1 and a free port.
 
@@ -225,18 +221,13 @@ class FakeOpenAIServer:
         self.hangups: list[str | None] = []
         self.lock = threading.Lock()
         self._func: Callable[[FakeRequest], Answer] | None = None
-        self._by_step: dict[str, deque[ScriptAnswer]] = {}
-        self._ordered: deque[ScriptAnswer] = deque()
-        if isinstance(answer, Mapping):
-            for key, val in answer.items():
-                items = list(val) if isinstance(val, list | tuple) else [val]
-                self._by_step[key] = deque(cast(list[ScriptAnswer], items))
-        elif callable(answer) and not isinstance(answer, BaseModel):
+        self._script = Script(())
+        if callable(answer) and not isinstance(answer, BaseModel | Mapping):
             self._func = answer
         elif isinstance(answer, str):
             raise TypeError("answer must be a callable, a mapping or a list of answers, not a str")
         else:
-            self._ordered = deque(answer)
+            self._script = Script(answer)  # ScriptedLLM's queue: the same answers, served the same way
         self._ids = itertools.count(1)
         self._stop = threading.Event()
         self._httpd: _Server | None = None
@@ -300,10 +291,7 @@ class FakeOpenAIServer:
 
     def remaining(self) -> list[str]:
         """Scripted answers not yet served, described."""
-        with self.lock:
-            left = [f"(ordered answer #{i + 1})" for i in range(len(self._ordered))]
-            left += [f"{k} x{len(q)}" for k, q in self._by_step.items() if q]
-        return left
+        return self._script.remaining()
 
     def assert_complete(self) -> None:
         """Fail if a scripted answer was never asked for or the server met a problem."""
@@ -329,14 +317,7 @@ class FakeOpenAIServer:
     def _next_answer(self, req: FakeRequest) -> Answer:
         if self._func is not None:
             return self._func(req)
-        with self.lock:
-            queue = self._by_step.get(req.step or "")
-            if queue:
-                entry = queue.popleft()
-            elif self._ordered:
-                entry = self._ordered.popleft()
-            else:
-                raise ScriptProblem(f"no scripted answer left for step {req.step!r}")
+        entry = self._script.next(req.step or "")
         if callable(entry) and not isinstance(entry, BaseModel):
             return entry(req)
         return entry
