@@ -222,7 +222,7 @@ def read_requirement_file(path: Path) -> str:
         raise RunError(f"{path} is not UTF-8 text; save it as UTF-8") from None
 
 
-app.command("change")(change_command(console, read_requirement_file))  # softco/change/cli.py
+app.command("change")(change_command(lambda: console, read_requirement_file))  # softco/change/cli.py
 
 
 @app.command("resume")

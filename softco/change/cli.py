@@ -12,8 +12,9 @@ from rich.console import Console
 FLAG = ""
 
 
-def change_command(console: Console, read_requirement_file: Callable[[Path], str]) -> Callable[..., None]:
-    """The `softco change` command, printing on ``console`` and reading --from-file with the CLI's reader."""
+def change_command(console: Callable[[], Console], read_requirement_file: Callable[[Path], str]) -> Callable[..., None]:
+    """The `softco change` command, printing on the CLI's console of this invocation (``console()``) and
+    reading --from-file with the CLI's reader."""
 
     def change(
         repo: Annotated[Path, typer.Argument(help="The git repository of a Python project to change.", metavar="REPO")],
@@ -91,6 +92,6 @@ def change_command(console: Console, read_requirement_file: Callable[[Path], str
             human=human or [],
             structured=structured,
         )
-        raise typer.Exit(start_change(repo, opts, console))
+        raise typer.Exit(start_change(repo, opts, console()))
 
     return change
