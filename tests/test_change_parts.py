@@ -18,7 +18,7 @@ from softco.change.edits import EditError, apply_edit, parse_blocks
 from softco.change.mode import ChangeMode
 from softco.change.repo import ChangeError, detect_dependencies, open_repo
 from softco.change.repo_map import build_map
-from softco.cli import _main
+from softco.cli import run
 from softco.steps.step import BoardView
 
 FILE = "def a():\n    return 1\n\n\ndef b():\n    return 1\n"
@@ -71,10 +71,9 @@ def test_malformed_blocks_are_refused(content: str, error: str) -> None:
 
 
 # the user's repo: bad input ----------------------------------------------------------------------
-def _change(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
-    """The command as a user runs it, in-process: main()'s one line on stderr and its exit code."""
-    monkeypatch.setattr(sys, "argv", ["softco", "change", *args, "--llm", "script:none.json"])
-    code = _main()
+def _change(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    """The command as a user runs it, in-process: the one line on stderr and the exit code."""
+    code = run(["change", *args, "--llm", "script:none.json"])
     return code, capsys.readouterr().err
 
 
@@ -83,7 +82,7 @@ def test_not_a_repo_bare_detached_subdirectory_empty_and_no_python(
 ) -> None:
     plain = tmp_path / "plain"
     plain.mkdir()
-    code, err = _change(monkeypatch, capsys, str(plain), REQUIREMENT)
+    code, err = _change(capsys, str(plain), REQUIREMENT)
     assert (code, err) == (
         2,
         f"softco: error: {plain} is not a git repository; run `git init` and commit your project first\n",
