@@ -14,7 +14,9 @@ from rich.console import Console
 
 from softco.change.cli import change_command
 from softco.errors import EXIT_USAGE
+from softco.eval.cli import batch_cmd, eval_cmd
 from softco.sop.cli import sop_app
+from softco.web.command import serve as serve_cmd
 
 # Commands import what they need when they run, so `softco --help` starts in a fraction of a second
 # (the openai client and the pydantic models cost about a second to import).
@@ -39,6 +41,7 @@ def make_console() -> Console:
 
 console = make_console()
 app.add_typer(sop_app, name="sop")
+app.command("serve")(serve_cmd)
 
 #: True while softco runs as its own process (:func:`main`), where freezing the garbage collector pays;
 #: False when it is called in-process (:func:`run`), where a freeze would keep the caller's garbage forever.
@@ -159,6 +162,12 @@ def new(
     yes: Annotated[
         bool, typer.Option("--yes", help="Approve every --approve gate without asking.", metavar=FLAG)
     ] = False,
+    serve: Annotated[
+        bool,
+        typer.Option("--serve", help="Watch and steer the run in the browser (softco serve); --approve gates "
+                     "can be decided there.", metavar=FLAG),
+    ] = False,
+    serve_port: Annotated[int, typer.Option(help="The port of --serve's page (0: a free one).", metavar="PORT")] = 8750,
     human: Annotated[
         list[str] | None,
         typer.Option(help="Play this role yourself (role id, e.g. architect); repeatable.", metavar="ROLE"),
@@ -198,7 +207,13 @@ def new(
         yes=yes,
         human=human or [],
         structured=structured,
+        on_page=serve,
     )
+    if serve:
+        from softco.company.run import output_dir
+        from softco.web.command import serving_run
+
+        raise typer.Exit(serving_run(lambda: start_new(opts, console), output_dir(output), serve_port, console))
     raise typer.Exit(start_new(opts, console))
 
 
@@ -246,12 +261,18 @@ def resume_cmd(
             help="STEP=FILE: the answer to that step, e.g. a fixed rejected answer; repeatable.", metavar="STEP=FILE"
         ),
     ] = None,
+    approve_on_page: Annotated[
+        bool, typer.Option("--approve-on-page", help="--approve gates may be decided on softco serve's page.",
+                           metavar=FLAG)
+    ] = False,
 ) -> None:
     """Continue a stopped run; finished steps are not redone."""
     _load_run()
     from softco.company.run import Takeover, resume
 
-    takeover = Takeover(model=model, base_url=base_url, human=human or [], answers=answer or [])
+    takeover = Takeover(
+        model=model, base_url=base_url, human=human or [], answers=answer or [], on_page=approve_on_page
+    )
     raise typer.Exit(resume(project, console, budget, token_budget, takeover))
 
 
@@ -365,6 +386,10 @@ def report(
     from softco.safe_text import safe_line
 
     console.print(safe_line(path, limit=4000))
+
+
+app.command("eval")(eval_cmd)  # softco/eval/cli.py
+app.command("batch")(batch_cmd)
 
 
 def main() -> None:

@@ -51,6 +51,7 @@ from softco.report.stats import run_stats
 from softco.report.terminal import Progress, print_sandbox, print_summary
 from softco.safe_text import safe_line, safe_text
 from softco.steps.qa_tools import SandboxUnavailable, TestRun
+from softco.steps.steering import Live
 
 
 def start_change(repo_path: Path, opts: NewOptions, console: Console) -> int:
@@ -89,10 +90,17 @@ def start_change(repo_path: Path, opts: NewOptions, console: Console) -> int:
     remember_modes(provider, state)
     llm = step_cache(state, opts, _wrap(provider, opts, sop.sop_hash, requirement, budget, worktree))
     run_id = uuid.uuid4().hex[:12]
+    try:
+        with _writing(worktree):  # what `softco serve`'s page shares with the run
+            live = Live(worktree, run_id)
+    except RunError:
+        board.close()
+        lock.release()
+        raise
     settings = Settings(
         max_fix_rounds=opts.max_fix_rounds,
         concurrency=concurrency,
-        gate=_gate(opts, sop, console, worktree),
+        gate=_gate(opts, sop, console, worktree, live),
         change=mode,
     )
     saved = {**_jsonable(opts), SAVED_KEY: mode.saved()}
@@ -117,6 +125,7 @@ def start_change(repo_path: Path, opts: NewOptions, console: Console) -> int:
             print_dry_run(console, dry, sop)
         return outcome.exit_code
     finally:
+        live.close()
         ws.repo.close()  # its git processes end now, not when the collector gets to it
         board.close()
         lock.release()

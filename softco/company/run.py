@@ -41,6 +41,7 @@ from softco.llm.budget import (
     Budget,
     BudgetedLLM,
     BudgetExceeded,
+    Ledger,
     PriceFileError,
     completion_bound,
     price_of,
@@ -58,9 +59,10 @@ from softco.safe_text import one_line, safe_line, safe_text
 from softco.sop.check import load_checked_sop
 from softco.sop.load import Sop, SopError, kinds_for_reading
 from softco.sop.prompts import TemplateError
-from softco.steps.gates import AutoApprove, ConsoleGate, Gate
+from softco.steps.gates import AutoApprove, Gate
 from softco.steps.qa_tools import SandboxUnavailable
 from softco.steps.rejected import StepRejected, read_answer_file, rejected_steps
+from softco.steps.steering import Live, RunCancelled, SteeredGate
 
 MAX_REQUIREMENT_CHARS = 20_000
 #: Model calls and tool steps at once, unless --concurrency says (LOCAL_CONCURRENCY for a local server).
@@ -100,12 +102,15 @@ class NewOptions:
     dry_run: bool = False
     #: --structured: schema, json or prompt (None: SOFTCO_STRUCTURED, else negotiated per endpoint)
     structured: str | None = None
+    #: --serve / --approve-on-page: gates may be decided on `softco serve`'s page (no terminal needed); not saved
+    on_page: bool = False
 
 
 def _jsonable(opts: NewOptions) -> dict[str, Any]:
     saved = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(opts).items()}
     saved["sop_dir"] = str(opts.sop_dir.resolve()) if opts.sop_dir else None
     saved["record"] = None  # a resumed run does not overwrite the first run's recording
+    saved.pop("on_page")
     return saved
 
 
@@ -203,24 +208,33 @@ def _provider(
     return llm
 
 
-def _wrap(llm: LLM, opts: NewOptions, sop_hash: str, requirement: str, budget: Budget, project: Path) -> LLM:
-    """People playing roles first, then the budget check, then the recording outermost."""
+def _wrap(
+    llm: LLM,
+    opts: NewOptions,
+    sop_hash: str,
+    requirement: str,
+    budget: Budget,
+    project: Path,
+    ledger: Ledger | None = None,
+) -> LLM:
+    """People playing roles first, then the budget check (and a budget shared with other runs), then the
+    recording outermost."""
     if opts.human:
         llm = RoutingLLM(llm, {r: HumanLLM(project / ".softco" / "human", sys.stdin.isatty()) for r in opts.human})
-    llm = BudgetedLLM(llm, budget)
+    llm = BudgetedLLM(llm, budget, ledger)
     if opts.record is not None:
         produced = opts.produced_by or f"recorded from model {llm.model} via softco {opts.llm or 'openai'}"
         llm = RecordingLLM(llm, opts.record, make_header(sop_hash, llm.model, produced, requirement))
     return llm
 
 
-def _gate(opts: NewOptions, sop: Sop, console: Console, project: Path) -> Gate | None:
+def _gate(opts: NewOptions, sop: Sop, console: Console, project: Path, live: Live) -> Gate | None:
     if not opts.approve:
         return None
     kinds = set(opts.approve)
     if opts.yes:
         return AutoApprove(kinds)
-    return ConsoleGate(kinds, console, project / ".softco" / "edit")
+    return SteeredGate(kinds, console, project / ".softco" / "edit", live, sys.stdin.isatty())
 
 
 def _check_people(opts: NewOptions, sop: Sop) -> None:
@@ -229,8 +243,11 @@ def _check_people(opts: NewOptions, sop: Sop) -> None:
     if unknown:
         kinds = ", ".join(sorted(sop.kinds))
         raise RunError(f"--approve {','.join(unknown)}: no such artifact kind; kinds are {kinds}")
-    if opts.approve and not opts.yes and not sys.stdin.isatty():
-        raise RunError("--approve asks on a terminal and stdin is not one; add --yes to approve automatically")
+    if opts.approve and not opts.yes and not opts.on_page and not sys.stdin.isatty():
+        raise RunError(
+            "--approve asks on a terminal and stdin is not one; add --yes to approve automatically, or --serve to "
+            "decide on the page"
+        )
     roles = {r.id for r in sop.roles}
     strangers = sorted(set(opts.human) - roles)
     if strangers:
@@ -254,16 +271,21 @@ def spent(board: Board) -> Budget:
     )
 
 
-async def _drive(company: Company, llm: LLM, requirement: str | None) -> Outcome:
+async def _drive(company: Company, llm: LLM, requirement: str | None, live: Live | None) -> Outcome:
     try:
-        return await company.run(requirement)
+        return await (live.cancellable(company.run(requirement)) if live else company.run(requirement))
     finally:
         await llm.aclose()
 
 
-def execute(company: Company, llm: LLM, board: Board, run_id: str, requirement: str | None) -> Outcome:
+def execute(
+    company: Company, llm: LLM, board: Board, run_id: str, requirement: str | None, live: Live | None = None
+) -> Outcome:
     try:
-        outcome = asyncio.run(_drive(company, llm, requirement))
+        outcome = asyncio.run(_drive(company, llm, requirement, live))
+    except RunCancelled:  # from `softco serve`'s page: stopped as on Ctrl-C, between or inside steps
+        _finish_quietly(board, run_id, "cancelled", EXIT_INTERRUPTED)
+        raise Interrupted(f"cancelled from the page; continue with: softco resume {company.ws.root}") from None
     except KeyboardInterrupt:
         # asyncio.run cancelled the run on Ctrl-C: the steps in flight (and their model calls) were cancelled,
         # what was published is on the board and in git; a second Ctrl-C lands here at once
@@ -396,7 +418,7 @@ def print_dry_run(console: Console, dry: DryRunLLM, sop: Sop) -> None:
     )
 
 
-def start_new(opts: NewOptions, console: Console) -> int:
+def start_new(opts: NewOptions, console: Console, ledger: Ledger | None = None) -> int:
     concurrency, why = pick_concurrency(opts)
     opts.concurrency = concurrency  # saved with the run: a resume keeps it
     check_limits(opts.budget, opts.token_budget, opts.max_fix_rounds, concurrency)
@@ -424,18 +446,26 @@ def start_new(opts: NewOptions, console: Console) -> int:
     if dry is not None:
         dry.prompts_dir = project / ".softco" / "prompts"
     remember_modes(base, out)
-    llm = step_cache(out, opts, _wrap(base, opts, sop.sop_hash, requirement, budget, project))
+    llm = step_cache(out, opts, _wrap(base, opts, sop.sop_hash, requirement, budget, project, ledger))
     run_id = uuid.uuid4().hex[:12]
+    try:
+        with _writing(project):  # what `softco serve`'s page shares with the run (a full disk is one line)
+            live = Live(project, run_id)
+    except RunError:
+        board.close()
+        lock.release()
+        raise
     settings = Settings(
         max_fix_rounds=opts.max_fix_rounds,
         concurrency=concurrency,
-        gate=_gate(opts, sop, console, project),
+        gate=_gate(opts, sop, console, project, live),
     )
     saved = _jsonable(opts)
     try:
         with _writing(project):
             board.start_run(run_id, requirement, sop.sop_hash, llm.model or default_model(), saved)
     except RunError:
+        live.close()
         board.close()
         lock.release()
         raise
@@ -445,15 +475,16 @@ def start_new(opts: NewOptions, console: Console) -> int:
         console.print(safe_text(why))
     print_sandbox(console)
     progress = Progress(console, budget)
-    company = Company(sop, llm, board, ws, run_id, settings, on_event=progress.on_event)
+    company = Company(sop, llm, board, ws, run_id, settings, on_event=live.tee(progress.on_event))
     progress.watch(company)
     try:
-        outcome = execute(company, llm, board, run_id, requirement)
+        outcome = execute(company, llm, board, run_id, requirement, live)
         print_summary(console, project, outcome, run_stats(board, run_id), run_stats(board))
         if dry is not None:
             print_dry_run(console, dry, sop)
         return outcome.exit_code
     finally:
+        live.close()
         board.close()
         lock.release()
 
@@ -467,8 +498,8 @@ def run_status(run: RunRow | None, live: Holder | None) -> str:
         return "no run"
     if run.status in ("running", "killed"):
         return "killed"
-    if run.status == "interrupted":
-        return "interrupted"
+    if run.status in ("interrupted", "cancelled"):
+        return run.status
     meaning = {
         EXIT_OK: "done",
         EXIT_TESTS_FAIL: "done, tests fail",
@@ -533,8 +564,11 @@ class Takeover:
     human: list[str] = field(default_factory=list)
     #: "STEP=FILE": that step's answer is read from FILE (validated like a model's) instead of asked
     answers: list[str] = field(default_factory=list)
+    #: --approve-on-page: gates may be decided on `softco serve`'s page
+    on_page: bool = False
 
     def apply(self, opts: NewOptions) -> None:
+        opts.on_page = self.on_page
         if self.model is not None:
             opts.model = self.model
         if self.base_url is not None:
@@ -566,10 +600,11 @@ def resume(
     budget: float | None = None,
     token_budget: int | None = None,
     takeover: Takeover | None = None,
+    ledger: Ledger | None = None,
 ) -> int:
     """Continue the last run of a project: finished steps are not redone."""
     check_limits(budget, token_budget)
-    return _continue(project, console, budget, token_budget, None, takeover)
+    return _continue(project, console, budget, token_budget, None, takeover, ledger)
 
 
 def revise(project: Path, console: Console, revision: Revision) -> int:
@@ -588,6 +623,7 @@ def _continue(
     token_budget: int | None,
     revision: Revision | None,
     takeover: Takeover | None = None,
+    ledger: Ledger | None = None,
 ) -> int:
     check_environment()
     project = project.absolute()
@@ -663,31 +699,38 @@ def _continue(
             dry.prompts_dir = project / ".softco" / "prompts"
         base = _provider(opts, console, limits, dry, [r.model.model for r in sop.roles])
         remember_modes(base, project.parent)
-        llm = step_cache(project.parent, opts, _wrap(base, opts, sop.sop_hash, last.requirement, limits, project))
+        llm = step_cache(
+            project.parent, opts, _wrap(base, opts, sop.sop_hash, last.requirement, limits, project, ledger)
+        )
         run_id = uuid.uuid4().hex[:12]
         extra.update(lineage=lineage, revise=changes)
         with _writing(project):
             board.start_run(
                 run_id, last.requirement, sop.sop_hash, llm.model, {**saved, **_jsonable(opts), **extra}, branch=branch
             )
+        with _writing(project):
+            live = Live(project, run_id)
         settings = Settings(
             max_fix_rounds=opts.max_fix_rounds,
             concurrency=pick_concurrency(opts)[0],
-            gate=_gate(opts, sop, console, project),
+            gate=_gate(opts, sop, console, project, live),
             lineage=lineage,
             revise=changes,
             answers=answers,
             change=change,
         )
         progress = Progress(console, limits)
-        company = Company(sop, llm, board, ws, run_id, settings, on_event=progress.on_event)
+        company = Company(sop, llm, board, ws, run_id, settings, on_event=live.tee(progress.on_event))
         progress.watch(company)
         verb = f"revising {revision.stage} of" if revision else "resuming"
         head = safe_text(f" (run {run_id}, branch {branch})")
         console.print(Text.assemble(f"softco: {verb} ", safe_text(project, "bold"), head))
         _note_rejected(console, project, company.finished | set(answers), opts.human)
         print_sandbox(console)
-        outcome = execute(company, llm, board, run_id, None)
+        try:
+            outcome = execute(company, llm, board, run_id, None, live)
+        finally:
+            live.close()
         for key in sorted(set(answers) - company.finished):
             warning = f" --answer {key} was not used: no step of that key ran"
             console.print(Text.assemble(("warning:", "yellow"), safe_line(warning, limit=400)))

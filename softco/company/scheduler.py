@@ -277,7 +277,9 @@ class Company:
         gate = self.settings.gate
         while gate is not None and len(artifacts) == 1 and artifacts[0].kind in gate.kinds:
             art = artifacts[0]
-            decision = gate.review(step.key, art, functools.partial(_validate, type(art), self.view.refs()))
+            check = functools.partial(_validate, type(art), self.view.refs())
+            areview = getattr(gate, "areview", None)  # a gate the page can decide too waits without blocking
+            decision = await areview(step.key, art, check) if areview else gate.review(step.key, art, check)
             now = time.time()
             self.board.record_step(
                 **step.identity(),

@@ -21,8 +21,10 @@ import asyncio
 import json
 import math
 import os
+import threading
 from dataclasses import dataclass
 from functools import cache
+from typing import Protocol
 
 from softco.errors import BudgetStop, UsageError
 from softco.llm.base import (
@@ -177,12 +179,100 @@ class WorstCase:
         return self.prompt + self.completion
 
 
+#: How long a call waits before asking a shared ledger again when other runs' calls hold its room.
+LEDGER_WAIT_S = 0.05
+
+
+@dataclass(frozen=True)
+class Grant:
+    """A ledger's answer to a reservation: ``ok``; or not, and ``stop`` says why the whole budget stops
+    (None: wait, calls in flight elsewhere may give room back)."""
+
+    ok: bool
+    stop: str | None = None
+
+
+class Ledger(Protocol):
+    """A budget several runs share (``softco eval``: threads in one process, or a Ray actor): the same
+    reserve-the-worst-case / settle rule as :class:`BudgetedLLM`, counted across every run."""
+
+    def reserve(self, tokens: int, usd: float) -> Grant: ...
+
+    def settle(self, tokens: int, usd: float, used_tokens: int, used_usd: float) -> None: ...
+
+
+class SharedLedger:
+    """A thread-safe :class:`Ledger` in one process. Once a call could not fit while nothing was in flight
+    anywhere, every later reservation is refused with the same reason: every run stops before its next call."""
+
+    def __init__(self, budget: Budget, resume_hint: str = "run the same command again with a higher --budget") -> None:
+        self.budget = budget
+        self.in_flight = 0
+        self.stopped: str | None = None
+        self.hint = resume_hint
+        self._lock = threading.Lock()
+
+    def _over(self, tokens: int, usd: float, reserved: bool) -> str | None:
+        b = self.budget
+        used_tokens = b.spent_tokens + (b.reserved_tokens if reserved else 0)
+        if b.max_tokens is not None and used_tokens + tokens > b.max_tokens:
+            return (
+                f"shared token budget: a call could use up to {tokens:,} tokens and {b.spent_tokens:,} of "
+                f"{b.max_tokens:,} are spent; {self.hint}"
+            )
+        used_usd = b.spent_usd + (b.reserved_usd if reserved else 0.0)
+        if b.max_usd is not None and used_usd + usd > b.max_usd:
+            return (
+                f"shared budget: a call could cost up to {format_usd(usd)} and {format_usd(b.spent_usd)} of "
+                f"{format_usd(b.max_usd)} is spent; {self.hint}"
+            )
+        return None
+
+    def reserve(self, tokens: int, usd: float) -> Grant:
+        with self._lock:
+            if self.stopped is not None:
+                return Grant(False, self.stopped)
+            if self._over(tokens, usd, reserved=True) is None:
+                self.in_flight += 1
+                self.budget.reserved_tokens += tokens
+                self.budget.reserved_usd += usd
+                return Grant(True)
+            if self.in_flight > 0:
+                return Grant(False)
+            self.stopped = self._over(tokens, usd, reserved=False) or "the shared budget is used up"
+            return Grant(False, self.stopped)
+
+    def stop(self, reason: str) -> None:
+        """Refuse every reservation from now on (Ctrl-C of the eval), with this reason."""
+        with self._lock:
+            self.stopped = self.stopped or reason
+
+    def stop_reason(self) -> str | None:
+        with self._lock:
+            return self.stopped
+
+    def spent(self) -> tuple[float, int]:
+        """(USD, tokens) spent so far."""
+        with self._lock:
+            return self.budget.spent_usd, self.budget.spent_tokens
+
+    def settle(self, tokens: int, usd: float, used_tokens: int, used_usd: float) -> None:
+        with self._lock:
+            self.in_flight -= 1
+            self.budget.reserved_tokens -= tokens
+            self.budget.reserved_usd -= usd
+            self.budget.spent_tokens += used_tokens
+            self.budget.spent_usd += used_usd
+
+
 class BudgetedLLM(WrapperLLM):
     """Reserves each call's worst case before it starts, settles the real usage after (see the module)."""
 
-    def __init__(self, inner: LLM, budget: Budget) -> None:
+    def __init__(self, inner: LLM, budget: Budget, ledger: Ledger | None = None) -> None:
         super().__init__(inner)
         self.budget = budget
+        #: a budget shared with other runs (``softco eval``): asked after this run's own budget
+        self.ledger = ledger
         self.in_flight = 0
         self._stopped: str | None = None
         #: Set (and replaced) whenever a call settles: what a call waiting for room waits on.
@@ -223,14 +313,26 @@ class BudgetedLLM(WrapperLLM):
     async def _reserve(self, request: LLMRequest, worst: WorstCase) -> None:
         """Reserve ``worst`` once it fits; raise :class:`BudgetExceeded` when it never can. Runs on one event
         loop: nothing else runs between the check and the reservation (no await between them)."""
-        while self._stopped is not None or self._over(request, worst, reserved=True) is not None:
-            if self.in_flight == 0:  # nothing in flight can give anything back: stop here
-                self._stopped = self._stopped or self._over(request, worst, reserved=False) or "the budget is used up"
-                raise BudgetExceeded(self._stopped)
-            # it does not fit beside the calls in flight (or the run is stopping): wait for one to settle
-            if self._settled is None:
-                self._settled = asyncio.Event()
-            await self._settled.wait()
+        while True:
+            while self._stopped is not None or self._over(request, worst, reserved=True) is not None:
+                if self.in_flight == 0:  # nothing in flight can give anything back: stop here
+                    self._stopped = (
+                        self._stopped or self._over(request, worst, reserved=False) or "the budget is used up"
+                    )
+                    raise BudgetExceeded(self._stopped)
+                # it does not fit beside the calls in flight (or the run is stopping): wait for one to settle
+                if self._settled is None:
+                    self._settled = asyncio.Event()
+                await self._settled.wait()
+            if self.ledger is None:
+                break
+            grant = self.ledger.reserve(worst.tokens, worst.usd or 0.0)
+            if grant.ok:
+                break
+            if grant.stop is not None:  # the shared budget stops every run: this one once its calls settle
+                self._stopped = grant.stop
+                continue
+            await asyncio.sleep(LEDGER_WAIT_S)  # other runs' calls in flight may give room back
         self.in_flight += 1
         self.budget.reserved_tokens += worst.tokens
         self.budget.reserved_usd += worst.usd or 0.0
@@ -240,9 +342,14 @@ class BudgetedLLM(WrapperLLM):
         self.in_flight -= 1
         b.reserved_tokens -= worst.tokens
         b.reserved_usd -= worst.usd or 0.0
+        used_tokens, used_usd = 0, 0.0
         if usage is not None:
-            b.spent_tokens += usage.prompt_tokens + usage.completion_tokens
-            b.spent_usd += cost_usd(model, usage.prompt_tokens, usage.completion_tokens) or 0.0
+            used_tokens = usage.prompt_tokens + usage.completion_tokens
+            used_usd = cost_usd(model, usage.prompt_tokens, usage.completion_tokens) or 0.0
+            b.spent_tokens += used_tokens
+            b.spent_usd += used_usd
+        if self.ledger is not None:
+            self.ledger.settle(worst.tokens, worst.usd or 0.0, used_tokens, used_usd)
 
     async def complete(self, request: LLMRequest) -> LLMResponse:
         worst = self.worst_case(request)

@@ -43,7 +43,17 @@ only, from a list of plain PEP 508 requirements (:mod:`softco.dependencies`), in
 the network on and only the venv writable: no code of a dependency runs while it is installed.
 """
 
-from softco.sandbox.layout import HIDDEN, MECHANISMS, NOBODY, PLUGIN_DIR, PROVIDES, Isolation, SandboxError, clean_env
+from softco.sandbox.layout import (
+    HIDDEN,
+    MECHANISMS,
+    NOBODY,
+    PLUGIN_DIR,
+    PROVIDES,
+    Isolation,
+    SandboxError,
+    clean_env,
+    hide,
+)
 from softco.sandbox.limits import Limits, memory_limit, process_limit
 from softco.sandbox.runner import (
     OUTPUT_LIMIT,
@@ -76,6 +86,7 @@ __all__ = [
     "clean_env",
     "describe",
     "ensure_venv",
+    "hide",
     "install",
     "memory_limit",
     "process_limit",

@@ -137,6 +137,33 @@ def _hidden_dirs(dest: Path) -> list[Path]:
     return out
 
 
+#: Directories hidden from every sandboxed run of this process on top of HIDDEN (see :func:`hide`).
+_ALSO_HIDDEN: set[Path] = set()
+
+
+def hide(paths: list[Path]) -> None:
+    """Hide these directories (replaced by empty read-only ones) from every later sandboxed run of this
+    process, even where they sit inside what the sandbox shows (softco's own install): `softco eval` hides
+    its suites' acceptance tests from the code it generates. Only mechanisms with filesystem isolation can."""
+    for p in paths:
+        if p.is_dir():
+            _ALSO_HIDDEN.add(_real(p))
+
+
+def _late_hidden(hidden: list[Path], rebound: list[Path], keep: list[Path]) -> list[Path]:
+    """The :func:`hide` directories still visible after ``hidden`` and ``rebound`` are in place (one inside
+    the runtime, softco's own install, is), except one that holds a place the run needs (``keep``: the
+    work copy, HOME, the runtime): hiding it would hide that too."""
+    out: list[Path] = []
+    for h in sorted(_ALSO_HIDDEN, key=lambda p: len(p.parts)):
+        covered = any(_under(h, x) for x in hidden) and not any(_under(h, r) for r in rebound)
+        needed = any(_under(k, h) for k in keep)
+        if covered or needed or any(_under(h, o) for o in out) or not h.is_dir():
+            continue
+        out.append(h)
+    return out
+
+
 def _as_root() -> bool:
     return os.geteuid() == 0
 
@@ -197,6 +224,7 @@ def _plan(mechanism: str, spec: _Spec, home: Path, src_fd: int | None, limits: L
     }
     venv_bind = [] if spec.venv is None or spec.writable_dest else [(spec.venv, spec.dest / ".softco" / "venv")]
     rebound = [r for r in runtime if any(_under(r, h) for h in hidden)]
+    late = _late_hidden(hidden, rebound, [workdir, home, *runtime]) if isolated_fs else []
     prefix: list[str] = []
     if mechanism == "bwrap":
         prefix = [shutil.which("bwrap") or "bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
@@ -218,6 +246,8 @@ def _plan(mechanism: str, spec: _Spec, home: Path, src_fd: int | None, limits: L
             prefix += ["--perms", "0755", "--tmpfs", str(h)]
         for r in rebound:
             prefix += [*parents(r, hidden), "--ro-bind", str(r), str(r)]
+        for h in late:
+            prefix += ["--perms", "0755", "--tmpfs", str(h)]
         if spec.writable_dest:
             prefix += [*parents(spec.dest, hidden), "--bind", str(spec.dest), str(spec.dest)]
         else:
@@ -228,7 +258,7 @@ def _plan(mechanism: str, spec: _Spec, home: Path, src_fd: int | None, limits: L
         prefix += parents(home, hidden)
         prefix += ["--size", str(limits.disk_bytes), "--perms", "0700", "--tmpfs", str(home)]
         prefix += ["--size", str(limits.disk_bytes), "--perms", "1777", "--tmpfs", "/dev/shm"]
-        for h in hidden:
+        for h in [*hidden, *late]:
             prefix += ["--remount-ro", str(h)]
         if _as_root():  # no user namespace: root's own capabilities, all dropped but what the launcher needs
             prefix += ["--cap-drop", "ALL"]
@@ -261,6 +291,7 @@ def _plan(mechanism: str, spec: _Spec, home: Path, src_fd: int | None, limits: L
         mounts = {
             "hidden": [str(h) for h in hidden],
             "rebound": [str(r) for r in rebound],
+            "late": [str(h) for h in late],
             "tmpfs": ([] if spec.writable_dest else [str(workdir)]) + [str(home)],
             "size": limits.disk_bytes,
             "ro_binds": [(str(s), str(d)) for s, d in venv_bind],

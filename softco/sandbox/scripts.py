@@ -118,6 +118,10 @@ for fd, path in rebound:
     if err:
         mfail("bind %s: %s" % (path, os.strerror(err)))
     os.close(fd)
+for path in spec.get("late", []):
+    err = mount("tmpfs", path, "tmpfs", NOSUID | NODEV, "size=1m,mode=0755")
+    if err:
+        mfail("hiding %s: %s" % (path, os.strerror(err)))
 for path in spec["tmpfs"]:
     os.makedirs(path, exist_ok=True)
     err = mount("tmpfs", path, "tmpfs", NOSUID | NODEV, "size=%d,mode=0755" % spec["size"])

@@ -91,6 +91,8 @@ class Parsed:
     collected: int | None = None
     #: distinct tests an outcome came for
     seen: int = 0
+    #: distinct tests (each parametrization on its own) whose every outcome was "passed"
+    nodes_passed: int = 0
 
 
 def parse_results(data: bytes) -> Parsed:
@@ -102,6 +104,7 @@ def parse_results(data: bytes) -> Parsed:
     bad = 0
     collected: int | None = None
     nodes: set[str] = set()
+    node_worst: dict[str, int] = {}
     for line in data.splitlines():
         try:
             ev = _Event.model_validate_json(line)
@@ -113,6 +116,7 @@ def parse_results(data: bytes) -> Parsed:
             continue
         if ev.event == "test":
             nodes.add(ev.nodeid)
+            node_worst[ev.nodeid] = max(node_worst.get(ev.nodeid, 0), _RANK[ev.outcome])
         path, _, rest = ev.nodeid.partition("::")
         name = re.sub(r"\[.*\]$", "", rest.rsplit("::", 1)[-1]) if rest else "*"
         path = path if _NODE_FILE.fullmatch(path) and ".." not in path.split("/") else "(unnamed file)"
@@ -125,7 +129,8 @@ def parse_results(data: bytes) -> Parsed:
             results[key] = (ev.outcome, message, seconds)
         else:
             results[key] = (prev[0], prev[1], seconds)
-    return Parsed(results, bad, collected, len(nodes))
+    passed_nodes = sum(1 for rank in node_worst.values() if rank == _RANK["passed"])
+    return Parsed(results, bad, collected, len(nodes), passed_nodes)
 
 
 def run_tests(run: TestRun) -> TestReport:
@@ -197,8 +202,10 @@ def _run_tests(run: TestRun) -> TestReport:
             name = "collection"
         results.append(_result(path, name, [], outcome, message or "(not declared by QA)", seconds))
     if not result.timed_out and (got.collected is None or got.collected != got.seen):
-        said = "did not say the session ended" if got.collected is None else (
-            f"said it collected {got.collected} test(s) but reported {got.seen}"
+        said = (
+            "did not say the session ended"
+            if got.collected is None
+            else (f"said it collected {got.collected} test(s) but reported {got.seen}")
         )
         results.append(
             _result(

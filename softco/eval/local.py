@@ -1,0 +1,151 @@
+"""The local backend: runs on this machine, ``--jobs`` at a time.
+
+With ``--jobs 1`` the runs go one after the other in this process. With more, each run goes to a
+worker process (forked from a fork server, with the driver's environment); several softco runs cannot
+share one process, since GitPython changes the process's working directory while it adds files to a
+repo's index. The eval's ledger then lives in a manager process that every worker calls (reserve /
+settle per model call), so the budget holds across all of them.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.context
+import os
+import signal
+from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.managers import BaseManager
+from pathlib import Path
+from typing import Any
+
+from softco.eval.spec import OnDone, OnStart, RunRecord, RunSpec, execute_run, internal_error, not_started
+from softco.llm.budget import Budget, Ledger, SharedLedger
+
+INTERRUPTED = "interrupted (Ctrl-C): run the same command again to continue"
+
+
+class _LedgerManager(BaseManager):
+    pass
+
+
+_LedgerManager.register("SharedLedger", SharedLedger, exposed=("reserve", "settle", "stop", "stop_reason", "spent"))
+
+
+def _ignore_sigint() -> None:
+    """Workers and the ledger's manager leave Ctrl-C to the driver, which stops them through the ledger."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _run_one(spec: RunSpec, output: Path, ledger: Ledger | None) -> RunRecord:
+    try:
+        return execute_run(spec, output / spec.rel_dir, ledger)
+    except Exception as exc:  # a bug in softco: this run's record says so, the other runs go on
+        return internal_error(spec, exc)
+
+
+def _run_in_worker(spec: RunSpec, output: Path, ledger: Ledger, environ: dict[str, str], cwd: str) -> RunRecord:
+    """A worker forked from the fork server, which started with the environment of the first eval of this
+    process: each run takes the driver's own environment and working directory."""
+    if dict(os.environ) != environ:
+        os.environ.clear()
+        os.environ.update(environ)
+    os.chdir(cwd)
+    return _run_one(spec, output, ledger)
+
+
+def _context() -> multiprocessing.context.ForkServerContext:
+    """Workers forked from a fork server that imported softco's run machinery once (no thread of the driver
+    is forked, and no worker pays the imports again)."""
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["softco.eval.warm", "softco.eval.local"])
+    return ctx
+
+
+class LocalBackend:
+    def __init__(self, output: Path, ledger: SharedLedger, jobs: int = 1) -> None:
+        self.output = output
+        self.ledger = ledger
+        self.jobs = max(1, jobs)
+
+    def run(self, specs: Sequence[RunSpec], on_done: OnDone, on_start: OnStart | None = None) -> None:
+        if self.jobs == 1:
+            self._in_process(specs, on_done, on_start)
+        else:
+            self._in_workers(specs, on_done, on_start)
+
+    def _in_process(self, specs: Sequence[RunSpec], on_done: OnDone, on_start: OnStart | None) -> None:
+        for spec in specs:
+            why = self.ledger.stop_reason()
+            if why is not None:
+                on_done(spec, not_started(spec, why))
+                continue
+            if on_start is not None:
+                on_start(spec)
+            record = _run_one(spec, self.output, self.ledger)
+            if record.status == "interrupted":
+                self.ledger.stop(INTERRUPTED)
+            on_done(spec, record)
+
+    def _in_workers(self, specs: Sequence[RunSpec], on_done: OnDone, on_start: OnStart | None) -> None:
+        ctx = _context()
+        manager = _LedgerManager(ctx=ctx)
+        manager.start(_ignore_sigint)
+        try:
+            b = self.ledger.budget
+            shared: Any = manager.SharedLedger(  # type: ignore[attr-defined]
+                Budget(max_usd=b.max_usd, max_tokens=b.max_tokens, spent_usd=b.spent_usd, spent_tokens=b.spent_tokens),
+                self.ledger.hint,
+            )
+            queue = list(specs)
+            running: dict[Future[RunRecord], RunSpec] = {}
+            with ProcessPoolExecutor(max_workers=self.jobs, mp_context=ctx, initializer=_ignore_sigint) as pool:
+                try:
+                    while queue or running:
+                        while queue and len(running) < self.jobs:
+                            spec = queue.pop(0)
+                            why = shared.stop_reason()
+                            if why is not None:
+                                on_done(spec, not_started(spec, why))
+                                continue
+                            if on_start is not None:
+                                on_start(spec)
+                            job = pool.submit(_run_in_worker, spec, self.output, shared, dict(os.environ), os.getcwd())
+                            running[job] = spec
+                        if running:
+                            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                            for future in finished:
+                                spec = running.pop(future)
+                                on_done(spec, self._result(spec, future))
+                except KeyboardInterrupt:
+                    # every worker stops before its next model call; the runs in flight end resumable
+                    shared.stop(INTERRUPTED)
+                    self.ledger.stop(INTERRUPTED)
+                    for spec in queue:
+                        on_done(spec, not_started(spec, INTERRUPTED))
+                    for future, spec in running.items():
+                        record = self._result(spec, future)
+                        on_done(
+                            spec,
+                            record.model_copy(update={"status": "interrupted"})
+                            if record.status == "budget"
+                            else record,
+                        )
+                    raise
+            spent_usd, spent_tokens = shared.spent()
+            b.spent_usd, b.spent_tokens = spent_usd, spent_tokens
+            why = shared.stop_reason()
+            if why is not None:
+                self.ledger.stop(why)
+        finally:
+            manager.shutdown()
+
+    @staticmethod
+    def _result(spec: RunSpec, future: Future[RunRecord]) -> RunRecord:
+        try:
+            return future.result()
+        except BrokenProcessPool as exc:  # a worker died (killed, out of memory): its project is resumable
+            record = internal_error(spec, exc)
+            record.error = f"the worker process running it died ({exc}); run the same command again to resume it"
+            return record
