@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from softco.change.cli import change_command
 from softco.errors import EXIT_USAGE
 from softco.eval.cli import batch_cmd, eval_cmd
 from softco.sop.cli import sop_app
@@ -261,6 +262,9 @@ def read_requirement_file(path: Path) -> str:
         raise RunError(f"{path} is not UTF-8 text; save it as UTF-8") from None
 
 
+app.command("change")(change_command(lambda: console, read_requirement_file))  # softco/change/cli.py
+
+
 @app.command("resume")
 def resume_cmd(
     project: Annotated[Path, typer.Argument(help="A project directory made by softco.", metavar="DIR")],
@@ -319,10 +323,18 @@ def demo(
     output: Annotated[
         Path | None, typer.Option(help="Where the demo project goes (default as for new).", metavar="DIR")
     ] = None,
+    change: Annotated[
+        bool, typer.Option("--change", help="Replay a `softco change` run on a small bundled project.", metavar=FLAG)
+    ] = False,
 ) -> None:
     """Replay the bundled recorded session: the whole company works offline, for real."""
     _load_run()
     from softco.company.run import NewOptions, RunError, start_new
+
+    if change:
+        from softco.change.demo import run_demo
+
+        raise typer.Exit(run_demo(output, console))
 
     recording = demo_recording()
     if not recording.is_file():

@@ -20,6 +20,7 @@ from rich.text import Text
 
 from softco import config
 from softco.board import Board, BoardBusy, BoardError, RunRow
+from softco.change.summary import change_of, print_change_summary
 from softco.company.dryrun import DryRunLLM, DryRunStep
 from softco.company.lock import Holder, ProjectLock, holder
 from softco.company.scheduler import Company, Outcome, Settings, project_board_path
@@ -639,6 +640,7 @@ def _continue(
     except BaseException:
         lock.release()
         raise
+    ws: Workspace | None = None
     try:
         with _writing(project):  # the board's first writes: a full disk is one line, and resumable
             board.close_dead_runs()  # we hold the lock: a run still marked running died without saying so
@@ -679,9 +681,11 @@ def _continue(
         changes: dict[str, str] = dict(saved.get("revise", {}))
         branch = last.branch
         ws = Workspace(project)
+        change = change_of(saved)
         if revision is not None:
-            with _writing(project):
-                lineage, branch = _branch_for(board, ws, sop, lineage, revision)
+            with _writing(project):  # a change run's revision branches off its own branch, in the user's repo
+                prefix = f"{change.branch}-revise-" if change is not None else "revise/"
+                lineage, branch = _branch_for(board, ws, sop, lineage, revision, prefix)
             changes = {revision.stage: revision.feedback}
         if answers:
             probe = Company(sop, None, board, ws, "", Settings(lineage=lineage))
@@ -713,6 +717,7 @@ def _continue(
             lineage=lineage,
             revise=changes,
             answers=answers,
+            change=change,
         )
         progress = Progress(console, limits)
         company = Company(sop, llm, board, ws, run_id, settings, on_event=live.tee(progress.on_event))
@@ -730,8 +735,12 @@ def _continue(
             warning = f" --answer {key} was not used: no step of that key ran"
             console.print(Text.assemble(("warning:", "yellow"), safe_line(warning, limit=400)))
         print_summary(console, project, outcome, run_stats(board, run_id), run_stats(board))
+        if change is not None:
+            print_change_summary(console, change, outcome)
         return outcome.exit_code
     finally:
+        if ws is not None:
+            ws.repo.close()  # its git processes end now, not when the collector gets to it
         board.close()
         lock.release()
 
@@ -750,7 +759,12 @@ def _note_rejected(console: Console, project: Path, handled: set[str], humans: l
 
 
 def _branch_for(
-    board: Board, ws: Workspace, sop: Sop, lineage: list[tuple[str, int | None]], revision: Revision
+    board: Board,
+    ws: Workspace,
+    sop: Sop,
+    lineage: list[tuple[str, int | None]],
+    revision: Revision,
+    prefix: str = "revise/",
 ) -> tuple[list[tuple[str, int | None]], str]:
     """Where a revision starts: the first message of the stage in the current lineage; a new git branch."""
     probe = Company(sop, None, board, ws, "", Settings(lineage=lineage))
@@ -760,8 +774,8 @@ def _branch_for(
     if ws.repo.is_dirty(untracked_files=True):
         raise RunError(f"{ws.root} has uncommitted changes; commit or stash them before `softco revise`")
     existing = {h.name for h in ws.repo.heads}
-    n = next(i for i in range(1, 10_000) if f"revise/{i}" not in existing)
-    branch = f"revise/{n}"
+    n = next(i for i in range(1, 10_000) if f"{prefix}{i}" not in existing)
+    branch = f"{prefix}{n}"
     ws.repo.git.checkout("-b", branch)
     current, _ = lineage[-1]
     return [*lineage[:-1], (current, base), (branch, None)], branch

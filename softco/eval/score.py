@@ -26,7 +26,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from softco import sandbox
+from softco import config, sandbox
 from softco.steps.qa_tools import parse_results
 
 #: What the sandbox runs around a command: cwd P (``project/`` of the work copy), PYTHONPATH and
@@ -111,7 +111,7 @@ def _score(
 ) -> Score:
     base = Score(executability=1, package=package, entry=entry)
     try:
-        python = sandbox.ensure_venv(root, dependencies)
+        python = sandbox.ensure_venv(root, dependencies, config.current().pip_index_url)
     except sandbox.SandboxError as exc:
         return base.model_copy(update={"detail": _one_line(f"the dependencies do not install: {exc}")})
     limits = sandbox.Limits(wall_seconds=min(ENTRY_SECONDS, time_limit_s + 30))

@@ -34,6 +34,11 @@ class TestRun:
     round: int
     dependencies: list[str]
     limits: sandbox.Limits
+    #: more test files to run (a change run: the repo's own tests) and pytest options before the files
+    extra: list[str] = field(default_factory=list)
+    options: list[str] = field(default_factory=list)
+    #: a shell script run first, in the same sandbox (a change run: the repo's .softco/setup.sh)
+    setup: str | None = None
 
 
 #: What differs between two runs of the same failing test: the sandbox's temporary HOME (pytest's
@@ -142,9 +147,12 @@ def run_tests(run: TestRun) -> TestReport:
 
 def _run_tests(run: TestRun) -> TestReport:
     python = sandbox.ensure_venv(run.project, run.dependencies, config.current().pip_index_url)
+    # the setup script, if any, runs in the sandbox first; pytest runs only if it succeeds
+    first = ["/bin/sh", "-c", f'set -e\n{run.setup}\nexec "$@"', "setup.sh"] if run.setup is not None else []
     result = sandbox.run(
         run.project,
         [
+            *first,
             str(python),
             "-P",  # not the work copy first on sys.path: softco's plugin (on PYTHONPATH first) cannot be shadowed
             "-m",
@@ -159,7 +167,9 @@ def _run_tests(run: TestRun) -> TestReport:
             str(sandbox.PLUGIN_DIR / "pytest.ini"),  # ... nor do its config files
             "--rootdir=.",
             "--tb=short",  # the failing lines, not whole functions with their argument values: shorter fix prompts
+            *run.options,
             *sorted(run.tests),
+            *run.extra,
         ],
         run.limits,
         results=True,
@@ -283,11 +293,16 @@ KEPT = "You disputed this test; QA re-checked it against the spec and kept it, s
 
 
 def triage(
-    report: TestReport, tests: dict[str, Tests], design_paths: set[str], disputes: Disputes | None = None
+    report: TestReport,
+    tests: dict[str, Tests],
+    design_paths: set[str],
+    disputes: Disputes | None = None,
+    owners: dict[str, str] | None = None,
 ) -> tuple[list[BugReport], list[TestDispute]]:
     """Every failing or erroring test goes to the engineer of the file it points at (one bug report per
     file), unless that engineer's latest code disputes the test and QA has not re-checked it since:
-    then it goes to QA (one test dispute per test file)."""
+    then it goes to QA (one test dispute per test file). ``owners`` names the file a test file QA did not
+    write goes to when its traceback names none (a change run: the repo's own tests)."""
     disputes = disputes or Disputes(rechecked=False)
     grouped: dict[str, list[Failure]] = {}
     reqs: dict[str, set[str]] = {}
@@ -295,7 +310,7 @@ def triage(
     for r in report.results:
         if r.outcome not in ("failed", "error"):
             continue
-        source = tests[r.file].source if r.file in tests else sorted(design_paths)[0]
+        source = tests[r.file].source if r.file in tests else (owners or {}).get(r.file, sorted(design_paths)[0])
         owner = owning_file(r.message, design_paths, source)
         message = r.message or r.outcome
         found = disputes.reason(owner, r)
