@@ -186,6 +186,28 @@ def test_a_project_whose_run_is_starting_gets_a_page_that_waits(tmp_path: Path) 
         assert request(srv.url, "/")[0] == 200
 
 
+def test_a_damaged_board_is_a_one_line_page_not_a_500_nor_a_page_that_waits_forever(tmp_path: Path) -> None:
+    """A board that is not an SQLite file, or an SQLite file that is not a softco board, says so in one line
+    (found by the serve review: the first got a "starting…" page forever, the second a 500 and a traceback)."""
+    out = tmp_path / "out"
+    garbage = out / "garbage" / ".softco" / "board.sqlite"
+    garbage.parent.mkdir(parents=True)
+    garbage.write_bytes(b"not a database " * 100)
+    other = out / "other" / ".softco" / "board.sqlite"
+    other.parent.mkdir(parents=True)
+    db = sqlite3.connect(other)
+    db.execute("CREATE TABLE runs (x)")
+    db.execute("INSERT INTO runs VALUES (1)")
+    db.commit()
+    db.close()
+    with serving(out) as srv:
+        for name, why in [("garbage", "is damaged"), ("other", "is not a softco board")]:
+            status, _, html = request(srv.url, f"/p/{name}")
+            assert status == 500 and why in html and "refresh" not in html and "Traceback" not in html, html
+            assert request(srv.url, f"/p/{name}/events")[0] == 404
+        assert request(srv.url, "/")[0] == 200
+
+
 # -- the gate's decisions, as the run takes them -------------------------------------------------------------
 
 

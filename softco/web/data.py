@@ -159,14 +159,23 @@ class Watch:
         """Whether the run has written the board's tables and its first run (a page opened earlier waits)."""
         try:
             return self.board.db.execute("SELECT 1 FROM runs LIMIT 1").fetchone() is not None
-        except sqlite3.Error:
+        except sqlite3.OperationalError:  # no table yet, or busy for a moment
             return False
+        except sqlite3.Error as exc:  # not an SQLite file at all: it will never be ready
+            raise BoardError(
+                f"the board {self.board.path} is damaged ({one_line(str(exc), 80)}); restore it from a backup"
+            ) from None
 
     def check(self) -> None:
         """The board is one this softco can read (all migrations applied) and its payloads fit their kinds."""
         if not self.ready():
             raise NotReady(f"{self.project.name} is starting")
-        applied = {r[0] for r in self.board.db.execute("SELECT name FROM migrations")}
+        try:
+            applied = {r[0] for r in self.board.db.execute("SELECT name FROM migrations")}
+        except sqlite3.Error as exc:
+            raise BoardError(
+                f"{self.board.path} is not a softco board ({one_line(str(exc), 80)}); restore it from a backup"
+            ) from None
         known = [name for name, _ in MIGRATIONS]
         if set(known) - applied:
             raise BoardError(
