@@ -94,6 +94,29 @@ def test_state_changes_need_the_token_and_the_pages_own_origin(calc: Path) -> No
     assert not (calc / ".softco" / "live.sqlite").exists() or _commands(calc) == []
 
 
+def test_another_sites_page_can_only_link_to_a_page_here(calc: Path) -> None:
+    """A page on another site (or another port of this machine) the user visits cannot fetch, embed, or hold
+    event streams open on the server, nor probe which projects exist; following a link to a page still works
+    (found by the serve review: such requests were served)."""
+    name = calc.name
+    with serving(calc.parent) as srv:
+        for mode, dest, path in [
+            ("no-cors", "image", f"/p/{name}"),
+            ("no-cors", "object", f"/p/{name}"),
+            ("cors", "empty", f"/p/{name}/events"),
+            ("no-cors", "script", "/static/serve.js"),
+            ("navigate", "iframe", f"/p/{name}"),
+        ]:
+            for site in ("cross-site", "same-site"):
+                headers = {"Sec-Fetch-Site": site, "Sec-Fetch-Mode": mode, "Sec-Fetch-Dest": dest}
+                status, _, text = request(srv.url, path, headers=headers)
+                assert status == 403 and "another site" in text, (site, mode, dest, path)
+        link = {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}
+        assert request(srv.url, f"/p/{name}", headers=link)[0] == 200
+        own = {"Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "script"}
+        assert request(srv.url, "/static/serve.js", headers=own)[0] == 200
+
+
 def _commands(project: Path) -> list[tuple[Any, ...]]:
     db = sqlite3.connect(project / ".softco" / "live.sqlite")
     try:

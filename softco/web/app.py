@@ -119,6 +119,10 @@ class Guard:
                 scope, receive, send
             )
             return
+        why = _cross_site_why(request)
+        if why is not None:
+            await _refuse(403, why)(scope, receive, send)
+            return
         if not cfg.local:
             given = request.query_params.get("token")
             if given is not None and request.method == "GET":
@@ -143,6 +147,21 @@ class Guard:
             await send(message)
 
         await self.app(scope, receive, send_secured)
+
+
+def _cross_site_why(request: Request) -> str | None:
+    """Why a request another site's page made is refused, or None. A browser says where a request comes from
+    (``Sec-Fetch-Site``); from another site (another port of this machine is the same *site*) only following
+    a link to a page is served: no fetch, event stream, image, script or frame, which could probe which
+    projects exist or hold event streams open from a page the user merely visited."""
+    site = request.headers.get("sec-fetch-site")
+    if site is None or site in ("same-origin", "none"):
+        return None
+    if request.method == "GET" and request.headers.get("sec-fetch-mode") == "navigate" and (
+        request.headers.get("sec-fetch-dest") in (None, "document")
+    ):
+        return None
+    return f"a request from another site ({one_line(site, 40)}) may only open a page here"
 
 
 def _secure(headers: MutableHeaders) -> None:
