@@ -13,6 +13,7 @@ import http.client
 import io
 import json
 import re
+import shutil
 import signal
 import socket
 import sqlite3
@@ -229,6 +230,23 @@ def test_a_damaged_board_is_a_one_line_page_not_a_500_nor_a_page_that_waits_fore
             assert status == 500 and why in html and "refresh" not in html and "Traceback" not in html, html
             assert request(srv.url, f"/p/{name}/events")[0] == 404
         assert request(srv.url, "/")[0] == 200
+
+
+def test_a_board_damaged_while_served_is_one_line_not_a_500(calc: Path, tmp_path: Path) -> None:
+    """A board replaced by garbage after its page was shown: the page says so in one line, a live stream
+    ends with a ``problem`` event (found by the serve review: a 500 with a traceback, a stream cut mid-chunk)."""
+    project = tmp_path / "out" / calc.name
+    shutil.copytree(calc, project, symlinks=True)
+    with serving(project.parent) as srv:
+        assert request(srv.url, f"/p/{project.name}")[0] == 200
+        for f in (project / ".softco").glob("board.sqlite*"):
+            f.unlink()
+        (project / ".softco" / "board.sqlite").write_bytes(b"not a database " * 100)
+        status, _, rest = request(srv.url, f"/p/{project.name}/events")  # the stream ends cleanly
+        assert status == 200
+        assert "event: problem" in rest and "cannot read the board" in rest
+        status, _, html = request(srv.url, f"/p/{project.name}")
+        assert status == 500 and "damaged" in html and "Traceback" not in html
 
 
 # -- the gate's decisions, as the run takes them -------------------------------------------------------------

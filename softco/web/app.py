@@ -14,6 +14,7 @@ import asyncio
 import hmac
 import json
 import re
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -271,10 +272,18 @@ def _graph_for(sop_dir: str | None) -> str | None:
         return None
 
 
+def _unreadable(cfg: Config, project: Path, exc: sqlite3.Error) -> BoardError:
+    """A board that broke after it was checked (replaced, truncated): look at it afresh next time."""
+    cfg.checked.discard(project)
+    return BoardError(f"cannot read the board of {project.name} ({one_line(str(exc), 80)}); is it damaged?")
+
+
 def _project_page(cfg: Config, name: str) -> str:
     watch = _watch(cfg, name)
     try:
         snap = watch.snapshot()
+    except sqlite3.Error as exc:
+        raise _unreadable(cfg, watch.project, exc) from None
     finally:
         watch.close()
     run = snap.project.last_run
@@ -319,8 +328,15 @@ async def events(request: Request) -> Response:
         try:
             yield "retry: 2000\n\n"
             while not cfg.stopping.is_set():
-                if watch.changed():
-                    snap = await anyio.to_thread.run_sync(watch.snapshot)
+                try:
+                    changed = watch.changed()
+                    snap = await anyio.to_thread.run_sync(watch.snapshot) if changed else None
+                except sqlite3.Error as exc:
+                    # the board broke under the page: end the stream (the page's reload says why, in one line)
+                    why = str(_unreadable(cfg, watch.project, exc))
+                    yield f"event: problem\ndata: {json.dumps(why)}\n\n"
+                    return
+                if snap is not None:
                     fresh = len(snap.project.messages) != messages
                     update = await anyio.to_thread.run_sync(pages.render_update, snap, name, cfg.token, after, fresh)
                     after, messages = int(update["last_step"]), len(snap.project.messages)

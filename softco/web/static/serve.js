@@ -139,6 +139,8 @@
       "&messages=" + body.getAttribute("data-messages");
     var source = new EventSource(url);
     source.addEventListener("state", function (ev) { apply(JSON.parse(ev.data)); });
+    // the board broke under the page: the server ended the stream; a reload shows why, in one line
+    source.addEventListener("problem", function () { source.close(); location.reload(); });
     source.onerror = function () {
       // the server went away or restarted: EventSource reconnects by itself; resume from what the page has
       source.close();
