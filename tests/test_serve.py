@@ -85,6 +85,10 @@ def test_state_changes_need_the_token_and_the_pages_own_origin(calc: Path) -> No
         # a page that rebinds its own host name to 127.0.0.1 is not served at all
         status, _, text = request(srv.url, "/", headers={"Host": "evil.example"})
         assert status == 403 and "127.0.0.1 only" in text
+        # any loopback address is this machine (`--host 127.0.0.2`, `::1`); a name that only resolves to one is not
+        for host in ["127.0.0.2:8750", "[::1]:8750", "localhost"]:
+            assert request(srv.url, "/", headers={"Host": host})[0] == 200, host
+        assert request(srv.url, "/", headers={"Host": "127.0.0.1.nip.io"})[0] == 403
         # the pages carry the token in their forms only, and a CSP with no other origin
         status, headers, html = request(srv.url, f"/p/{name}")
         assert status == 200

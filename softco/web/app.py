@@ -42,6 +42,7 @@ from softco.safe_text import one_line
 from softco.steps.steering import request_cancel, request_decision
 from softco.web import pages
 from softco.web.data import NotFound, NotReady, Watch, connect_ro, list_projects, project_dir
+from softco.web.server import is_loopback
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -56,7 +57,6 @@ KEEPALIVE = 15.0
 #: The largest request body taken (an edited artifact is the biggest thing a page sends).
 MAX_BODY = 2_000_000
 COOKIE = "softco_token"
-LOOPBACK_NAMES = {"127.0.0.1", "localhost", "::1", "[::1]"}
 SHA = re.compile(r"[0-9a-f]{40}")
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src data:; "
@@ -115,7 +115,7 @@ class Guard:
         request = Request(scope)
         cfg = self.config
         host = request.headers.get("host", "")
-        if cfg.local and _host_name(host).lower() not in LOOPBACK_NAMES:
+        if cfg.local and not is_loopback(_host_name(host).lower()):
             await _refuse(403, f"this server answers to 127.0.0.1 only, not to Host {one_line(host, 80)!r}")(
                 scope, receive, send
             )
