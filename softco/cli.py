@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import os
 import sys
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated
 
@@ -27,8 +28,21 @@ app = typer.Typer(
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
 )
-console = Console(highlight=False, soft_wrap=True)
+
+
+def make_console() -> Console:
+    """The console for one invocation, made when the command line is parsed: rich reads the terminal's
+    width (COLUMNS), colour and terminal settings from the environment and the streams as they are then,
+    not as they were when this module was imported (softco may be called in-process, more than once)."""
+    return Console(highlight=False, soft_wrap=True)
+
+
+console = make_console()
 app.add_typer(sop_app, name="sop")
+
+#: True while softco runs as its own process (:func:`main`), where freezing the garbage collector pays;
+#: False when it is called in-process (:func:`run`), where a freeze would keep the caller's garbage forever.
+_STANDALONE: ContextVar[bool] = ContextVar("softco_standalone", default=False)
 
 # Every option names what it takes (a metavar), so the help says `--human ROLE`, not a type (`<list[str]>`);
 # a flag takes nothing and shows nothing.
@@ -53,6 +67,8 @@ def _root(
     ] = False,
 ) -> None:
     """softco: a small software company of LLM roles. One line in, a tested git repo out."""
+    global console
+    console = make_console()
 
 
 def _complete_view(incomplete: str) -> list[str]:
@@ -67,7 +83,9 @@ def _load_run() -> None:
     garbage collector paused, then freeze what was imported. Import builds hundreds of thousands of
     objects that live until exit and are not garbage: collecting while they are made, and again
     later over all of them, costs about 0.1 s for nothing."""
-    if "softco.company.run" in sys.modules:  # imported already (softco called in-process): nothing to freeze
+    if not _STANDALONE.get() or "softco.company.run" in sys.modules:  # called in-process, or imported already
+        import softco.company.run  # noqa: F401
+
         return
     enabled = gc.isenabled()
     gc.disable()
@@ -189,7 +207,11 @@ def read_requirement_file(path: Path) -> str:
 
     limit = 1_000_000
     try:
-        data = sys.stdin.buffer.read(limit + 1) if str(path) == "-" else path.open("rb").read(limit + 1)
+        if str(path) == "-":
+            data = sys.stdin.buffer.read(limit + 1)
+        else:
+            with path.open("rb") as f:
+                data = f.read(limit + 1)
     except OSError as exc:
         raise RunError(f"cannot read {path}: {exc.strerror}") from None
     if len(data) > limit:
@@ -340,8 +362,9 @@ app.command("batch")(batch_cmd)
 
 def main() -> None:
     """Entry point: one-line errors, exit codes from softco.errors, never a traceback for bad input."""
+    _STANDALONE.set(True)
     try:
-        code = _check_argv() or _main()
+        code = run(sys.argv[1:])
     finally:
         # The process ends here: what is left is for the OS to reclaim. Frozen, the interpreter's last
         # collection does not walk every object of the openai and pydantic modules (about 0.2 s).
@@ -349,10 +372,16 @@ def main() -> None:
     sys.exit(code)
 
 
-def _check_argv() -> int:
+def run(argv: list[str], prog_name: str | None = None) -> int:
+    """softco with these arguments, in this process: the exit code, after what a user would see on stdout and
+    stderr (the same as :func:`main`, which only adds the process's exit)."""
+    return _check_argv(argv) or _main(argv, prog_name)
+
+
+def _check_argv(argv: list[str]) -> int:
     """Non-zero (after one line on stderr) if an argument is not UTF-8: Python keeps such bytes as lone
     surrogates, which nothing downstream (the board, git, the terminal) can write."""
-    for i, arg in enumerate(sys.argv[1:], 1):
+    for i, arg in enumerate(argv, 1):
         try:
             arg.encode("utf-8")
         except UnicodeEncodeError:
@@ -362,13 +391,13 @@ def _check_argv() -> int:
     return 0
 
 
-def _main() -> int:
+def _main(argv: list[str], prog_name: str | None) -> int:
     """Every error is mapped here, and only here, to one line on stderr and an exit code (softco.errors)."""
     from softco.errors import EXIT_ERROR, EXIT_INTERRUPTED, Interrupted, SoftcoError
     from softco.safe_text import one_line, visible
 
     try:
-        code = app(standalone_mode=False)
+        code = app(args=argv, prog_name=prog_name, standalone_mode=False)
     except typer.Exit as exc:
         return int(exc.exit_code)
     except Interrupted as exc:

@@ -1,7 +1,9 @@
-"""Shared test helpers: run the CLI for real, read a generated repo."""
+"""Shared test helpers: run the CLI (in-process, or as a real subprocess for the end-to-end tests), read a
+generated repo."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -14,6 +16,8 @@ from typing import Any
 
 import git
 
+import softco.cli
+
 
 @dataclass
 class CliResult:
@@ -22,15 +26,50 @@ class CliResult:
     stderr: str
 
 
-def run_cli(args: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 300) -> CliResult:
-    """Run `softco ARGS` in a real subprocess (the way a user does)."""
+def _cli_env(env: dict[str, str] | None) -> dict[str, str]:
     full_env = {k: v for k, v in os.environ.items() if k not in {"OPENAI_API_KEY", "OPENAI_BASE_URL"}}
     full_env.update(env or {})
     full_env["COLUMNS"] = (env or {}).get("COLUMNS", "200")  # wide unless a test asks for a narrow terminal
+    return full_env
+
+
+def run_cli(args: list[str], cwd: Path, env: dict[str, str] | None = None, stdin: str = "") -> CliResult:
+    """Run `softco ARGS` in this process, as a user would see it: `softco.cli.run` (what the `softco` command
+    runs, less the process's exit) with its own environment, working directory, stdin (``stdin``, not a
+    terminal) and stdout/stderr (UTF-8 bytes, decoded as a subprocess's would be); all restored after."""
+    saved_env, saved_cwd = dict(os.environ), os.getcwd()
+    saved_streams = sys.stdin, sys.stdout, sys.stderr
+    out, err = io.BytesIO(), io.BytesIO()
+    stdout = io.TextIOWrapper(out, encoding="utf-8", errors="strict", newline="\n", write_through=True)
+    stderr = io.TextIOWrapper(err, encoding="utf-8", errors="backslashreplace", newline="\n", write_through=True)
+    stdin_stream = io.TextIOWrapper(io.BytesIO(stdin.encode("utf-8")), encoding="utf-8")
+    os.environ.clear()
+    os.environ.update(_cli_env(env))
+    os.chdir(cwd)
+    sys.stdin, sys.stdout, sys.stderr = stdin_stream, stdout, stderr
+    try:
+        try:
+            code = softco.cli.run([str(a) for a in args], prog_name="softco")
+        except SystemExit as exc:  # nothing in softco should exit, but a user would see the code
+            code = exc.code if isinstance(exc.code, int) else 1
+        stdout.flush()
+        stderr.flush()
+        return CliResult(code, out.getvalue().decode("utf-8"), err.getvalue().decode("utf-8"))
+    finally:
+        sys.stdin, sys.stdout, sys.stderr = saved_streams
+        for stream in (stdin_stream, stdout, stderr):
+            stream.close()
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+
+
+def run_cli_process(args: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 300) -> CliResult:
+    """Run `softco ARGS` in a real subprocess (the way a user does): for the end-to-end tests (marker e2e)."""
     proc = subprocess.run(
         [sys.executable, "-m", "softco.cli", *args],
         cwd=cwd,
-        env=full_env,
+        env=_cli_env(env),
         capture_output=True,
         text=True,
         timeout=timeout,

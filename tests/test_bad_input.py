@@ -32,25 +32,10 @@ def test_requirement_from_a_file_and_stdin(tmp_path: Path) -> None:
     (tmp_path / "req.txt").write_text(REQUIREMENT + "\n")
     res = run_cli(["new", "--from-file", "req.txt", "--llm", f"script:{script}", "--output", "out"], tmp_path)
     assert res.exit_code == 0, res.stdout + res.stderr
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "softco.cli",
-            "new",
-            "--from-file",
-            "-",
-            "--llm",
-            f"script:{script}",
-            "--output",
-            "out2",
-        ],
-        input=REQUIREMENT,
-        text=True,
-        capture_output=True,
-        cwd=tmp_path,
+    res = run_cli(
+        ["new", "--from-file", "-", "--llm", f"script:{script}", "--output", "out2"], tmp_path, stdin=REQUIREMENT
     )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert res.exit_code == 0, res.stdout + res.stderr
     assert len(list((tmp_path / "out2").glob("*/docs/requirement.md"))) == 1
 
 
@@ -121,6 +106,7 @@ def test_an_unwritable_output_dir(tmp_path: Path) -> None:
     assert (tmp_path / "afile").read_text() == "not a directory"
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(not can_mount_tmpfs(), reason="needs an unprivileged mount namespace to make a small tmpfs")
 def test_a_full_disk_stops_cleanly(tmp_path: Path) -> None:
     """A real full disk: the output dir is a 200 KiB tmpfs in a private mount namespace."""

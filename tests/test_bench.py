@@ -11,9 +11,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks" / "bench.py"
 
 
+@pytest.mark.e2e
 def test_bench_runs_and_prints_its_deterministic_figures(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in {"OPENAI_API_KEY", "OPENAI_BASE_URL"}}
     env["TMPDIR"] = str(tmp_path)  # the benchmark's projects go under pytest's temporary directory

@@ -5,15 +5,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from helpers import commits, only_project, run_cli, write_script
+import pytest
+from helpers import commits, only_project, run_cli, run_cli_process, write_script
 from scripted_project import REQUIREMENT, answers
 
 from softco.artifacts import Refs, TestReport, parse_artifact
 
 
+@pytest.mark.e2e
 def test_failing_tests_after_last_round_exit_3(tmp_path: Path) -> None:
     script = write_script(tmp_path / "a.json", answers(fixes=1, fixed=False))
-    res = run_cli(
+    res = run_cli_process(
         ["new", REQUIREMENT, "--llm", f"script:{script}", "--max-fix-rounds", "1", "--output", "out"], tmp_path
     )
     assert res.exit_code == 3, res.stdout + res.stderr

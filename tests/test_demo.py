@@ -6,15 +6,17 @@ import json
 import sqlite3
 from pathlib import Path
 
-from helpers import commits, run_cli
+import pytest
+from helpers import commits, run_cli_process
 
 from softco.cli import demo_recording
 from softco.llm.replay import load_recording
 from softco.sop.load import load_sop
 
 
+@pytest.mark.e2e
 def test_demo_runs_the_whole_company_offline(tmp_path: Path) -> None:
-    res = run_cli(["demo", "--output", "out"], tmp_path)
+    res = run_cli_process(["demo", "--output", "out"], tmp_path)
     assert res.exit_code == 0, res.stdout + res.stderr
     assert "warning" not in res.stdout  # the recording matches today's default prompts
     assert "all 36 tests pass" in res.stdout

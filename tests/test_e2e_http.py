@@ -9,8 +9,9 @@ import re
 import sqlite3
 from pathlib import Path
 
+import pytest
 from fake_server import FakeOpenAIServer, FakeReply
-from helpers import commits, only_project, run_cli
+from helpers import commits, only_project, run_cli_process
 from scripted_project import PRD, REQUIREMENT, answers
 
 from softco.artifacts import KINDS, parse_artifact
@@ -27,6 +28,7 @@ AUTHORS = {
 }
 
 
+@pytest.mark.e2e
 def test_one_line_to_tested_repo_through_http(tmp_path: Path) -> None:
     script = answers()
     # the PM's first answer is not JSON and its second fails the schema: both are re-asked
@@ -38,7 +40,7 @@ def test_one_line_to_tested_repo_through_http(tmp_path: Path) -> None:
     # the architect's endpoint is rate limited once
     script["architect/write_design/project"] = [FakeReply.rate_limited(0), script["architect/write_design/project"]]
     with FakeOpenAIServer(script) as srv:
-        res = run_cli(
+        res = run_cli_process(
             ["new", REQUIREMENT, "--output", "out", "--model", "fake-model"],
             tmp_path,
             env={"OPENAI_BASE_URL": srv.base_url},

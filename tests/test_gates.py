@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from fake_server import FakeOpenAIServer, FakeRequest
 from helpers import only_project, run_cli, write_script
 from scripted_project import PRD, REQUIREMENT, answers
@@ -63,6 +64,7 @@ def run_in_pty(
 PROMPT = "(a)pprove, (e)dit, or give (f)eedback"
 
 
+@pytest.mark.e2e
 def test_approve_on_a_terminal(tmp_path: Path) -> None:
     script = write_script(tmp_path / "a.json", answers())
     code, out = run_in_pty(
@@ -82,6 +84,7 @@ def test_approve_on_a_terminal(tmp_path: Path) -> None:
     db.close()
 
 
+@pytest.mark.e2e
 def test_edit_in_the_editor_changes_what_follows(tmp_path: Path) -> None:
     editor = tmp_path / "editor.py"
     editor.write_text(
@@ -116,6 +119,7 @@ def test_edit_in_the_editor_changes_what_follows(tmp_path: Path) -> None:
     assert "EditedCalc" in json.dumps(design_prompt["request"]["messages"])
 
 
+@pytest.mark.e2e
 def test_an_edit_that_breaks_the_schema_is_refused_and_asked_again(tmp_path: Path) -> None:
     editor = tmp_path / "editor.py"
     editor.write_text("import sys\nopen(sys.argv[1], 'w').write('{\"project_name\": 3}')\n")
@@ -130,6 +134,7 @@ def test_an_edit_that_breaks_the_schema_is_refused_and_asked_again(tmp_path: Pat
     assert json.loads((only_project(tmp_path / "out") / "docs" / "prd.json").read_text()) == PRD
 
 
+@pytest.mark.e2e
 def test_feedback_makes_the_role_redo_the_step(tmp_path: Path) -> None:
     script = answers()
     prd3 = json.loads(json.dumps(PRD))

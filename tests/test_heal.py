@@ -222,6 +222,7 @@ def test_a_board_another_program_holds_locked_is_one_line_exit_2(tmp_path: Path,
 LEFT = [61_440, 77_824, 143_360]
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(not can_mount_tmpfs(), reason="needs an unprivileged mount namespace to make a small tmpfs")
 @pytest.mark.parametrize("left", LEFT)
 def test_a_full_disk_stops_in_one_line_and_resume_after_freeing_space_commits_everything(

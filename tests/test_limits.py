@@ -78,6 +78,7 @@ def test_softco_prices_must_be_finite_and_not_negative(tmp_path: Path, prices: s
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.e2e
 def test_a_non_utf8_argument_is_one_line_not_a_traceback(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "softco.cli", "new", b"une application caf\xe9", "--output", "out"],

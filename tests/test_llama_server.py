@@ -27,7 +27,7 @@ from pathlib import Path
 from urllib.error import URLError
 
 import pytest
-from helpers import only_project, run_cli
+from helpers import only_project, run_cli_process
 
 from softco.defaults import ROLES_DIR
 
@@ -145,13 +145,14 @@ def check_exit(code: int, stderr: str) -> None:
         assert "softco resume" in lines[0]
 
 
+@pytest.mark.e2e
 def test_softco_against_a_real_llama_cpp_server(
     llama_server: tuple[str, subprocess.Popen[bytes], Path], tmp_path: Path
 ) -> None:
     base_url, proc, log = llama_server
     sop = small_sop(tmp_path / "sop")
     env = {"SOFTCO_TIMEOUT": "300"}
-    first = run_cli(
+    first = run_cli_process(
         ["new", "a tiny calculator library", "--output", "out", "--sop", str(sop), "--base-url", base_url]
         + ["--model", "smollm2", "--token-budget", "30000", "--no-cache"],
         tmp_path,
@@ -178,7 +179,7 @@ def test_softco_against_a_real_llama_cpp_server(
 
     # resume with a larger budget: it continues (the spent tokens count), never probes again
     probes = statuses.count(500)
-    second = run_cli(["resume", str(project), "--token-budget", "60000"], tmp_path, env=env, timeout=900)
+    second = run_cli_process(["resume", str(project), "--token-budget", "60000"], tmp_path, env=env, timeout=900)
     check_exit(second.exit_code, second.stderr)
     after = board_rows(project)
     runs = list(dict.fromkeys(r[0] for r in after))

@@ -15,6 +15,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fake_server import FakeOpenAIServer, FakeReply, FakeRequest
 from helpers import run_cli
 from scripted_project import REQUIREMENT, answers
@@ -53,6 +54,9 @@ def start(args: list[str], cwd: Path, base_url: str) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # Ctrl-C reaches softco as it does from a terminal: a suite started in the background (`pytest &` from
+        # a script) has SIGINT ignored, and a child keeps an ignored signal ignored
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
@@ -80,6 +84,7 @@ def stopped_project(tmp_path: Path) -> Path:
     return tmp_path / "out" / "p"
 
 
+@pytest.mark.e2e
 def test_a_second_resume_on_the_same_project_is_refused_naming_the_holder(tmp_path: Path) -> None:
     project = stopped_project(tmp_path)
     hold = HoldFirst()
@@ -116,6 +121,7 @@ def test_a_lock_held_in_this_process_refuses_new_runs_until_released(tmp_path: P
     assert res.exit_code == 0, res.stdout + res.stderr
 
 
+@pytest.mark.e2e
 def test_ctrl_c_cancels_the_call_in_flight_marks_the_run_interrupted_and_says_how_to_resume(tmp_path: Path) -> None:
     hold = HoldFirst()
     with FakeOpenAIServer(hold) as srv:
@@ -129,6 +135,7 @@ def test_ctrl_c_cancels_the_call_in_flight_marks_the_run_interrupted_and_says_ho
             hold.release.set()
             if proc.poll() is None:
                 proc.kill()
+                proc.communicate()
     project = tmp_path / "out" / "p"
     assert not answered
     assert proc.returncode == 130, out + err
@@ -141,6 +148,7 @@ def test_ctrl_c_cancels_the_call_in_flight_marks_the_run_interrupted_and_says_ho
     assert res.exit_code == 0, res.stdout + res.stderr
 
 
+@pytest.mark.e2e
 def test_runs_tells_a_live_run_from_a_killed_one_with_a_header_date_status_and_cost(tmp_path: Path) -> None:
     with FakeOpenAIServer(lambda req: ANSWERS[req.step or ""]) as srv:
         res = run_cli(

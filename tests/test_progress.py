@@ -27,8 +27,8 @@ LINE = re.compile(r"^\d+:\d\d ")
 
 @pytest.fixture
 def console(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The CLI's console, as made at COLUMNS=80."""
-    monkeypatch.setattr(softco.cli, "console", Console(highlight=False, soft_wrap=True, width=80))
+    """A terminal 80 columns wide: the CLI makes its console from COLUMNS on every call."""
+    monkeypatch.setenv("COLUMNS", "80")
 
 
 def run(args: list[str]) -> tuple[int, list[str]]:

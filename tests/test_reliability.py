@@ -29,13 +29,15 @@ def good(req: FakeRequest) -> Any:
     return ANSWERS[req.step or ""]
 
 
-def reference(tmp_path: Path) -> Path:
-    """A run with no faults, to compare against."""
+@pytest.fixture(scope="module")
+def ref(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run with no faults, to compare against (read only: every test here compares with the same one)."""
+    tmp_path = tmp_path_factory.mktemp("reference")
     with FakeOpenAIServer(good) as srv:
         res = run_cli(
             ["new", REQUIREMENT, "--name", "ref", "--output", "ref-out", *MODEL],
             tmp_path,
-            env={"OPENAI_BASE_URL": srv.base_url},
+            env={"OPENAI_BASE_URL": srv.base_url, "SOFTCO_LOCAL_ONLY": "1"},
         )
     assert res.exit_code == 0, res.stdout + res.stderr
     return tmp_path / "ref-out" / "ref"
@@ -85,8 +87,7 @@ class Faulty:
         return FakeReply.server_error(int(kind), retry_after=0)
 
 
-def test_thirty_percent_faults_same_artifacts_every_fault_on_the_board(tmp_path: Path) -> None:
-    ref = reference(tmp_path)
+def test_thirty_percent_faults_same_artifacts_every_fault_on_the_board(tmp_path: Path, ref: Path) -> None:
     faulty = Faulty(0.3, CONTENT_FAULTS + TRANSPORT_FAULTS)
     with FakeOpenAIServer(faulty) as srv:
         res = run_cli(
@@ -207,9 +208,9 @@ def _kill_after(srv: FakeOpenAIServer, n: int, args: list[str], cwd: Path) -> in
     return proc.wait()
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("kill_at", [1, 2, 4, 6])
-def test_sigkill_then_resume_equals_a_run_never_killed(tmp_path: Path, kill_at: int) -> None:
-    ref = reference(tmp_path)
+def test_sigkill_then_resume_equals_a_run_never_killed(tmp_path: Path, ref: Path, kill_at: int) -> None:
     with FakeOpenAIServer(good, latency=0.15) as srv:
         code = _kill_after(srv, kill_at, ["new", REQUIREMENT, "--name", "ref", "--output", "out", *MODEL], tmp_path)
         assert code == -signal.SIGKILL

@@ -10,6 +10,8 @@ import tomllib
 from html import unescape
 from pathlib import Path
 
+import pytest
+from helpers import run_cli
 from typer.testing import CliRunner
 
 from softco.cli import app
@@ -50,14 +52,8 @@ def test_sop_graph_html_escapes_the_sop(tmp_path: Path) -> None:
 
 
 def test_sop_graph_html_unwritable_is_a_one_line_error(tmp_path: Path) -> None:
-    res = subprocess.run(
-        [sys.executable, "-m", "softco.cli", "sop", "graph", "--html", str(tmp_path / "no" / "such" / "g.html")],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=60,
-    )
-    assert res.returncode == 2
+    res = run_cli(["sop", "graph", "--html", str(tmp_path / "no" / "such" / "g.html")], tmp_path)
+    assert res.exit_code == 2
     assert res.stderr.count("\n") == 1 and "cannot write" in res.stderr and "--html" in res.stderr
 
 
@@ -72,18 +68,13 @@ def test_sop_init_example_copies_it(tmp_path: Path) -> None:
 
 
 def test_sop_init_unknown_example_names_the_examples(tmp_path: Path) -> None:
-    res = subprocess.run(
-        [sys.executable, "-m", "softco.cli", "sop", "init", "x", "--example", "nope"],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=60,
-    )
-    assert res.returncode == 2
+    res = run_cli(["sop", "init", "x", "--example", "nope"], tmp_path)
+    assert res.exit_code == 2
     assert res.stderr.count("\n") == 1 and "security_review, tech_writer" in res.stderr
     assert not (tmp_path / "x").exists()
 
 
+@pytest.mark.e2e
 def test_examples_ship_in_the_wheel(tmp_path: Path) -> None:
     """Lay the package out as pyproject's wheel target does (its force-include table), then run
     `sop init --example` from there, outside the source tree."""

@@ -60,6 +60,7 @@ def hostile_sop(tmp_path: Path) -> Path:
     return sop
 
 
+@pytest.mark.e2e
 def test_sop_validate_reports_each_limit_with_file_and_line(hostile_sop: Path) -> None:
     res = run_capped(["sop", "validate", str(hostile_sop)], hostile_sop.parent)
     assert res.exit_code == 2, res.stdout + res.stderr
@@ -73,6 +74,7 @@ def test_sop_validate_reports_each_limit_with_file_and_line(hostile_sop: Path) -
     assert res.stderr == "softco: 2 problem(s) in the SOP; fix them and validate again\n"
 
 
+@pytest.mark.e2e
 def test_new_with_such_a_sop_stops_before_creating_anything(hostile_sop: Path) -> None:
     tmp = hostile_sop.parent
     script = write_script(tmp / "a.json", answers())
@@ -85,6 +87,7 @@ def test_new_with_such_a_sop_stops_before_creating_anything(hostile_sop: Path) -
     assert not (tmp / "out").exists()
 
 
+@pytest.mark.e2e
 def test_a_limit_only_the_data_reaches_stops_the_run_with_file_and_line(tmp_path: Path) -> None:
     """`requirement * 999999999` needs the requirement: validate cannot run it, the run stops on it."""
     assert run_cli(["sop", "init", "mysop"], tmp_path).exit_code == 0

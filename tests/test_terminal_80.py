@@ -53,9 +53,8 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def narrow(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The CLI's console as it is made at COLUMNS=80."""
+    """A terminal 80 columns wide: the CLI makes its console from COLUMNS on every call."""
     monkeypatch.setenv("COLUMNS", str(WIDTH))
-    monkeypatch.setattr(softco.cli, "console", Console(highlight=False, soft_wrap=True, width=WIDTH))
 
 
 def cli(*args: str) -> str:
