@@ -6,8 +6,9 @@ sandbox venv; pytest runs on a copy of the acceptance files placed OUTSIDE ``P``
 with cwd ``P``, ``PYTHONPATH`` holding ``P`` and ``SOFTCO_PROJECT=P``, in the sandbox (no network,
 read-only filesystem), within the task's ``time_limit_s``. The pytest process starts without ``P`` on
 its path (no entry-point plugins either): ``P`` joins ``sys.path`` and ``PYTHONPATH`` once the results plugin
-holds the pipe, so a ``sitecustomize.py`` or ``pytest/`` in the project cannot forge outcomes. Outcomes come through softco's results
-pipe, and the run passes only if pytest says so for every test it collected (issue 9's rule).
+holds the pipe, so a ``sitecustomize.py`` or ``pytest/`` in the project cannot forge outcomes.
+Outcomes come through softco's results pipe, and the run passes only if pytest says so for every test
+it collected (issue 9's rule).
 
 Executability, MetaGPT's 1-4 scale, computed:
 
