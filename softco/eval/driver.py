@@ -304,7 +304,7 @@ def run_specs(
     todo = [s for s in specs if s.key not in kept]
     order = {s.key: i for i, s in enumerate(specs)}
     records: dict[str, RunRecord] = {r.key: r for r in results.records}  # earlier invocations' too
-    before = _spent_before(output, todo)
+    before = _spent_before(output, specs)  # every run of the eval: finished ones spent too
     ledger = SharedLedger(
         Budget(max_usd=opts.budget, spent_usd=before.spent_usd, spent_tokens=before.spent_tokens),
         resume_hint="run the same softco command again with a higher --budget",
