@@ -418,6 +418,23 @@ def _results_for(output: Path, suite: Suite, vs: list[Variant], opts: EvalOption
     )
 
 
+def _warn_if_not_hidden(console: Console) -> None:
+    """The acceptance tests are hidden from generated code only by a sandbox that isolates the filesystem."""
+    from softco import sandbox
+    from softco.sandbox.layout import PROVIDES
+
+    mechanism = sandbox.best()
+    if not PROVIDES[mechanism].filesystem:
+        console.print(
+            safe_line(
+                f"warning: the sandbox here ({mechanism}) does not isolate the filesystem, so generated code can read "
+                "the hidden acceptance tests and its scores may be too high; install bubblewrap "
+                "(`apt-get install bubblewrap`) or allow unprivileged user namespaces",
+                limit=1000,
+            )
+        )
+
+
 def evaluate(opts: EvalOptions, console: Console) -> int:
     """`softco eval`: the exit code (0 every run finished and was scored, 4 the budget stopped it, 1 a run
     failed, 130 interrupted; each resumable by running the same command again)."""
@@ -436,6 +453,8 @@ def evaluate(opts: EvalOptions, console: Console) -> int:
     output = (opts.output or default_output("demo" if opts.demo else suite.name)).absolute()
     results = _results_for(output, suite, vs, opts, "eval")
     specs = make_specs(suite, vs, opts, llm_for)
+    if opts.backend == "local":
+        _warn_if_not_hidden(console)
     final, code = run_specs(console, results, specs, output, opts)
     print_scoreboard(console, final, output)
     if code == EXIT_BUDGET:
