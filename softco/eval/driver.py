@@ -401,6 +401,14 @@ def _results_for(output: Path, suite: Suite, vs: list[Variant], opts: EvalOption
             raise UsageError(
                 f"task(s) {', '.join(changed)} changed since {output} was scored: give another --output to start afresh"
             )
+        before = {v.name: v for v in old.variants}
+        for v in vs:
+            was = before.get(v.name)
+            if was is not None and (was.model, was.sop_dir) != (v.model, v.sop_dir):
+                raise UsageError(
+                    f"variant {v.name} of {output} was model {was.model} with SOP {was.sop_dir or 'the default'}, not "
+                    f"model {v.model} with SOP {v.sop_dir or 'the default'}: give another --output to start afresh"
+                )
     stamp = now()
     return EvalResults(
         kind=kind,
