@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from softco import sandbox
 from softco.eval.score import score_project
 
 #: what the forging code writes to the results pipe: one passing test and a clean finish
@@ -63,3 +64,17 @@ def test_project_code_cannot_forge_the_hidden_results(tmp_path: Path, forger: st
     if forger == "pytest/__main__.py":
         extra["pytest/__init__.py"] = ""
     assert _score(_project(tmp_path / "p", "wrong", extra)) == 2
+
+
+def test_a_dependencys_sitecustomize_cannot_forge_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A wheel the design asked for may carry a sitecustomize.py into the scoring venv's site-packages."""
+    real = sandbox.ensure_venv
+
+    def with_a_forger(project: Path, dependencies: list[str]) -> Path:
+        python = real(project, dependencies)
+        for site in (python.parent.parent / "lib").glob("python3*/site-packages"):
+            (site / "sitecustomize.py").write_text(_FORGE, encoding="utf-8")
+        return python
+
+    monkeypatch.setattr(sandbox, "ensure_venv", with_a_forger)
+    assert _score(_project(tmp_path / "p", "wrong", {})) == 2

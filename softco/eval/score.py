@@ -114,6 +114,8 @@ def score_project(
         acc.mkdir()
         (root / "guard").mkdir()
         (root / "guard" / "softco_score_path.py").write_text(_SCORE_PATH_PLUGIN, encoding="utf-8")
+        # shadows a sitecustomize.py a dependency's wheel put in the venv (it would run before the results plugin)
+        (root / "guard" / "sitecustomize.py").write_text('"""softco scoring: none."""\n', encoding="utf-8")
         for rel, text in acceptance.items():
             if not _safe_rel(rel):
                 continue
