@@ -613,6 +613,8 @@ class TestReport(Artifact):
     output: str = Field(default="", description="The tail of pytest's output")
     sandbox: str = Field(default="", description="How the generated code was isolated, e.g. 'bwrap, as nobody'")
     sandbox_warnings: list[str] = Field(default_factory=list, description="What the sandbox could not isolate")
+    #: a change run: the repo's own tests that passed before the change and fail after it
+    regressions: list[str] = Field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -621,7 +623,8 @@ class TestReport(Artifact):
         return self.exit_code == 0 and self.failed == 0 and self.errors == 0 and self.passed > 0
 
     def title(self) -> str:
-        return f"round {self.round}: {self.passed} passed, {self.failed + self.errors} failed"
+        regressions = f" ({len(self.regressions)} regression(s))" if self.regressions else ""
+        return f"round {self.round}: {self.passed} passed, {self.failed + self.errors} failed{regressions}"
 
     def subject(self) -> str:
         return f"round-{self.round}"

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import gc
-import os
 import sys
+from contextlib import AbstractContextManager
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated
@@ -12,9 +12,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from softco.change.cli import change_command
 from softco.errors import EXIT_USAGE
 from softco.eval.cli import batch_cmd, eval_cmd
 from softco.sop.cli import sop_app
+from softco.web.command import serve as serve_cmd
 
 # Commands import what they need when they run, so `softco --help` starts in a fraction of a second
 # (the openai client and the pydantic models cost about a second to import).
@@ -39,6 +41,7 @@ def make_console() -> Console:
 
 console = make_console()
 app.add_typer(sop_app, name="sop")
+app.command("serve")(serve_cmd)
 
 #: True while softco runs as its own process (:func:`main`), where freezing the garbage collector pays;
 #: False when it is called in-process (:func:`run`), where a freeze would keep the caller's garbage forever.
@@ -78,11 +81,24 @@ def _complete_view(incomplete: str) -> list[str]:
     return [v for v in VIEWS if v.startswith(incomplete)]
 
 
-def _load_run() -> None:
-    """Import the run machinery (openai, pydantic models, gitpython: over half a second) with the cyclic
+def _load_run(openai: bool = False) -> None:
+    """Import the run machinery (pydantic models, gitpython, jinja2: about half a second) with the cyclic
     garbage collector paused, then freeze what was imported. Import builds hundreds of thousands of
     objects that live until exit and are not garbage: collecting while they are made, and again
-    later over all of them, costs about 0.1 s for nothing."""
+    later over all of them, costs about 0.1 s for nothing. Meanwhile the sandbox is probed in the
+    background, and then, for a run that may call a model (``openai``), the openai client is imported in
+    the background while the SOP is checked and the project made (softco.company.startup)."""
+    from softco.company import startup
+
+    startup.probe_sandbox()
+    try:
+        _import_run()
+    finally:
+        if openai:
+            startup.import_openai()
+
+
+def _import_run() -> None:
     if not _STANDALONE.get() or "softco.company.run" in sys.modules:  # called in-process, or imported already
         import softco.company.run  # noqa: F401
 
@@ -95,6 +111,14 @@ def _load_run() -> None:
         gc.freeze()
         if enabled:
             gc.enable()
+
+
+def _settings(**flags: object) -> AbstractContextManager[object]:
+    """The command's settings (softco.config: its flags over the environment over softco.toml), in use while
+    the command runs; a setting that is not valid stops it here, before anything is created."""
+    from softco import config
+
+    return config.using(config.load(flags))
 
 
 DEMO_REQUIREMENT = "a command-line todo app with priorities, due dates and JSON storage"
@@ -117,10 +141,13 @@ def new(
         str | None, typer.Option(help="Project directory name (default: from the requirement).", metavar="NAME")
     ] = None,
     output: Annotated[
-        Path | None, typer.Option(help="Where projects go.", envvar="SOFTCO_OUTPUT", metavar="DIR")
+        Path | None,
+        typer.Option(help="Where projects go (default: SOFTCO_OUTPUT, softco.toml, ./output).", metavar="DIR"),
     ] = None,
     sop: Annotated[Path | None, typer.Option(help="A SOP directory (from `softco sop init`).", metavar="DIR")] = None,
-    model: Annotated[str | None, typer.Option(help="Model name.", envvar="SOFTCO_MODEL", metavar="MODEL")] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Model name (default: SOFTCO_MODEL, softco.toml, gpt-4o-mini).", metavar="MODEL")
+    ] = None,
     base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint URL.", metavar="URL")] = None,
     max_fix_rounds: Annotated[int, typer.Option(help="Engineer/QA fix rounds at most.", metavar="N")] = 3,
     concurrency: Annotated[
@@ -159,6 +186,12 @@ def new(
     yes: Annotated[
         bool, typer.Option("--yes", help="Approve every --approve gate without asking.", metavar=FLAG)
     ] = False,
+    serve: Annotated[
+        bool,
+        typer.Option("--serve", help="Watch and steer the run in the browser (softco serve); --approve gates "
+                     "can be decided there.", metavar=FLAG),
+    ] = False,
+    serve_port: Annotated[int, typer.Option(help="The port of --serve's page (0: a free one).", metavar="PORT")] = 8750,
     human: Annotated[
         list[str] | None,
         typer.Option(help="Play this role yourself (role id, e.g. architect); repeatable.", metavar="ROLE"),
@@ -173,7 +206,7 @@ def new(
     ] = None,
 ) -> None:
     """Build a project from one line of requirement."""
-    _load_run()
+    _load_run(openai=llm in (None, "openai") and not dry_run)
     from softco.company.run import NewOptions, RunError, start_new
 
     if (requirement is None) == (from_file is None):
@@ -198,8 +231,15 @@ def new(
         yes=yes,
         human=human or [],
         structured=structured,
+        on_page=serve,
     )
-    raise typer.Exit(start_new(opts, console))
+    with _settings(model=model, base_url=base_url, output=output, structured=structured):
+        if serve:
+            from softco.company.run import output_dir
+            from softco.web.command import serving_run
+
+            raise typer.Exit(serving_run(lambda: start_new(opts, console), output_dir(output), serve_port, console))
+        raise typer.Exit(start_new(opts, console))
 
 
 def read_requirement_file(path: Path) -> str:
@@ -220,6 +260,9 @@ def read_requirement_file(path: Path) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         raise RunError(f"{path} is not UTF-8 text; save it as UTF-8") from None
+
+
+app.command("change")(change_command(lambda: console, read_requirement_file))  # softco/change/cli.py
 
 
 @app.command("resume")
@@ -243,13 +286,20 @@ def resume_cmd(
             help="STEP=FILE: the answer to that step, e.g. a fixed rejected answer; repeatable.", metavar="STEP=FILE"
         ),
     ] = None,
+    approve_on_page: Annotated[
+        bool, typer.Option("--approve-on-page", help="--approve gates may be decided on softco serve's page.",
+                           metavar=FLAG)
+    ] = False,
 ) -> None:
     """Continue a stopped run; finished steps are not redone."""
-    _load_run()
+    _load_run(openai=True)
     from softco.company.run import Takeover, resume
 
-    takeover = Takeover(model=model, base_url=base_url, human=human or [], answers=answer or [])
-    raise typer.Exit(resume(project, console, budget, token_budget, takeover))
+    takeover = Takeover(
+        model=model, base_url=base_url, human=human or [], answers=answer or [], on_page=approve_on_page
+    )
+    with _settings(model=model, base_url=base_url, output=project.absolute().parent):
+        raise typer.Exit(resume(project, console, budget, token_budget, takeover))
 
 
 @app.command("revise")
@@ -261,21 +311,30 @@ def revise_cmd(
     ] = "prd",
 ) -> None:
     """Redo one stage with your feedback, then everything downstream, on a new git branch revise/<n>."""
-    _load_run()
+    _load_run(openai=True)
     from softco.company.run import Revision, revise
 
-    raise typer.Exit(revise(project, console, Revision(feedback=feedback, stage=stage)))
+    with _settings(output=project.absolute().parent):
+        raise typer.Exit(revise(project, console, Revision(feedback=feedback, stage=stage)))
 
 
 @app.command()
 def demo(
     output: Annotated[
-        Path | None, typer.Option(help="Where the demo project goes.", envvar="SOFTCO_OUTPUT", metavar="DIR")
+        Path | None, typer.Option(help="Where the demo project goes (default as for new).", metavar="DIR")
     ] = None,
+    change: Annotated[
+        bool, typer.Option("--change", help="Replay a `softco change` run on a small bundled project.", metavar=FLAG)
+    ] = False,
 ) -> None:
     """Replay the bundled recorded session: the whole company works offline, for real."""
     _load_run()
     from softco.company.run import NewOptions, RunError, start_new
+
+    if change:
+        from softco.change.demo import run_demo
+
+        raise typer.Exit(run_demo(output, console))
 
     recording = demo_recording()
     if not recording.is_file():
@@ -286,21 +345,23 @@ def demo(
         highlight=False,
     )
     opts = NewOptions(requirement=DEMO_REQUIREMENT, name="todo-demo", output=output, llm=f"replay:{recording}")
-    raise typer.Exit(start_new(opts, console))
+    with _settings(output=output):
+        raise typer.Exit(start_new(opts, console))
 
 
 @app.command()
 def runs(
     output: Annotated[
-        Path | None, typer.Option(help="Where projects are.", envvar="SOFTCO_OUTPUT", metavar="DIR")
+        Path | None, typer.Option(help="Where projects are (default as for new).", metavar="DIR")
     ] = None,
 ) -> None:
     """List the projects under the output directory: when the last run started, its status and the cost."""
     from softco.company.run import output_dir, project_runs
     from softco.safe_text import safe_line
 
-    out = output_dir(output)
-    rows = project_runs(out)
+    with _settings(output=output):
+        out = output_dir(output)
+        rows = project_runs(out)
     if not rows:
         console.print(safe_line(f"no softco projects under {out}", limit=4000))
         return
@@ -416,7 +477,9 @@ def _main(argv: list[str], prog_name: str | None) -> int:
         if callable(show) and isinstance(usage_code, int):
             show()
             return usage_code or EXIT_USAGE
-        if os.environ.get("SOFTCO_DEBUG"):
+        from softco.config import debug
+
+        if debug():
             raise
         first = one_line((str(exc).strip().splitlines() or [""])[0], 300)
         sys.stderr.write(

@@ -63,6 +63,8 @@ def test_report_md(r: TestReport) -> str:
     ]
     verdict = "all tests pass" if r.ok else "tests fail"
     sandbox = f"\nSandbox: {r.sandbox}.\n" if r.sandbox else ""
+    if r.regressions:  # `softco change`: the repo's own tests that passed before the change
+        sandbox += f"\n**Regressions** (passed before the change, fail after it): {', '.join(r.regressions)}\n"
     sandbox += "".join(f"\n> **Warning:** {w}\n" for w in r.sandbox_warnings)
     return (
         f"# Test report, round {r.round}\n\n{r.passed} passed, {r.failed} failed, {r.errors} errors, "

@@ -12,6 +12,10 @@ import pytest
 
 import softco.llm.openai
 
+# the evaluation suite's reference solutions and demo projects are data for tests/test_eval_suite.py, not tests
+# (ignored here rather than by a conftest of their own, which would put their directory on sys.path)
+collect_ignore = ["eval_reference"]
+
 
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

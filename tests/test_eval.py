@@ -293,3 +293,21 @@ def test_ctrl_c_saves_what_finished_and_the_same_command_goes_on(
     assert code == 0, text
     assert [(r.task_id, r.status) for r in results(out).records] == [("calc", "done"), ("calc-two", "done")]
     assert "1 run(s) to do of 2" in text
+
+
+def test_a_parametrized_hidden_test_counts_each_case(tmp_path: Path) -> None:
+    """pytest collects each parametrization as a test; a project that passes them all scores 4."""
+    acceptance = (
+        "import importlib\nimport pytest\n\n\n"
+        "@pytest.mark.parametrize(('a', 'b', 'want'), [(1, 2, 3), (2, 2, 4), (0, 0, 0)])\n"
+        "def test_add(a, b, want):\n    assert importlib.import_module('calc').add(a, b) == want\n\n\n"
+        "def test_divide():\n    assert importlib.import_module('calc').divide(4, 2) == 2\n"
+    )
+    kwargs = {"package": "calc", "entry": "import", "dependencies": [], "time_limit_s": 60}
+    good = score_project(project(tmp_path / "good", {"calc/__init__.py": GOOD}), {"test_calc.py": acceptance}, **kwargs)  # type: ignore[arg-type]
+    assert (good.executability, good.hidden_passed, good.hidden_total) == (4, 4, 4), good
+    bad = GOOD.replace("return a + b", "return a + b if a else 99")
+    one_off = score_project(
+        project(tmp_path / "bad", {"calc/__init__.py": bad}), {"test_calc.py": acceptance}, **kwargs
+    )  # type: ignore[arg-type]
+    assert (one_off.executability, one_off.hidden_passed, one_off.hidden_total) == (3, 3, 4), one_off

@@ -85,3 +85,22 @@ def test_shared_ledger_counts_every_runs_reservations() -> None:
     assert not refused.ok and refused.stop is not None and "higher --budget" in refused.stop
     assert ledger.reserve(1, 0.01) == refused  # every later call of every run, even one that would fit
     assert ledger.stop_reason() == refused.stop
+
+
+
+def test_eval_budget_refuses_a_call_whose_price_is_unknown(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A call to a model with no price cannot be counted against the eval's --budget: up front (the eval's
+    model) the command refuses to start; in the ledger (a role's own model) the call is refused, not counted as 0."""
+    monkeypatch.delenv("SOFTCO_PRICES", raising=False)
+    suite = tmp_path / "suite"
+    write_task(suite, "calc-a")
+    code, text = invoke(
+        "eval", "--suite", str(suite), "--model", "no-such-model-xyz", "--output", str(tmp_path / "ev"),
+        "--budget", "8", "--base-url", "http://127.0.0.1:9/v1",
+    )
+    assert code == 2 and "none is known for model 'no-such-model-xyz'" in text, text
+    ledger = SharedLedger(Budget(max_usd=1.0))
+    grant = ledger.reserve(100, None)
+    assert not grant.ok and grant.stop is not None and "price is unknown" in grant.stop
+    assert ledger.budget.reserved_usd == 0.0 and ledger.in_flight == 0
+    assert SharedLedger(Budget(max_tokens=1000)).reserve(100, None).ok  # no money cap: no price needed

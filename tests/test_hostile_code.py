@@ -346,14 +346,14 @@ def test_a_wheel_that_replaces_the_venvs_config_is_refused(tmp_path: Path, local
     )
     project = tmp_path / "p"
     with pytest.raises(sandbox.SandboxError, match="replaced the venv's own files"):
-        sandbox.ensure_venv(project, ["evilcfg"])
+        sandbox.ensure_venv(project, ["evilcfg"], os.environ["SOFTCO_PIP_INDEX_URL"])
     assert not (project / ".softco" / "venv").exists()
 
 
 def test_a_harmless_wheel_installs(tmp_path: Path, local_index: Path) -> None:
     make_wheel(local_index, "nicepkg", {"nicepkg/__init__.py": "VALUE = 42\n"})
     project = tmp_path / "p"
-    python = sandbox.ensure_venv(project, ["nicepkg"])
+    python = sandbox.ensure_venv(project, ["nicepkg"], os.environ["SOFTCO_PIP_INDEX_URL"])
     (project / "use.py").write_text("import nicepkg; print('VALUE', nicepkg.VALUE)\n")
     res = sandbox.run(project, [str(python), "use.py"], sandbox.Limits(wall_seconds=30))
     assert "VALUE 42" in res.output, res.output

@@ -175,7 +175,7 @@ def test_shell_completion_script_and_completions(monkeypatch: pytest.MonkeyPatch
     assert res.stdout.split() == ["tasks", "tests", "trace"]
 
 
-COMMANDS = [[], ["new"], ["resume"], ["revise"], ["demo"], ["runs"], ["show"], ["report"], ["sop"]]
+COMMANDS = [[], ["new"], ["change"], ["resume"], ["revise"], ["demo"], ["runs"], ["show"], ["report"], ["sop"]]
 COMMANDS += [["sop", "init"], ["sop", "validate"], ["sop", "graph"]]
 
 

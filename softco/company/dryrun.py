@@ -23,7 +23,7 @@ from typing import Any
 from softco.artifacts import PATH_PATTERN, REQ_ID_PATTERN
 from softco.custom_kinds import REFERS_TO_KEY
 from softco.llm.base import LLM, LLMRequest, LLMResponse, Usage
-from softco.llm.tokens import estimate_tokens
+from softco.llm.tokens import ESTIMATE, count_all, estimate_tokens
 
 PACKAGE = "placeholder"
 
@@ -37,6 +37,12 @@ class DryRunStep:
     prompt_chars: int
     prompt_tokens: int
     prompt_file: Path | None
+    #: how prompt_tokens were counted: "tiktoken <encoding>", or softco.llm.tokens.ESTIMATE (4 characters a token)
+    token_method: str = ESTIMATE
+
+
+def _method_text(method: str) -> str:
+    return "an estimate at 4 characters a token" if method == ESTIMATE else f"counted with {method}"
 
 
 def prompt_file_name(step_key: str, attempt: int = 1) -> str:
@@ -73,8 +79,11 @@ class DryRunLLM(LLM):
     async def complete(self, request: LLMRequest) -> LLMResponse:
         text = json.dumps(self.answer(request), indent=1)
         prompt = "".join(m.content for m in request.messages)
-        tokens = sum(estimate_tokens(m.content) for m in request.messages)
-        step = DryRunStep(request.step_key, request.attempt, len(prompt), tokens, self._write(request, tokens))
+        model = request.settings.model or self.model
+        counted = count_all([m.content for m in request.messages], model)
+        tokens = counted.tokens
+        written = self._write(request, tokens, counted.method)
+        step = DryRunStep(request.step_key, request.attempt, len(prompt), tokens, written, counted.method)
         self.steps.append(step)
         self.on_step(step)
         return LLMResponse(
@@ -83,13 +92,14 @@ class DryRunLLM(LLM):
             model=request.settings.model or self.model,
         )
 
-    def _write(self, request: LLMRequest, tokens: int) -> Path | None:
+    def _write(self, request: LLMRequest, tokens: int, method: str) -> Path | None:
         if self.prompts_dir is None:
             return None
         self.prompts_dir.mkdir(parents=True, exist_ok=True)
         path = self.prompts_dir / prompt_file_name(request.step_key, request.attempt)
         parts = [
-            f"# {request.step_key}\n\nabout {tokens:,} prompt tokens; model {request.settings.model or self.model}"
+            f"# {request.step_key}\n\n{tokens:,} prompt tokens ({_method_text(method)}) in the messages; model "
+            f"{request.settings.model or self.model}"
         ]
         for m in request.messages:
             parts.append(f"## {m.role}\n\n{m.content.rstrip()}")

@@ -3,7 +3,7 @@ one commit authored by its role); :meth:`Publisher.heal` finishes what a crash l
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from softco.artifacts import Artifact, Design
 from softco.board import Board, Message
@@ -13,6 +13,9 @@ from softco.safe_text import one_line, visible
 from softco.sop.load import Sop
 from softco.steps.step import BoardView
 from softco.views import doc_files
+
+if TYPE_CHECKING:
+    from softco.steps.hooks import ChangeHooks
 
 CUSTOMER = Author("Customer", "customer@softco.local")
 
@@ -26,6 +29,7 @@ class Publisher:
         run_id: str,
         view: BoardView,
         superseded: dict[tuple[str, str], dict[str, Any]],
+        change: ChangeHooks | None = None,
     ) -> None:
         self.sop = sop
         self.board = board
@@ -34,6 +38,8 @@ class Publisher:
         self.view = view
         #: Artifacts a revision replaces, by (kind, subject) (Company's, shared).
         self.superseded = superseded
+        #: `softco change`: the repo is the user's (softco/change/mode.py)
+        self.change = change
 
     def publish(self, artifact: Artifact, cause_id: int | None, step_key: str, role_id: str, action: str) -> Message:
         """Put an artifact on the board, then into the repo (files + one commit).
@@ -60,6 +66,8 @@ class Publisher:
         # docs/*.md are for people to read (`cat docs/prd.md`): a model's control characters are shown there
         docs = {path: visible(text) if path.endswith(".md") else text for path, text in doc_files(artifact).items()}
         files = {**artifact.repo_files(), **docs}
+        if self.change is not None:  # the user's repo: docs under docs/softco/<slug>/, no scaffold
+            return self.change.repo_files(files)
         if isinstance(artifact, Design):
             prd = self.view.prd()
             if prd is not None:
@@ -78,7 +86,7 @@ class Publisher:
         if every_file:
             changed = list(files)
         removed = self.ws.remove(self._dropped_by(artifact)) if isinstance(artifact, Design) else []
-        if artifact.kind == "requirement":
+        if artifact.kind == "requirement" and self.change is None:
             changed.append(".gitignore")
         # the subject quotes model text: one visible line, so no escape reaches `git log` and no newline in
         # a title can add trailer lines (heal() trusts Softco-Message)
@@ -96,6 +104,8 @@ class Publisher:
         if old is None:
             return []
         stale = {f["path"] for f in old["files"]} - design.paths()
+        if self.change is not None:  # never delete a file of the user's repo
+            stale -= self.change.base_files
         tests = [t["path"] for (kind, source), t in self.superseded.items() if kind == "tests" and source in stale]
         return sorted(stale) + sorted(tests)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import os
 import sqlite3
 import sys
 import uuid
@@ -19,7 +18,9 @@ import git
 from rich.console import Console
 from rich.text import Text
 
+from softco import config
 from softco.board import Board, BoardBusy, BoardError, RunRow
+from softco.change.summary import change_of, print_change_summary
 from softco.company.dryrun import DryRunLLM, DryRunStep
 from softco.company.lock import Holder, ProjectLock, holder
 from softco.company.scheduler import Company, Outcome, Settings, project_board_path
@@ -51,6 +52,7 @@ from softco.llm.human import HumanLLM, RoutingLLM
 from softco.llm.openai import LOCAL_CONCURRENCY, EndpointNotConfigured, OpenAILLM, check_role_endpoints, serves_locally
 from softco.llm.providers import ProviderError, default_model, make_llm
 from softco.llm.replay import RecordingLLM, ReplayError, make_header
+from softco.llm.tokens import ESTIMATE
 from softco.report.costs import format_total_cost
 from softco.report.stats import run_stats
 from softco.report.terminal import Progress, print_sandbox, print_summary
@@ -58,9 +60,10 @@ from softco.safe_text import one_line, safe_line, safe_text
 from softco.sop.check import load_checked_sop
 from softco.sop.load import Sop, SopError, kinds_for_reading
 from softco.sop.prompts import TemplateError
-from softco.steps.gates import AutoApprove, ConsoleGate, Gate
+from softco.steps.gates import AutoApprove, Gate
 from softco.steps.qa_tools import SandboxUnavailable
 from softco.steps.rejected import StepRejected, read_answer_file, rejected_steps
+from softco.steps.steering import Live, RunCancelled, SteeredGate
 
 MAX_REQUIREMENT_CHARS = 20_000
 #: Model calls and tool steps at once, unless --concurrency says (LOCAL_CONCURRENCY for a local server).
@@ -100,17 +103,20 @@ class NewOptions:
     dry_run: bool = False
     #: --structured: schema, json or prompt (None: SOFTCO_STRUCTURED, else negotiated per endpoint)
     structured: str | None = None
+    #: --serve / --approve-on-page: gates may be decided on `softco serve`'s page (no terminal needed); not saved
+    on_page: bool = False
 
 
 def _jsonable(opts: NewOptions) -> dict[str, Any]:
     saved = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(opts).items()}
     saved["sop_dir"] = str(opts.sop_dir.resolve()) if opts.sop_dir else None
     saved["record"] = None  # a resumed run does not overwrite the first run's recording
+    saved.pop("on_page")
     return saved
 
 
 def output_dir(output: Path | None) -> Path:
-    return output or Path(os.environ.get("SOFTCO_OUTPUT") or "output")
+    return output or config.current().output
 
 
 def pick_concurrency(opts: NewOptions) -> tuple[int, str | None]:
@@ -119,7 +125,7 @@ def pick_concurrency(opts: NewOptions) -> tuple[int, str | None]:
     LOCAL_CONCURRENCY; otherwise DEFAULT_CONCURRENCY."""
     if opts.concurrency is not None:
         return opts.concurrency, None
-    url = opts.base_url or os.environ.get("OPENAI_BASE_URL") or ""
+    url = opts.base_url or config.current().base_url or ""
     if opts.llm in (None, "openai") and not opts.dry_run and url and serves_locally(url):
         return LOCAL_CONCURRENCY, (
             f"concurrency {LOCAL_CONCURRENCY}: {url} is a local server, which mostly answers one request at a time "
@@ -154,17 +160,8 @@ def check_limits(budget: float | None, token_budget: int | None, max_fix_rounds:
 
 
 def check_environment() -> None:
-    """softco's environment variables, checked before anything is created."""
-    timeout = os.environ.get("SOFTCO_TIMEOUT")
-    if timeout:
-        try:
-            seconds = float(timeout)
-        except ValueError:
-            seconds = math.nan
-        if not (math.isfinite(seconds) and seconds > 0):
-            raise UsageError(
-                f"SOFTCO_TIMEOUT={timeout!r}: give the seconds to wait for an answer, a positive number such as 600"
-            )
+    """softco's settings (flags, environment, softco.toml: softco.config), checked before anything is created."""
+    config.current()  # a setting that is not valid stops here (ConfigError, one line naming its source)
     prices()  # a SOFTCO_PRICES file that is not valid stops here (PriceFileError)
 
 
@@ -192,8 +189,8 @@ def _provider(
     try:
         llm = provider or make_llm(opts.llm, opts.model, opts.base_url, on_warning=warn, structured=opts.structured)
         models = [llm.model, *(m for m in role_models if m)]
-        unpriced = next((m for m in models if price_of(m) is None), None)
-        if budget.max_usd is not None and unpriced is not None:
+        unpriced = next((m for m in models if price_of(m) is None), None) if budget.max_usd is not None else None
+        if unpriced is not None:
             raise RunError(
                 f"--budget needs a price, and none is known for model {unpriced!r}: use --token-budget, or "
                 "name a JSON file of prices in SOFTCO_PRICES"
@@ -223,13 +220,13 @@ def _wrap(
     return llm
 
 
-def _gate(opts: NewOptions, sop: Sop, console: Console, project: Path) -> Gate | None:
+def _gate(opts: NewOptions, sop: Sop, console: Console, project: Path, live: Live) -> Gate | None:
     if not opts.approve:
         return None
     kinds = set(opts.approve)
     if opts.yes:
         return AutoApprove(kinds)
-    return ConsoleGate(kinds, console, project / ".softco" / "edit")
+    return SteeredGate(kinds, console, project / ".softco" / "edit", live, sys.stdin.isatty())
 
 
 def _check_people(opts: NewOptions, sop: Sop) -> None:
@@ -238,8 +235,11 @@ def _check_people(opts: NewOptions, sop: Sop) -> None:
     if unknown:
         kinds = ", ".join(sorted(sop.kinds))
         raise RunError(f"--approve {','.join(unknown)}: no such artifact kind; kinds are {kinds}")
-    if opts.approve and not opts.yes and not sys.stdin.isatty():
-        raise RunError("--approve asks on a terminal and stdin is not one; add --yes to approve automatically")
+    if opts.approve and not opts.yes and not opts.on_page and not sys.stdin.isatty():
+        raise RunError(
+            "--approve asks on a terminal and stdin is not one; add --yes to approve automatically, or --serve to "
+            "decide on the page"
+        )
     roles = {r.id for r in sop.roles}
     strangers = sorted(set(opts.human) - roles)
     if strangers:
@@ -263,16 +263,21 @@ def spent(board: Board) -> Budget:
     )
 
 
-async def _drive(company: Company, llm: LLM, requirement: str | None) -> Outcome:
+async def _drive(company: Company, llm: LLM, requirement: str | None, live: Live | None) -> Outcome:
     try:
-        return await company.run(requirement)
+        return await (live.cancellable(company.run(requirement)) if live else company.run(requirement))
     finally:
         await llm.aclose()
 
 
-def execute(company: Company, llm: LLM, board: Board, run_id: str, requirement: str | None) -> Outcome:
+def execute(
+    company: Company, llm: LLM, board: Board, run_id: str, requirement: str | None, live: Live | None = None
+) -> Outcome:
     try:
-        outcome = asyncio.run(_drive(company, llm, requirement))
+        outcome = asyncio.run(_drive(company, llm, requirement, live))
+    except RunCancelled:  # from `softco serve`'s page: stopped as on Ctrl-C, between or inside steps
+        _finish_quietly(board, run_id, "cancelled", EXIT_INTERRUPTED)
+        raise Interrupted(f"cancelled from the page; continue with: softco resume {company.ws.root}") from None
     except KeyboardInterrupt:
         # asyncio.run cancelled the run on Ctrl-C: the steps in flight (and their model calls) were cancelled,
         # what was published is on the board and in git; a second Ctrl-C lands here at once
@@ -386,7 +391,9 @@ def dry_run_llm(opts: NewOptions, console: Console, sop: Sop) -> DryRunLLM | Non
         where = f" -> {s.prompt_file.name}" if s.prompt_file else ""
         bound = bounds.get(s.key.split("/", 1)[0])
         answer = f", answer at most {bound:,} tokens (max_tokens)" if bound else ""
-        line = f"  dry run: {s.key}: {s.prompt_chars:,} chars, ~{s.prompt_tokens:,} prompt tokens (estimate){answer}"
+        n, how = s.prompt_tokens, s.token_method
+        counted = f"~{n:,} prompt tokens (estimate)" if how == ESTIMATE else f"{n:,} prompt tokens ({how})"
+        line = f"  dry run: {s.key}: {s.prompt_chars:,} chars, {counted}{answer}"
         console.print(safe_line(line + where, limit=400))
 
     return DryRunLLM(opts.model or default_model(), on_step=on_step)
@@ -396,10 +403,16 @@ def print_dry_run(console: Console, dry: DryRunLLM, sop: Sop) -> None:
     tokens = sum(s.prompt_tokens for s in dry.steps)
     bounds = answer_bounds(sop)
     longest = sum(bounds.get(s.key.split("/", 1)[0], 0) for s in dry.steps)
+    methods = {s.token_method for s in dry.steps}
+    how = (
+        f"{tokens:,} prompt tokens in all (counted with {methods.pop()}; the chat framing adds a few a message)"
+        if len(methods) == 1 and ESTIMATE not in methods
+        else f"~{tokens:,} prompt tokens in all (an estimate at 4 characters a token: no tokenizer for this model here)"
+    )
     console.print(
         safe_text(
-            f"dry run: {len(dry.steps)} LLM steps, ~{tokens:,} prompt tokens in all (an estimate at 4 characters a "
-            f"token: no tokenizer here) and answers of at most {longest:,} tokens in all (each role's max_tokens); "
+            f"dry run: {len(dry.steps)} LLM steps, {how} and answers of at most {longest:,} tokens in all (each "
+            "role's max_tokens); "
             f"no model was called and nothing was spent. The rendered prompts are in {dry.prompts_dir}"
         )
     )
@@ -435,16 +448,24 @@ def start_new(opts: NewOptions, console: Console, ledger: Ledger | None = None) 
     remember_modes(base, out)
     llm = step_cache(out, opts, _wrap(base, opts, sop.sop_hash, requirement, budget, project, ledger))
     run_id = uuid.uuid4().hex[:12]
+    try:
+        with _writing(project):  # what `softco serve`'s page shares with the run (a full disk is one line)
+            live = Live(project, run_id)
+    except RunError:
+        board.close()
+        lock.release()
+        raise
     settings = Settings(
         max_fix_rounds=opts.max_fix_rounds,
         concurrency=concurrency,
-        gate=_gate(opts, sop, console, project),
+        gate=_gate(opts, sop, console, project, live),
     )
     saved = _jsonable(opts)
     try:
         with _writing(project):
             board.start_run(run_id, requirement, sop.sop_hash, llm.model or default_model(), saved)
     except RunError:
+        live.close()
         board.close()
         lock.release()
         raise
@@ -454,15 +475,16 @@ def start_new(opts: NewOptions, console: Console, ledger: Ledger | None = None) 
         console.print(safe_text(why))
     print_sandbox(console)
     progress = Progress(console, budget)
-    company = Company(sop, llm, board, ws, run_id, settings, on_event=progress.on_event)
+    company = Company(sop, llm, board, ws, run_id, settings, on_event=live.tee(progress.on_event))
     progress.watch(company)
     try:
-        outcome = execute(company, llm, board, run_id, requirement)
+        outcome = execute(company, llm, board, run_id, requirement, live)
         print_summary(console, project, outcome, run_stats(board, run_id), run_stats(board))
         if dry is not None:
             print_dry_run(console, dry, sop)
         return outcome.exit_code
     finally:
+        live.close()
         board.close()
         lock.release()
 
@@ -476,8 +498,8 @@ def run_status(run: RunRow | None, live: Holder | None) -> str:
         return "no run"
     if run.status in ("running", "killed"):
         return "killed"
-    if run.status == "interrupted":
-        return "interrupted"
+    if run.status in ("interrupted", "cancelled"):
+        return run.status
     meaning = {
         EXIT_OK: "done",
         EXIT_TESTS_FAIL: "done, tests fail",
@@ -542,8 +564,11 @@ class Takeover:
     human: list[str] = field(default_factory=list)
     #: "STEP=FILE": that step's answer is read from FILE (validated like a model's) instead of asked
     answers: list[str] = field(default_factory=list)
+    #: --approve-on-page: gates may be decided on `softco serve`'s page
+    on_page: bool = False
 
     def apply(self, opts: NewOptions) -> None:
+        opts.on_page = self.on_page
         if self.model is not None:
             opts.model = self.model
         if self.base_url is not None:
@@ -615,6 +640,7 @@ def _continue(
     except BaseException:
         lock.release()
         raise
+    ws: Workspace | None = None
     try:
         with _writing(project):  # the board's first writes: a full disk is one line, and resumable
             board.close_dead_runs()  # we hold the lock: a run still marked running died without saying so
@@ -655,9 +681,11 @@ def _continue(
         changes: dict[str, str] = dict(saved.get("revise", {}))
         branch = last.branch
         ws = Workspace(project)
+        change = change_of(saved)
         if revision is not None:
-            with _writing(project):
-                lineage, branch = _branch_for(board, ws, sop, lineage, revision)
+            with _writing(project):  # a change run's revision branches off its own branch, in the user's repo
+                prefix = f"{change.branch}-revise-" if change is not None else "revise/"
+                lineage, branch = _branch_for(board, ws, sop, lineage, revision, prefix)
             changes = {revision.stage: revision.feedback}
         if answers:
             probe = Company(sop, None, board, ws, "", Settings(lineage=lineage))
@@ -680,29 +708,39 @@ def _continue(
             board.start_run(
                 run_id, last.requirement, sop.sop_hash, llm.model, {**saved, **_jsonable(opts), **extra}, branch=branch
             )
+        with _writing(project):
+            live = Live(project, run_id)
         settings = Settings(
             max_fix_rounds=opts.max_fix_rounds,
             concurrency=pick_concurrency(opts)[0],
-            gate=_gate(opts, sop, console, project),
+            gate=_gate(opts, sop, console, project, live),
             lineage=lineage,
             revise=changes,
             answers=answers,
+            change=change,
         )
         progress = Progress(console, limits)
-        company = Company(sop, llm, board, ws, run_id, settings, on_event=progress.on_event)
+        company = Company(sop, llm, board, ws, run_id, settings, on_event=live.tee(progress.on_event))
         progress.watch(company)
         verb = f"revising {revision.stage} of" if revision else "resuming"
         head = safe_text(f" (run {run_id}, branch {branch})")
         console.print(Text.assemble(f"softco: {verb} ", safe_text(project, "bold"), head))
         _note_rejected(console, project, company.finished | set(answers), opts.human)
         print_sandbox(console)
-        outcome = execute(company, llm, board, run_id, None)
+        try:
+            outcome = execute(company, llm, board, run_id, None, live)
+        finally:
+            live.close()
         for key in sorted(set(answers) - company.finished):
             warning = f" --answer {key} was not used: no step of that key ran"
             console.print(Text.assemble(("warning:", "yellow"), safe_line(warning, limit=400)))
         print_summary(console, project, outcome, run_stats(board, run_id), run_stats(board))
+        if change is not None:
+            print_change_summary(console, change, outcome)
         return outcome.exit_code
     finally:
+        if ws is not None:
+            ws.repo.close()  # its git processes end now, not when the collector gets to it
         board.close()
         lock.release()
 
@@ -721,7 +759,12 @@ def _note_rejected(console: Console, project: Path, handled: set[str], humans: l
 
 
 def _branch_for(
-    board: Board, ws: Workspace, sop: Sop, lineage: list[tuple[str, int | None]], revision: Revision
+    board: Board,
+    ws: Workspace,
+    sop: Sop,
+    lineage: list[tuple[str, int | None]],
+    revision: Revision,
+    prefix: str = "revise/",
 ) -> tuple[list[tuple[str, int | None]], str]:
     """Where a revision starts: the first message of the stage in the current lineage; a new git branch."""
     probe = Company(sop, None, board, ws, "", Settings(lineage=lineage))
@@ -731,8 +774,8 @@ def _branch_for(
     if ws.repo.is_dirty(untracked_files=True):
         raise RunError(f"{ws.root} has uncommitted changes; commit or stash them before `softco revise`")
     existing = {h.name for h in ws.repo.heads}
-    n = next(i for i in range(1, 10_000) if f"revise/{i}" not in existing)
-    branch = f"revise/{n}"
+    n = next(i for i in range(1, 10_000) if f"{prefix}{i}" not in existing)
+    branch = f"{prefix}{n}"
     ws.repo.git.checkout("-b", branch)
     current, _ = lineage[-1]
     return [*lineage[:-1], (current, base), (branch, None)], branch

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from softco.artifacts import Artifact, Refs, Requirement, TestReport
 from softco.board import Board, Message
@@ -28,6 +28,9 @@ from softco.sandbox import Limits
 from softco.sop.load import ActionSpec, RoleSpec, Sop
 from softco.steps.gates import Gate
 from softco.steps.step import BoardView, Step, StepContext, run_step
+
+if TYPE_CHECKING:
+    from softco.steps.hooks import ChangeHooks
 
 
 @dataclass
@@ -42,6 +45,8 @@ class Settings:
     revise: dict[str, str] = field(default_factory=dict)
     #: `softco resume --answer`: step key -> the file holding its answer, instead of a model's.
     answers: dict[str, Path] = field(default_factory=dict)
+    #: `softco change`: the run works on an existing repo, in a worktree (softco/change/mode.py)
+    change: ChangeHooks | None = None
 
 
 @dataclass
@@ -102,7 +107,7 @@ class Company:
         current_runs = {r for r, b in branch_of.items() if b == current}
         self.finished |= {s.key for s in board.steps() if s.status == "published" and s.run_id in current_runs}
         self.finished |= {m.step_key for m in self.view.messages if branch_of.get(m.run_id, "main") != current}
-        self.publisher = Publisher(sop, board, workspace, run_id, self.view, self.superseded)
+        self.publisher = Publisher(sop, board, workspace, run_id, self.view, self.superseded, settings.change)
 
     # publishing -------------------------------------------------------------------------
     def publish_requirement(self, text: str) -> Message:
@@ -241,6 +246,7 @@ class Company:
             limits=self.settings.limits,
             on_retry=self._on_retry,
             answers=self.settings.answers,
+            change=self.settings.change,
         )
         self.publisher.heal()
         try:
@@ -271,7 +277,9 @@ class Company:
         gate = self.settings.gate
         while gate is not None and len(artifacts) == 1 and artifacts[0].kind in gate.kinds:
             art = artifacts[0]
-            decision = gate.review(step.key, art, functools.partial(_validate, type(art), self.view.refs()))
+            check = functools.partial(_validate, type(art), self.view.refs())
+            areview = getattr(gate, "areview", None)  # a gate the page can decide too waits without blocking
+            decision = await areview(step.key, art, check) if areview else gate.review(step.key, art, check)
             now = time.time()
             self.board.record_step(
                 **step.identity(),

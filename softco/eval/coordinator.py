@@ -61,7 +61,7 @@ class EvalCoordinator:
             self.started.popleft()
         return len(self.started) < self.rpm
 
-    def reserve(self, run: str, tokens: int, usd: float) -> Grant:
+    def reserve(self, run: str, tokens: int, usd: float | None) -> Grant:
         """Reserve a call's worst case for ``run``: granted, or wait (``stop`` None), or stop (a reason)."""
         if self.ledger.stopped is not None:
             return Grant(False, self.ledger.stopped)
@@ -69,13 +69,13 @@ class EvalCoordinator:
             return Grant(False)
         grant = self.ledger.reserve(tokens, usd)
         if grant.ok:
-            self.outstanding.setdefault(run, []).append((tokens, usd))
+            self.outstanding.setdefault(run, []).append((tokens, usd or 0.0))
             if self.rpm is not None:
                 self.started.append(self.clock())
             self.calls += 1
         return grant
 
-    def ask(self, run: str, tokens: int, usd: float) -> tuple[Grant, float]:
+    def ask(self, run: str, tokens: int, usd: float | None) -> tuple[Grant, float]:
         """:meth:`reserve`, and when the call is to wait, how long before asking again is worth it: until the
         rate window has room, or :data:`BUDGET_RETRY_S` for budget room. A worker waits that long without
         asking, so many waiting calls do not flood the actor."""

@@ -133,7 +133,7 @@ class RayLedger:
         self._state = state
         self.coordinator.checkpoint.remote(self.run, pack)  # ordered before this handle's next call
 
-    def reserve(self, tokens: int, usd: float) -> Grant:
+    def reserve(self, tokens: int, usd: float | None) -> Grant:
         if time.monotonic() < self._not_before:  # the actor said to wait: the caller asks again shortly
             return Grant(False)
         ray = import_ray()

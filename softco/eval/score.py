@@ -29,7 +29,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from softco import sandbox
+from softco import config, sandbox
 from softco.steps.qa_tools import parse_results
 
 #: What the sandbox runs around a command: cwd P (``project/`` of the work copy), PYTHONPATH and
@@ -135,7 +135,7 @@ def _score(
 ) -> Score:
     base = Score(executability=1, package=package, entry=entry)
     try:
-        python = sandbox.ensure_venv(root, dependencies)
+        python = sandbox.ensure_venv(root, dependencies, config.current().pip_index_url)
     except sandbox.SandboxError as exc:
         return base.model_copy(update={"detail": _one_line(f"the dependencies do not install: {exc}")})
     limits = sandbox.Limits(wall_seconds=min(ENTRY_SECONDS, time_limit_s + 30))
@@ -167,7 +167,8 @@ def _score(
     result = sandbox.run(root, _in_project(python, *argv, script=_PYTEST_IN_PROJECT), limits, results=True)
     got = parse_results(result.results)
     outcomes = got.results
-    passed = sum(1 for o, _, _ in outcomes.values() if o == "passed")
+    # counted per test pytest collected (each parametrization on its own), as ``total`` is
+    passed = got.nodes_passed
     failed = sorted(
         f"{f}::{n}" if n != "*" else f"{f} (collection)"
         for (f, n), (o, _, _) in outcomes.items()

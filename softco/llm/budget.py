@@ -1,14 +1,14 @@
 """Token and cost accounting with a hard cap. A model with no known price costs "unknown", never $0.
 
-Prices are USD per million tokens (input, output). Extend or override them with a JSON file named
-by ``SOFTCO_PRICES``: ``{"my-model": [0.5, 1.5]}`` (finite, non-negative numbers).
+Prices come from :mod:`softco.llm.prices` (genai-prices' bundled data, overridden by ``SOFTCO_PRICES``).
 
 The budget rule (:class:`BudgetedLLM`): before a call starts, the most it can use is *reserved*: its
 prompt bound plus its answer bound. The answer bound is the role's ``max_tokens`` or
 :data:`DEFAULT_MAX_COMPLETION`, and that same number is sent to the endpoint as ``max_tokens``, so the
-model cannot write more. No tokenizer is available offline (tiktoken downloads its encodings at first
-use), so the prompt bound is the prompt's size in UTF-8 bytes, plus the answer schema and a margin for
-the chat framing: a byte-level BPE tokenizer never makes more tokens than bytes. A call starts only if
+model cannot write more. The endpoint's tokenizer is unknown for most models (softco.llm.tokens counts
+exactly only where tiktoken's encoding of the model ships in a package, and a local server may serve
+anything under a name), so the prompt bound is the prompt's size in UTF-8 bytes, plus the answer schema
+and a margin for the chat framing: a byte-level BPE tokenizer never makes more tokens than bytes. A call starts only if
 what is spent, plus what the calls in flight have reserved, plus its own worst case fits the budget;
 otherwise it waits for the calls in flight to settle (each gives back its reservation and adds what it
 really used), and when nothing is in flight and it still does not fit, the run stops (exit 4).
@@ -20,13 +20,11 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import os
 import threading
 from dataclasses import dataclass
-from functools import cache
 from typing import Protocol
 
-from softco.errors import BudgetStop, UsageError
+from softco.errors import BudgetStop
 from softco.llm.base import (
     LLM,
     LLMError,
@@ -37,87 +35,17 @@ from softco.llm.base import (
     Usage,
     WrapperLLM,
 )
+from softco.llm.prices import PriceFileError as PriceFileError  # the prices live in softco.llm.prices
+from softco.llm.prices import cost_usd as cost_usd
+from softco.llm.prices import price_of as price_of
+from softco.llm.prices import prices as prices
 
-PRICES: dict[str, tuple[float, float]] = {
-    "gpt-4o": (2.50, 10.00),
-    "gpt-4o-mini": (0.15, 0.60),
-    "gpt-4.1": (2.00, 8.00),
-    "gpt-4.1-mini": (0.40, 1.60),
-    "gpt-4.1-nano": (0.10, 0.40),
-    "o4-mini": (1.10, 4.40),
-    "o3": (2.00, 8.00),
-}
 #: The longest answer of a role whose model settings give no ``max_tokens``: sent to the endpoint as
 #: ``max_tokens`` and the answer's part of every call's worst case.
 DEFAULT_MAX_COMPLETION = 4096
 #: Tokens the chat format adds around each message (role markers, separators), and around the request.
 MESSAGE_OVERHEAD = 8
 REQUEST_OVERHEAD = 64
-
-
-class PriceFileError(UsageError):
-    pass
-
-
-def _price(path: str, model: object, value: object) -> tuple[float, float]:
-    pair = value if isinstance(value, list) else None
-    if (
-        not isinstance(model, str)
-        or not model
-        or pair is None
-        or len(pair) != 2
-        or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in pair)
-    ):
-        raise PriceFileError(
-            f"SOFTCO_PRICES={path}: {model!r} must map to [input, output], two numbers in USD per million tokens"
-        )
-    try:
-        inp, out = float(pair[0]), float(pair[1])
-    except OverflowError:  # an integer of hundreds of digits
-        inp = out = math.inf
-    if not (math.isfinite(inp) and math.isfinite(out) and inp >= 0 and out >= 0):
-        raise PriceFileError(
-            f"SOFTCO_PRICES={path}: the prices of {model!r} must be finite and not negative, got {pair}; fix the file"
-        )
-    return inp, out
-
-
-@cache
-def _user_prices(path: str) -> dict[str, tuple[float, float]]:
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.loads(f.read())
-    except (OSError, ValueError, RecursionError) as exc:  # RecursionError: JSON nested thousands deep
-        raise PriceFileError(
-            f'SOFTCO_PRICES={path}: expected a JSON object {{"model": [input, output]}} in USD per million '
-            f"tokens ({type(exc).__name__}: {str(exc)[:200]})"
-        ) from None
-    if not isinstance(data, dict):
-        raise PriceFileError(f'SOFTCO_PRICES={path}: expected a JSON object {{"model": [input, output]}}')
-    return {k: _price(path, k, v) for k, v in data.items()}
-
-
-def prices() -> dict[str, tuple[float, float]]:
-    """The price table; raises :class:`PriceFileError` for a SOFTCO_PRICES file that is not valid."""
-    path = os.environ.get("SOFTCO_PRICES")
-    return {**PRICES, **_user_prices(path)} if path else dict(PRICES)
-
-
-def price_of(model: str) -> tuple[float, float] | None:
-    table = prices()
-    if model in table:
-        return table[model]
-    for name in sorted(table, key=len, reverse=True):  # dated snapshots, e.g. gpt-4o-mini-2024-07-18
-        if model.startswith(name + "-"):
-            return table[name]
-    return None
-
-
-def cost_usd(model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
-    price = price_of(model)
-    if price is None:
-        return None
-    return (prompt_tokens * price[0] + completion_tokens * price[1]) / 1_000_000
 
 
 def format_usd(amount: float) -> str:
@@ -196,7 +124,7 @@ class Ledger(Protocol):
     """A budget several runs share (``softco eval``: threads in one process, or a Ray actor): the same
     reserve-the-worst-case / settle rule as :class:`BudgetedLLM`, counted across every run."""
 
-    def reserve(self, tokens: int, usd: float) -> Grant: ...
+    def reserve(self, tokens: int, usd: float | None) -> Grant: ...
 
     def settle(self, tokens: int, usd: float, used_tokens: int, used_usd: float) -> None: ...
 
@@ -212,7 +140,7 @@ class SharedLedger:
         self.hint = resume_hint
         self._lock = threading.Lock()
 
-    def _over(self, tokens: int, usd: float, reserved: bool) -> str | None:
+    def _over(self, tokens: int, usd: float | None, reserved: bool) -> str | None:
         b = self.budget
         used_tokens = b.spent_tokens + (b.reserved_tokens if reserved else 0)
         if b.max_tokens is not None and used_tokens + tokens > b.max_tokens:
@@ -220,22 +148,27 @@ class SharedLedger:
                 f"shared token budget: a call could use up to {tokens:,} tokens and {b.spent_tokens:,} of "
                 f"{b.max_tokens:,} are spent; {self.hint}"
             )
+        if b.max_usd is not None and usd is None:
+            return (
+                "shared budget: a call goes to a model whose price is unknown, so it cannot be counted against "
+                "--budget; name its price in SOFTCO_PRICES (or softco.toml's prices), then run the same command again"
+            )
         used_usd = b.spent_usd + (b.reserved_usd if reserved else 0.0)
-        if b.max_usd is not None and used_usd + usd > b.max_usd:
+        if b.max_usd is not None and usd is not None and used_usd + usd > b.max_usd:
             return (
                 f"shared budget: a call could cost up to {format_usd(usd)} and {format_usd(b.spent_usd)} of "
                 f"{format_usd(b.max_usd)} is spent; {self.hint}"
             )
         return None
 
-    def reserve(self, tokens: int, usd: float) -> Grant:
+    def reserve(self, tokens: int, usd: float | None) -> Grant:
         with self._lock:
             if self.stopped is not None:
                 return Grant(False, self.stopped)
             if self._over(tokens, usd, reserved=True) is None:
                 self.in_flight += 1
                 self.budget.reserved_tokens += tokens
-                self.budget.reserved_usd += usd
+                self.budget.reserved_usd += usd or 0.0
                 return Grant(True)
             if self.in_flight > 0:
                 return Grant(False)
@@ -280,6 +213,8 @@ class BudgetedLLM(WrapperLLM):
 
     def worst_case(self, request: LLMRequest) -> WorstCase:
         prompt, completion = prompt_bound(request), completion_bound(request.settings)
+        if self.budget.max_usd is None and self.ledger is None:  # no money cap: no price (nor genai-prices' data)
+            return WorstCase(prompt, completion, None)
         return WorstCase(prompt, completion, cost_usd(request.settings.model or self.model, prompt, completion))
 
     def _over(self, request: LLMRequest, worst: WorstCase, reserved: bool) -> str | None:
@@ -326,7 +261,7 @@ class BudgetedLLM(WrapperLLM):
                 await self._settled.wait()
             if self.ledger is None:
                 break
-            grant = self.ledger.reserve(worst.tokens, worst.usd or 0.0)
+            grant = self.ledger.reserve(worst.tokens, worst.usd)
             if grant.ok:
                 break
             if grant.stop is not None:  # the shared budget stops every run: this one once its calls settle
@@ -345,7 +280,8 @@ class BudgetedLLM(WrapperLLM):
         used_tokens, used_usd = 0, 0.0
         if usage is not None:
             used_tokens = usage.prompt_tokens + usage.completion_tokens
-            used_usd = cost_usd(model, usage.prompt_tokens, usage.completion_tokens) or 0.0
+            if b.max_usd is not None or self.ledger is not None:  # prices load only when a dollar cap needs them
+                used_usd = cost_usd(model, usage.prompt_tokens, usage.completion_tokens) or 0.0
             b.spent_tokens += used_tokens
             b.spent_usd += used_usd
         if self.ledger is not None:

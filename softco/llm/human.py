@@ -4,12 +4,12 @@ or a file; their answer is validated like a model's (and re-asked with the error
 from __future__ import annotations
 
 import json
-import os
 import re
 import shlex
 import subprocess
 from pathlib import Path
 
+from softco import config
 from softco.llm.base import LLM, LLMError, LLMRequest, LLMResponse, WrapperLLM
 from softco.safe_text import visible
 
@@ -19,7 +19,7 @@ class GateError(LLMError):
 
 
 def editor_command() -> list[str]:
-    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+    editor = config.editor()
     if not editor:
         raise GateError("set $EDITOR (or $VISUAL) to the editor to use, e.g. export EDITOR=nano")
     return shlex.split(editor)

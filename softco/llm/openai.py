@@ -29,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import json
-import math
 import os
 import threading
 import time
@@ -39,6 +38,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlparse
 
+from softco import config
+from softco.llm import prices
 from softco.llm.base import (
     LLM,
     STRUCTURED_MODES,
@@ -53,12 +54,12 @@ from softco.llm.base import (
 )
 from softco.llm.strict import strict_compatible
 from softco.llm.structured import bound_text, grammar_safe_schema
-from softco.llm.tokens import estimate_tokens
+from softco.llm.tokens import count_all, count_tokens
 
 if TYPE_CHECKING:  # the openai package takes ~0.3 s to import: only runs that call a model pay it
     import openai
 
-DEFAULT_MODEL = "gpt-4o-mini"
+DEFAULT_MODEL = config.DEFAULT_MODEL
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
 STEP_HEADER = "X-Softco-Step"
 
@@ -93,11 +94,11 @@ MAX_STATE_BYTES = 1_000_000
 
 
 #: The whole call, connecting, sending and reading the answer (SOFTCO_TIMEOUT).
-DEFAULT_TIMEOUT = 600.0
+DEFAULT_TIMEOUT = config.DEFAULT_TIMEOUT
 #: Connecting to the endpoint (SOFTCO_CONNECT_TIMEOUT).
-DEFAULT_CONNECT_TIMEOUT = 10.0
+DEFAULT_CONNECT_TIMEOUT = config.DEFAULT_CONNECT_TIMEOUT
 #: The longest a timeout may be: a day.
-MAX_TIMEOUT = 86_400.0
+MAX_TIMEOUT = config.MAX_TIMEOUT
 
 
 @dataclass(frozen=True)
@@ -114,29 +115,20 @@ class CallTimeouts:
     read: float = DEFAULT_TIMEOUT
 
 
-def _seconds(env: Mapping[str, str], name: str) -> float | None:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and 0 < value <= MAX_TIMEOUT):
-        raise TimeoutSettingError(
-            f"{name}={raw[:40]!r} is not a number of seconds between 0 and {MAX_TIMEOUT:.0f}; "
-            f"set it to e.g. {name}=120, or unset it for the default"
-        )
-    return value
+def _settings(env: Mapping[str, str] | None) -> config.Config:
+    """The settings in use, or those ``env`` alone gives (no file): validated, see :mod:`softco.config`."""
+    return config.current() if env is None else config.load(env=env, use_file=False)
 
 
 def call_timeouts(env: Mapping[str, str] | None = None) -> CallTimeouts:
-    """The timeouts the environment asks for, validated; connect and read never exceed the total."""
-    env = os.environ if env is None else env
-    total = _seconds(env, "SOFTCO_TIMEOUT") or DEFAULT_TIMEOUT
-    connect = _seconds(env, "SOFTCO_CONNECT_TIMEOUT") or DEFAULT_CONNECT_TIMEOUT
-    read = _seconds(env, "SOFTCO_READ_TIMEOUT") or total
-    return CallTimeouts(total=total, connect=min(connect, total), read=min(read, total))
+    """The timeouts the settings ask for (default: those in use); connect and read never exceed the total."""
+    try:
+        settings = _settings(env)
+    except config.ConfigError as exc:
+        raise TimeoutSettingError(str(exc)) from None
+    total = settings.timeout
+    read = settings.read_timeout or total
+    return CallTimeouts(total=total, connect=min(settings.connect_timeout, total), read=min(read, total))
 
 
 def is_local(url: str) -> bool:
@@ -172,12 +164,11 @@ def structured_setting(value: str | None) -> StructuredMode | None:
 
 
 def structured_from_env(env: Mapping[str, str] | None = None) -> StructuredMode | None:
-    """``SOFTCO_STRUCTURED``, checked."""
-    raw = (os.environ if env is None else env).get("SOFTCO_STRUCTURED", "")
+    """``SOFTCO_STRUCTURED`` (or softco.toml's ``structured``), checked."""
     try:
-        return structured_setting(raw)
-    except StructuredSettingError as exc:
-        raise StructuredSettingError(f"SOFTCO_STRUCTURED: {exc}; unset it to let softco negotiate") from None
+        return _settings(env).structured
+    except config.ConfigError as exc:
+        raise StructuredSettingError(str(exc)) from None
 
 
 class EndpointModes:
@@ -237,8 +228,8 @@ def make_client(base_url: str | None, api_key: str | None, timeouts: CallTimeout
     Its HTTP timeouts are the connect and read parts of ``timeouts`` (default: from the
     environment); the whole-call bound is :class:`OpenAILLM`'s.
     """
-    base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
-    api_key = api_key or os.environ.get("OPENAI_API_KEY") or None
+    base_url = base_url or config.current().base_url
+    api_key = api_key or config.api_key()
     if not api_key:
         if base_url and is_local(base_url):
             api_key = "not-needed"
@@ -278,7 +269,7 @@ def role_endpoint(settings: ModelSettings) -> tuple[str | None, str | None] | No
         return None
     url = None
     if settings.base_url_env:
-        url = os.environ.get(settings.base_url_env) or None
+        url = config.env_named(settings.base_url_env)
         if url is None:
             raise EndpointNotConfigured(
                 f"a role file says base_url_env: {settings.base_url_env}, but {settings.base_url_env} is not set; "
@@ -286,7 +277,7 @@ def role_endpoint(settings: ModelSettings) -> tuple[str | None, str | None] | No
             )
     key = None
     if settings.api_key_env:
-        key = os.environ.get(settings.api_key_env) or None
+        key = config.env_named(settings.api_key_env)
         if key is None:
             raise EndpointNotConfigured(
                 f"a role file says api_key_env: {settings.api_key_env}, but {settings.api_key_env} is not set; "
@@ -451,8 +442,10 @@ class OpenAILLM(LLM):
 
     def _abandoned(self, request: LLMRequest, mode: str) -> Usage:
         """What a call cut off while the endpoint worked on it may have used: its prompt (as sent) and the
-        longest answer it allowed (its max_tokens), an estimate."""
-        prompt = sum(estimate_tokens(m.content) for m in self._messages(request, mode))
+        longest answer it allowed (its max_tokens), an estimate (the prompt counted with tiktoken when the
+        model's encoding is installed, see :mod:`softco.llm.tokens`)."""
+        model = request.settings.model or self.model
+        prompt = count_all([m.content for m in self._messages(request, mode)], model).tokens
         return Usage(prompt_tokens=prompt, completion_tokens=request.settings.max_tokens or 0, source="estimated")
 
     def _downgrade(self, client: openai.AsyncOpenAI, refused: str, status: int) -> str:
@@ -484,10 +477,11 @@ class OpenAILLM(LLM):
         return messages
 
     async def _call(self, client: openai.AsyncOpenAI, request: LLMRequest, mode: str) -> LLMResponse:
-        local_only = not ALLOW_REMOTE_REQUESTS or os.environ.get("SOFTCO_LOCAL_ONLY") == "1"
+        local_only = not ALLOW_REMOTE_REQUESTS or config.current().local_only
         if local_only and not is_local(str(client.base_url)):
             raise LLMError(f"a model request to {client.base_url} was refused: SOFTCO_LOCAL_ONLY allows 127.0.0.1 only")
         messages = self._messages(request, mode)
+        prices.warm_up()  # this call's usage will be priced: load the prices while its answer is awaited
         kwargs: dict[str, Any] = {}
         schema = request.json_schema
         if schema is not None:
@@ -527,9 +521,11 @@ class OpenAILLM(LLM):
         choice = resp.choices[0]
         content = choice.message.content or ""
         usage = reported_usage(resp.usage)
-        if usage is None:  # the endpoint did not say: estimate, and say so
-            prompt = sum(estimate_tokens(m.content) for m in messages)
-            usage = Usage(prompt_tokens=prompt, completion_tokens=estimate_tokens(content), source="estimated")
+        if usage is None:  # the endpoint did not say: count (tiktoken when it can) or estimate, and say so:
+            # even an exact count of the text misses the chat framing and any hidden reasoning tokens
+            prompt = count_all([m.content for m in messages], model).tokens
+            completion = count_tokens(content, model).tokens
+            usage = Usage(prompt_tokens=prompt, completion_tokens=completion, source="estimated")
         return LLMResponse(
             content=content,
             usage=usage,

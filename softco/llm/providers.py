@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 
+from softco import config
 from softco.llm.base import LLM, LLMError
 from softco.llm.openai import (
-    DEFAULT_MODEL,
     OpenAILLM,
     StructuredSettingError,
     make_client,
@@ -25,7 +24,7 @@ class ProviderError(LLMError):
 
 
 def default_model() -> str:
-    return os.environ.get("SOFTCO_MODEL") or DEFAULT_MODEL
+    return config.current().model
 
 
 def make_llm(

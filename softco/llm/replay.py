@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from softco import __version__
+from softco import __version__, config
 from softco.llm.base import LLM, LLMError, LLMRequest, LLMResponse, Usage, WrapperLLM
 
 SECRET_VARS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "AZURE_OPENAI_API_KEY", "SOFTCO_API_KEY")
@@ -53,7 +52,7 @@ class ReplayError(LLMError):
 
 def _mask(text: str) -> str:
     for var in SECRET_VARS:
-        value = os.environ.get(var)
+        value = config.env_named(var)
         if value and len(value) >= 8:
             text = text.replace(value, "***")
     return text

@@ -205,9 +205,9 @@ def print_summary(
 
 def print_sandbox(console: Console) -> None:
     """How generated code will be isolated on this machine, and what is missing, before any of it exists."""
-    from softco import sandbox
+    from softco.company.startup import sandbox_description
 
-    line, warnings = sandbox.describe()
+    line, warnings = sandbox_description()  # probed in the background since the command started
     console.print(f"  {line}", highlight=False, markup=False, style="dim")
     for w in warnings:
         console.print(Text("warning:", style="yellow").append(f" {w}"))

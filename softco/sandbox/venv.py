@@ -22,13 +22,14 @@ def _venv_site_packages(venv: Path) -> Path:
     return venv / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
 
 
-def ensure_venv(project: Path, dependencies: list[str]) -> Path:
+def ensure_venv(project: Path, dependencies: list[str], index_url: str | None = None) -> Path:
     """The project's venv under .softco/venv (made once); returns its python.
 
     It has no pip of its own; softco's own site-packages are visible through a .pth file so pytest
     is there offline. The venv's python is never started on the host. Declared dependencies are
     checked (:mod:`softco.dependencies`) and installed by softco's own pip, isolated and wheels only,
-    inside the sandbox (:func:`install`). A SandboxError says what failed and what to do.
+    inside the sandbox (:func:`install`), from ``index_url`` (softco.config's ``pip_index_url``) if given.
+    A SandboxError says what failed and what to do.
     """
     venv = project.absolute() / ".softco" / "venv"
     python = venv / "bin" / "python"
@@ -54,7 +55,7 @@ def ensure_venv(project: Path, dependencies: list[str]) -> Path:
     wanted = "\n".join(wanted_list)
     if wanted_list and (not marker.exists() or marker.read_text() != wanted):
         own = _venv_own_files(venv)
-        res = install(venv, wanted_list)
+        res = install(venv, wanted_list, index_url=index_url)
         if _venv_own_files(venv) != own:
             shutil.rmtree(venv, ignore_errors=True)  # made again, clean, next time
             raise SandboxError(
@@ -86,13 +87,15 @@ def _venv_own_files(venv: Path) -> dict[str, str]:
     return out
 
 
-def install(venv: Path, requirements: list[str], *, mechanism: str | None = None) -> SandboxResult:
+def install(
+    venv: Path, requirements: list[str], *, mechanism: str | None = None, index_url: str | None = None
+) -> SandboxResult:
     """``pip install`` checked requirements into ``venv``: softco's own pip, isolated, wheels only, in
     the sandbox with the network on and only the venv writable. No dependency's code runs."""
     reqs = check_dependencies(requirements)
-    index = os.environ.get("SOFTCO_PIP_INDEX_URL", "").strip()
+    index = (index_url or "").strip()
     if index and not index.startswith(("https://", "http://", "file:///")):
-        raise SandboxError(f"SOFTCO_PIP_INDEX_URL={index!r} is not an http(s):// or file:/// URL; fix or unset it")
+        raise SandboxError(f"pip index {index!r} is not an http(s):// or file:/// URL; fix SOFTCO_PIP_INDEX_URL")
     argv = [
         sys.executable,
         "-I",

@@ -288,6 +288,10 @@ def check_templates(sop: Sop, lines: RoleLines) -> list[Problem]:
             fields = [item_fields(sop.kinds[t], a.for_each) for t in a.trigger if t in sop.kinds]
             item = set.intersection(*[f for f in fields if f is not None]) if any(fields) else None
         out += checker.check(a.template, allowed, a, trigger_fields(sop, a), item)
+        changed = f"change_{a.template}"  # what `softco change` renders instead, when the SOP has it
+        if checker.source(changed) is not None:
+            used.add(changed)
+            out += checker.check(changed, allowed, a, trigger_fields(sop, a), item)
     out += _unused_templates(sop, checker, used)
     return out
 

@@ -123,6 +123,15 @@ def default_dirs() -> tuple[Path, Path]:
     return ROLES_DIR, TEMPLATES_DIR
 
 
+#: PyYAML's C parser (libyaml, in its wheels) when it has one: the same safe loading, ~10x faster than the
+#: pure-Python one, which was half the time of checking the SOP before every run.
+_SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _safe_load(text: str) -> Any:
+    return yaml.load(text, Loader=_SAFE_LOADER)  # noqa: S506  (a safe loader)
+
+
 def _yaml_line(text: str, key_path: tuple[Any, ...]) -> int:
     """Best-effort line of a key path in a YAML document (1-based)."""
     try:
@@ -150,7 +159,7 @@ def _yaml_line(text: str, key_path: tuple[Any, ...]) -> int:
 def load_role(path: Path) -> RoleSpec:
     text = path.read_text(encoding="utf-8")
     try:
-        data = yaml.safe_load(text)
+        data = _safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else 1
@@ -276,7 +285,7 @@ def _removed_roles(files: dict[str, Path], defaults: set[str], problems: list[Pr
     for rid, path in files.items():
         text = path.read_text(encoding="utf-8")
         try:
-            data = yaml.safe_load(text)
+            data = _safe_load(text)
         except yaml.YAMLError:
             continue  # load_role reports it
         if not isinstance(data, dict) or "removed" not in data:

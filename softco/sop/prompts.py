@@ -40,6 +40,12 @@ TEMPLATE_VARIABLES: dict[str, str] = {
     "failing_test_files": "failing_test_files(bug_report) -> the test files its failures are in",
     "dependency_interfaces": "dependency_interfaces(paths, budget=1500) -> the design interfaces of those files as "
     "files (path, lines, omitted) and note, shortened to fit budget tokens (0: never); see softco/steps/interfaces.py",
+    "change": "`softco change` only (None otherwise): branch, base_branch, base, docs_dir, existing_tests, modified "
+    "and added (the design's files the repo has / has not), existing (the repo's files)",
+    "repo_map": "repo_map(budget=1500) -> the repo's Python files, classes, functions and imports, most relevant "
+    "first, within budget tokens ('' outside `softco change`); see softco/change/repo_map.py",
+    "existing_file": "existing_file(path) -> that file as the change has it now (the repo's, or its latest edit), "
+    "None for a new file or outside `softco change`",
 }
 
 

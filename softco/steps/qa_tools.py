@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from softco import sandbox
+from softco import config, sandbox
 from softco.artifacts import BugReport, Dispute, Failure, TestDispute, TestReport, TestResult, Tests
 from softco.errors import SoftcoError
 
@@ -34,6 +34,11 @@ class TestRun:
     round: int
     dependencies: list[str]
     limits: sandbox.Limits
+    #: more test files to run (a change run: the repo's own tests) and pytest options before the files
+    extra: list[str] = field(default_factory=list)
+    options: list[str] = field(default_factory=list)
+    #: a shell script run first, in the same sandbox (a change run: the repo's .softco/setup.sh)
+    setup: str | None = None
 
 
 #: What differs between two runs of the same failing test: the sandbox's temporary HOME (pytest's
@@ -86,6 +91,8 @@ class Parsed:
     collected: int | None = None
     #: distinct tests an outcome came for
     seen: int = 0
+    #: distinct tests (each parametrization on its own) whose every outcome was "passed"
+    nodes_passed: int = 0
 
 
 def parse_results(data: bytes) -> Parsed:
@@ -97,6 +104,7 @@ def parse_results(data: bytes) -> Parsed:
     bad = 0
     collected: int | None = None
     nodes: set[str] = set()
+    node_worst: dict[str, int] = {}
     for line in data.splitlines():
         try:
             ev = _Event.model_validate_json(line)
@@ -108,6 +116,7 @@ def parse_results(data: bytes) -> Parsed:
             continue
         if ev.event == "test":
             nodes.add(ev.nodeid)
+            node_worst[ev.nodeid] = max(node_worst.get(ev.nodeid, 0), _RANK[ev.outcome])
         path, _, rest = ev.nodeid.partition("::")
         name = re.sub(r"\[.*\]$", "", rest.rsplit("::", 1)[-1]) if rest else "*"
         path = path if _NODE_FILE.fullmatch(path) and ".." not in path.split("/") else "(unnamed file)"
@@ -120,7 +129,8 @@ def parse_results(data: bytes) -> Parsed:
             results[key] = (ev.outcome, message, seconds)
         else:
             results[key] = (prev[0], prev[1], seconds)
-    return Parsed(results, bad, collected, len(nodes))
+    passed_nodes = sum(1 for rank in node_worst.values() if rank == _RANK["passed"])
+    return Parsed(results, bad, collected, len(nodes), passed_nodes)
 
 
 def run_tests(run: TestRun) -> TestReport:
@@ -136,10 +146,13 @@ def run_tests(run: TestRun) -> TestReport:
 
 
 def _run_tests(run: TestRun) -> TestReport:
-    python = sandbox.ensure_venv(run.project, run.dependencies)
+    python = sandbox.ensure_venv(run.project, run.dependencies, config.current().pip_index_url)
+    # the setup script, if any, runs in the sandbox first; pytest runs only if it succeeds
+    first = ["/bin/sh", "-c", f'set -e\n{run.setup}\nexec "$@"', "setup.sh"] if run.setup is not None else []
     result = sandbox.run(
         run.project,
         [
+            *first,
             str(python),
             "-P",  # not the work copy first on sys.path: softco's plugin (on PYTHONPATH first) cannot be shadowed
             "-m",
@@ -154,7 +167,9 @@ def _run_tests(run: TestRun) -> TestReport:
             str(sandbox.PLUGIN_DIR / "pytest.ini"),  # ... nor do its config files
             "--rootdir=.",
             "--tb=short",  # the failing lines, not whole functions with their argument values: shorter fix prompts
+            *run.options,
             *sorted(run.tests),
+            *run.extra,
         ],
         run.limits,
         results=True,
@@ -187,8 +202,10 @@ def _run_tests(run: TestRun) -> TestReport:
             name = "collection"
         results.append(_result(path, name, [], outcome, message or "(not declared by QA)", seconds))
     if not result.timed_out and (got.collected is None or got.collected != got.seen):
-        said = "did not say the session ended" if got.collected is None else (
-            f"said it collected {got.collected} test(s) but reported {got.seen}"
+        said = (
+            "did not say the session ended"
+            if got.collected is None
+            else (f"said it collected {got.collected} test(s) but reported {got.seen}")
         )
         results.append(
             _result(
@@ -276,11 +293,16 @@ KEPT = "You disputed this test; QA re-checked it against the spec and kept it, s
 
 
 def triage(
-    report: TestReport, tests: dict[str, Tests], design_paths: set[str], disputes: Disputes | None = None
+    report: TestReport,
+    tests: dict[str, Tests],
+    design_paths: set[str],
+    disputes: Disputes | None = None,
+    owners: dict[str, str] | None = None,
 ) -> tuple[list[BugReport], list[TestDispute]]:
     """Every failing or erroring test goes to the engineer of the file it points at (one bug report per
     file), unless that engineer's latest code disputes the test and QA has not re-checked it since:
-    then it goes to QA (one test dispute per test file)."""
+    then it goes to QA (one test dispute per test file). ``owners`` names the file a test file QA did not
+    write goes to when its traceback names none (a change run: the repo's own tests)."""
     disputes = disputes or Disputes(rechecked=False)
     grouped: dict[str, list[Failure]] = {}
     reqs: dict[str, set[str]] = {}
@@ -288,7 +310,7 @@ def triage(
     for r in report.results:
         if r.outcome not in ("failed", "error"):
             continue
-        source = tests[r.file].source if r.file in tests else sorted(design_paths)[0]
+        source = tests[r.file].source if r.file in tests else (owners or {}).get(r.file, sorted(design_paths)[0])
         owner = owning_file(r.message, design_paths, source)
         message = r.message or r.outcome
         found = disputes.reason(owner, r)

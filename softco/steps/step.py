@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
 from softco.artifacts import Artifact, Code, Design, Prd, Refs, Requirement, TestReport, Tests
 from softco.board import Board, Message
@@ -28,6 +28,9 @@ from softco.sop.prompts import render
 from softco.steps import qa_tools
 from softco.steps.interfaces import DEFAULT_BUDGET, DependencyInterfaces, dependency_interfaces
 from softco.steps.rejected import AnswerFile, keep_rejected, refused_answer_file
+
+if TYPE_CHECKING:
+    from softco.steps.hooks import ChangeHooks
 
 A = TypeVar("A", bound=Artifact)
 
@@ -129,7 +132,7 @@ class BoardView:
         return req.text if req else ""
 
 
-def template_context(view: BoardView, step: Step) -> dict[str, Any]:
+def template_context(view: BoardView, step: Step, change: ChangeHooks | None = None) -> dict[str, Any]:
     """Everything a template may use (TEMPLATE_VARIABLES). Templates pick what goes into the prompt."""
     prd, design = view.payload("prd"), view.payload("design")
 
@@ -168,16 +171,21 @@ def template_context(view: BoardView, step: Step) -> dict[str, Any]:
         "design_file": design_file,
         "failing_test_files": failing_test_files,
         "dependency_interfaces": dependency_interfaces_of,
+        "change": None,
+        "repo_map": lambda budget=0: "",
+        "existing_file": lambda path: None,
+        **(change.variables(view, step) if change is not None else {}),
     }
 
 
-def build_request(sop: Sop, view: BoardView, step: Step) -> LLMRequest:
+def build_request(sop: Sop, view: BoardView, step: Step, change: ChangeHooks | None = None) -> LLMRequest:
     assert step.action.template is not None
-    ctx = template_context(view, step)
+    ctx = template_context(view, step, change)
     cls = sop.kind(step.action.publishes)
+    template = change.template(step.action.template, sop.template_names()) if change else step.action.template
     messages = [
         ChatMessage(role="system", content=render(sop.env, "system.j2", ctx)),
-        ChatMessage(role="user", content=render(sop.env, step.action.template, ctx)),
+        ChatMessage(role="user", content=render(sop.env, template, ctx)),
     ]
     if step.feedback:
         if step.previous is not None:
@@ -209,6 +217,8 @@ class StepContext:
     on_retry: Callable[[Retry], None] | None = None
     #: step key -> a file holding its answer (`softco resume --answer`): used instead of asking the model
     answers: dict[str, Path] = field(default_factory=dict)
+    #: `softco change`: the run works on an existing repo (softco/change/mode.py)
+    change: ChangeHooks | None = None
 
 
 def attempt_status(a: Attempt) -> str:
@@ -265,12 +275,13 @@ def _recorder(ctx: StepContext, step: Step) -> Callable[[Attempt], None]:
 
 
 async def run_llm_step(ctx: StepContext, step: Step) -> list[Artifact]:
-    request = build_request(ctx.sop, ctx.view, step)
+    request = build_request(ctx.sop, ctx.view, step, ctx.change)
     refs = ctx.view.refs()
     kind = step.action.publishes
 
     def parse(text: str) -> Artifact:
-        return ctx.sop.kind(kind).model_validate_json(text, context=refs)
+        artifact = ctx.sop.kind(kind).model_validate_json(text, context=refs)
+        return ctx.change.adapt(artifact, ctx.view) if ctx.change is not None else artifact
 
     answer_file = ctx.answers.get(step.key)
     if answer_file is not None:  # a person's answer, validated like a model's but never re-asked
@@ -306,7 +317,8 @@ def _run_tests(ctx: StepContext, step: Step) -> list[Artifact]:
     design = ctx.view.design()
     round_no = int(step.subject.removeprefix("round-"))
     deps = list(design.dependencies) if design else []
-    return [qa_tools.run_tests(qa_tools.TestRun(ctx.project_dir, tests, round_no, deps, ctx.limits))]
+    run = qa_tools.TestRun(ctx.project_dir, tests, round_no, deps, ctx.limits)
+    return [ctx.change.run_tests(run) if ctx.change is not None else qa_tools.run_tests(run)]
 
 
 def _triage(ctx: StepContext, step: Step) -> list[Artifact]:
@@ -318,7 +330,8 @@ def _triage(ctx: StepContext, step: Step) -> list[Artifact]:
     tests = view.test_files()
     design = view.design()
     paths = design.paths() if design else set()
-    bugs, disputes = qa_tools.triage(report, tests, paths, board_disputes(ctx.sop, view))
+    owners = ctx.change.owners(paths) if ctx.change is not None else None
+    bugs, disputes = qa_tools.triage(report, tests, paths, board_disputes(ctx.sop, view), owners)
     return list(bugs if step.action.tool == "triage" else disputes)
 
 

@@ -1,0 +1,151 @@
+"""Model prices: genai-prices' bundled data (hundreds of models, kept current by its releases), overridden
+by a JSON file of your own (``SOFTCO_PRICES`` or softco.toml's ``prices``): ``{"my-model": [0.5, 1.5]}``,
+USD per million input / output tokens, finite and not negative.
+
+A model is priced by its name: your file first (the exact name, or a dated snapshot of a name in it,
+``gpt-4o-mini-2024-07-18``), then genai-prices' own matching of the names its providers use. A model
+neither knows has no price: its cost is "unknown", never a guess and never $0. Estimated usage is never
+priced (the callers do not ask).
+
+genai-prices is used offline: its bundled snapshot only, never its ``UpdatePrices`` fetcher. Importing
+its data takes ~0.2 s, so nothing here imports it before a price is needed; :func:`warm_up` loads it in
+a background thread while a run waits for its first answer.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+
+from softco import config
+from softco.errors import UsageError
+
+#: Tokens a per-million price is measured on: small, so a tiered price gives its first tier.
+_SAMPLE_TOKENS = 1000
+
+
+class PriceFileError(UsageError):
+    pass
+
+
+def _price(path: str, model: object, value: object) -> tuple[float, float]:
+    pair = value if isinstance(value, list) else None
+    if (
+        not isinstance(model, str)
+        or not model
+        or pair is None
+        or len(pair) != 2
+        or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in pair)
+    ):
+        raise PriceFileError(
+            f"SOFTCO_PRICES={path}: {model!r} must map to [input, output], two numbers in USD per million tokens"
+        )
+    try:
+        inp, out = float(pair[0]), float(pair[1])
+    except OverflowError:  # an integer of hundreds of digits
+        inp = out = math.inf
+    if not (math.isfinite(inp) and math.isfinite(out) and inp >= 0 and out >= 0):
+        raise PriceFileError(
+            f"SOFTCO_PRICES={path}: the prices of {model!r} must be finite and not negative, got {pair}; fix the file"
+        )
+    return inp, out
+
+
+@cache
+def _user_prices(path: str) -> dict[str, tuple[float, float]]:
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.loads(f.read())
+    except (OSError, ValueError, RecursionError) as exc:  # RecursionError: JSON nested thousands deep
+        raise PriceFileError(
+            f'SOFTCO_PRICES={path}: expected a JSON object {{"model": [input, output]}} in USD per million '
+            f"tokens ({type(exc).__name__}: {str(exc)[:200]})"
+        ) from None
+    if not isinstance(data, dict):
+        raise PriceFileError(f'SOFTCO_PRICES={path}: expected a JSON object {{"model": [input, output]}}')
+    return {k: _price(path, k, v) for k, v in data.items()}
+
+
+def prices() -> dict[str, tuple[float, float]]:
+    """Your prices (the file the settings name), checked: :class:`PriceFileError` for a file that is not valid.
+    The bundled prices are not listed here; ask :func:`price_of` for a model's."""
+    path: Path | None = config.current().prices
+    return dict(_user_prices(str(path))) if path is not None else {}
+
+
+def _user_price(model: str) -> tuple[float, float] | None:
+    table = prices()
+    if model in table:
+        return table[model]
+    for name in sorted(table, key=len, reverse=True):  # dated snapshots, e.g. gpt-4o-mini-2024-07-18
+        if model.startswith(name + "-"):
+            return table[name]
+    return None
+
+
+def _library_cost(model: str, prompt_tokens: int, completion_tokens: int) -> Decimal | None:
+    """genai-prices' price of this usage, from its bundled data; None when it knows no such model."""
+    from genai_prices import Usage, calc_price  # the first call imports the data (~0.2 s)
+
+    try:
+        result = calc_price(Usage(input_tokens=prompt_tokens, output_tokens=completion_tokens), model)
+    except LookupError:  # no provider has a model of that name
+        return None
+    return result.total_price
+
+
+def cost_usd(model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
+    """What ``prompt_tokens`` in and ``completion_tokens`` out cost on ``model`` in USD; None: no price known."""
+    own = _user_price(model)
+    if own is not None:
+        return (prompt_tokens * own[0] + completion_tokens * own[1]) / 1_000_000
+    total = _library_cost(model, prompt_tokens, completion_tokens)
+    return None if total is None else float(total)
+
+
+def price_of(model: str) -> tuple[float, float] | None:
+    """``model``'s (input, output) price in USD per million tokens (the first tier of a tiered price), or None."""
+    own = _user_price(model)
+    if own is not None:
+        return own
+    inp = _library_cost(model, _SAMPLE_TOKENS, 0)
+    out = _library_cost(model, 0, _SAMPLE_TOKENS)
+    if inp is None or out is None:
+        return None
+    scale = 1_000_000 // _SAMPLE_TOKENS
+    return float(inp) * scale, float(out) * scale
+
+
+#: How long the warm-up waits before it loads: the first call's request leaves first (its thread would
+#: otherwise take turns with the one sending it); its answer takes longer than this to come back.
+WARM_UP_DELAY = 0.1
+
+
+def _load_data() -> None:
+    time.sleep(WARM_UP_DELAY)
+    try:
+        from genai_prices import Usage, calc_price
+
+        calc_price(Usage(input_tokens=0, output_tokens=0), "gpt-4o-mini")  # imports the data, builds its lookup
+    except Exception:  # pricing a call does it again, and says what failed
+        pass
+
+
+_warming: threading.Thread | None = None
+_warming_lock = threading.Lock()
+
+
+def warm_up() -> threading.Thread:
+    """Load genai-prices' data in a background thread, once a process (the first model call starts it, so
+    the ~0.2 s of imports run while its answer is awaited, not before the call)."""
+    global _warming
+    with _warming_lock:
+        if _warming is None:
+            _warming = threading.Thread(target=_load_data, name="softco-prices", daemon=True)
+            _warming.start()
+        return _warming

@@ -1,0 +1,3 @@
+from unitconv import main
+
+raise SystemExit(main())

@@ -1,0 +1,3 @@
+from wordfreq import main
+
+raise SystemExit(main())
