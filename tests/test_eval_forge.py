@@ -70,8 +70,8 @@ def test_a_dependencys_sitecustomize_cannot_forge_them(tmp_path: Path, monkeypat
     """A wheel the design asked for may carry a sitecustomize.py into the scoring venv's site-packages."""
     real = sandbox.ensure_venv
 
-    def with_a_forger(project: Path, dependencies: list[str]) -> Path:
-        python = real(project, dependencies)
+    def with_a_forger(project: Path, dependencies: list[str], index_url: str | None = None) -> Path:
+        python = real(project, dependencies, index_url)
         for site in (python.parent.parent / "lib").glob("python3*/site-packages"):
             (site / "sitecustomize.py").write_text(_FORGE, encoding="utf-8")
         return python
