@@ -365,3 +365,24 @@ def test_a_src_layout_is_on_the_path_and_a_test_file_broken_before_does_not_stop
     outcomes = {r.nodeid: r.outcome for r in report.results}
     assert outcomes == {"tests/test_broken.py::collection": "skipped", "tests/test_core.py::test_add": "passed"}
     assert report.ok and report.regressions == []
+
+
+def test_a_repo_test_that_passed_before_and_is_gone_after_the_change_is_a_regression(tmp_path: Path) -> None:
+    # an engineer's edit of the repo's own test file could delete the test it broke: gone is not passing
+    import json
+
+    from softco.artifacts import TestReport, TestResult
+
+    mode = _mode(tmp_path)
+    test_file = mode.existing_tests[0]
+    mode.baseline_path().parent.mkdir(parents=True, exist_ok=True)
+    before = {f"{test_file}::test_kept": "passed", f"{test_file}::test_gone": "passed"}
+    mode.baseline_path().write_text(json.dumps({"base": mode.base_sha, "outcomes": before}))
+    kept = TestResult(file=test_file, name="test_kept", req_ids=[], outcome="passed")
+    new = TestResult(file="tests/test_new.py", name="test_new", req_ids=["REQ-1"], outcome="passed")
+    report = TestReport(round=1, passed=2, failed=0, errors=0, skipped=0, exit_code=0, results=[kept, new])
+    judged = mode.judge(report)
+    assert judged.regressions == [f"{test_file}::test_gone"]
+    assert not judged.ok and judged.failed == 1
+    gone = next(r for r in judged.results if r.name == "test_gone")
+    assert gone.outcome == "failed" and "did not run after it" in gone.message

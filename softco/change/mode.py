@@ -39,6 +39,7 @@ MAP_FILE = "repo_map.json"
 SETUP_SCRIPT = ".softco/setup.sh"
 MAX_SETUP_BYTES = 20_000
 REGRESSION = "REGRESSION: this test of the repo passed before the change and fails after it."
+GONE = "It did not run after it (removed, renamed or no longer collected): a test that is gone does not pass."
 BEFORE_TOO = "not counted: this test of the repo failed before the change too."
 
 
@@ -313,6 +314,14 @@ class ChangeMode:
                     uncounted += 1
                     r = r.model_copy(update={"outcome": "skipped", "message": f"{BEFORE_TOO}\n{r.message}"})
             results.append(r)
+        ran = {r.nodeid for r in report.results}
+        for nodeid, was in sorted((before or {}).items()):
+            file, _, name = nodeid.partition("::")
+            if was == "passed" and file in existing and nodeid not in ran:  # removed, renamed or no longer collected
+                regressions.append(nodeid)
+                results.append(
+                    TestResult(file=file, name=name, req_ids=[], outcome="failed", message=f"{REGRESSION} {GONE}")
+                )
         count = {o: sum(x.outcome == o for x in results) for o in ("passed", "failed", "error", "skipped")}
         exit_code = report.exit_code
         output = report.output
