@@ -386,3 +386,17 @@ def test_a_repo_test_that_passed_before_and_is_gone_after_the_change_is_a_regres
     assert not judged.ok and judged.failed == 1
     gone = next(r for r in judged.results if r.name == "test_gone")
     assert gone.outcome == "failed" and "did not run after it" in gone.message
+
+
+def test_a_crlf_file_takes_blocks_written_with_newlines_and_keeps_its_line_endings() -> None:
+    crlf = FILE.replace("\n", "\r\n")
+    edited = apply_edit(crlf, block("def b():\n    return 1\n", "def b():\n    return 2\n"), "m.py")
+    assert edited == FILE.replace("return 1\n\n\ndef b", "return 1\n\n\ndef b").replace(
+        "def b():\n    return 1", "def b():\n    return 2"
+    ).replace("\n", "\r\n")
+    # still exact: a block that matches twice once the line endings agree is refused as before
+    with pytest.raises(EditError, match="matches m.py 2 times"):
+        apply_edit(crlf, block("    return 1\n", "    return 3\n"), "m.py")
+    mixed = "a = 1\r\nb = 2\n"  # mixed line endings: matched as they are, byte for byte
+    with pytest.raises(EditError, match="does not match m.py exactly"):
+        apply_edit(mixed, block("a = 1\n", "a = 3\n"), "m.py")

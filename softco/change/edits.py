@@ -166,5 +166,13 @@ def apply_blocks(text: str, blocks: list[Block], path: str) -> str:
 
 
 def apply_edit(text: str, content: str, path: str) -> str:
-    """Parse ``content`` as blocks and apply them to ``text`` (see :func:`apply_blocks`)."""
-    return apply_blocks(text, parse_blocks(content), path)
+    """Parse ``content`` as blocks and apply them to ``text`` (see :func:`apply_blocks`).
+
+    A file whose every line ends in CRLF takes blocks written with plain newlines (a model's answer has
+    them): the blocks apply to the file read with LF, still exactly, and the result is written with CRLF
+    again. A file with mixed line endings is matched byte for byte."""
+    blocks = parse_blocks(content)
+    crlf = "\r\n" in text and text.count("\r\n") == text.count("\n") and "\r" not in content
+    if not crlf:
+        return apply_blocks(text, blocks, path)
+    return apply_blocks(text.replace("\r\n", "\n"), blocks, path).replace("\n", "\r\n")
