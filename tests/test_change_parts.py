@@ -400,3 +400,24 @@ def test_a_crlf_file_takes_blocks_written_with_newlines_and_keeps_its_line_endin
     mixed = "a = 1\r\nb = 2\n"  # mixed line endings: matched as they are, byte for byte
     with pytest.raises(EditError, match="does not match m.py exactly"):
         apply_edit(mixed, block("a = 1\n", "a = 3\n"), "m.py")
+
+
+def test_a_repo_that_tracks_softcos_own_state_is_refused_before_anything_is_made(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the worktree's .softco/ is softco's state (board, map, baseline, venv, gate edits): a tracked one would be
+    # read as softco's own; the repo's .softco/setup.sh is the one file it may hold there
+    repo = make_repo(tmp_path)
+    (repo / ".softco").mkdir()
+    (repo / ".softco" / "setup.sh").write_text("echo hi\n")
+    run_git(repo, "add", "-A")
+    run_git(repo, "commit", "-q", "-m", "setup")
+    assert ".softco/setup.sh" in open_repo(repo).files
+    (repo / ".softco" / "repo_map.json").write_text("{}\n")
+    run_git(repo, "add", "-f", "-A")
+    run_git(repo, "commit", "-q", "-m", "state")
+    before = snapshot(repo)
+    code, err = _change(capsys, str(repo), REQUIREMENT)
+    assert code == 2 and err.count("\n") == 1, err
+    assert "tracks .softco/repo_map.json, which is where softco keeps its own state" in err
+    assert snapshot(repo) == before and not (repo / ".git" / "softco").exists()
