@@ -421,3 +421,12 @@ def test_a_repo_that_tracks_softcos_own_state_is_refused_before_anything_is_made
     assert code == 2 and err.count("\n") == 1, err
     assert "tracks .softco/repo_map.json, which is where softco keeps its own state" in err
     assert snapshot(repo) == before and not (repo / ".git" / "softco").exists()
+
+
+def test_an_engineer_cannot_edit_the_repos_own_tests_to_hide_a_regression(tmp_path: Path) -> None:
+    mode = _mode(tmp_path)
+    test_file = mode.existing_tests[0]
+    first = FILES[test_file].splitlines(keepends=True)[0]
+    hide = Code(path=test_file, content=block(first, first + "import pytest\n"), req_ids=[])
+    with pytest.raises(ValueError, match="one of the repo's own test files"):
+        mode.adapt(hide, BoardView())

@@ -42,6 +42,11 @@ REGRESSION = "REGRESSION: this test of the repo passed before the change and fai
 GONE = "It did not run after it (removed, renamed or no longer collected): a test that is gone does not pass."
 BEFORE_TOO = "not counted: this test of the repo failed before the change too."
 
+_OWN_TEST = (
+    "{path} is one of the repo's own test files, which keep running as they are (one that passed before and "
+    "fails now is a regression to fix in the code); put new tests in a new file (e.g. tests/test_<feature>.py)"
+)
+
 
 @dataclass
 class ChangeMode:
@@ -185,12 +190,11 @@ class ChangeMode:
             return artifact
         if isinstance(artifact, Tests):
             if artifact.path in self.base_files:
-                raise ValueError(
-                    f"{artifact.path} is one of the repo's own test files, which keep running as they are; name "
-                    "your new test file differently (e.g. tests/test_<feature>.py)"
-                )
+                raise ValueError(_OWN_TEST.format(path=artifact.path))
             return artifact
         if isinstance(artifact, Code):
+            if artifact.path in self.existing_tests:  # else an edit could hide the regression it made
+                raise ValueError(_OWN_TEST.format(path=artifact.path))
             return self._edited(artifact, view)
         return artifact
 
