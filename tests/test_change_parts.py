@@ -430,3 +430,30 @@ def test_an_engineer_cannot_edit_the_repos_own_tests_to_hide_a_regression(tmp_pa
     hide = Code(path=test_file, content=block(first, first + "import pytest\n"), req_ids=[])
     with pytest.raises(ValueError, match="one of the repo's own test files"):
         mode.adapt(hide, BoardView())
+
+
+def test_the_nearest_lines_of_a_large_file_are_found_with_bounded_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a hostile model's unmatched 400-line SEARCH against a 4,000-line file compared every window with difflib
+    # (211 s measured for one block, and an answer may hold 100); the work is now bounded, counted not timed
+    import difflib
+
+    from softco.change import edits
+
+    made = 0
+    real = difflib.SequenceMatcher
+
+    class Counting(real):  # type: ignore[misc,valid-type]
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            nonlocal made
+            made += 1
+            super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(edits.difflib, "SequenceMatcher", Counting)
+    lines = [f"    value_{i} = compute({i}, name='x{i}')" for i in range(4000)]
+    text = "\n".join(lines) + "\n"
+    typo = "\n".join(line.replace("x", "y") for line in lines[2000:2400]) + "\n"
+    shown = edits.nearest_lines(text, typo)
+    assert made <= 2 * edits.MAX_CANDIDATES, made
+    assert shown.splitlines()[2].startswith(" 2001 | ")  # still the right place
+    near = edits.nearest_lines(text, "\n".join(lines[3000:3003]).replace("x3001", "z3001") + "\n")
+    assert near.splitlines()[2].startswith(" 3001 | ")
