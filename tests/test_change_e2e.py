@@ -60,6 +60,11 @@ def test_change_adds_a_feature_on_a_branch_and_leaves_the_checkout_alone(tmp_pat
 
 
 def _feature_then_revision(repo: Path, srv: FakeOpenAIServer) -> None:
+    # the user's hooks never run on what a model wrote: not at the worktree, a commit, nor revise's new branch
+    ran = repo.parent / "hook-ran"
+    for hook in ("post-checkout", "pre-commit", "commit-msg", "post-commit", "reference-transaction"):
+        (repo / ".git" / "hooks" / hook).write_text(f"#!/bin/sh\necho {hook} >> '{ran}'\n")
+        (repo / ".git" / "hooks" / hook).chmod(0o755)
     before = snapshot(repo)
     code_, out = _invoke(srv, "change", str(repo), REQUIREMENT, "--model", "fake-model", "--concurrency", "1")
     requests = list(srv.requests)
@@ -108,6 +113,7 @@ def _feature_then_revision(repo: Path, srv: FakeOpenAIServer) -> None:
     assert f"{branch}-revise-1" in run_git(repo, "branch", "--list", "softco/*")
     assert (wt / "statlib" / "stats.py").read_text().count("def sorted_values") == 1
     assert snapshot(repo) == before
+    assert not ran.exists(), ran.read_text()
 
 
 def test_a_broken_existing_test_is_a_regression_on_the_file_that_broke_it_and_is_fixed(tmp_path: Path) -> None:

@@ -365,3 +365,95 @@ def test_a_src_layout_is_on_the_path_and_a_test_file_broken_before_does_not_stop
     outcomes = {r.nodeid: r.outcome for r in report.results}
     assert outcomes == {"tests/test_broken.py::collection": "skipped", "tests/test_core.py::test_add": "passed"}
     assert report.ok and report.regressions == []
+
+
+def test_a_repo_test_that_passed_before_and_is_gone_after_the_change_is_a_regression(tmp_path: Path) -> None:
+    # an engineer's edit of the repo's own test file could delete the test it broke: gone is not passing
+    import json
+
+    from softco.artifacts import TestReport, TestResult
+
+    mode = _mode(tmp_path)
+    test_file = mode.existing_tests[0]
+    mode.baseline_path().parent.mkdir(parents=True, exist_ok=True)
+    before = {f"{test_file}::test_kept": "passed", f"{test_file}::test_gone": "passed"}
+    mode.baseline_path().write_text(json.dumps({"base": mode.base_sha, "outcomes": before}))
+    kept = TestResult(file=test_file, name="test_kept", req_ids=[], outcome="passed")
+    new = TestResult(file="tests/test_new.py", name="test_new", req_ids=["REQ-1"], outcome="passed")
+    report = TestReport(round=1, passed=2, failed=0, errors=0, skipped=0, exit_code=0, results=[kept, new])
+    judged = mode.judge(report)
+    assert judged.regressions == [f"{test_file}::test_gone"]
+    assert not judged.ok and judged.failed == 1
+    gone = next(r for r in judged.results if r.name == "test_gone")
+    assert gone.outcome == "failed" and "did not run after it" in gone.message
+
+
+def test_a_crlf_file_takes_blocks_written_with_newlines_and_keeps_its_line_endings() -> None:
+    crlf = FILE.replace("\n", "\r\n")
+    edited = apply_edit(crlf, block("def b():\n    return 1\n", "def b():\n    return 2\n"), "m.py")
+    assert edited == FILE.replace("return 1\n\n\ndef b", "return 1\n\n\ndef b").replace(
+        "def b():\n    return 1", "def b():\n    return 2"
+    ).replace("\n", "\r\n")
+    # still exact: a block that matches twice once the line endings agree is refused as before
+    with pytest.raises(EditError, match="matches m.py 2 times"):
+        apply_edit(crlf, block("    return 1\n", "    return 3\n"), "m.py")
+    mixed = "a = 1\r\nb = 2\n"  # mixed line endings: matched as they are, byte for byte
+    with pytest.raises(EditError, match="does not match m.py exactly"):
+        apply_edit(mixed, block("a = 1\n", "a = 3\n"), "m.py")
+
+
+def test_a_repo_that_tracks_softcos_own_state_is_refused_before_anything_is_made(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the worktree's .softco/ is softco's state (board, map, baseline, venv, gate edits): a tracked one would be
+    # read as softco's own; the repo's .softco/setup.sh is the one file it may hold there
+    repo = make_repo(tmp_path)
+    (repo / ".softco").mkdir()
+    (repo / ".softco" / "setup.sh").write_text("echo hi\n")
+    run_git(repo, "add", "-A")
+    run_git(repo, "commit", "-q", "-m", "setup")
+    assert ".softco/setup.sh" in open_repo(repo).files
+    (repo / ".softco" / "repo_map.json").write_text("{}\n")
+    run_git(repo, "add", "-f", "-A")
+    run_git(repo, "commit", "-q", "-m", "state")
+    before = snapshot(repo)
+    code, err = _change(capsys, str(repo), REQUIREMENT)
+    assert code == 2 and err.count("\n") == 1, err
+    assert "tracks .softco/repo_map.json, which is where softco keeps its own state" in err
+    assert snapshot(repo) == before and not (repo / ".git" / "softco").exists()
+
+
+def test_an_engineer_cannot_edit_the_repos_own_tests_to_hide_a_regression(tmp_path: Path) -> None:
+    mode = _mode(tmp_path)
+    test_file = mode.existing_tests[0]
+    first = FILES[test_file].splitlines(keepends=True)[0]
+    hide = Code(path=test_file, content=block(first, first + "import pytest\n"), req_ids=[])
+    with pytest.raises(ValueError, match="one of the repo's own test files"):
+        mode.adapt(hide, BoardView())
+
+
+def test_the_nearest_lines_of_a_large_file_are_found_with_bounded_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a hostile model's unmatched 400-line SEARCH against a 4,000-line file compared every window with difflib
+    # (211 s measured for one block, and an answer may hold 100); the work is now bounded, counted not timed
+    import difflib
+
+    from softco.change import edits
+
+    made = 0
+    real = difflib.SequenceMatcher
+
+    class Counting(real):  # type: ignore[misc,valid-type]
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            nonlocal made
+            made += 1
+            super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(edits.difflib, "SequenceMatcher", Counting)
+    lines = [f"    value_{i} = compute({i}, name='x{i}')" for i in range(4000)]
+    text = "\n".join(lines) + "\n"
+    typo = "\n".join(line.replace("x", "y") for line in lines[2000:2400]) + "\n"
+    shown = edits.nearest_lines(text, typo)
+    assert made <= 2 * edits.MAX_CANDIDATES, made
+    assert shown.splitlines()[2].startswith(" 2001 | ")  # still the right place
+    near = edits.nearest_lines(text, "\n".join(lines[3000:3003]).replace("x3001", "z3001") + "\n")
+    assert near.splitlines()[2].startswith(" 3001 | ")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections import Counter
 from dataclasses import dataclass
 
 from softco.errors import SoftcoError
@@ -31,6 +32,11 @@ MAX_BLOCKS = 100
 MAX_ERROR_CHARS = 4000
 #: Lines of the file shown around the nearest match of a SEARCH text that does not occur.
 NEAREST_CONTEXT = 2
+#: Bounds on the search for the nearest lines (see :func:`nearest_lines`).
+MAX_SCORED_LINES = 40
+MAX_HITS = 50
+MAX_CANDIDATES = 5
+MAX_COMPARED_CHARS = 200
 
 _MARKER = re.compile(r"^(<{5,9} ?SEARCH|={5,9}|>{5,9} ?REPLACE)\s*$")
 
@@ -114,22 +120,42 @@ def _occurrences(text: str, search: str) -> list[int]:
 
 
 def nearest_lines(text: str, search: str) -> str:
-    """The lines of ``text`` most like ``search`` (same number of lines), numbered, with a little context."""
+    """The lines of ``text`` most like ``search`` (same number of lines), numbered, with a little context.
+
+    Bounded work whatever the model sends: windows are voted for by the SEARCH lines (stripped) that occur in the
+    file, else by the file lines closest to its first line; at most MAX_CANDIDATES windows are then compared with
+    difflib, on their first MAX_SCORED_LINES lines (comparing every window took minutes on a large file)."""
     lines = text.splitlines()
     want = search.splitlines()
     if not lines or not want:
         return "(the file is empty)"
     width = len(want)
-    best, best_at = -1.0, 0
-    target = "\n".join(want)
-    for at in range(0, max(1, len(lines) - width + 1)):
-        window = "\n".join(lines[at : at + width])
-        matcher = difflib.SequenceMatcher(None, window, target, autojunk=False)
-        if matcher.real_quick_ratio() <= best or matcher.quick_ratio() <= best:
-            continue
-        score = matcher.ratio()
-        if score > best:
-            best, best_at = score, at
+    last = max(0, len(lines) - width)
+    where: dict[str, list[int]] = {}
+    for n, line in enumerate(lines):
+        if line.strip():
+            where.setdefault(line.strip()[:MAX_COMPARED_CHARS], []).append(n)
+    votes: Counter[int] = Counter()
+    for k, line in enumerate(want[:MAX_SCORED_LINES]):
+        hits = where.get(line.strip()[:MAX_COMPARED_CHARS], [])
+        if len(hits) <= MAX_HITS:  # a line found everywhere ("return", "}") says nothing
+            for n in hits:
+                votes[min(max(0, n - k), last)] += 1
+    if votes:
+        top = max(votes.values())
+        candidates = sorted(at for at, v in votes.items() if v == top)[:MAX_CANDIDATES]
+    else:
+        k, anchor = next(((k, w.strip()) for k, w in enumerate(want) if w.strip()), (0, ""))
+        close = difflib.get_close_matches(anchor[:MAX_COMPARED_CHARS], list(where), n=MAX_CANDIDATES, cutoff=0)
+        candidates = [min(max(0, where[c][0] - k), last) for c in close] or [0]
+    shown = min(width, MAX_SCORED_LINES)
+    target = "\n".join(want[:shown])[: MAX_COMPARED_CHARS * shown]
+
+    def score(at: int) -> tuple[float, int]:
+        window = "\n".join(lines[at : at + shown])[: MAX_COMPARED_CHARS * shown]
+        return difflib.SequenceMatcher(None, window, target, autojunk=False).ratio(), -at
+
+    best_at = max(candidates, key=score)
     lo, hi = max(0, best_at - NEAREST_CONTEXT), min(len(lines), best_at + width + NEAREST_CONTEXT)
     return "\n".join(f"{n + 1:>5} | {lines[n]}" for n in range(lo, hi))
 
@@ -166,5 +192,13 @@ def apply_blocks(text: str, blocks: list[Block], path: str) -> str:
 
 
 def apply_edit(text: str, content: str, path: str) -> str:
-    """Parse ``content`` as blocks and apply them to ``text`` (see :func:`apply_blocks`)."""
-    return apply_blocks(text, parse_blocks(content), path)
+    """Parse ``content`` as blocks and apply them to ``text`` (see :func:`apply_blocks`).
+
+    A file whose every line ends in CRLF takes blocks written with plain newlines (a model's answer has
+    them): the blocks apply to the file read with LF, still exactly, and the result is written with CRLF
+    again. A file with mixed line endings is matched byte for byte."""
+    blocks = parse_blocks(content)
+    crlf = "\r\n" in text and text.count("\r\n") == text.count("\n") and "\r" not in content
+    if not crlf:
+        return apply_blocks(text, blocks, path)
+    return apply_blocks(text.replace("\r\n", "\n"), blocks, path).replace("\n", "\r\n")

@@ -39,7 +39,13 @@ MAP_FILE = "repo_map.json"
 SETUP_SCRIPT = ".softco/setup.sh"
 MAX_SETUP_BYTES = 20_000
 REGRESSION = "REGRESSION: this test of the repo passed before the change and fails after it."
+GONE = "It did not run after it (removed, renamed or no longer collected): a test that is gone does not pass."
 BEFORE_TOO = "not counted: this test of the repo failed before the change too."
+
+_OWN_TEST = (
+    "{path} is one of the repo's own test files, which keep running as they are (one that passed before and "
+    "fails now is a regression to fix in the code); put new tests in a new file (e.g. tests/test_<feature>.py)"
+)
 
 
 @dataclass
@@ -184,12 +190,11 @@ class ChangeMode:
             return artifact
         if isinstance(artifact, Tests):
             if artifact.path in self.base_files:
-                raise ValueError(
-                    f"{artifact.path} is one of the repo's own test files, which keep running as they are; name "
-                    "your new test file differently (e.g. tests/test_<feature>.py)"
-                )
+                raise ValueError(_OWN_TEST.format(path=artifact.path))
             return artifact
         if isinstance(artifact, Code):
+            if artifact.path in self.existing_tests:  # else an edit could hide the regression it made
+                raise ValueError(_OWN_TEST.format(path=artifact.path))
             return self._edited(artifact, view)
         return artifact
 
@@ -313,6 +318,14 @@ class ChangeMode:
                     uncounted += 1
                     r = r.model_copy(update={"outcome": "skipped", "message": f"{BEFORE_TOO}\n{r.message}"})
             results.append(r)
+        ran = {r.nodeid for r in report.results}
+        for nodeid, was in sorted((before or {}).items()):
+            file, _, name = nodeid.partition("::")
+            if was == "passed" and file in existing and nodeid not in ran:  # removed, renamed or no longer collected
+                regressions.append(nodeid)
+                results.append(
+                    TestResult(file=file, name=name, req_ids=[], outcome="failed", message=f"{REGRESSION} {GONE}")
+                )
         count = {o: sum(x.outcome == o for x in results) for o in ("passed", "failed", "error", "skipped")}
         exit_code = report.exit_code
         output = report.output

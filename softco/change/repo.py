@@ -25,6 +25,8 @@ MAX_TRACKED_FILES = 20_000
 MAX_READ_BYTES = 200_000
 STATE_DIR = "softco"
 BRANCH_PREFIX = "softco/"
+#: The one file a repo may track under .softco/ (the rest of it is softco's state in the worktree).
+SETUP = ".softco/setup.sh"
 #: Names of test files pytest collects by default.
 _TEST_FILE = re.compile(r"(^|/)(test_[^/]*|[^/]*_test)\.py$")
 
@@ -84,6 +86,12 @@ def open_repo(path: Path) -> BaseRepo:
         raise ChangeError(
             f"{path} tracks {len(files):,} files, over the {MAX_TRACKED_FILES:,} softco reads; run it on the "
             "sub-project that the change is about (its own repository)"
+        )
+    state = next((f for f in files if f != SETUP and (f.lower() + "/").startswith(".softco/")), None)
+    if state is not None:
+        raise ChangeError(
+            f"{path} tracks {state}, which is where softco keeps its own state (board, map, venv) in the worktree; "
+            f"remove it from the repo (git rm -r --cached .softco, keeping {SETUP} if you use it) and commit"
         )
     if not any(f.endswith(".py") for f in files):
         raise ChangeError(f"{path} has no Python file at {branch} ({sha[:8]}); softco changes Python projects")

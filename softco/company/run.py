@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 import sqlite3
 import sys
 import uuid
@@ -776,6 +777,7 @@ def _branch_for(
     existing = {h.name for h in ws.repo.heads}
     n = next(i for i in range(1, 10_000) if f"{prefix}{i}" not in existing)
     branch = f"{prefix}{n}"
-    ws.repo.git.checkout("-b", branch)
+    # the repo's hooks (a change run's worktree shares the user's) do not run on what a model wrote
+    ws.repo.git.execute(["git", "-c", f"core.hooksPath={os.devnull}", "checkout", "-b", branch])
     current, _ = lineage[-1]
     return [*lineage[:-1], (current, base), (branch, None)], branch

@@ -304,7 +304,7 @@ def run_specs(
     todo = [s for s in specs if s.key not in kept]
     order = {s.key: i for i, s in enumerate(specs)}
     records: dict[str, RunRecord] = {r.key: r for r in results.records}  # earlier invocations' too
-    before = _spent_before(output, todo)
+    before = _spent_before(output, specs)  # every run of the eval: finished ones spent too
     ledger = SharedLedger(
         Budget(max_usd=opts.budget, spent_usd=before.spent_usd, spent_tokens=before.spent_tokens),
         resume_hint="run the same softco command again with a higher --budget",
@@ -401,6 +401,14 @@ def _results_for(output: Path, suite: Suite, vs: list[Variant], opts: EvalOption
             raise UsageError(
                 f"task(s) {', '.join(changed)} changed since {output} was scored: give another --output to start afresh"
             )
+        before = {v.name: v for v in old.variants}
+        for v in vs:
+            was = before.get(v.name)
+            if was is not None and (was.model, was.sop_dir) != (v.model, v.sop_dir):
+                raise UsageError(
+                    f"variant {v.name} of {output} was model {was.model} with SOP {was.sop_dir or 'the default'}, not "
+                    f"model {v.model} with SOP {v.sop_dir or 'the default'}: give another --output to start afresh"
+                )
     stamp = now()
     return EvalResults(
         kind=kind,
@@ -416,6 +424,23 @@ def _results_for(output: Path, suite: Suite, vs: list[Variant], opts: EvalOption
         task_versions={**(old.task_versions if old else {}), **versions},
         records=old.records if old else [],
     )
+
+
+def _warn_if_not_hidden(console: Console) -> None:
+    """The acceptance tests are hidden from generated code only by a sandbox that isolates the filesystem."""
+    from softco import sandbox
+    from softco.sandbox.layout import PROVIDES
+
+    mechanism = sandbox.best()
+    if not PROVIDES[mechanism].filesystem:
+        console.print(
+            safe_line(
+                f"warning: the sandbox here ({mechanism}) does not isolate the filesystem, so generated code can read "
+                "the hidden acceptance tests and its scores may be too high; install bubblewrap "
+                "(`apt-get install bubblewrap`) or allow unprivileged user namespaces",
+                limit=1000,
+            )
+        )
 
 
 def evaluate(opts: EvalOptions, console: Console) -> int:
@@ -436,6 +461,8 @@ def evaluate(opts: EvalOptions, console: Console) -> int:
     output = (opts.output or default_output("demo" if opts.demo else suite.name)).absolute()
     results = _results_for(output, suite, vs, opts, "eval")
     specs = make_specs(suite, vs, opts, llm_for)
+    if opts.backend == "local":
+        _warn_if_not_hidden(console)
     final, code = run_specs(console, results, specs, output, opts)
     print_scoreboard(console, final, output)
     if code == EXIT_BUDGET:

@@ -4,8 +4,11 @@ The harness (the contract acceptance tests may assume): the project's files (not
 ``.softco``) are copied to a fresh directory ``P``; its declared dependencies are installed into the
 sandbox venv; pytest runs on a copy of the acceptance files placed OUTSIDE ``P`` (a sibling directory),
 with cwd ``P``, ``PYTHONPATH`` holding ``P`` and ``SOFTCO_PROJECT=P``, in the sandbox (no network,
-read-only filesystem), within the task's ``time_limit_s``. Outcomes come through softco's results
-pipe, and the run passes only if pytest says so for every test it collected (issue 9's rule).
+read-only filesystem), within the task's ``time_limit_s``. The pytest process starts without ``P`` on
+its path (no entry-point plugins either): ``P`` joins ``sys.path`` and ``PYTHONPATH`` once the results plugin
+holds the pipe, so a ``sitecustomize.py`` or ``pytest/`` in the project cannot forge outcomes.
+Outcomes come through softco's results pipe, and the run passes only if pytest says so for every test
+it collected (issue 9's rule).
 
 Executability, MetaGPT's 1-4 scale, computed:
 
@@ -32,6 +35,23 @@ from softco.steps.qa_tools import parse_results
 #: What the sandbox runs around a command: cwd P (``project/`` of the work copy), PYTHONPATH and
 #: SOFTCO_PROJECT set to it. Trusted text; the command is "$@".
 _IN_PROJECT = 'P="$PWD/project"; cd "$P" || exit 125; export SOFTCO_PROJECT="$P" PYTHONPATH="$1:$P"; shift; exec "$@"'
+#: The same for the hidden tests' pytest, which must not start with P on its path: a ``sitecustomize.py``
+#: or a ``pytest/`` in P would run before the results plugin and could forge every outcome. P goes on
+#: ``sys.path`` (and into ``PYTHONPATH`` for the tests' subprocesses) when the ``softco_score_path``
+#: plugin (``guard/``, beside P) loads, after pytest and the results plugin are in; no entry-point plugin
+#: a dependency installed is loaded.
+_PYTEST_IN_PROJECT = (
+    'P="$PWD/project"; G="$PWD/guard"; cd "$P" || exit 125; export SOFTCO_PROJECT="$P" SOFTCO_SCORE_PATH="$P" '
+    'PYTHONPATH="$1:$G" PYTEST_DISABLE_PLUGIN_AUTOLOAD=1; shift; exec "$@"'
+)
+_SCORE_PATH_PLUGIN = (
+    '"""Loaded by softco\'s scoring pytest after its results plugin: puts the project on the path."""\n'
+    "import os, sys\n"
+    "_P = os.environ.pop('SOFTCO_SCORE_PATH', '')\n"
+    "if _P:\n"
+    "    sys.path.insert(0, _P)\n"
+    "    os.environ['PYTHONPATH'] = _P\n"
+)
 _ENTRY_CHECK = (
     "import importlib, importlib.util, sys\n"
     "pkg, entry = sys.argv[1], sys.argv[2]\n"
@@ -92,6 +112,10 @@ def score_project(
         _copy_project(project, root / "project")
         acc = root / "acceptance"
         acc.mkdir()
+        (root / "guard").mkdir()
+        (root / "guard" / "softco_score_path.py").write_text(_SCORE_PATH_PLUGIN, encoding="utf-8")
+        # shadows a sitecustomize.py a dependency's wheel put in the venv (it would run before the results plugin)
+        (root / "guard" / "sitecustomize.py").write_text('"""softco scoring: none."""\n', encoding="utf-8")
         for rel, text in acceptance.items():
             if not _safe_rel(rel):
                 continue
@@ -102,8 +126,8 @@ def score_project(
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _in_project(python: Path, *args: str) -> list[str]:
-    return ["/bin/sh", "-c", _IN_PROJECT, "softco-score", str(sandbox.PLUGIN_DIR), str(python), *args]
+def _in_project(python: Path, *args: str, script: str = _IN_PROJECT) -> list[str]:
+    return ["/bin/sh", "-c", script, "softco-score", str(sandbox.PLUGIN_DIR), str(python), *args]
 
 
 def _score(
@@ -132,13 +156,15 @@ def _score(
         "no:cacheprovider",
         "-p",
         "softco_results",
+        "-p",
+        "softco_score_path",
         "-c",
         str(sandbox.PLUGIN_DIR / "pytest.ini"),
         "--rootdir=..",
         "--tb=short",
         "../acceptance",
     ]
-    result = sandbox.run(root, _in_project(python, *argv), limits, results=True)
+    result = sandbox.run(root, _in_project(python, *argv, script=_PYTEST_IN_PROJECT), limits, results=True)
     got = parse_results(result.results)
     outcomes = got.results
     # counted per test pytest collected (each parametrization on its own), as ``total`` is
