@@ -35,6 +35,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from softco import git_safe
 from softco.board import BoardError
 from softco.company.lock import holder
 from softco.report.html import pygments_css
@@ -353,7 +354,7 @@ async def events(request: Request) -> Response:
 
 
 def _diff(project: Path, sha: str) -> str | None:
-    repo = git.Repo(project)
+    repo = git_safe.open_repo(project)
     try:
         known = {c.hexsha for c in repo.iter_commits("--all")}
         if sha not in known:
