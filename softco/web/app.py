@@ -489,15 +489,16 @@ async def decide(request: Request) -> Response:
 def _asset(name: str) -> tuple[bytes, str]:
     if name == "mermaid.min.js":
         return resources.files("softco.report").joinpath("vendor", name).read_bytes(), "text/javascript"
-    if name == "report.css":
-        return resources.files("softco.report").joinpath("templates", name).read_bytes(), "text/css"
+    if name in ("report.css", "report.js"):  # the HTML report's own, shared with the live page
+        kind = "text/css" if name.endswith(".css") else "text/javascript"
+        return resources.files("softco.report").joinpath("templates", name).read_bytes(), kind
     if name == "pygments.css":
         return pygments_css().encode(), "text/css"
     kind = "text/javascript" if name.endswith(".js") else "text/css"
     return resources.files("softco.web").joinpath("static", name).read_bytes(), kind
 
 
-STATIC = {"mermaid.min.js", "report.css", "pygments.css", "serve.js", "serve.css"}
+STATIC = {"mermaid.min.js", "report.css", "report.js", "pygments.css", "serve.js", "serve.css"}
 
 
 async def static(request: Request) -> Response:
