@@ -159,12 +159,7 @@ def new(
     _load_run(openai=llm in (None, "openai") and not dry_run)
     from softco.company.run import start_new
 
-    opts = o.new_options(
-        requirement, from_file, approve=approve, human=human, name=name, output=output, sop_dir=sop, model=model,
-        base_url=base_url, max_fix_rounds=max_fix_rounds, concurrency=concurrency, llm=llm, record=record,
-        budget=budget, token_budget=token_budget, cache=cache, dry_run=dry_run, yes=yes, structured=structured,
-        on_page=serve,
-    )  # fmt: skip
+    opts = o.new_options(locals())
     with _settings(model=model, base_url=base_url, output=output, structured=structured):
         if serve:
             from softco.company.run import output_dir

@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import re
 import shutil
+import sqlite3
 from pathlib import Path
 
 from change_project import REQUIREMENT, SORTED_EDIT, answers, make_repo
 from change_project import git as run_git
+from fake_server import FakeOpenAIServer
 from helpers import CliResult, write_script
 from helpers import run_cli as _run_cli
+
+from softco.steps.steering import request_cancel
 
 
 def run_cli(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> CliResult:
@@ -125,3 +129,26 @@ def test_the_repos_own_conftest_is_loaded_for_its_tests(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.stdout + res.stderr
     assert "baseline: the repo's own tests at" in res.stdout and ": 4 of 4 pass (2 file(s))" in res.stdout, res.stdout
     assert "regressions none: 4 test(s) of the repo pass as before" in res.stdout, res.stdout
+
+
+def test_a_change_run_is_cancelled_from_the_page_like_a_new_one(tmp_path: Path) -> None:
+    """The run's live file (what `softco serve`'s page shares with it) is wired in: a cancel stops it, exit 130."""
+    repo = make_repo(tmp_path)
+    script = answers([SORTED_EDIT])
+    prd = script["product_manager/write_prd/project"]
+    wt = repo / ".git" / "softco" / "add-a-median-function-to-statlib"
+
+    def prd_then_cancel(_request: object) -> object:  # the page's Cancel button, pressed while the PM works
+        with sqlite3.connect(wt / ".softco" / "board.sqlite") as db:
+            (run_id,) = db.execute("SELECT id FROM runs").fetchone()
+        request_cancel(wt, run_id)
+        return prd
+
+    with FakeOpenAIServer({**script, "product_manager/write_prd/project": prd_then_cancel}) as srv:
+        res = run_cli(
+            ["change", str(repo), REQUIREMENT, "--model", "fake-model", "--concurrency", "1"],
+            cwd=tmp_path,
+            env={"OPENAI_BASE_URL": srv.base_url, "OPENAI_API_KEY": ""},
+        )
+    assert res.exit_code == 130, res.stdout + res.stderr
+    assert f"cancelled from the page; continue with: softco resume {wt}" in res.stderr

@@ -544,6 +544,7 @@ def test_hostile_artifact_text_renders_inert(tmp_path: Path, browser: Any) -> No
         assert js("return document.images.length") == 0
         assert js("return Array.from(document.scripts).map(s => new URL(s.src).pathname)") == [
             "/static/mermaid.min.js",
+            "/static/report.js",
             "/static/serve.js",
         ]
         links = js(

@@ -44,11 +44,7 @@ def change_command(console: Callable[[], Console]) -> Callable[..., None]:
         """Change an existing Python project on a new branch softco/<slug>; your checkout is not touched."""
         from softco.change.run import start_change
 
-        opts = o.new_options(
-            requirement, from_file, approve=approve, human=human, name=name, sop_dir=sop, model=model,
-            base_url=base_url, max_fix_rounds=max_fix_rounds, concurrency=concurrency, llm=llm, record=record,
-            budget=budget, token_budget=token_budget, cache=cache, dry_run=dry_run, yes=yes, structured=structured,
-        )  # fmt: skip
+        opts = o.new_options(locals())
         with o.settings(model=model, base_url=base_url, structured=structured):
             raise typer.Exit(start_change(repo, opts, console()))
 

@@ -124,9 +124,9 @@ def start_change(repo_path: Path, opts: NewOptions, console: Console) -> int:
         if dry is None:
             _baseline(console, mode, settings)
         progress = Progress(console, budget)
-        company = Company(sop, llm, board, ws, run_id, settings, on_event=progress.on_event)
+        company = Company(sop, llm, board, ws, run_id, settings, on_event=live.tee(progress.on_event))
         progress.watch(company)
-        outcome = execute(company, llm, board, run_id, requirement)
+        outcome = execute(company, llm, board, run_id, requirement, live)
         print_summary(console, worktree, outcome, run_stats(board, run_id), run_stats(board))
         print_change_summary(console, mode, outcome, scratch=scratch is not None)
         if dry is not None:

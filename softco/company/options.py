@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -111,22 +111,21 @@ def read_requirement_file(path: Path) -> str:
         raise RunError(f"{path} is not UTF-8 text; save it as UTF-8") from None
 
 
-def new_options(
-    requirement: str | None,
-    from_file: Path | None,
-    *,
-    approve: str | None = None,
-    human: list[str] | None = None,
-    **given: object,
-) -> NewOptions:
-    """A run's options from the command line's values (`new` and `change`): the requirement read, --approve
-    split into kinds; every other value is passed as it is (the names are NewOptions' fields)."""
+def new_options(given: dict[str, Any]) -> NewOptions:
+    """A run's options from a command's values (`new` and `change` pass their ``locals()``): the requirement
+    read (argument or --from-file), --approve split into kinds, --sop and --serve under their fields' names;
+    values that are not NewOptions' fields (the repo, the port of --serve) are left out."""
     from softco.company.run import NewOptions
 
-    return NewOptions(
-        requirement=requirement_text(requirement, from_file),
-        approve=kinds(approve),
-        human=human or [],
-        **given,  # type: ignore[arg-type]
+    values = {RENAMED.get(k, k): v for k, v in given.items()}
+    values = {k: v for k, v in values.items() if k in NewOptions.__dataclass_fields__}
+    values.update(
+        requirement=requirement_text(given.get("requirement"), given.get("from_file")),
+        approve=kinds(given.get("approve")),
+        human=given.get("human") or [],
     )
+    return NewOptions(**values)
 
+
+#: A command's option -> the NewOptions field it sets.
+RENAMED = {"sop": "sop_dir", "serve": "on_page"}
