@@ -62,6 +62,10 @@ MAX_STREAMS = 32
 MAX_BODY = 2_000_000
 COOKIE = "softco_token"
 SHA = re.compile(r"[0-9a-f]{40}")
+#: style-src keeps 'unsafe-inline' for mermaid: while it lays a diagram out it puts <style> elements and style
+#: attributes in the page and measures the result. Without it (tried in Chromium) every diagram is laid out
+#: unstyled, with other sizes, and each one logs CSP violations; the pages' own CSS is in files, and every
+#: model-written text is escaped. Scripts stay 'self' only.
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src data:; "
     "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
