@@ -6,7 +6,7 @@ import gc
 import sys
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -124,6 +124,7 @@ def demo_recording() -> Path:
 
 
 @app.command()
+@o.with_options(o.run_options)
 def new(
     requirement: Annotated[
         str | None, typer.Argument(help="What to build, in one line.", metavar="REQUIREMENT", show_default=False)
@@ -133,34 +134,21 @@ def new(
         str | None, typer.Option(help="Project directory name (default: from the requirement).", metavar="NAME")
     ] = None,
     output: o.Output = None,
-    sop: o.Sop = None,
-    model: o.Model = None,
-    base_url: o.BaseUrl = None,
-    max_fix_rounds: o.MaxFixRounds = 3,
-    concurrency: o.Concurrency = None,
-    llm: o.Llm = None,
-    record: o.Record = None,
-    budget: o.Budget = None,
-    token_budget: o.TokenBudget = None,
-    cache: o.Cache = True,
-    dry_run: o.DryRun = False,
-    approve: o.Approve = None,
-    yes: o.Yes = False,
     serve: Annotated[
         bool,
         typer.Option("--serve", help="Watch and steer the run in the browser (softco serve); --approve gates "
                      "can be decided there.", metavar=FLAG),
     ] = False,
     serve_port: Annotated[int, typer.Option(help="The port of --serve's page (0: a free one).", metavar="PORT")] = 8750,
-    human: o.Human = None,
-    structured: o.Structured = None,
+    **options: Any,
 ) -> None:
     """Build a project from one line of requirement."""
-    _load_run(openai=llm in (None, "openai") and not dry_run)
+    _load_run(openai=options["llm"] in (None, "openai") and not options["dry_run"])
     from softco.company.run import start_new
 
-    opts = o.new_options(locals())
-    with _settings(model=model, base_url=base_url, output=output, structured=structured):
+    opts = o.new_options({**locals(), **options})
+    flags = {k: options[k] for k in ("model", "base_url", "structured")}
+    with _settings(output=output, **flags):
         if serve:
             from softco.company.run import output_dir
             from softco.web.command import serving_run

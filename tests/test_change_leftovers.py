@@ -152,3 +152,26 @@ def test_a_change_run_is_cancelled_from_the_page_like_a_new_one(tmp_path: Path) 
         )
     assert res.exit_code == 130, res.stdout + res.stderr
     assert f"cancelled from the page; continue with: softco resume {wt}" in res.stderr
+
+
+def _options(command: str) -> dict[str, tuple[object, ...]]:
+    import typer.main
+
+    from softco.cli import app
+
+    click = typer.main.get_command(app).commands[command]  # type: ignore[attr-defined]
+    return {p.name: (tuple(p.opts), getattr(p, "help", None), p.default, p.metavar) for p in click.params}
+
+
+def test_new_and_change_take_one_option_set_and_so_do_eval_and_batch() -> None:
+    """Each option the two commands share is the same option: flag, help, default and metavar."""
+    new, change = _options("new"), _options("change")
+    own = {"requirement", "name"}  # the same names, their own help (what to build; the branch's name)
+    shared = set(new) & set(change) - own
+    assert shared >= {"sop", "model", "base_url", "llm", "budget", "dry_run", "approve", "human", "structured"}
+    assert {k: new[k] for k in shared} == {k: change[k] for k in shared}
+    assert set(change) - shared == {"repo", *own}
+    assert set(new) - shared == {"output", "serve", "serve_port", *own}
+    eval_, batch = _options("eval"), _options("batch")
+    assert set(batch) - set(eval_) == {"file"} and set(eval_) - set(batch) == {"suite", "tasks", "demo"}
+    assert {k: eval_[k] for k in batch if k != "file"} == {k: batch[k] for k in batch if k != "file"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -16,6 +16,7 @@ from softco.company import options as o
 def change_command(console: Callable[[], Console]) -> Callable[..., None]:
     """The `softco change` command, printing on the CLI's console of this invocation (``console()``)."""
 
+    @o.with_options(o.run_options)
     def change(
         repo: Annotated[Path, typer.Argument(help="The git repository of a Python project to change.", metavar="REPO")],
         requirement: Annotated[
@@ -25,27 +26,13 @@ def change_command(console: Callable[[], Console]) -> Callable[..., None]:
         name: Annotated[
             str | None, typer.Option(help="Branch name after softco/ (default: from the requirement).", metavar="NAME")
         ] = None,
-        sop: o.Sop = None,
-        model: o.Model = None,
-        base_url: o.BaseUrl = None,
-        max_fix_rounds: o.MaxFixRounds = 3,
-        concurrency: o.Concurrency = None,
-        llm: o.Llm = None,
-        record: o.Record = None,
-        budget: o.Budget = None,
-        token_budget: o.TokenBudget = None,
-        cache: o.Cache = True,
-        dry_run: o.DryRun = False,
-        approve: o.Approve = None,
-        yes: o.Yes = False,
-        human: o.Human = None,
-        structured: o.Structured = None,
+        **options: Any,
     ) -> None:
         """Change an existing Python project on a new branch softco/<slug>; your checkout is not touched."""
         from softco.change.run import start_change
 
-        opts = o.new_options(locals())
-        with o.settings(model=model, base_url=base_url, structured=structured):
+        opts = o.new_options({**locals(), **options})
+        with o.settings(**{k: options[k] for k in ("model", "base_url", "structured")}):
             raise typer.Exit(start_change(repo, opts, console()))
 
     return change

@@ -7,10 +7,12 @@ same wherever it is taken. Only typer is imported at module level: ``softco --he
 
 from __future__ import annotations
 
+import inspect
 import sys
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -69,6 +71,47 @@ Structured = Annotated[
 ]
 
 
+def run_options(
+    sop: Sop = None,
+    model: Model = None,
+    base_url: BaseUrl = None,
+    max_fix_rounds: MaxFixRounds = 3,
+    concurrency: Concurrency = None,
+    llm: Llm = None,
+    record: Record = None,
+    budget: Budget = None,
+    token_budget: TokenBudget = None,
+    cache: Cache = True,
+    dry_run: DryRun = False,
+    approve: Approve = None,
+    yes: Yes = False,
+    human: Human = None,
+    structured: Structured = None,
+) -> None:
+    """The options of a run that `new` and `change` take, declared once: a signature for :func:`with_options`."""
+
+
+Command = TypeVar("Command", bound=Callable[..., None])
+
+
+def with_options(options: Callable[..., None]) -> Callable[[Command], Command]:
+    """A command that takes ``options``' parameters after its own, into its ``**options``: typer reads the joined
+    signature (so the options are declared once for every command that takes them) and passes them by name."""
+
+    def join(command: Command) -> Command:
+        own = inspect.signature(command, eval_str=True)
+        params = [p for p in own.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+        params += [
+            p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+            for p in inspect.signature(options, eval_str=True).parameters.values()
+        ]
+        command.__signature__ = own.replace(parameters=params)  # type: ignore[attr-defined]
+        command.__annotations__ = {p.name: p.annotation for p in params} | {"return": own.return_annotation}
+        return command
+
+    return join
+
+
 def settings(**flags: object) -> AbstractContextManager[object]:
     """The command's settings (softco.config: its flags over the environment over softco.toml), in use while
     the command runs; a setting that is not valid stops it here, before anything is created."""
@@ -112,7 +155,8 @@ def read_requirement_file(path: Path) -> str:
 
 
 def new_options(given: dict[str, Any]) -> NewOptions:
-    """A run's options from a command's values (`new` and `change` pass their ``locals()``): the requirement
+    """A run's options from a command's values (`new` and `change` pass their own and their
+    :func:`run_options`): the requirement
     read (argument or --from-file), --approve split into kinds, --sop and --serve under their fields' names;
     values that are not NewOptions' fields (the repo, the port of --serve) are left out."""
     from softco.company.run import NewOptions

@@ -41,67 +41,61 @@ FixRounds = Annotated[int, typer.Option(help="Engineer/QA fix rounds at most, pe
 Concurrency = Annotated[int | None, typer.Option(help="Model calls at once within one run.", metavar="N")]
 
 
+def eval_options(
+    model: Models = None,
+    sop: Sops = None,
+    seeds: Seeds = 1,
+    jobs: Jobs = 1,
+    budget: BudgetOpt = None,
+    backend: BackendOpt = "local",
+    ray_address: RayAddress = None,
+    rpm: Rpm = None,
+    output: Output = None,
+    llm: o.Llm = None,
+    base_url: o.BaseUrl = None,
+    max_fix_rounds: FixRounds = 3,
+    concurrency: Concurrency = None,
+) -> None:
+    """The options `eval` and `batch` share, declared once (a signature for softco.company.options.with_options)."""
+
+
+@o.with_options(eval_options)
 def eval_cmd(
     suite: Annotated[
         str | None, typer.Option(help="A suite directory, or a bundled suite's name.", metavar="NAME|DIR")
     ] = None,
     tasks: Annotated[str | None, typer.Option(help="Only these task ids.", metavar="ID,...")] = None,
-    model: Models = None,
-    sop: Sops = None,
-    seeds: Seeds = 1,
-    jobs: Jobs = 1,
-    budget: BudgetOpt = None,
-    backend: BackendOpt = "local",
-    ray_address: RayAddress = None,
-    rpm: Rpm = None,
-    output: Output = None,
-    llm: o.Llm = None,
-    base_url: o.BaseUrl = None,
-    max_fix_rounds: FixRounds = 3,
-    concurrency: Concurrency = None,
     demo: Annotated[
         bool, typer.Option("--demo", help="Replay bundled recordings of two tasks and score them, offline.", metavar="")
     ] = False,
+    **options: Any,
 ) -> None:
     """Score generated projects against hidden acceptance tests: tasks x variants x seeds."""
-    opts = _options(locals())
+    opts = _options({"suite": suite, "tasks": tasks, "demo": demo, **options})
     from softco.eval.driver import evaluate, terminal
 
-    with o.settings(base_url=base_url, output=output):
+    with o.settings(base_url=options["base_url"], output=options["output"]):
         raise typer.Exit(evaluate(opts, terminal()))
 
 
+@o.with_options(eval_options)
 def batch_cmd(
     file: Annotated[
         Path, typer.Argument(help="Requirements, one a line (or JSONL: name, requirement).", metavar="FILE")
     ],
-    model: Models = None,
-    sop: Sops = None,
-    seeds: Seeds = 1,
-    jobs: Jobs = 1,
-    budget: BudgetOpt = None,
-    backend: BackendOpt = "local",
-    ray_address: RayAddress = None,
-    rpm: Rpm = None,
-    output: Output = None,
-    llm: o.Llm = None,
-    base_url: o.BaseUrl = None,
-    max_fix_rounds: FixRounds = 3,
-    concurrency: Concurrency = None,
+    **options: Any,
 ) -> None:
     """Build a project for each requirement of FILE (no scoring), on the eval's runner."""
-    given = locals()
-    given.pop("file")
-    opts = _options(given)
+    opts = _options(options)
     from softco.eval.driver import batch, terminal
 
-    with o.settings(base_url=base_url, output=output):
+    with o.settings(base_url=options["base_url"], output=options["output"]):
         raise typer.Exit(batch(file, opts, terminal()))
 
 
 def _options(given: dict[str, Any]) -> EvalOptions:
-    """The eval's options from a command's values (eval and batch take the same ones, batch fewer): --model and
-    --sop become the lists of variants, --tasks the list of task ids; the other names are EvalOptions' fields."""
+    """The eval's options from a command's values (eval takes more than batch): --model and --sop become the
+    lists of variants, --tasks the list of task ids; the other names are EvalOptions' fields."""
     from softco.eval.driver import EvalOptions
 
     fields = dict(given)
