@@ -117,7 +117,9 @@ def encode_value(channel: Channel, value: Any, depth: int = 0) -> Any:
     if t is tuple:
         return {"t": [encode_value(channel, v, depth + 1) for v in value]}
     if t is dict:
-        return {"d": [[encode_value(channel, k, depth + 1), encode_value(channel, v, depth + 1)] for k, v in value.items()]}
+        return {
+            "d": [[encode_value(channel, k, depth + 1), encode_value(channel, v, depth + 1)] for k, v in value.items()]
+        }
     if t is set or t is frozenset:
         return {"e" if t is set else "z": [encode_value(channel, v, depth + 1) for v in value]}
     if t is bytes:
@@ -270,7 +272,8 @@ def decode_frame(channel: Channel, data: bytes) -> Any:
     try:
         return json.loads(data.decode("utf-8"), parse_constant=_no_constant)
     except (ValueError, RecursionError) as exc:
-        raise ProtocolError(f"the project's process sent a message that is not valid JSON ({type(exc).__name__})") from None
+        why = type(exc).__name__
+        raise ProtocolError(f"the project's process sent a message that is not valid JSON ({why})") from None
 
 
 # -- the child process ---------------------------------------------------------------------------
@@ -385,16 +388,20 @@ class Channel:
                 raise self._fail(f"the project's process sent a message over {MAX_FRAME} bytes")
             try:
                 reply = decode_frame(self, self._read(size, deadline))
-                if type(reply) is not dict or len(reply) != 1:
+                if type(reply) is not dict or set(reply) not in ({"ok"}, {"ok", "back"}, {"err"}):
                     raise ProtocolError("the project's process sent a reply the protocol does not know")
-                ((kind, body),) = reply.items()
-                if kind == "ok":
-                    return _Decoder(self).value(body)
-                if kind != "err":
-                    raise ProtocolError("the project's process sent a reply the protocol does not know")
-                error = self._error(body)
+                if "err" in reply:
+                    error = self._error(reply["err"])
+                else:
+                    value = _Decoder(self).value(reply["ok"])
+                    back = _Decoder(self).value(reply["back"]) if "back" in reply else None
             except ProtocolError as exc:
                 raise self._fail(str(exc)) from None
+            if "err" not in reply:
+                if op == "call" and type(back) is list and len(back) == 2:
+                    _write_back(fields.get("args"), back[0])
+                    _write_back(fields.get("kwargs"), back[1])
+                return value
         raise error
 
     def _write_all(self, data: bytes) -> None:
@@ -485,6 +492,42 @@ class Channel:
 
     def op(self, name: str, target: Any, *args: Any) -> Any:
         return self.request("op", name=name, target=target, args=list(args))
+
+
+def _same_scalar(a: Any, b: Any) -> bool:
+    return type(a) is type(b) and type(a) in (type(None), bool, int, float, str, bytes) and bool(a == b)
+
+
+def _write_back(local: Any, new: Any, depth: int = 0) -> bool:
+    """Copy-restore: make the test's own list / dict / set ``local`` hold what the call left in the child's
+    copy ``new`` (in place, recursively, as an in-process call would have changed it). False where
+    ``local`` cannot be changed in place (the caller then puts ``new`` in its slot)."""
+    if depth > MAX_DEPTH:
+        return False
+    t = type(local)
+    if t is list and type(new) is list:
+        if len(local) != len(new):
+            local[:] = new
+            return True
+        for i, item in enumerate(new):
+            if not _write_back(local[i], item, depth + 1):
+                local[i] = item
+        return True
+    if t is dict and type(new) is dict:
+        for key in [k for k in local if k not in new]:
+            del local[key]
+        for key, item in new.items():
+            if key not in local or not _write_back(local[key], item, depth + 1):
+                local[key] = item
+        return True
+    if t is set and type(new) is set:
+        local.clear()
+        local.update(new)
+        return True
+    if t is tuple and type(new) is tuple and len(local) == len(new):
+        pairs = zip(local, new, strict=True)
+        return all([_write_back(a, b, depth + 1) or a is b or _same_scalar(a, b) for a, b in pairs])
+    return False
 
 
 def _channel_of(proxy: RemoteObject | RemoteModule) -> Channel:
@@ -622,26 +665,38 @@ class RemoteObject:
 
 
 def _forward(name: str, unary: bool = False) -> Callable[..., Any]:
-    if unary:
+    def unary_method(self: RemoteObject) -> Any:
+        return self._softco_op(name)
 
-        def method(self: RemoteObject) -> Any:
-            return self._softco_op(name)
+    def binary_method(self: RemoteObject, other: Any) -> Any:
+        try:
+            return self._softco_op(name, other)
+        except Unencodable:
+            return NotImplemented
 
-    else:
-
-        def method(self: RemoteObject, other: Any) -> Any:
-            try:
-                return self._softco_op(name, other)
-            except Unencodable:
-                return NotImplemented
-
+    method: Callable[..., Any] = unary_method if unary else binary_method
     method.__name__ = f"__{name}__"
     return method
 
 
 for _name in ("eq", "ne", "lt", "le", "gt", "ge"):
     setattr(RemoteObject, f"__{_name}__", _forward(_name))
-for _name in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "and", "or", "xor", "lshift", "rshift"):
+_ARITHMETIC = (
+    "add",
+    "sub",
+    "mul",
+    "truediv",
+    "floordiv",
+    "mod",
+    "pow",
+    "matmul",
+    "and",
+    "or",
+    "xor",
+    "lshift",
+    "rshift",
+)
+for _name in _ARITHMETIC:
     setattr(RemoteObject, f"__{_name}__", _forward(_name))
     setattr(RemoteObject, f"__r{_name}__", _forward("r" + _name))
 for _name in ("neg", "pos", "abs", "invert", "round"):

@@ -66,10 +66,35 @@ OPS: dict[str, Any] = {
 }
 for _name in ("eq", "ne", "lt", "le", "gt", "ge"):
     OPS[_name] = getattr(operator, _name)
-for _name in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "and", "or", "xor", "lshift", "rshift"):
+_ARITHMETIC = (
+    "add",
+    "sub",
+    "mul",
+    "truediv",
+    "floordiv",
+    "mod",
+    "pow",
+    "matmul",
+    "and",
+    "or",
+    "xor",
+    "lshift",
+    "rshift",
+)
+for _name in _ARITHMETIC:
     _fn = getattr(operator, _name + "_" if _name in ("and", "or") else _name)
     OPS[_name] = _fn
     OPS["r" + _name] = _rop(_fn)
+
+
+def _mutable(value: Any, depth: int = 0) -> bool:
+    """Whether a decoded argument is or holds a list, dict or set that a call could change in place."""
+    t = type(value)
+    if t is list or t is dict or t is set:
+        return True
+    if t is tuple and depth < MAX_DEPTH:
+        return any(_mutable(v, depth + 1) for v in value)
+    return False
 
 
 class Server:
@@ -78,6 +103,7 @@ class Server:
         self.wfd = wfd
         self.objects: dict[int, Any] = {}
         self.ids: dict[int, int] = {}  # id(obj) -> reference id (the object is kept alive in objects)
+        self.back: list[Any] | None = None
 
     # values
 
@@ -183,20 +209,28 @@ class Server:
             delattr(target, self.decode(req["name"]))
             return None
         if op == "call":
-            return target(*self.decode(req["args"]), **self.decode(req["kwargs"]))
+            args, kwargs = self.decode(req["args"]), self.decode(req["kwargs"])
+            value = target(*args, **kwargs)
+            if any(map(_mutable, args)) or any(map(_mutable, kwargs.values())):
+                self.back = [args, kwargs]  # what the call did to its arguments goes back (copy-restore)
+            return value
         if op == "op":
             return OPS[self.decode(req["name"])](target, *self.decode(req["args"]))
         raise ValueError(f"unknown request {op!r}")
 
     def reply(self, req: dict[str, Any]) -> bytes:
         value: Any = None
+        self.back = None
         try:
             value = self.handle(req)
             body = {"ok": self.encode(value)}
+            if self.back is not None:
+                body["back"] = self.encode(self.back)
         except BaseException as exc:  # noqa: BLE001 - every exception goes back to the test, even SystemExit
             body = {"err": self.error(exc)}
         data = json.dumps(body, allow_nan=False, separators=(",", ":")).encode("utf-8")
         if len(data) > MAX_FRAME and "ok" in body:  # too big to copy: the value goes by reference
+            body.pop("back", None)
             data = json.dumps({"ok": {"r": [self.ref(value), type(value).__name__[:300]]}}).encode("utf-8")
         return data
 

@@ -319,6 +319,5 @@ def run(
     shown = tuple(p.absolute() for p in read_only)
     if any(project / ".softco" not in p.parents for p in shown):
         raise ValueError(f"read-only directories must be under {project / '.softco'}: {shown}")
-    return _sandboxed(
-        _Spec(project, project, venv if venv.is_dir() else None, read_only=shown), argv, limits, mechanism, results=results
-    )
+    spec = _Spec(project, project, venv if venv.is_dir() else None, read_only=shown)
+    return _sandboxed(spec, argv, limits, mechanism, results=results)
