@@ -2,13 +2,24 @@
 
 The harness (the contract acceptance tests may assume): the project's files (not ``.git`` nor
 ``.softco``) are copied to a fresh directory ``P``; its declared dependencies are installed into the
-sandbox venv; pytest runs on a copy of the acceptance files placed OUTSIDE ``P`` (a sibling directory),
-with cwd ``P``, ``PYTHONPATH`` holding ``P`` and ``SOFTCO_PROJECT=P``, in the sandbox (no network,
-read-only filesystem), within the task's ``time_limit_s``. The pytest process starts without ``P`` on
-its path (no entry-point plugins either): ``P`` joins ``sys.path`` and ``PYTHONPATH`` once the results plugin
-holds the pipe, so a ``sitecustomize.py`` or ``pytest/`` in the project cannot forge outcomes.
-Outcomes come through softco's results pipe, and the run passes only if pytest says so for every test
-it collected (issue 9's rule).
+sandbox venv; pytest runs on a copy of the acceptance files placed OUTSIDE ``P`` (``.softco/acceptance``
+beside it, shown read-only in the sandbox, node ids ``acceptance/FILE::TEST``), with cwd ``P``,
+``PYTHONPATH=P`` in its environment (for the tests' subprocesses) and ``SOFTCO_PROJECT=P``, in the
+sandbox (no network, read-only filesystem), within the task's ``time_limit_s``. Outcomes come through
+softco's results pipe, and the run passes only if pytest says so for every test it collected (issue 9's
+rule); conftest.py files count only inside the acceptance directory.
+
+The scoring pytest never runs project code (so the project cannot forge its outcomes): it is started by
+``pytest_plugin/softco_score.py`` with ``python -I -S`` (no ``PYTHONPATH``, no site-packages, so no
+``.pth`` or ``sitecustomize`` of a dependency runs in it, and ``P`` is not on its path); its results plugin
+makes it non-dumpable (a same-user process can neither ptrace it nor open ``/proc/PID/mem`` or
+``/proc/PID/fd``) and the results pipe close-on-exec. A CLI task runs ``python -m PKG`` as a subprocess.
+For a library task, ``import PKG`` (and any top-level name of ``P``) goes through the import proxy
+(``pytest_plugin/softco_remote.py``): one child process per pytest run imports the project, plain data
+comes back by value (a call's list / dict / set arguments copied back after it), other objects as
+proxies, exceptions as themselves (builtin) or as local mirror classes with the same exception bases;
+``isinstance`` with a project class is answered by the child. What the proxy cannot carry is in the
+README (suite format).
 
 Executability, MetaGPT's 1-4 scale, computed:
 

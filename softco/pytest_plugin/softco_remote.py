@@ -94,6 +94,8 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"JSON constant {name} is not allowed")
 
 
+_JSON = json.JSONDecoder(parse_constant=_no_constant)
+
 # -- values --------------------------------------------------------------------------------------
 
 
@@ -270,7 +272,7 @@ def decode_frame(channel: Channel, data: bytes) -> Any:
     if len(data) > MAX_FRAME:
         raise ProtocolError(f"the project's process sent a message over {MAX_FRAME} bytes")
     try:
-        return json.loads(data.decode("utf-8"), parse_constant=_no_constant)
+        return _JSON.decode(data.decode("utf-8"))
     except (ValueError, RecursionError) as exc:
         why = type(exc).__name__
         raise ProtocolError(f"the project's process sent a message that is not valid JSON ({why})") from None
@@ -301,6 +303,7 @@ class Channel:
         self.to_child = -1
         self.from_child = -1
         self.dead = ""
+        self.buffer = bytearray()
         self.proxies: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
         self.mirrors: dict[int, type[BaseException]] = {}
 
@@ -353,7 +356,8 @@ class Channel:
                 self._fail("the project's process was closed")
 
     def _read(self, n: int, deadline: float) -> bytes:
-        buf = bytearray()
+        """``n`` bytes from the child (a whole frame usually comes in one read; the rest waits in a buffer)."""
+        buf = self.buffer
         while len(buf) < n:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -361,11 +365,13 @@ class Channel:
             ready, _, _ = select.select([self.from_child], [], [], left)
             if not ready:
                 continue
-            chunk = os.read(self.from_child, min(n - len(buf), 1 << 20))
+            chunk = os.read(self.from_child, max(n - len(buf), 1 << 16))
             if not chunk:
                 raise self._fail("the project's process ended")
             buf += chunk
-        return bytes(buf)
+        data = bytes(buf[:n])
+        del buf[:n]
+        return data
 
     def request(self, op: str, **fields: Any) -> Any:
         """Send one request, wait for its answer; the child's exception is raised here."""

@@ -104,6 +104,7 @@ class Server:
         self.objects: dict[int, Any] = {}
         self.ids: dict[int, int] = {}  # id(obj) -> reference id (the object is kept alive in objects)
         self.back: list[Any] | None = None
+        self.buffer = bytearray()
 
     # values
 
@@ -249,13 +250,15 @@ class Server:
         }
 
     def read(self, n: int) -> bytes:
-        buf = bytearray()
+        buf = self.buffer
         while len(buf) < n:
-            chunk = os.read(self.rfd, n - len(buf))
+            chunk = os.read(self.rfd, max(n - len(buf), 1 << 16))
             if not chunk:
                 raise EOFError
             buf += chunk
-        return bytes(buf)
+        data = bytes(buf[:n])
+        del buf[:n]
+        return data
 
     def serve(self) -> None:
         while True:
