@@ -80,10 +80,18 @@ def test_a_dependencys_sitecustomize_cannot_forge_them(tmp_path: Path, monkeypat
     assert _score(_project(tmp_path / "p", "wrong", {})) == 2
 
 
-#: a CLI project that prints "hello" only if it can reach nothing of the scoring pytest that starts it: its
-#: memory (/proc/PPID/mem), its file descriptors (/proc/PPID/fd), ptrace, or an inherited results pipe
+#: a CLI project that prints "hello" only if it can reach nothing of the scoring pytest that starts it (its
+#: nearest ancestor whose command line says pytest): its memory (/proc/PID/mem), its file descriptors
+#: (/proc/PID/fd), ptrace, or an inherited results pipe
 _PROBE = """import ctypes, os, stat
+def parent(pid):
+    return int(open(f"/proc/{pid}/stat").read().rpartition(")")[2].split()[1])
 ppid, reached = os.getppid(), []
+def is_pytest(pid):
+    args = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\\0")
+    return b"pytest" in args or any(a.endswith(b"softco_score.py") for a in args)
+while ppid > 1 and not is_pytest(ppid):
+    ppid = parent(ppid)  # the scoring pytest, through the shell of an os.system
 try:
     open(f"/proc/{ppid}/mem", "rb").close()
     reached.append("mem")
@@ -109,11 +117,23 @@ print("hello" if not reached else "reached " + " ".join(reached))
 """
 
 
-def test_the_projects_process_cannot_reach_the_scoring_pytest(tmp_path: Path) -> None:
+#: the same CLI test, run the way that keeps every inheritable file descriptor (no close_fds)
+_ACCEPTANCE_OS_SYSTEM = {
+    "test_cli.py": (
+        "import os, sys\n"
+        "def test_hello(tmp_path):\n"
+        "    assert os.system(f'cd {tmp_path} && {sys.executable} -m hello > out') == 0\n"
+        "    assert (tmp_path / 'out').read_text() == 'hello\\n'\n"
+    )
+}
+
+
+@pytest.mark.parametrize("acceptance", [_ACCEPTANCE, _ACCEPTANCE_OS_SYSTEM], ids=["subprocess", "os-system"])
+def test_the_projects_process_cannot_reach_the_scoring_pytest(tmp_path: Path, acceptance: dict[str, str]) -> None:
     """Same user, so only the scoring pytest's own guard stops this: it is not dumpable, and its results pipe
     is close-on-exec."""
     project = _project(tmp_path / "p", "unused", {"hello/__main__.py": _PROBE})
-    score = score_project(project, _ACCEPTANCE, package="hello", entry="cli", dependencies=[], time_limit_s=60)
+    score = score_project(project, acceptance, package="hello", entry="cli", dependencies=[], time_limit_s=60)
     assert score.executability == 4, score
 
 

@@ -303,3 +303,9 @@ def test_the_finder_serves_only_the_projects_own_names(tmp_path: Path) -> None:
     (tmp_path / "acc" / "helper.py").write_text("")
     names = remote.proxied_names(["mylib"], [str(tmp_path / "p")], [str(tmp_path / "acc")])
     assert names == {"mylib", "tool"}  # never a standard module, pytest itself, or a module beside the tests
+
+
+def test_the_scoring_process_own_import_state_is_never_written_back(pkg: Any) -> None:
+    before = list(sys.path)
+    pkg.sort_in_place(sys.path, {})  # the child sorts its copy; this process's path stays as it was
+    assert sys.path == before

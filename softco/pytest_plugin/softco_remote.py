@@ -500,6 +500,11 @@ class Channel:
         return self.request("op", name=name, target=target, args=list(args))
 
 
+def _NEVER_WRITTEN() -> tuple[object, ...]:  # noqa: N802 - a constant, looked up when used
+    """This process's own import state: a test that passes it to the project never has it changed back."""
+    return (sys.path, sys.meta_path, sys.path_hooks, sys.argv, sys.warnoptions)
+
+
 def _same_scalar(a: Any, b: Any) -> bool:
     return type(a) is type(b) and type(a) in (type(None), bool, int, float, str, bytes) and bool(a == b)
 
@@ -508,7 +513,7 @@ def _write_back(local: Any, new: Any, depth: int = 0) -> bool:
     """Copy-restore: make the test's own list / dict / set ``local`` hold what the call left in the child's
     copy ``new`` (in place, recursively, as an in-process call would have changed it). False where
     ``local`` cannot be changed in place (the caller then puts ``new`` in its slot)."""
-    if depth > MAX_DEPTH:
+    if depth > MAX_DEPTH or any(local is guarded for guarded in _NEVER_WRITTEN()):
         return False
     t = type(local)
     if t is list and type(new) is list:
@@ -556,10 +561,15 @@ def _mirror_str(self: BaseException) -> str:
 
 
 def _mirror_getattr(self: BaseException, name: str) -> Any:
-    inst = self.__dict__.get("_softco_inst") if not name.startswith("_softco_") else None
+    """The remote exception's own attributes (pytest's probes of dunder names are not forwarded)."""
+    dunder = name.startswith("__") and name.endswith("__")
+    inst = self.__dict__.get("_softco_inst") if not (name.startswith("_softco_") or dunder) else None
     if inst is None:
         raise AttributeError(name)
-    return getattr(inst, name)
+    try:
+        return getattr(inst, name)
+    except RemoteError as exc:
+        raise AttributeError(f"{name}: {exc}") from None
 
 
 def _must(kind: type, value: Any, what: str) -> Any:
