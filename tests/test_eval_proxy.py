@@ -208,6 +208,13 @@ _PROJECT = {
             return x
 
 
+        def stdlib_values():
+            import datetime, decimal, fractions
+            return [datetime.date(2026, 11, 30), datetime.datetime(2026, 11, 30, 12, 5, tzinfo=datetime.timezone.utc),
+                    datetime.time(1, 2, 3), datetime.timedelta(days=2, seconds=5), decimal.Decimal("1.10"),
+                    fractions.Fraction(1, 3), complex(1, -2)]
+
+
         def sort_in_place(items, table):
             items.sort()
             table["seen"] = len(items)
@@ -309,3 +316,32 @@ def test_the_scoring_process_own_import_state_is_never_written_back(pkg: Any) ->
     before = list(sys.path)
     pkg.sort_in_place(sys.path, {})  # the child sorts its copy; this process's path stays as it was
     assert sys.path == before
+
+
+def test_standard_library_values_cross_by_value(pkg: Any) -> None:
+    import datetime
+    import decimal
+    import fractions
+
+    expected = [
+        datetime.date(2026, 11, 30),
+        datetime.datetime(2026, 11, 30, 12, 5, tzinfo=datetime.UTC),
+        datetime.time(1, 2, 3),
+        datetime.timedelta(days=2, seconds=5),
+        decimal.Decimal("1.10"),
+        fractions.Fraction(1, 3),
+        complex(1, -2),
+    ]
+    got = pkg.stdlib_values()
+    assert got == expected and [type(v) for v in got] == [type(v) for v in expected]
+    assert str(got[4]) == "1.10"
+    assert pkg.same(expected) == expected  # and back to the project and here again
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [["date", "x" * 100], ["date", "2026-13-01"], ["timedelta", [1, 2]], ["timedelta", [10**20, 0, 0]],
+     ["Decimal", "1" * 1001], ["Fraction", [1, 0]], ["complex", ["a", 1]], ["nope", 1], "date"],
+)  # fmt: skip
+def test_a_malformed_standard_library_value_fails_the_call(payload: Any) -> None:
+    fails(hostile(frame(json.dumps({"ok": {"v": payload}}).encode())), "malformed standard-library value")

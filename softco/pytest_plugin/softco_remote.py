@@ -10,8 +10,10 @@ project on its path) that really imports the project.
 
 What crosses, and how:
 
-- plain data (None, bool, int, float incl. nan/inf, str, bytes, list, tuple, dict, set, frozenset,
-  exactly those types) crosses **by value**: the test gets real local objects (a copy);
+- plain data (None, bool, int, float incl. nan/inf, str, bytes, list, tuple, dict, set, frozenset, and
+  the standard library's date, time, datetime (no zone or a fixed offset), timedelta, Decimal, Fraction,
+  complex; exactly those types) crosses **by value**: the test gets real local objects (a copy); what a
+  call did to its list / dict / set arguments is copied back into the test's own after it;
 - every other object of the child crosses **by reference**: a :class:`RemoteObject` that forwards
   attribute access, calls, iteration, operators, ``len``, indexing, ``repr``/``str``, ``==``, hashing,
   ``with``; the same remote object always gives the same proxy (so ``is`` works); passed back as an
@@ -37,6 +39,9 @@ from __future__ import annotations
 
 import base64
 import builtins
+import datetime
+import decimal
+import fractions
 import json
 import math
 import os
@@ -132,6 +137,9 @@ def encode_value(channel: Channel, value: Any, depth: int = 0) -> Any:
         return {"r": _id_of(value)}
     if t is slice:
         return {"sl": [encode_value(channel, v, depth + 1) for v in (value.start, value.stop, value.step)]}
+    stdlib = encode_stdlib(value)
+    if stdlib is not None:
+        return stdlib
     if isinstance(value, pathlib.PurePath):
         return {"p": str(value)}
     if isinstance(value, type):
@@ -146,8 +154,71 @@ def encode_value(channel: Channel, value: Any, depth: int = 0) -> Any:
             return {"r": _id_of(inst)}
     raise Unencodable(
         f"softco's proxy cannot pass a {t.__name__} to the project: only plain data (None, bool, int, float, str, "
-        "bytes, list, tuple, dict, set, frozenset), paths, slices, builtin types and the project's own objects cross"
+        "bytes, list, tuple, dict, set, frozenset), dates and times, Decimal, Fraction, complex, paths, slices, "
+        "builtin types and the project's own objects cross"
     )
+
+
+#: the standard library's immutable value types that cross by value too (exactly these types)
+_STDLIB_VALUES = (
+    datetime.datetime,
+    datetime.date,
+    datetime.time,
+    datetime.timedelta,
+    decimal.Decimal,
+    fractions.Fraction,
+    complex,
+)
+
+
+def encode_stdlib(value: Any) -> Any:
+    """A date, time, datetime (naive or with a fixed offset), timedelta, Decimal, Fraction or complex as
+    ``{"v": [kind, payload]}``; None for anything else. The child uses the same (softco_remote_child.py)."""
+    t = type(value)
+    if (
+        t in (datetime.datetime, datetime.time)
+        and value.tzinfo is not None
+        and type(value.tzinfo) is not datetime.timezone
+    ):
+        return None  # a zone the other side may not have: by reference
+    if t is datetime.datetime or t is datetime.date or t is datetime.time:
+        return {"v": [t.__name__, value.isoformat()]}
+    if t is datetime.timedelta:
+        return {"v": ["timedelta", [value.days, value.seconds, value.microseconds]]}
+    if t is decimal.Decimal:
+        return {"v": ["Decimal", str(value)]}
+    if t is fractions.Fraction:
+        return {"v": ["Fraction", [value.numerator, value.denominator]]}
+    if t is complex:
+        return {"v": ["complex", [_encode_float(value.real), _encode_float(value.imag)]]}
+    return None
+
+
+def _finite_or_special(x: Any) -> float:
+    if type(x) is float or type(x) is int:
+        return float(x)
+    if type(x) is dict and len(x) == 1 and x.get("f") in ("nan", "inf", "-inf"):
+        return float(x["f"])
+    raise ValueError("not a float")
+
+
+def decode_stdlib(payload: Any) -> Any:
+    """The other side of :func:`encode_stdlib`, bounded; anything malformed is a ProtocolError."""
+    try:
+        kind, data = payload
+        if kind in ("datetime", "date", "time") and type(data) is str and len(data) <= 64:
+            return getattr(datetime, kind).fromisoformat(data)
+        if kind == "timedelta" and type(data) is list and all(type(x) is int for x in data) and len(data) == 3:
+            return datetime.timedelta(days=data[0], seconds=data[1], microseconds=data[2])
+        if kind == "Decimal" and type(data) is str and len(data) <= 1000:
+            return decimal.Decimal(data)
+        if kind == "Fraction" and type(data) is list and len(data) == 2 and all(type(x) is int for x in data):
+            return fractions.Fraction(data[0], data[1])
+        if kind == "complex" and type(data) is list and len(data) == 2:
+            return complex(_finite_or_special(data[0]), _finite_or_special(data[1]))
+    except (ValueError, TypeError, OverflowError, ZeroDivisionError, ArithmeticError):
+        pass
+    raise ProtocolError("the project's process sent a malformed standard-library value")
 
 
 class _Decoder:
@@ -217,6 +288,8 @@ class _Decoder:
             return self.channel.module(self._id(ref[0]), self._name(ref[1]))
         if tag == "x":
             return self._exception_class(payload, depth + 1)
+        if tag == "v":
+            return decode_stdlib(payload)
         raise ProtocolError("the project's process sent a value the protocol does not know")
 
     def _exception_class(self, payload: Any, depth: int) -> type[BaseException]:

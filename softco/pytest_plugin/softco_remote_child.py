@@ -12,6 +12,9 @@ from __future__ import annotations
 import base64
 import builtins
 import ctypes
+import datetime
+import decimal
+import fractions
 import importlib
 import json
 import math
@@ -87,6 +90,32 @@ for _name in _ARITHMETIC:
     OPS["r" + _name] = _rop(_fn)
 
 
+def _float(x: float) -> Any:
+    return x if math.isfinite(x) else {"f": "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")}
+
+
+def _stdlib(value: Any) -> Any:
+    """The standard library's immutable values that go by value (as softco_remote.encode_stdlib)."""
+    t = type(value)
+    if (
+        t in (datetime.datetime, datetime.time)
+        and value.tzinfo is not None
+        and type(value.tzinfo) is not datetime.timezone
+    ):
+        return None
+    if t is datetime.datetime or t is datetime.date or t is datetime.time:
+        return {"v": [t.__name__, value.isoformat()]}
+    if t is datetime.timedelta:
+        return {"v": ["timedelta", [value.days, value.seconds, value.microseconds]]}
+    if t is decimal.Decimal:
+        return {"v": ["Decimal", str(value)]}
+    if t is fractions.Fraction:
+        return {"v": ["Fraction", [value.numerator, value.denominator]]}
+    if t is complex:
+        return {"v": ["complex", [_float(value.real), _float(value.imag)]]}
+    return None
+
+
 def _mutable(value: Any, depth: int = 0) -> bool:
     """Whether a decoded argument is or holds a list, dict or set that a call could change in place."""
     t = type(value)
@@ -156,6 +185,9 @@ class Server:
                 return {"e" if t is set else "z": [self.encode(v, depth + 1) for v in value]}
         if t is bytes:
             return {"y": base64.b64encode(value).decode("ascii")}
+        stdlib = _stdlib(value)
+        if stdlib is not None:
+            return stdlib
         if isinstance(value, type):
             if _BUILTIN_TYPES.get(value.__name__) is value:
                 return {"c": value.__name__}
@@ -188,6 +220,17 @@ class Server:
             return _BUILTIN_TYPES[payload]
         if tag == "r":
             return self.objects[payload]
+        if tag == "v":
+            kind, data = payload
+            if kind in ("datetime", "date", "time"):
+                return getattr(datetime, kind).fromisoformat(data)
+            if kind == "timedelta":
+                return datetime.timedelta(days=data[0], seconds=data[1], microseconds=data[2])
+            if kind == "complex":
+                return complex(*(self.decode(x) for x in data))
+            if kind == "Decimal":
+                return decimal.Decimal(data)
+            return fractions.Fraction(data[0], data[1])
         if tag == "sl":
             return slice(*(self.decode(v) for v in payload))
         if tag == "p":
