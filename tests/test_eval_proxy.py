@@ -144,6 +144,7 @@ def test_a_local_object_never_crosses_to_the_child() -> None:
 _PROJECT = {
     "pkg/__init__.py": """
         import math
+        import os
         from pkg import sub
 
         SENTINEL = object()
@@ -345,3 +346,15 @@ def test_standard_library_values_cross_by_value(pkg: Any) -> None:
 )  # fmt: skip
 def test_a_malformed_standard_library_value_fails_the_call(payload: Any) -> None:
     fails(hostile(frame(json.dumps({"ok": {"v": payload}}).encode())), "malformed standard-library value")
+
+
+def test_the_tests_directory_and_environment_reach_the_project(
+    pkg: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As in-process: a test that changes directory or sets a variable before a call, the project sees it."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SOFTCO_PROXY_TEST", "seen")
+    assert pkg.os.getcwd() == str(tmp_path)
+    assert pkg.os.environ.get("SOFTCO_PROXY_TEST") == "seen"
+    monkeypatch.delenv("SOFTCO_PROXY_TEST")
+    assert pkg.os.environ.get("SOFTCO_PROXY_TEST") is None

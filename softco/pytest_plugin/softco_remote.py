@@ -24,6 +24,7 @@ What crosses, and how:
   work); the remote exception's attributes are forwarded;
 - ``isinstance(x, pkg.Class)`` and ``issubclass`` with a proxied (non-exception) class are answered by
   the child: the real ``isinstance`` of the real objects. The proxy's own type is :class:`RemoteObject`;
+- the test's working directory and environment are sent along with a call when they changed;
 - the test's arguments cross by value (plain data, ``pathlib`` paths, slices, builtin types) or as the
   proxies they are; anything else (a local function, a local class's instance) is refused with a
   TypeError: the child never gets a reference into this process, so it can never make it run code.
@@ -377,6 +378,9 @@ class Channel:
         self.from_child = -1
         self.dead = ""
         self.buffer = bytearray()
+        self.sent_cwd = cwd if cwd is not None else os.getcwd()
+        start_env = env if env is not None else dict(os.environ)
+        self.sent_env: dict[bytes, bytes] | None = {os.fsencode(k): os.fsencode(v) for k, v in start_env.items()}
         self.proxies: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
         self.mirrors: dict[int, type[BaseException]] = {}
 
@@ -451,12 +455,13 @@ class Channel:
         message = {"op": op}
         for key, value in fields.items():
             message[key] = encode_value(self, value)  # Unencodable before anything is sent
-        data = json.dumps(message, allow_nan=False, separators=(",", ":")).encode("utf-8")
         with self.lock:
             if self.dead:
                 raise RemoteError(self.dead)
             if self.proc is None:
                 self._start()
+            self._follow(message)
+            data = json.dumps(message, allow_nan=False, separators=(",", ":")).encode("utf-8")
             try:
                 self._write_all(_HEADER.pack(len(data)) + data)
             except OSError:
@@ -482,6 +487,21 @@ class Channel:
                     _write_back(fields.get("kwargs"), back[1])
                 return value
         raise error
+
+    def _follow(self, message: dict[str, Any]) -> None:
+        """The test's working directory and environment, sent along when they changed since the last call
+        (``monkeypatch.chdir`` / ``setenv`` before a call reach the project as they would in-process)."""
+        try:
+            cwd = os.getcwd()
+        except OSError:
+            cwd = self.sent_cwd
+        if cwd != self.sent_cwd:
+            message["cwd"] = cwd
+            self.sent_cwd = cwd
+        env = getattr(os.environ, "_data", None)  # CPython's encoded copy: compared at C speed
+        if env is None or env != self.sent_env:
+            message["env"] = {"d": [[k, v] for k, v in os.environ.items()]}
+            self.sent_env = dict(env) if env is not None else None
 
     def _write_all(self, data: bytes) -> None:
         view = memoryview(data)

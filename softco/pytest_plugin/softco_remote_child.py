@@ -240,6 +240,12 @@ class Server:
     # requests
 
     def handle(self, req: dict[str, Any]) -> Any:
+        if "cwd" in req:
+            os.chdir(self.decode(req["cwd"]))
+        if "env" in req:
+            env = self.decode(req["env"])
+            os.environ.clear()
+            os.environ.update(env)
         op = req["op"]
         if op == "import":
             return importlib.import_module(self.decode(req["name"]))
