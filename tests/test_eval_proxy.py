@@ -209,6 +209,12 @@ _PROJECT = {
             return x
 
 
+        def shout(n):
+            import sys
+            print("x" * n)
+            print("to stderr", file=sys.stderr)
+
+
         def stdlib_values():
             import datetime, decimal, fractions
             return [datetime.date(2026, 11, 30), datetime.datetime(2026, 11, 30, 12, 5, tzinfo=datetime.timezone.utc),
@@ -358,3 +364,16 @@ def test_the_tests_directory_and_environment_reach_the_project(
     assert pkg.os.environ.get("SOFTCO_PROXY_TEST") == "seen"
     monkeypatch.delenv("SOFTCO_PROXY_TEST")
     assert pkg.os.environ.get("SOFTCO_PROXY_TEST") is None
+
+
+def test_what_the_project_prints_reaches_the_tests_capture(
+    pkg: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pkg.shout(3)
+    assert capsys.readouterr() == ("xxx\n", "to stderr\n")
+    pkg.shout(300_000)  # more than a pipe holds: forwarded while the call runs, no deadlock
+    assert capsys.readouterr().out == "x" * 300_000 + "\n"
+    monkeypatch.setattr(remote, "MAX_OUTPUT", 1000)
+    pkg.shout(300_000)
+    out = capsys.readouterr().out
+    assert out.startswith("x" * 1000) and "the rest is dropped" in out and len(out) < 2000

@@ -24,7 +24,8 @@ What crosses, and how:
   work); the remote exception's attributes are forwarded;
 - ``isinstance(x, pkg.Class)`` and ``issubclass`` with a proxied (non-exception) class are answered by
   the child: the real ``isinstance`` of the real objects. The proxy's own type is :class:`RemoteObject`;
-- the test's working directory and environment are sent along with a call when they changed;
+- the test's working directory and environment are sent along with a call when they changed; what the
+  child prints is written to this process's ``sys.stdout`` / ``sys.stderr`` (a test's capture sees it);
 - the test's arguments cross by value (plain data, ``pathlib`` paths, slices, builtin types) or as the
   proxies they are; anything else (a local function, a local class's instance) is refused with a
   TypeError: the child never gets a reference into this process, so it can never make it run code.
@@ -40,6 +41,7 @@ from __future__ import annotations
 
 import base64
 import builtins
+import codecs
 import datetime
 import decimal
 import fractions
@@ -73,6 +75,8 @@ MAX_NAME = 300
 MAX_NOTE = 4000
 """Characters of the child's traceback kept as the exception's note."""
 MAX_ID = 2**62
+MAX_OUTPUT = 8 * 1024 * 1024
+"""Bytes of the child's output forwarded a call at most."""
 
 _HEADER = struct.Struct(">I")
 #: builtin exceptions that would stop pytest itself: raised in the test as RemoteError instead
@@ -364,18 +368,20 @@ class Channel:
         *,
         env: dict[str, str] | None = None,
         cwd: str | None = None,
-        output_fd: int | None = None,
         call_seconds: float = 600.0,
     ) -> None:
         self.argv = argv
         self.env = env
         self.cwd = cwd
-        self.output_fd = output_fd
         self.call_seconds = call_seconds
         self.lock = threading.RLock()
         self.proc: subprocess.Popen[bytes] | None = None
         self.to_child = -1
         self.from_child = -1
+        #: the child's stdout and stderr (read ends), forwarded to this process's sys.stdout / sys.stderr
+        self.outputs: dict[int, tuple[Any, codecs.IncrementalDecoder]] = {}
+        self.forwarded = 0
+        self.printed = False
         self.dead = ""
         self.buffer = bytearray()
         self.sent_cwd = cwd if cwd is not None else os.getcwd()
@@ -389,12 +395,14 @@ class Channel:
     def _start(self) -> None:
         child_in, self.to_child = os.pipe()
         self.from_child, child_out = os.pipe()
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
         try:
             self.proc = subprocess.Popen(
                 [*self.argv, str(child_in), str(child_out)],
                 stdin=subprocess.DEVNULL,
-                stdout=self.output_fd,
-                stderr=self.output_fd,
+                stdout=out_w,
+                stderr=err_w,
                 pass_fds=(child_in, child_out),
                 env=self.env,
                 cwd=self.cwd,
@@ -402,10 +410,54 @@ class Channel:
             )
         except OSError as exc:
             self.dead = f"the project's process could not start: {exc}"
+            for fd in (out_r, err_r):
+                os.close(fd)
             raise RemoteError(self.dead) from None
         finally:
-            os.close(child_in)
-            os.close(child_out)
+            for fd in (child_in, child_out, out_w, err_w):
+                os.close(fd)
+        for fd, stream in ((out_r, "stdout"), (err_r, "stderr")):
+            os.set_blocking(fd, False)
+            self.outputs[fd] = (stream, codecs.getincrementaldecoder("utf-8")(errors="replace"))
+
+    def _forward(self, fd: int) -> bool:
+        """What the child printed, to this process's ``sys.stdout`` / ``sys.stderr`` (so a test's capture sees
+        it), at most MAX_OUTPUT bytes a call; False once that stream has ended."""
+        try:
+            chunk = os.read(fd, 1 << 16)
+        except BlockingIOError:
+            return True
+        except OSError:
+            chunk = b""
+        stream, decoder = self.outputs[fd]
+        if not chunk:
+            os.close(fd)
+            del self.outputs[fd]
+            return False
+        keep = chunk[: max(0, MAX_OUTPUT - self.forwarded)]
+        self.forwarded += len(chunk)
+        text = decoder.decode(keep) if keep else ""
+        if self.forwarded > MAX_OUTPUT and len(keep) < len(chunk):
+            text += (
+                f"\n(softco's proxy: the project printed over {MAX_OUTPUT} bytes in one call; the rest is dropped)\n"
+            )
+            self.forwarded += MAX_OUTPUT  # said once a call
+        try:
+            getattr(sys, stream).write(text)
+        except (ValueError, OSError, AttributeError):
+            pass
+        return True
+
+    def _drain(self) -> None:
+        """Forward what the child printed before it answered (it flushes before each answer)."""
+        for fd in list(self.outputs):
+            while fd in self.outputs:
+                try:
+                    ready, _, _ = select.select([fd], [], [], 0)
+                except (OSError, ValueError):
+                    break
+                if not ready or not self._forward(fd):
+                    break
 
     def _fail(self, why: str) -> RemoteError:
         """Kill the child (whatever it was doing) and remember why: every later call fails the same way."""
@@ -417,13 +469,15 @@ class Channel:
                 code = self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 code = None
-        for fd in (self.to_child, self.from_child):
+        self._drain()
+        for fd in (self.to_child, self.from_child, *self.outputs):
             if fd >= 0:
                 try:
                     os.close(fd)
                 except OSError:
                     pass
         self.to_child = self.from_child = -1
+        self.outputs.clear()
         self.dead = why + (f" (exit code {code})" if code is not None else "")
         return RemoteError(self.dead)
 
@@ -439,8 +493,12 @@ class Channel:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise self._fail(f"the project's process did not answer within {self.call_seconds:g} s")
-            ready, _, _ = select.select([self.from_child], [], [], left)
-            if not ready:
+            ready, _, _ = select.select([self.from_child, *self.outputs], [], [], left)
+            for fd in ready:
+                if fd != self.from_child:
+                    self.printed = True
+                    self._forward(fd)  # while it answers: a child blocked on a full output pipe would never answer
+            if self.from_child not in ready:
                 continue
             chunk = os.read(self.from_child, max(n - len(buf), 1 << 16))
             if not chunk:
@@ -461,6 +519,8 @@ class Channel:
             if self.proc is None:
                 self._start()
             self._follow(message)
+            self.forwarded = 0
+            self.printed = False
             data = json.dumps(message, allow_nan=False, separators=(",", ":")).encode("utf-8")
             try:
                 self._write_all(_HEADER.pack(len(data)) + data)
@@ -471,7 +531,10 @@ class Channel:
             if size > MAX_FRAME:
                 raise self._fail(f"the project's process sent a message over {MAX_FRAME} bytes")
             try:
-                reply = decode_frame(self, self._read(size, deadline))
+                body = self._read(size, deadline)
+                if self.printed:  # the rest of what it printed before answering
+                    self._drain()
+                reply = decode_frame(self, body)
                 if type(reply) is not dict or set(reply) not in ({"ok"}, {"ok", "back"}, {"err"}):
                     raise ProtocolError("the project's process sent a reply the protocol does not know")
                 if "err" in reply:
@@ -892,7 +955,7 @@ def install(config: dict[str, Any]) -> Channel:
 
     ``config``: ``packages`` (the task's package names), ``path`` (the project directories, the child's
     ``PYTHONPATH``), ``child`` (the child script), ``acceptance`` (the hidden tests' directories),
-    ``call_seconds`` (one call's limit), ``output_fd`` (where the child's output goes)."""
+    ``call_seconds`` (one call's limit)."""
     paths = [str(p) for p in config.get("path", [])]
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(paths)
@@ -901,7 +964,6 @@ def install(config: dict[str, Any]) -> Channel:
         argv,
         env=env,
         cwd=os.getcwd(),
-        output_fd=config.get("output_fd"),
         call_seconds=float(config.get("call_seconds", 600.0)),
     )
     names = proxied_names(list(config.get("packages", [])), paths, [str(p) for p in config.get("acceptance", [])])

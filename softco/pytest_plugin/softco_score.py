@@ -32,7 +32,6 @@ def main() -> int:
         **config,
         "path": paths,
         "child": os.path.join(here, "softco_remote_child.py"),
-        "output_fd": os.dup(1),  # the child prints where this process's output goes, not into a test's capture
     }
     softco_remote.install(config)
     return int(pytest.main(sys.argv[2:]))
