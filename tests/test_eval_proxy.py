@@ -228,6 +228,11 @@ _PROJECT = {
             return None
 
 
+        def parse_json(text):
+            import json
+            return json.loads(text)
+
+
         def fail(kind):
             raise {"key": KeyError("k"), "value": ValueError("v", 2), "stop": SystemExit(3)}[kind]
     """,
@@ -377,3 +382,10 @@ def test_what_the_project_prints_reaches_the_tests_capture(
     pkg.shout(300_000)
     out = capsys.readouterr().out
     assert out.startswith("x" * 1000) and "the rest is dropped" in out and len(out) < 2000
+
+
+def test_a_standard_library_exception_is_the_local_class(pkg: Any) -> None:
+    with pytest.raises(json.JSONDecodeError):
+        pkg.parse_json("{")
+    with pytest.raises(ValueError):
+        pkg.parse_json("{")

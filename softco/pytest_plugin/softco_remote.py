@@ -304,13 +304,18 @@ class _Decoder:
         known = self.channel.mirrors.get(rid)
         if known is not None:
             return known
+        name, module = self._name(payload["name"]), self._name(payload["module"])
+        stdlib = _stdlib_exception(module, name)
+        if stdlib is not None:  # json.JSONDecodeError is json.JSONDecodeError here too
+            self.channel.mirrors[rid] = stdlib
+            return stdlib
         bases: list[type[BaseException]] = []
         for base in self._list(payload["bases"]):
             cls = self.value(base, depth + 1)
             if not (isinstance(cls, type) and issubclass(cls, BaseException)):
                 raise ProtocolError("the project's process sent an exception class whose base is not an exception")
             bases.append(cls)
-        return self.channel.mirror(rid, self._name(payload["name"]), self._name(payload["module"]), bases)
+        return self.channel.mirror(rid, name, module, bases)
 
     @staticmethod
     def _list(obj: Any) -> list[Any]:
@@ -343,6 +348,17 @@ class _Decoder:
         except TypeError:
             raise ProtocolError("the project's process sent an unhashable key") from None
         return value
+
+
+def _stdlib_exception(module: str, qualname: str) -> type[BaseException] | None:
+    """The standard library's exception class ``module.qualname`` if this process has imported that module
+    already (nothing is imported on the child's word), else None."""
+    if module.partition(".")[0] not in sys.stdlib_module_names:
+        return None
+    obj: Any = sys.modules.get(module)
+    for part in qualname.split("."):
+        obj = getattr(obj, part, None) if obj is not None and part.isidentifier() else None
+    return obj if isinstance(obj, type) and issubclass(obj, BaseException) else None
 
 
 def decode_frame(channel: Channel, data: bytes) -> Any:
