@@ -92,6 +92,8 @@ def test_a_frame_over_the_limit_is_refused_before_it_is_read() -> None:
         (b'{"ok": {"y": "***"}}', "base64"),
         (b'{"ok": {"c": "NoSuchBuiltin"}}', "builtin"),
         (b'{"ok": {"d": [[[1], 2]]}}', "unhashable"),
+        (b'{"ok": {"e": [{"t": [1, {"r": [1, "x"]}]}]}}', "unhashable"),
+        (b'{"ok": {"f": [1]}}', "unknown float"),
         (b'{"ok": {"x": {"id": 1, "name": "E", "module": "m", "bases": [{"c": "int"}]}}}', "not an exception"),
         (b'{"err": {"cls": {"c": "ValueError"}}}', "malformed exception"),
         (b'{"err": {"cls": {"c": "int"}, "args": [], "str": "", "ref": null, "tb": ""}}', "malformed exception"),

@@ -105,6 +105,11 @@ def _no_constant(name: str) -> Any:
 
 
 _JSON = json.JSONDecoder(parse_constant=_no_constant)
+#: what a dict key or set member decoded from the child may be (in tuples and frozensets too)
+_KEY_TYPES = frozenset(
+    (bool, int, float, str, bytes, datetime.datetime, datetime.date, datetime.time, datetime.timedelta)
+    + (decimal.Decimal, fractions.Fraction, complex)
+)
 
 # -- values --------------------------------------------------------------------------------------
 
@@ -162,18 +167,6 @@ def encode_value(channel: Channel, value: Any, depth: int = 0) -> Any:
         "bytes, list, tuple, dict, set, frozenset), dates and times, Decimal, Fraction, complex, paths, slices, "
         "builtin types and the project's own objects cross"
     )
-
-
-#: the standard library's immutable value types that cross by value too (exactly these types)
-_STDLIB_VALUES = (
-    datetime.datetime,
-    datetime.date,
-    datetime.time,
-    datetime.timedelta,
-    decimal.Decimal,
-    fractions.Fraction,
-    complex,
-)
 
 
 def encode_stdlib(value: Any) -> Any:
@@ -273,7 +266,7 @@ class _Decoder:
                 raise ProtocolError("the project's process sent bytes that are not base64") from None
         if tag == "f":
             special = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
-            if payload not in special:
+            if type(payload) is not str or payload not in special:
                 raise ProtocolError("the project's process sent an unknown float")
             return special[payload]
         if tag == "c":
@@ -343,10 +336,15 @@ class _Decoder:
 
     @staticmethod
     def _hashable(value: Any) -> Any:
-        try:
-            hash(value)
-        except TypeError:
-            raise ProtocolError("the project's process sent an unhashable key") from None
+        """A dict key or set member: plain values only (a proxy's hash would be a call to the child)."""
+        todo = [value]
+        while todo:
+            item = todo.pop()
+            t = type(item)
+            if t is tuple or t is frozenset:
+                todo.extend(item)
+            elif not (item is None or t in _KEY_TYPES):
+                raise ProtocolError("the project's process sent an unhashable key")
         return value
 
 
