@@ -1,0 +1,69 @@
+"""Defects found by an adversarial review of the house (issue 14's reorganisation): settings, budgets,
+errors and figures. Each test failed on the code before its fix."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from softco.config import ConfigError, load
+
+
+@pytest.mark.parametrize("raw", ["maybe", "on?", "tru", "2"])
+def test_an_unreadable_local_only_variable_is_refused_not_taken_as_off(raw: str) -> None:
+    # SOFTCO_LOCAL_ONLY guards against requests leaving the machine: a value softco cannot read must not
+    # quietly mean "off"
+    with pytest.raises(ConfigError, match="SOFTCO_LOCAL_ONLY"):
+        load(None, {"SOFTCO_LOCAL_ONLY": raw}, Path("/nonexistent"))
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("1", True), ("true", True), ("Yes", True), ("on", True), ("0", False), ("off", False),
+                          ("false", False), ("no", False)]
+)
+def test_the_local_only_variable_reads_the_usual_words(raw: str, expected: bool) -> None:
+    assert load(None, {"SOFTCO_LOCAL_ONLY": raw}, Path("/nonexistent")).local_only is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("timeout = true\n", "timeout = True"),  # a bool is not a number of seconds (pydantic took it as 1 s)
+        ("local_only = 1\n", "local_only = 1"),  # TOML has booleans: true or false
+        ("local_only = 'yes'\n", "local_only = 'yes'"),
+        ("output = ''\n", "output = ''"),  # an empty path was the file's own directory
+        ("prices = ''\n", "prices = ''"),
+        ("timeout = '30'\n", "timeout = '30'"),  # a string where TOML has numbers
+    ],
+)
+def test_a_value_of_the_wrong_toml_type_in_the_file_is_named(tmp_path: Path, text: str, named: str) -> None:
+    (tmp_path / "softco.toml").write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load(None, {}, tmp_path)
+    message = str(info.value)
+    assert str(tmp_path / "softco.toml") in message and named in message
+    assert "\n" not in message
+
+
+def test_a_softco_toml_that_is_a_directory_or_a_fifo_is_named_not_skipped(tmp_path: Path) -> None:
+    (tmp_path / "softco.toml").mkdir()
+    with pytest.raises(ConfigError, match="softco.toml: cannot read it"):
+        load(None, {}, tmp_path)
+    fifo = tmp_path / "fifo"
+    fifo.mkdir()
+    os.mkfifo(fifo / "softco.toml")  # never opened: reading it would wait for a writer forever
+    with pytest.raises(ConfigError, match="softco.toml: cannot read it"):
+        load(None, {}, fifo)
+
+
+def test_a_dangling_or_looping_softco_toml_link_is_named_not_skipped(tmp_path: Path) -> None:
+    os.symlink(tmp_path / "gone.toml", tmp_path / "softco.toml")
+    with pytest.raises(ConfigError, match="softco.toml: cannot read it"):
+        load(None, {}, tmp_path)
+    loop = tmp_path / "loop"
+    loop.mkdir()
+    os.symlink(loop / "softco.toml", loop / "softco.toml")
+    with pytest.raises(ConfigError, match="softco.toml: cannot read it"):
+        load(None, {}, loop)
