@@ -67,3 +67,16 @@ def test_a_dangling_or_looping_softco_toml_link_is_named_not_skipped(tmp_path: P
     os.symlink(loop / "softco.toml", loop / "softco.toml")
     with pytest.raises(ConfigError, match="softco.toml: cannot read it"):
         load(None, {}, loop)
+
+
+def test_record_into_a_directory_is_one_line_before_anything_is_created(tmp_path: Path) -> None:
+    from helpers import run_cli
+
+    (tmp_path / "adir").mkdir()
+    (tmp_path / "afile").write_text("x")
+    for target in (tmp_path / "adir", tmp_path / "afile" / "rec.jsonl"):
+        result = run_cli(["new", "a todo app", "--dry-run", "--record", str(target), "--output", "out"], tmp_path)
+        assert result.exit_code == 2, result.stderr
+        assert result.stderr.startswith("softco: error: ") and result.stderr.count("\n") == 1, result.stderr
+        assert "--record" in result.stderr and "internal error" not in result.stderr
+        assert not (tmp_path / "out").exists()  # refused before the project was made

@@ -52,7 +52,7 @@ from softco.llm.cache import CachedLLM, StepCache
 from softco.llm.human import HumanLLM, RoutingLLM
 from softco.llm.openai import LOCAL_CONCURRENCY, EndpointNotConfigured, OpenAILLM, check_role_endpoints, serves_locally
 from softco.llm.providers import ProviderError, default_model, make_llm
-from softco.llm.replay import RecordingLLM, ReplayError, make_header
+from softco.llm.replay import RecordingLLM, ReplayError, check_recording_path, make_header
 from softco.llm.tokens import ESTIMATE
 from softco.report.costs import format_total_cost
 from softco.report.stats import run_stats
@@ -424,6 +424,8 @@ def start_new(opts: NewOptions, console: Console, ledger: Ledger | None = None) 
     opts.concurrency = concurrency  # saved with the run: a resume keeps it
     check_limits(opts.budget, opts.token_budget, opts.max_fix_rounds, concurrency)
     check_environment()
+    if opts.record is not None:
+        check_recording_path(opts.record)
     requirement = check_requirement(opts.requirement)
     sop = checked_sop(opts)
     _check_people(opts, sop)
