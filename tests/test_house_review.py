@@ -80,3 +80,34 @@ def test_record_into_a_directory_is_one_line_before_anything_is_created(tmp_path
         assert result.stderr.startswith("softco: error: ") and result.stderr.count("\n") == 1, result.stderr
         assert "--record" in result.stderr and "internal error" not in result.stderr
         assert not (tmp_path / "out").exists()  # refused before the project was made
+
+
+BUDGET = "6"
+
+
+def test_a_resume_counts_what_an_endpoint_without_usage_figures_cost_against_the_same_budget(tmp_path: Path) -> None:
+    """An endpoint that reports no usage: the run counts its estimated usage against --budget (at the model's
+    price) and stops. The resume rebuilt the budget from the board, where estimated usage has no price, so it
+    started again from $0 and the same --budget paid for the same money twice."""
+    from fake_server import FakeOpenAIServer, FakeReply
+    from helpers import run_cli
+    from scripted_project import REQUIREMENT, answers
+
+    def reply(req: object) -> FakeReply:
+        return FakeReply(content=answers()[getattr(req, "step", None) or ""], no_usage=True)
+
+    prices = tmp_path / "prices.json"
+    prices.write_text('{"pricey-model": [1000, 0]}')  # the prompt's share decides: the worst case is its bytes
+    with FakeOpenAIServer(reply) as srv:
+        env = {"OPENAI_BASE_URL": srv.base_url, "SOFTCO_PRICES": str(prices)}
+        args = ["--budget", BUDGET, "--model", "pricey-model"]
+        res = run_cli(["new", REQUIREMENT, "--name", "calc", "--output", "out", *args], tmp_path, env)
+        assert res.exit_code == 4, res.stdout + res.stderr
+        made = len(srv.chat_requests())
+        assert made >= 2
+        res = run_cli(["resume", str(tmp_path / "out" / "calc"), "--budget", BUDGET], tmp_path, env)
+        assert res.exit_code == 4, res.stdout + res.stderr
+        assert len(srv.chat_requests()) == made  # the same budget buys no more calls
+    # the figures stay honest: the estimated usage is not shown as priced
+    shown = run_cli(["show", str(tmp_path / "out" / "calc"), "cost"], tmp_path)
+    assert "not priced" in shown.stdout or "unpriced" in shown.stdout, shown.stdout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import os
 import sqlite3
@@ -20,7 +21,7 @@ from rich.console import Console
 from rich.text import Text
 
 from softco import config
-from softco.board import Board, BoardBusy, BoardError, RunRow
+from softco.board import Board, BoardBusy, BoardError, RunRow, StepRow
 from softco.change.summary import change_of, print_change_summary
 from softco.company.dryrun import DryRunLLM, DryRunStep
 from softco.company.lock import Holder, ProjectLock, holder
@@ -45,6 +46,7 @@ from softco.llm.budget import (
     Ledger,
     PriceFileError,
     completion_bound,
+    cost_usd,
     price_of,
     prices,
 )
@@ -257,11 +259,36 @@ def step_cache(output: Path, opts: NewOptions, llm: LLM) -> LLM:
 
 
 def spent(board: Board) -> Budget:
+    """What the project's runs spent, as their budgets counted it: measured usage at its price, and usage an
+    endpoint did not report (estimated: never shown priced) at the price the budget counted it at."""
     rows = board.steps()
     return Budget(
-        spent_usd=sum(r.cost_usd or 0.0 for r in rows),
+        spent_usd=sum(r.cost_usd or 0.0 for r in rows) + _estimated_spend(board, rows),
         spent_tokens=sum(r.prompt_tokens + r.completion_tokens for r in rows if r.status != "cached"),
     )
+
+
+def _estimated_spend(board: Board, rows: Sequence[StepRow]) -> float:
+    """The USD a run's budget counted for the calls a real endpoint answered without usage figures (the budget
+    prices their estimate, the board does not): a resume must count them again, or the same --budget pays twice."""
+    endpoint_runs = {
+        r.id: r.model
+        for r in board.runs()
+        if r.settings.get("llm") in (None, "openai") and not r.settings.get("dry_run")
+    }
+    total = 0.0
+    for r in rows:
+        if r.usage_source != "estimated" or r.status == "cached" or r.run_id not in endpoint_runs:
+            continue
+        if r.prompt_tokens + r.completion_tokens == 0:
+            continue
+        try:  # the model that answered (a role may have its own), else the run's
+            answered = json.loads(r.response_json or "{}").get("model")
+        except (ValueError, AttributeError):
+            answered = None
+        model = answered if isinstance(answered, str) and answered else endpoint_runs[r.run_id]
+        total += cost_usd(model, r.prompt_tokens, r.completion_tokens) or 0.0
+    return total
 
 
 async def _drive(company: Company, llm: LLM, requirement: str | None, live: Live | None) -> Outcome:
