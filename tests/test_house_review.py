@@ -111,3 +111,41 @@ def test_a_resume_counts_what_an_endpoint_without_usage_figures_cost_against_the
     # the figures stay honest: the estimated usage is not shown as priced
     shown = run_cli(["show", str(tmp_path / "out" / "calc"), "cost"], tmp_path)
     assert "not priced" in shown.stdout or "unpriced" in shown.stdout, shown.stdout
+
+
+@pytest.mark.parametrize("lock", ["index.lock", "HEAD.lock", "refs/heads/main.lock"])
+def test_a_run_killed_in_the_middle_of_a_commit_resumes(tmp_path: Path, lock: str) -> None:
+    """Killed while git wrote its index or a ref, a run leaves git's lock file behind: every resume then failed
+    with "Lock at .git/index.lock could not be obtained" and advice about disk space. softco holds the project's
+    lock, so a git lock file older than a few seconds is a dead run's: resume removes it and commits the rest."""
+    import sqlite3
+    import time
+
+    import git
+    from helpers import run_cli, write_script
+    from scripted_project import REQUIREMENT, answers
+
+    script = write_script(tmp_path / "a.json", answers())
+    res = run_cli(["new", REQUIREMENT, "--name", "p", "--output", "out", "--llm", f"script:{script}"], tmp_path)
+    assert res.exit_code == 0, res.stdout + res.stderr
+    project = tmp_path / "out" / "p"
+    db = sqlite3.connect(project / ".softco" / "board.sqlite")
+    (design_id,) = db.execute("SELECT id FROM messages WHERE kind='design'").fetchone()
+    repo = git.Repo(project)
+    before = next(c for c in repo.iter_commits() if f"Softco-Message: {design_id}" in str(c.message)).parents[0]
+    repo.git.reset("--mixed", before.hexsha)  # the design and what followed: written, not committed
+    db.execute("UPDATE messages SET commit_sha=NULL WHERE id>=?", (design_id,))
+    db.commit()
+    db.close()
+    left = project / ".git" / lock
+    left.write_text("")
+    old = time.time() - 60
+    os.utime(left, (old, old))
+
+    res = run_cli(["resume", str(project)], tmp_path)
+    assert res.exit_code == 0, res.stdout + res.stderr
+    assert not left.exists()
+    assert repo.git.status("--porcelain") == ""
+    db = sqlite3.connect(project / ".softco" / "board.sqlite")
+    assert db.execute("SELECT count(*) FROM messages WHERE commit_sha IS NULL").fetchone() == (0,)
+    db.close()

@@ -711,6 +711,8 @@ def _continue(
         changes: dict[str, str] = dict(saved.get("revise", {}))
         branch = last.branch
         ws = Workspace(project)
+        for left in ws.clear_stale_locks():  # a run killed mid-commit left git's lock: resume finishes that commit
+            console.print(safe_text(f"removed {left}, left by a run killed while it committed"))
         change = change_of(saved)
         if revision is not None:
             with _writing(project):  # a change run's revision branches off its own branch, in the user's repo
