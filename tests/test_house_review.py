@@ -149,3 +149,27 @@ def test_a_run_killed_in_the_middle_of_a_commit_resumes(tmp_path: Path, lock: st
     db = sqlite3.connect(project / ".softco" / "board.sqlite")
     assert db.execute("SELECT count(*) FROM messages WHERE commit_sha IS NULL").fetchone() == (0,)
     db.close()
+
+
+def test_the_status_line_marks_a_budget_spend_that_counts_estimated_usage(tmp_path: Path) -> None:
+    """The budget counts usage an endpoint did not report at the model's price (it must, to hold); the status
+    line showed that sum as plain dollars beside 'unpriced', an estimate shown as if measured."""
+    import io
+
+    from rich.console import Console
+
+    from softco.board import Board
+    from softco.llm.budget import Budget
+    from softco.report.terminal import Progress
+
+    board = Board(tmp_path / "board.sqlite")
+    board.start_run("r1", "a todo app", "sop", "gpt-4o-mini", {})
+    board.record_step(
+        "engineer/write_code/a.py", "r1", "engineer", "write_code", "a.py", "ok", 0.0, 1.0, request_hash="h",
+        prompt_tokens=1000, completion_tokens=500, usage_source="estimated",
+    )
+    progress = Progress(Console(file=io.StringIO(), width=200), Budget(max_usd=0.5, spent_usd=0.0012))
+    progress.board, progress.run_id = board, "r1"
+    line = progress.status().plain
+    assert "budget ~$0.0012 of $0.50" in line, line
+    board.close()
