@@ -173,3 +173,24 @@ def test_the_status_line_marks_a_budget_spend_that_counts_estimated_usage(tmp_pa
     line = progress.status().plain
     assert "budget ~$0.0012 of $0.50" in line, line
     board.close()
+
+
+def test_a_prices_file_that_is_a_fifo_or_a_device_is_one_line_not_a_hang(tmp_path: Path) -> None:
+    """SOFTCO_PRICES=/dev/zero read until memory ran out; a FIFO waited for a writer forever."""
+    from helpers import run_cli
+
+    fifo = tmp_path / "prices.fifo"
+    os.mkfifo(fifo)
+    for path in (str(fifo), "/dev/zero"):
+        res = run_cli(["new", "a todo app", "--dry-run", "--output", "out"], tmp_path, {"SOFTCO_PRICES": path})
+        assert res.exit_code == 2, res.stdout + res.stderr
+        assert res.stderr.startswith(f"softco: error: SOFTCO_PRICES={path}: ") and res.stderr.count("\n") == 1
+
+
+def test_a_prices_file_larger_than_any_price_list_is_refused(tmp_path: Path) -> None:
+    big = tmp_path / "prices.json"
+    big.write_text('{"m": [1, 2], "pad": "' + "x" * (17 * 1024 * 1024) + '"}')
+    from helpers import run_cli
+
+    res = run_cli(["new", "a todo app", "--dry-run", "--output", "out"], tmp_path, {"SOFTCO_PRICES": str(big)})
+    assert res.exit_code == 2 and "over 16 MiB" in res.stderr, res.stderr

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import stat
 import threading
 import time
 from decimal import Decimal
@@ -56,11 +58,20 @@ def _price(path: str, model: object, value: object) -> tuple[float, float]:
     return inp, out
 
 
+#: The largest prices file read: a price list of every model there is fits in a few hundred KiB.
+MAX_FILE_BYTES = 16 * 1024 * 1024
+
+
 @cache
 def _user_prices(path: str) -> dict[str, tuple[float, float]]:
     try:
-        with open(path, encoding="utf-8") as f:
-            data = json.loads(f.read())
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO waits for a writer forever; /dev/zero never ends
+            raise PriceFileError(f"SOFTCO_PRICES={path}: not a regular file; name a JSON file of prices")
+        with open(path, "rb") as f:
+            raw = f.read(MAX_FILE_BYTES + 1)
+        if len(raw) > MAX_FILE_BYTES:
+            raise PriceFileError(f"SOFTCO_PRICES={path}: over 16 MiB; name a JSON file of prices")
+        data = json.loads(raw.decode("utf-8"))
     except (OSError, ValueError, RecursionError) as exc:  # RecursionError: JSON nested thousands deep
         raise PriceFileError(
             f'SOFTCO_PRICES={path}: expected a JSON object {{"model": [input, output]}} in USD per million '
