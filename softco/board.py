@@ -210,6 +210,21 @@ class RunRow:
     branch: str = "main"
 
 
+#: The board's numeric columns and the range softco writes them in (times: 1970 to the year 9999).
+_MAX_TIME = 253_402_300_799.0
+_NUMBERS: list[tuple[str, str, float, float]] = [
+    ("runs", "started_at", 0.0, _MAX_TIME),
+    ("runs", "finished_at", 0.0, _MAX_TIME),
+    ("runs", "exit_code", -(2**31), 2**31),
+    ("messages", "created_at", 0.0, _MAX_TIME),
+    ("steps", "started_at", 0.0, _MAX_TIME),
+    ("steps", "finished_at", 0.0, _MAX_TIME),
+    ("steps", "attempt", 0, 2**31),
+    ("steps", "prompt_tokens", 0, 2**53),
+    ("steps", "completion_tokens", 0, 2**53),
+    ("steps", "cost_usd", 0.0, 1e12),
+]
+
 #: What to do about a board that cannot be used: it is not in git, so the repo cannot give it back.
 RESTORE = (
     "the board is not in git, so the repo cannot restore it: put back a copy from a backup, or start again with "
@@ -314,6 +329,19 @@ class Board:
             if missing:
                 raise BoardError(
                     f"the board {self.path}: table {table} lacks column(s) {', '.join(missing)}; {RESTORE}"
+                )
+        for table, column, low, high in _NUMBERS:
+            if column not in expected.get(table, set()):
+                continue
+            # SQLite keeps any value in any column: text in a REAL column, a time no date can show
+            bad = self.db.execute(
+                f"SELECT rowid FROM {table} WHERE {column} IS NOT NULL AND (typeof({column}) NOT IN "
+                f"('integer', 'real') OR NOT {column} BETWEEN ? AND ?) LIMIT 1",
+                (low, high),
+            ).fetchone()
+            if bad is not None:
+                raise BoardError(
+                    f"the board {self.path}: {table}.{column} of row {bad[0]} is not a number softco wrote; {RESTORE}"
                 )
         if "runs" in expected:
             for run_id, settings in self.db.execute("SELECT id, settings_json FROM runs"):

@@ -194,3 +194,34 @@ def test_a_prices_file_larger_than_any_price_list_is_refused(tmp_path: Path) -> 
 
     res = run_cli(["new", "a todo app", "--dry-run", "--output", "out"], tmp_path, {"SOFTCO_PRICES": str(big)})
     assert res.exit_code == 2 and "over 16 MiB" in res.stderr, res.stderr
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "UPDATE steps SET cost_usd = 'abc', usage_source = 'measured'",  # SQLite keeps text in a REAL column
+        "UPDATE steps SET prompt_tokens = 'many'",
+        "UPDATE runs SET started_at = 1e300",  # no date: datetime overflowed
+        "UPDATE steps SET finished_at = 'later'",
+    ],
+)
+def test_a_board_whose_figures_are_not_numbers_is_a_damaged_board_in_one_line(tmp_path: Path, damage: str) -> None:
+    import sqlite3
+
+    from helpers import run_cli, write_script
+    from scripted_project import REQUIREMENT, answers
+
+    script = write_script(tmp_path / "a.json", answers())
+    res = run_cli(["new", REQUIREMENT, "--name", "p", "--output", "out", "--llm", f"script:{script}"], tmp_path)
+    assert res.exit_code == 0, res.stdout + res.stderr
+    project = tmp_path / "out" / "p"
+    db = sqlite3.connect(project / ".softco" / "board.sqlite")
+    db.execute(damage)
+    db.commit()
+    db.close()
+    for args in (["show", str(project), "cost"], ["report", str(project)], ["resume", str(project)]):
+        res = run_cli(args, tmp_path)
+        assert res.exit_code == 1 and res.stderr.startswith("softco: error: the board "), (args, res.stderr)
+        assert "internal error" not in res.stderr and res.stderr.count("\n") == 1
+    res = run_cli(["runs", "--output", "out"], tmp_path)
+    assert res.exit_code == 0 and "damaged board" in res.stdout, res.stdout + res.stderr
