@@ -30,6 +30,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -290,6 +291,25 @@ def current() -> Config:
                 _loaded.clear()
             _loaded[key] = found
     return found
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its user part (``https://user:password@host``, a proxy's basic auth) shown as ``user:***``:
+    the form of a URL softco keeps (the board, the step cache, endpoints.json) or prints."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return url
+    if password is None or "@" not in parts.netloc:
+        return url
+    userinfo, host = parts.netloc.rsplit("@", 1)
+    return urlunsplit(parts._replace(netloc=f"{userinfo.split(':', 1)[0]}:***@{host}"))
+
+
+def is_redacted(url: str | None) -> bool:
+    """A URL :func:`redact_url` took a password out of."""
+    return url is not None and ":***@" in url
 
 
 def api_key() -> str | None:

@@ -225,3 +225,37 @@ def test_a_board_whose_figures_are_not_numbers_is_a_damaged_board_in_one_line(tm
         assert "internal error" not in res.stderr and res.stderr.count("\n") == 1
     res = run_cli(["runs", "--output", "out"], tmp_path)
     assert res.exit_code == 0 and "damaged board" in res.stdout, res.stdout + res.stderr
+
+
+def _files_holding(root: Path, secret: str) -> list[str]:
+    found = [p for p in root.rglob("*") if p.is_file() and secret.encode() in p.read_bytes()]
+    return sorted(str(p.relative_to(root)) for p in found)
+
+
+def test_a_password_in_the_base_url_lands_nowhere_and_resume_asks_for_it(tmp_path: Path) -> None:
+    """`--base-url https://user:KEY@proxy/v1` (a proxy with basic auth): the password was saved in the board's
+    run settings and the step cache's provider key, and printed on the terminal."""
+    import git
+    from fake_server import FakeOpenAIServer
+    from helpers import run_cli
+    from scripted_project import REQUIREMENT, answers
+
+    secret = "sk-URLSECRET123"
+    with FakeOpenAIServer(lambda req: answers()[req.step or ""]) as srv:
+        url = srv.base_url.replace("http://", f"http://user:{secret}@")
+        args = ["new", REQUIREMENT, "--name", "p", "--output", "out", "--base-url", url, "--token-budget", "7500"]
+        res = run_cli(args, tmp_path)
+        assert res.exit_code == 4, res.stdout + res.stderr  # stopped part-way: there is something to resume
+        assert srv.chat_requests()
+        assert secret not in res.stdout + res.stderr
+        assert "user:***@127.0.0.1" in res.stdout  # the endpoint is still named
+        project = tmp_path / "out" / "p"
+        assert _files_holding(tmp_path / "out", secret) == []
+        assert secret not in git.Repo(project).git.log("-p", "--all")
+        # the resume cannot know the password: it asks for the URL again, in one line
+        res = run_cli(["resume", str(project), "--token-budget", "1000000"], tmp_path)
+        assert res.exit_code == 2 and "--base-url" in res.stderr and res.stderr.count("\n") == 1, res.stderr
+        res = run_cli(["resume", str(project), "--token-budget", "1000000", "--base-url", url], tmp_path)
+        assert res.exit_code == 0, res.stdout + res.stderr
+        assert secret not in res.stdout + res.stderr
+    assert _files_holding(tmp_path / "out", secret) == []

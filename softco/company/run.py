@@ -114,6 +114,8 @@ def _jsonable(opts: NewOptions) -> dict[str, Any]:
     saved = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(opts).items()}
     saved["sop_dir"] = str(opts.sop_dir.resolve()) if opts.sop_dir else None
     saved["record"] = None  # a resumed run does not overwrite the first run's recording
+    if opts.base_url is not None:  # a password in the URL is never kept: a resume asks for the URL again
+        saved["base_url"] = config.redact_url(opts.base_url)
     saved.pop("on_page")
     return saved
 
@@ -131,8 +133,8 @@ def pick_concurrency(opts: NewOptions) -> tuple[int, str | None]:
     url = opts.base_url or config.current().base_url or ""
     if opts.llm in (None, "openai") and not opts.dry_run and url and serves_locally(url):
         return LOCAL_CONCURRENCY, (
-            f"concurrency {LOCAL_CONCURRENCY}: {url} is a local server, which mostly answers one request at a time "
-            "(--concurrency N to change)"
+            f"concurrency {LOCAL_CONCURRENCY}: {config.redact_url(url)} is a local server, which mostly answers one "
+            "request at a time (--concurrency N to change)"
         )
     return DEFAULT_CONCURRENCY, None
 
@@ -693,6 +695,11 @@ def _continue(
         takeover = takeover or Takeover()
         extra: dict[str, Any] = {"human": list(opts.human)}  # --human on resume is for this resume only
         takeover.apply(opts)
+        if config.is_redacted(opts.base_url):
+            raise RunError(
+                f"the run's endpoint {opts.base_url} held a password, which softco does not keep: give the URL "
+                f"again, softco resume {project} --base-url URL"
+            )
         answers = takeover.answer_files()
         sop = checked_sop(opts)
         board.check_messages(sop.kinds)  # every payload fits its kind, before a role reads one

@@ -346,7 +346,7 @@ class OpenAILLM(LLM):
         self.client = client
         self.model = model
         self.timeouts = timeouts or call_timeouts()
-        self.cache_id = f"openai|{client.base_url}|{model}"
+        self.cache_id = f"openai|{config.redact_url(str(client.base_url))}|{model}"
         #: one client per endpoint a role's settings route to: (base URL, key variable) -> client
         self._clients: dict[tuple[str | None, str | None], openai.AsyncOpenAI] = {}
         #: the structured-output mode every request uses (--structured / SOFTCO_STRUCTURED); None: negotiate
@@ -366,7 +366,7 @@ class OpenAILLM(LLM):
         forced = request.settings.structured or self.structured
         if forced is not None:
             return WIRE_MODE[forced], True
-        return self.modes.get(str(client.base_url)) or WIRE_MODES[0], False
+        return self.modes.get(config.redact_url(str(client.base_url))) or WIRE_MODES[0], False
 
     def client_for(self, settings: ModelSettings) -> openai.AsyncOpenAI:
         """The client for a request: the default one, or the endpoint its role's settings name."""
@@ -421,7 +421,7 @@ class OpenAILLM(LLM):
                         continue
                 message = f"step {request.step_key}: the endpoint answered HTTP {status}: {bound_text(exc.message)}"
                 if status == 404:
-                    message += f"; {not_found_hint(str(client.base_url))}"
+                    message += f"; {not_found_hint(config.redact_url(str(client.base_url)))}"
                 should_retry = exc.response.headers.get("x-should-retry", "")
                 if should_retry != "false" and (status in (408, 409, 429) or status >= 500):
                     wait = retry_after(exc.response.headers)
@@ -451,7 +451,7 @@ class OpenAILLM(LLM):
     def _downgrade(self, client: openai.AsyncOpenAI, refused: str, status: int) -> str:
         """The next structured-output mode after ``refused`` for this endpoint, remembered (and told). Calls
         that were refused at once move the endpoint on once: a mode already past ``refused`` stays."""
-        url = str(client.base_url)
+        url = config.redact_url(str(client.base_url))
         following = WIRE_MODES[WIRE_MODES.index(refused) + 1]
         current = self.modes.get(url) or WIRE_MODES[0]
         if WIRE_MODES.index(current) >= WIRE_MODES.index(following):
@@ -479,7 +479,8 @@ class OpenAILLM(LLM):
     async def _call(self, client: openai.AsyncOpenAI, request: LLMRequest, mode: str) -> LLMResponse:
         local_only = not ALLOW_REMOTE_REQUESTS or config.current().local_only
         if local_only and not is_local(str(client.base_url)):
-            raise LLMError(f"a model request to {client.base_url} was refused: SOFTCO_LOCAL_ONLY allows 127.0.0.1 only")
+            url = config.redact_url(str(client.base_url))
+            raise LLMError(f"a model request to {url} was refused: SOFTCO_LOCAL_ONLY allows 127.0.0.1 only")
         messages = self._messages(request, mode)
         prices.warm_up()  # this call's usage will be priced: load the prices while its answer is awaited
         kwargs: dict[str, Any] = {}
