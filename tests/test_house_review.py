@@ -259,3 +259,37 @@ def test_a_password_in_the_base_url_lands_nowhere_and_resume_asks_for_it(tmp_pat
         assert res.exit_code == 0, res.stdout + res.stderr
         assert secret not in res.stdout + res.stderr
     assert _files_holding(tmp_path / "out", secret) == []
+
+
+@pytest.mark.parametrize(
+    ("rel", "make", "said"),
+    [
+        ("roles/engineer.yaml", "bytes", "not UTF-8 text"),
+        ("roles/engineer.yaml", "dir", "not a regular file"),
+        ("roles/engineer.yaml", "loop", "cannot read it"),
+        ("roles/engineer.yaml", "fifo", "not a regular file"),  # reading it waited for a writer forever
+        ("sop_templates/write_code.j2", "bytes", "not UTF-8 text"),
+    ],
+)
+def test_an_unreadable_role_file_or_template_is_a_sop_problem_not_an_internal_error(
+    tmp_path: Path, rel: str, make: str, said: str
+) -> None:
+    from helpers import run_cli
+
+    sop = tmp_path / "sop"
+    assert run_cli(["sop", "init", str(sop)], tmp_path).exit_code == 0
+    path = sop / rel
+    path.unlink()
+    if make == "bytes":
+        path.write_bytes(b"\xff\xfe not UTF-8 {{ x }}\n")
+    elif make == "dir":
+        path.mkdir()
+    elif make == "loop":
+        os.symlink(path, path)
+    else:
+        os.mkfifo(path)
+    res = run_cli(["sop", "validate", str(sop)], tmp_path)
+    assert res.exit_code == 2 and f"{path}:1: {said}" in res.stdout + res.stderr, res.stdout + res.stderr
+    res = run_cli(["new", "a todo app", "--sop", str(sop), "--dry-run", "--output", "out"], tmp_path)
+    assert res.exit_code == 2 and "internal error" not in res.stderr and f"{path}:1: {said}" in res.stderr
+    assert not (tmp_path / "out").exists()
