@@ -293,3 +293,29 @@ def test_an_unreadable_role_file_or_template_is_a_sop_problem_not_an_internal_er
     res = run_cli(["new", "a todo app", "--sop", str(sop), "--dry-run", "--output", "out"], tmp_path)
     assert res.exit_code == 2 and "internal error" not in res.stderr and f"{path}:1: {said}" in res.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_serve_takes_the_output_directory_from_softco_toml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`softco serve` read SOFTCO_OUTPUT itself and never the settings file: with `output = "projects"` in
+    softco.toml, `softco new` wrote to ./projects and `softco serve` showed ./output."""
+    pytest.importorskip("uvicorn")
+    from helpers import run_cli
+
+    import softco.web.server
+    from softco.errors import UsageError
+
+    seen: list[Path] = []
+
+    def prepare(out: Path, host: str, port: int) -> object:
+        seen.append(out)
+        raise UsageError("stop here")
+
+    monkeypatch.setattr(softco.web.server, "prepare", prepare)
+    (tmp_path / "softco.toml").write_text('output = "projects"\n')
+    run_cli(["serve"], tmp_path)
+    run_cli(["serve"], tmp_path, {"SOFTCO_OUTPUT": str(tmp_path / "from-env")})
+    run_cli(["serve", str(tmp_path / "from-flag")], tmp_path, {"SOFTCO_OUTPUT": str(tmp_path / "from-env")})
+    assert seen == [tmp_path / "projects", tmp_path / "from-env", tmp_path / "from-flag"]
+    (tmp_path / "softco.toml").write_text("timeout = -1\n")  # a bad file stops serve too, in one line
+    res = run_cli(["serve"], tmp_path)
+    assert res.exit_code == 2 and "softco.toml: timeout = -1" in res.stderr and len(seen) == 3

@@ -55,9 +55,10 @@ def serve(
 ) -> None:
     """Watch and steer the projects of an output directory in the browser (live; approve, cancel, resume)."""
     _need_web()
+    from softco import config
     from softco.web.server import prepare, serve_forever
 
-    out = (output or Path(os.environ.get("SOFTCO_OUTPUT") or "output")).absolute()
+    out = (output or config.load({"output": output}).output).absolute()  # the flag, SOFTCO_OUTPUT, softco.toml
     serving = prepare(out, host, port)
     console = Console(highlight=False, soft_wrap=True)
     _announce(console, serving.page_url, serving.local)
