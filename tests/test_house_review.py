@@ -319,3 +319,26 @@ def test_serve_takes_the_output_directory_from_softco_toml(tmp_path: Path, monke
     (tmp_path / "softco.toml").write_text("timeout = -1\n")  # a bad file stops serve too, in one line
     res = run_cli(["serve"], tmp_path)
     assert res.exit_code == 2 and "softco.toml: timeout = -1" in res.stderr and len(seen) == 3
+
+
+def test_a_model_name_counts_exactly_only_on_openais_own_endpoint(tmp_path: Path) -> None:
+    """A local server may serve any model as "gpt-4": the dry run said its prompts were "counted with tiktoken
+    cl100k_base" for an endpoint whose tokenizer softco cannot know."""
+    from helpers import run_cli
+
+    from softco.llm.tokens import ESTIMATE, count_tokens
+
+    pytest.importorskip("tiktoken")
+    text = "def add(a, b):\n    return a + b\n"
+    if count_tokens(text, "gpt-4").method == ESTIMATE:
+        pytest.skip("no offline cl100k_base here")
+    assert count_tokens(text, "gpt-4", "https://api.openai.com/v1").exact
+    assert not count_tokens(text, "gpt-4", "http://127.0.0.1:8080/v1").exact
+    assert not count_tokens(text, "gpt-4", "https://openrouter.ai/api/v1").exact
+    local = run_cli(
+        ["new", "a todo app", "--dry-run", "--model", "gpt-4", "--base-url", "http://127.0.0.1:9/v1", "--output", "a"],
+        tmp_path,
+    )
+    assert local.exit_code == 0 and "cl100k" not in local.stdout and "estimate" in local.stdout, local.stdout
+    official = run_cli(["new", "a todo app", "--dry-run", "--model", "gpt-4", "--output", "b"], tmp_path)
+    assert official.exit_code == 0 and "counted with tiktoken cl100k_base" in official.stdout, official.stdout

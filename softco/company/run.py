@@ -426,7 +426,8 @@ def dry_run_llm(opts: NewOptions, console: Console, sop: Sop) -> DryRunLLM | Non
         line = f"  dry run: {s.key}: {s.prompt_chars:,} chars, {counted}{answer}"
         console.print(safe_line(line + where, limit=400))
 
-    return DryRunLLM(opts.model or default_model(), on_step=on_step)
+    url = opts.base_url or config.current().base_url  # a model's name tells its tokenizer only on OpenAI's
+    return DryRunLLM(opts.model or default_model(), on_step=on_step, base_url=url)
 
 
 def print_dry_run(console: Console, dry: DryRunLLM, sop: Sop) -> None:

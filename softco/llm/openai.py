@@ -394,7 +394,7 @@ class OpenAILLM(LLM):
                 raise TransientLLMError(
                     f"step {request.step_key}: the endpoint did not answer within {total:g} s (SOFTCO_TIMEOUT)",
                     reason=f"no answer within {total:g} s",
-                    usage=self._abandoned(request, mode),
+                    usage=self._abandoned(request, mode, client),
                 ) from None
             except openai.APITimeoutError as exc:
                 t = self.timeouts
@@ -403,7 +403,7 @@ class OpenAILLM(LLM):
                     f"step {request.step_key}: the endpoint timed out (no connection within {t.connect:g} s or no "
                     f"byte within {t.read:g} s: SOFTCO_CONNECT_TIMEOUT / SOFTCO_READ_TIMEOUT)",
                     reason="timed out",
-                    usage=None if connecting else self._abandoned(request, mode),
+                    usage=None if connecting else self._abandoned(request, mode, client),
                 ) from None
             except openai.APIConnectionError as exc:
                 raise TransientLLMError(
@@ -440,12 +440,12 @@ class OpenAILLM(LLM):
             f"asks for: {bound_text(said)}; use {others} instead"
         )
 
-    def _abandoned(self, request: LLMRequest, mode: str) -> Usage:
+    def _abandoned(self, request: LLMRequest, mode: str, client: openai.AsyncOpenAI) -> Usage:
         """What a call cut off while the endpoint worked on it may have used: its prompt (as sent) and the
         longest answer it allowed (its max_tokens), an estimate (the prompt counted with tiktoken when the
         model's encoding is installed, see :mod:`softco.llm.tokens`)."""
         model = request.settings.model or self.model
-        prompt = count_all([m.content for m in self._messages(request, mode)], model).tokens
+        prompt = count_all([m.content for m in self._messages(request, mode)], model, str(client.base_url)).tokens
         return Usage(prompt_tokens=prompt, completion_tokens=request.settings.max_tokens or 0, source="estimated")
 
     def _downgrade(self, client: openai.AsyncOpenAI, refused: str, status: int) -> str:
@@ -524,8 +524,9 @@ class OpenAILLM(LLM):
         usage = reported_usage(resp.usage)
         if usage is None:  # the endpoint did not say: count (tiktoken when it can) or estimate, and say so:
             # even an exact count of the text misses the chat framing and any hidden reasoning tokens
-            prompt = count_all([m.content for m in messages], model).tokens
-            completion = count_tokens(content, model).tokens
+            url = str(client.base_url)
+            prompt = count_all([m.content for m in messages], model, url).tokens
+            completion = count_tokens(content, model, url).tokens
             usage = Usage(prompt_tokens=prompt, completion_tokens=completion, source="estimated")
         return LLMResponse(
             content=content,
