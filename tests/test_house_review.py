@@ -342,3 +342,61 @@ def test_a_model_name_counts_exactly_only_on_openais_own_endpoint(tmp_path: Path
     assert local.exit_code == 0 and "cl100k" not in local.stdout and "estimate" in local.stdout, local.stdout
     official = run_cli(["new", "a todo app", "--dry-run", "--model", "gpt-4", "--output", "b"], tmp_path)
     assert official.exit_code == 0 and "counted with tiktoken cl100k_base" in official.stdout, official.stdout
+
+
+def test_an_answer_nested_thousands_deep_is_re_asked_not_an_internal_error() -> None:
+    """A hostile answer `{"a":{"a":...` 50,000 deep made the lenient reader raise RecursionError, which no one
+    caught: the run ended in an internal error instead of a re-ask with the error."""
+    import asyncio
+
+    from pydantic import BaseModel, ConfigDict
+
+    from softco.llm.base import LLM, ChatMessage, LLMRequest, LLMResponse
+    from softco.llm.structured import ask_structured
+
+    class Answer(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        title: str
+
+    class Hostile(LLM):
+        def __init__(self) -> None:
+            self.answers = ['{"a":' * 50_000 + "1" + "}" * 50_000, '{"title": "ok"}']
+            self.seen: list[LLMRequest] = []
+
+        async def complete(self, request: LLMRequest) -> LLMResponse:
+            self.seen.append(request)
+            return LLMResponse(content=self.answers.pop(0))
+
+    llm = Hostile()
+    request = LLMRequest(step_key="pm/write_prd/project", messages=[ChatMessage(role="user", content="go")])
+    result = asyncio.run(ask_structured(llm, request, Answer.model_validate_json))
+    assert result.value == Answer(title="ok")
+    assert len(llm.seen) == 2 and "rejected" in llm.seen[1].messages[-1].content
+
+
+def test_a_rejected_answer_nested_thousands_deep_is_kept_as_it_came(tmp_path: Path) -> None:
+    """The last rejected answer is kept for the user to fix: one nested 50,000 deep raised RecursionError
+    while softco indented it, an internal error instead of the step's ways out."""
+    import asyncio
+
+    from softco.errors import SoftcoError
+    from softco.llm.base import LLM, ChatMessage, LLMRequest, LLMResponse
+    from softco.llm.structured import InvalidAnswer, ask_structured
+    from softco.steps.rejected import keep_rejected
+
+    deep = '{"a":' * 50_000 + "1" + "}" * 50_000
+
+    class Hostile(LLM):
+        async def complete(self, request: LLMRequest) -> LLMResponse:
+            return LLMResponse(content=deep)
+
+    def refuse(text: str) -> object:
+        raise ValueError("not an answer")
+
+    request = LLMRequest(step_key="pm/write_prd/project", messages=[ChatMessage(role="user", content="go")])
+    with pytest.raises(InvalidAnswer) as info:
+        asyncio.run(ask_structured(Hostile(), request, refuse))
+    error = keep_rejected(tmp_path, "pm/write_prd/project", "pm", info.value)
+    assert isinstance(error, SoftcoError) and "kept in" in str(error)
+    kept = [p for p in tmp_path.rglob("*") if p.is_file() and p.read_text() == deep]
+    assert len(kept) == 1
