@@ -347,7 +347,7 @@ class Board:
             for run_id, settings in self.db.execute("SELECT id, settings_json FROM runs"):
                 try:
                     ok = isinstance(json.loads(settings), dict)
-                except (TypeError, ValueError):
+                except (TypeError, ValueError, RecursionError):
                     ok = False
                 if not ok:
                     raise BoardError(
@@ -364,7 +364,7 @@ class Board:
             where = f"the board {self.path}: message {mid} ({_short(kind)} from {_short(role)})"
             try:
                 data = json.loads(payload)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, RecursionError):
                 raise BoardError(f"{where} is not valid JSON; {RESTORE}") from None
             if not isinstance(data, dict):
                 raise BoardError(f"{where} is not a JSON object; {RESTORE}")

@@ -20,8 +20,17 @@ def test_an_unreadable_local_only_variable_is_refused_not_taken_as_off(raw: str)
 
 
 @pytest.mark.parametrize(
-    ("raw", "expected"), [("1", True), ("true", True), ("Yes", True), ("on", True), ("0", False), ("off", False),
-                          ("false", False), ("no", False)]
+    ("raw", "expected"),
+    [
+        ("1", True),
+        ("true", True),
+        ("Yes", True),
+        ("on", True),
+        ("0", False),
+        ("off", False),
+        ("false", False),
+        ("no", False),
+    ],
 )
 def test_the_local_only_variable_reads_the_usual_words(raw: str, expected: bool) -> None:
     assert load(None, {"SOFTCO_LOCAL_ONLY": raw}, Path("/nonexistent")).local_only is expected
@@ -165,8 +174,18 @@ def test_the_status_line_marks_a_budget_spend_that_counts_estimated_usage(tmp_pa
     board = Board(tmp_path / "board.sqlite")
     board.start_run("r1", "a todo app", "sop", "gpt-4o-mini", {})
     board.record_step(
-        "engineer/write_code/a.py", "r1", "engineer", "write_code", "a.py", "ok", 0.0, 1.0, request_hash="h",
-        prompt_tokens=1000, completion_tokens=500, usage_source="estimated",
+        "engineer/write_code/a.py",
+        "r1",
+        "engineer",
+        "write_code",
+        "a.py",
+        "ok",
+        0.0,
+        1.0,
+        request_hash="h",
+        prompt_tokens=1000,
+        completion_tokens=500,
+        usage_source="estimated",
     )
     progress = Progress(Console(file=io.StringIO(), width=200), Budget(max_usd=0.5, spent_usd=0.0012))
     progress.board, progress.run_id = board, "r1"
@@ -400,3 +419,47 @@ def test_a_rejected_answer_nested_thousands_deep_is_kept_as_it_came(tmp_path: Pa
     assert isinstance(error, SoftcoError) and "kept in" in str(error)
     kept = [p for p in tmp_path.rglob("*") if p.is_file() and p.read_text() == deep]
     assert len(kept) == 1
+
+
+def test_a_damaged_endpoints_file_nested_deep_is_ignored_as_documented(tmp_path: Path) -> None:
+    """endpoints.json is read as untrusted, "a wrong shape is ignored": JSON nested thousands deep raised
+    RecursionError instead, and every run in that output directory died with an internal error."""
+    from softco.llm.openai import EndpointModes
+
+    path = tmp_path / "endpoints.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    assert EndpointModes(path).get("http://127.0.0.1:8080/v1/") is None
+
+
+def test_state_files_nested_deep_are_damaged_not_internal_errors(tmp_path: Path) -> None:
+    """softco's own state read as untrusted: a board whose settings or payload are JSON nested thousands deep is a
+    damaged board in one line; a lock file so nested still names its holder (pid unknown)."""
+    import fcntl
+    import sqlite3
+
+    from softco.board import Board, BoardError
+    from softco.company.lock import holder
+
+    deep = "[" * 20_000 + "]" * 20_000
+    path = tmp_path / "board.sqlite"
+    Board(path).close()
+    db = sqlite3.connect(path)
+    db.execute(
+        "INSERT INTO runs (id, requirement, sop_hash, model, settings_json, status, started_at) VALUES "
+        "('r', 'x', 'h', 'm', ?, 'done', 1.0)",
+        (deep,),
+    )
+    db.commit()
+    db.close()
+    with pytest.raises(BoardError, match="not a JSON object"):
+        Board.open(path)
+    project = tmp_path / "p"
+    (project / ".softco").mkdir(parents=True)
+    (project / ".softco" / "lock").write_text("[" * 16_384)
+    fd = os.open(project / ".softco" / "lock", os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # another process's lock, as far as this one can tell
+    try:
+        found = holder(project)
+        assert found is not None and found.pid is None
+    finally:
+        os.close(fd)

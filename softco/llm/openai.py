@@ -192,7 +192,7 @@ class EndpointModes:
             with self.path.open("rb") as f:
                 raw = f.read(MAX_STATE_BYTES + 1)
             data = json.loads(raw) if len(raw) <= MAX_STATE_BYTES else {}
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
             return {}
         endpoints = data.get("endpoints") if isinstance(data, dict) else None
         if not isinstance(endpoints, dict):
