@@ -463,3 +463,25 @@ def test_state_files_nested_deep_are_damaged_not_internal_errors(tmp_path: Path)
         assert found is not None and found.pid is None
     finally:
         os.close(fd)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["show", "LONG"],
+        ["resume", "LONG"],
+        ["report", "LONG"],
+        ["runs", "--output", "LONG"],
+        ["sop", "init", "LONG"],
+        ["new", "a todo app", "--dry-run", "--sop", "LONG", "--output", "out"],
+    ],
+)
+def test_a_path_the_system_refuses_is_one_line_not_an_internal_error(tmp_path: Path, args: list[str]) -> None:
+    """A name longer than the file system takes (ENAMETOOLONG) was an internal error in five commands."""
+    from helpers import run_cli
+
+    long = "x" * 5000
+    res = run_cli([long if a == "LONG" else a for a in args], tmp_path)
+    assert res.exit_code == 2, res.stdout + res.stderr
+    assert res.stderr.startswith("softco: error: ") and res.stderr.count("\n") == 1, res.stderr
+    assert "File name too long" in res.stderr and "internal error" not in res.stderr
