@@ -485,3 +485,21 @@ def test_a_path_the_system_refuses_is_one_line_not_an_internal_error(tmp_path: P
     assert res.exit_code == 2, res.stdout + res.stderr
     assert res.stderr.startswith("softco: error: ") and res.stderr.count("\n") == 1, res.stderr
     assert "File name too long" in res.stderr and "internal error" not in res.stderr
+
+
+def test_your_price_of_a_model_is_not_applied_to_another_model_whose_name_extends_it(tmp_path: Path) -> None:
+    """SOFTCO_PRICES {"gpt-4o": [...]} priced gpt-4o-mini (a different model) at gpt-4o's price: any name that
+    started with "gpt-4o-" was taken for a dated snapshot of it. Only a date or version suffix is a snapshot."""
+    from softco import config
+    from softco.llm.prices import cost_usd
+
+    prices = tmp_path / "prices.json"
+    prices.write_text('{"gpt-4o": [100, 100], "my-model": [1, 1]}')
+    with config.using(config.Config(prices=prices)):
+        assert cost_usd("gpt-4o", 1_000_000, 0) == 100
+        assert cost_usd("gpt-4o-2024-08-06", 1_000_000, 0) == 100  # a dated snapshot of it
+        assert cost_usd("my-model-0613", 1_000_000, 0) == 1
+        assert cost_usd("my-model-20241022", 1_000_000, 0) == 1
+        mini = cost_usd("gpt-4o-mini", 1_000_000, 0)
+        assert mini is not None and mini < 1  # genai-prices' own price of gpt-4o-mini (0.15), not yours of gpt-4o
+        assert cost_usd("my-model-large", 1_000_000, 0) is None  # another model: no price known

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import stat
 import threading
 import time
@@ -29,6 +30,10 @@ from softco.errors import UsageError
 
 #: Tokens a per-million price is measured on: small, so a tiered price gives its first tier.
 _SAMPLE_TOKENS = 1000
+
+
+#: The suffix of a model's dated snapshot or version: 2024-07-18, 20241022, 0613 (not "mini", "large").
+_SNAPSHOT = re.compile(r"\d{4}(-?\d{2}-?\d{2})?|v\d+(\.\d+)*|latest|preview(-\d{2}-\d{2})?")
 
 
 class PriceFileError(UsageError):
@@ -94,7 +99,7 @@ def _user_price(model: str) -> tuple[float, float] | None:
     if model in table:
         return table[model]
     for name in sorted(table, key=len, reverse=True):  # dated snapshots, e.g. gpt-4o-mini-2024-07-18
-        if model.startswith(name + "-"):
+        if model.startswith(name + "-") and _SNAPSHOT.fullmatch(model[len(name) + 1 :]):
             return table[name]
     return None
 
