@@ -503,3 +503,17 @@ def test_your_price_of_a_model_is_not_applied_to_another_model_whose_name_extend
         mini = cost_usd("gpt-4o-mini", 1_000_000, 0)
         assert mini is not None and mini < 1  # genai-prices' own price of gpt-4o-mini (0.15), not yours of gpt-4o
         assert cost_usd("my-model-large", 1_000_000, 0) is None  # another model: no price known
+
+
+def test_serve_prints_an_ipv6_address_as_it_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`softco serve --host fd00::1` printed "http://:8750/?token=...": rich took "[fd00::1]" for markup."""
+    import io
+
+    from rich.console import Console
+
+    from softco.web import command
+
+    out = io.StringIO()
+    url = "http://[fd00::1]:8750/?token=t0k3n"
+    command._announce(Console(file=out, width=200), url, local=False)
+    assert url in out.getvalue()

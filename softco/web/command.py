@@ -28,7 +28,7 @@ def _need_web() -> None:
 
 
 def _announce(console: Console, url: str, local: bool) -> None:
-    console.print(f"softco serve: {url}", highlight=False, soft_wrap=True)
+    console.print(f"softco serve: {url}", highlight=False, soft_wrap=True, markup=False)  # [fd00::1] is no markup
     if not local:
         console.print(
             "this address is reachable from other machines: every request needs the token in it; share it only "
@@ -81,7 +81,7 @@ def serving_run(run: Callable[[], int], out: Path, port: int, console: Console) 
         _announce(console, serving.page_url, serving.local)
         code = run()
         if sys.stdin.isatty():
-            console.print(f"the page stays at {serving.page_url}; Ctrl-C to stop", highlight=False)
+            console.print(f"the page stays at {serving.page_url}; Ctrl-C to stop", highlight=False, markup=False)
             try:
                 while True:
                     time.sleep(3600)
