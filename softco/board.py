@@ -190,6 +190,8 @@ class StepRow:
     response_json: str | None
     #: "measured", "recorded" or "estimated" (softco.llm.base.UsageSource); only measured is priced
     usage_source: str = "estimated"
+    #: the request sent (an LLM call's row), as JSON
+    request_json: str | None = None
 
     @property
     def duration(self) -> float:
@@ -583,6 +585,7 @@ class Board:
                 error=r["error"],
                 response_json=r["response_json"],
                 usage_source=r["usage_source"],
+                request_json=r["request_json"],
             )
             for r in rows
         ]

@@ -91,7 +91,7 @@ def test_record_into_a_directory_is_one_line_before_anything_is_created(tmp_path
         assert not (tmp_path / "out").exists()  # refused before the project was made
 
 
-BUDGET = "6"
+BUDGET = "12"
 
 
 def test_a_resume_counts_what_an_endpoint_without_usage_figures_cost_against_the_same_budget(tmp_path: Path) -> None:
@@ -517,3 +517,36 @@ def test_serve_prints_an_ipv6_address_as_it_is(monkeypatch: pytest.MonkeyPatch) 
     url = "http://[fd00::1]:8750/?token=t0k3n"
     command._announce(Console(file=out, width=200), url, local=False)
     assert url in out.getvalue()
+
+
+def test_a_call_whose_usage_is_not_reported_counts_its_bound_against_the_budget() -> None:
+    """The budget is a hard cap: for an endpoint that reports no usage it added the 4-characters-a-token
+    estimate, which undercounts code (about 3 characters a token) and most non-English text, so such a run
+    could cross its budget. It now adds a real bound: the prompt's bound, and the answer's UTF-8 bytes."""
+    import asyncio
+
+    from fake_server import FakeOpenAIServer, FakeReply
+
+    from softco.llm.base import ChatMessage, LLMRequest, ModelSettings
+    from softco.llm.budget import Budget, BudgetedLLM, prompt_bound
+    from softco.llm.openai import OpenAILLM, make_client
+
+    answer = "日本語のテキスト " * 40  # 3 bytes a character: far more tokens than 4 characters a token
+    request = LLMRequest(
+        step_key="engineer/write_code/a.py",
+        messages=[ChatMessage(role="user", content="Write it. " * 20)],
+        settings=ModelSettings(max_tokens=2000),
+    )
+    budget = Budget(max_tokens=100_000)
+    with FakeOpenAIServer([FakeReply(content=answer, no_usage=True)]) as srv:
+
+        async def main() -> None:
+            llm = BudgetedLLM(OpenAILLM(make_client(srv.base_url, None), model="local-model"), budget)
+            try:
+                await llm.complete(request)
+            finally:
+                await llm.aclose()
+
+        asyncio.run(main())
+    assert budget.spent_tokens == prompt_bound(request) + min(2000, len(answer.encode("utf-8")))
+    assert budget.reserved_tokens == 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import os
 import sqlite3
@@ -38,7 +37,7 @@ from softco.errors import (
     SoftcoError,
     UsageError,
 )
-from softco.llm.base import LLM, LLMError
+from softco.llm.base import LLM, LLMError, LLMRequest, LLMResponse, Usage
 from softco.llm.budget import (
     Budget,
     BudgetedLLM,
@@ -49,6 +48,7 @@ from softco.llm.budget import (
     cost_usd,
     price_of,
     prices,
+    unreported_bound,
 )
 from softco.llm.cache import CachedLLM, StepCache
 from softco.llm.human import HumanLLM, RoutingLLM
@@ -261,36 +261,44 @@ def step_cache(output: Path, opts: NewOptions, llm: LLM) -> LLM:
 
 
 def spent(board: Board) -> Budget:
-    """What the project's runs spent, as their budgets counted it: measured usage at its price, and usage an
-    endpoint did not report (estimated: never shown priced) at the price the budget counted it at."""
+    """What the project's runs spent, as their budgets counted it: measured usage at its price, and for calls an
+    endpoint answered without usage figures the bound the budget counted (:func:`unreported`)."""
     rows = board.steps()
+    extra_usd, extra_tokens = unreported(board, rows)
     return Budget(
-        spent_usd=sum(r.cost_usd or 0.0 for r in rows) + _estimated_spend(board, rows),
-        spent_tokens=sum(r.prompt_tokens + r.completion_tokens for r in rows if r.status != "cached"),
+        spent_usd=sum(r.cost_usd or 0.0 for r in rows) + extra_usd,
+        spent_tokens=sum(r.prompt_tokens + r.completion_tokens for r in rows if r.status != "cached") + extra_tokens,
     )
 
 
-def _estimated_spend(board: Board, rows: Sequence[StepRow]) -> float:
-    """The USD a run's budget counted for the calls a real endpoint answered without usage figures (the budget
-    prices their estimate, the board does not): a resume must count them again, or the same --budget pays twice."""
+def unreported(board: Board, rows: Sequence[StepRow]) -> tuple[float, int]:
+    """(USD, tokens) a run's budget counted beyond the board's figures for the calls a real endpoint answered
+    without usage figures: the board keeps their estimate, unpriced; the budget counted their bound
+    (softco.llm.budget.unreported_bound) at the model's price. A resume counts them again, or the same budget
+    would pay for them twice."""
     endpoint_runs = {
         r.id: r.model
         for r in board.runs()
         if r.settings.get("llm") in (None, "openai") and not r.settings.get("dry_run")
     }
-    total = 0.0
+    usd, tokens = 0.0, 0
     for r in rows:
         if r.usage_source != "estimated" or r.status == "cached" or r.run_id not in endpoint_runs:
             continue
         if r.prompt_tokens + r.completion_tokens == 0:
             continue
-        try:  # the model that answered (a role may have its own), else the run's
-            answered = json.loads(r.response_json or "{}").get("model")
-        except (ValueError, AttributeError):
-            answered = None
-        model = answered if isinstance(answered, str) and answered else endpoint_runs[r.run_id]
-        total += cost_usd(model, r.prompt_tokens, r.completion_tokens) or 0.0
-    return total
+        estimate = Usage(prompt_tokens=r.prompt_tokens, completion_tokens=r.completion_tokens)
+        try:
+            request = LLMRequest.model_validate_json(r.request_json or "")
+            response = LLMResponse.model_validate_json(r.response_json or "")
+        except ValueError:  # a row this softco cannot read back: its estimate, as the board has it
+            bound, model = estimate, endpoint_runs[r.run_id]
+        else:  # priced as the budget priced it: the role's model, else the run's
+            bound = unreported_bound(request, response.content, estimate)
+            model = request.settings.model or endpoint_runs[r.run_id]
+        tokens += bound.total - estimate.total
+        usd += cost_usd(model, bound.prompt_tokens, bound.completion_tokens) or 0.0
+    return usd, tokens
 
 
 async def _drive(company: Company, llm: LLM, requirement: str | None, live: Live | None) -> Outcome:
