@@ -187,10 +187,11 @@ def test_the_status_line_marks_a_budget_spend_that_counts_estimated_usage(tmp_pa
         completion_tokens=500,
         usage_source="estimated",
     )
-    progress = Progress(Console(file=io.StringIO(), width=200), Budget(max_usd=0.5, spent_usd=0.0012))
+    budget = Budget(max_usd=0.5, max_tokens=9000, spent_usd=0.0012, spent_tokens=1500)
+    progress = Progress(Console(file=io.StringIO(), width=200), budget)
     progress.board, progress.run_id = board, "r1"
     line = progress.status().plain
-    assert "budget ~$0.0012 of $0.50" in line, line
+    assert "budget ~$0.0012 of $0.50" in line and "token budget ~1,500 of 9,000" in line, line
     board.close()
 
 

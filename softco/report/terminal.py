@@ -130,7 +130,7 @@ class Progress:
         if b is not None and b.max_usd is not None:  # the budget prices estimated usage to hold: marked "~"
             parts.append(f"budget {'~' if estimated else ''}{format_usd(b.spent_usd)} of {format_usd(b.max_usd)}")
         if b is not None and b.max_tokens is not None:
-            parts.append(f"token budget {b.spent_tokens:,} of {b.max_tokens:,}")
+            parts.append(f"token budget {'~' if estimated else ''}{b.spent_tokens:,} of {b.max_tokens:,}")
         faults = [(self.retries, "retry", "retries"), (self.reasks, "re-ask", "re-asks")]
         parts += [f"{n} {one if n == 1 else many}" for n, one, many in faults if n]
         return Text("· " + " · ".join(parts or ["running"]), style="dim")
