@@ -551,3 +551,18 @@ def test_a_call_whose_usage_is_not_reported_counts_its_bound_against_the_budget(
         asyncio.run(main())
     assert budget.spent_tokens == prompt_bound(request) + min(2000, len(answer.encode("utf-8")))
     assert budget.reserved_tokens == 0
+
+
+@pytest.mark.parametrize("expression", ["+".join(["a"] * 5000), "-" * 100_000 + "1"])
+def test_a_test_file_too_deeply_nested_for_pythons_parser_is_rejected_not_a_crash(expression: str) -> None:
+    """QA's answer is read with `ast` to find its test functions: a 10 KB file of `a+a+...` raised
+    RecursionError (and `----...1` MemoryError) out of the validator, an internal error that ended the run,
+    instead of a rejected answer re-asked with the error."""
+    from pydantic import ValidationError
+    from scripted_project import TESTS, TESTS_ANSWER
+
+    from softco.artifacts import Refs, Tests
+
+    answer = {**TESTS_ANSWER, "content": f"x = {expression}\n{TESTS}"}
+    with pytest.raises(ValidationError, match="too deeply nested"):
+        Tests.model_validate(answer, context=Refs())
