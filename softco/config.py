@@ -312,6 +312,13 @@ def is_redacted(url: str | None) -> bool:
     return url is not None and ":***@" in url
 
 
+def named(key: str) -> str:
+    """How an error names a setting without a flag whose value it quotes next: ``SOFTCO_PRICES=`` when the
+    variable is set (it wins over the file), else ``softco.toml's prices = ``."""
+    var = ENV_VARS[key]
+    return f"{var}=" if os.environ.get(var, "").strip() else f"{FILE_NAME}'s {key} = "
+
+
 def api_key() -> str | None:
     """The API key of the default endpoint (``OPENAI_API_KEY``); never a setting in a file."""
     return os.environ.get("OPENAI_API_KEY") or None

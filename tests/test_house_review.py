@@ -566,3 +566,16 @@ def test_a_test_file_too_deeply_nested_for_pythons_parser_is_rejected_not_a_cras
     answer = {**TESTS_ANSWER, "content": f"x = {expression}\n{TESTS}"}
     with pytest.raises(ValidationError, match="too deeply nested"):
         Tests.model_validate(answer, context=Refs())
+
+
+def test_a_bad_prices_file_named_in_softco_toml_is_named_as_the_files_setting(tmp_path: Path) -> None:
+    """A prices file named by softco.toml that could not be read was reported as "SOFTCO_PRICES=...", a
+    variable the user never set."""
+    from helpers import run_cli
+
+    (tmp_path / "softco.toml").write_text('prices = "missing.json"\n')
+    res = run_cli(["new", "a todo app", "--dry-run", "--output", "out"], tmp_path)
+    assert res.exit_code == 2 and res.stderr.startswith("softco: error: softco.toml's prices = "), res.stderr
+    assert "SOFTCO_PRICES" not in res.stderr
+    res = run_cli(["new", "a todo app", "--dry-run"], tmp_path, {"SOFTCO_PRICES": str(tmp_path / "nope.json")})
+    assert res.exit_code == 2 and res.stderr.startswith("softco: error: SOFTCO_PRICES="), res.stderr
