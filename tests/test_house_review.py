@@ -579,3 +579,53 @@ def test_a_bad_prices_file_named_in_softco_toml_is_named_as_the_files_setting(tm
     assert "SOFTCO_PRICES" not in res.stderr
     res = run_cli(["new", "a todo app", "--dry-run"], tmp_path, {"SOFTCO_PRICES": str(tmp_path / "nope.json")})
     assert res.exit_code == 2 and res.stderr.startswith("softco: error: SOFTCO_PRICES="), res.stderr
+
+
+def test_a_step_cache_entry_this_softco_cannot_read_is_a_miss(tmp_path: Path) -> None:
+    """The step cache is shared by every project of an output directory, and by every softco version that
+    writes there: an answer kept by a newer softco (a field this one does not know) was an internal error on
+    every later run; it is a miss, and the model answers."""
+    import asyncio
+    import sqlite3
+
+    from softco.llm.base import LLM, ChatMessage, LLMRequest, LLMResponse
+    from softco.llm.cache import CachedLLM, StepCache
+
+    class Model(LLM):
+        cache_id = "model"
+        calls = 0
+
+        async def complete(self, request: LLMRequest) -> LLMResponse:
+            Model.calls += 1
+            return LLMResponse(content="fresh")
+
+    path = tmp_path / "cache.sqlite"
+    request = LLMRequest(step_key="pm/write_prd/project", messages=[ChatMessage(role="user", content="go")])
+    cache = StepCache(path)
+    cache.put("model", request.request_hash(), LLMResponse(content="kept"))
+    cache.close()
+    db = sqlite3.connect(path)
+    db.execute("UPDATE answers SET response_json = json_set(response_json, '$.future_field', 1)")
+    db.commit()
+    db.close()
+    llm = CachedLLM(Model(), StepCache(path))
+    assert asyncio.run(llm.complete(request)).content == "fresh" and Model.calls == 1
+
+
+def test_a_damaged_step_cache_is_one_line_saying_what_to_do(tmp_path: Path) -> None:
+    from fake_server import FakeOpenAIServer
+    from helpers import run_cli
+    from scripted_project import REQUIREMENT, answers
+
+    cache = tmp_path / "out" / ".softco" / "cache.sqlite"
+    cache.parent.mkdir(parents=True)
+    cache.write_bytes(b"not a database " * 500)
+    with FakeOpenAIServer(lambda req: answers()[req.step or ""]) as srv:
+        res = run_cli(["new", REQUIREMENT, "--output", "out"], tmp_path, {"OPENAI_BASE_URL": srv.base_url})
+        assert res.exit_code == 2 and res.stderr.count("\n") == 1, res.stderr
+        assert str(cache) in res.stderr and "--no-cache" in res.stderr and "internal error" not in res.stderr
+        assert not srv.chat_requests()
+        res = run_cli(
+            ["new", REQUIREMENT, "--output", "out", "--no-cache"], tmp_path, {"OPENAI_BASE_URL": srv.base_url}
+        )
+        assert res.exit_code == 0, res.stdout + res.stderr
