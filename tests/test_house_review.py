@@ -629,3 +629,22 @@ def test_a_damaged_step_cache_is_one_line_saying_what_to_do(tmp_path: Path) -> N
             ["new", REQUIREMENT, "--output", "out", "--no-cache"], tmp_path, {"OPENAI_BASE_URL": srv.base_url}
         )
         assert res.exit_code == 0, res.stdout + res.stderr
+
+
+def test_a_damaged_live_file_is_made_anew_by_the_run_that_holds_the_lock(tmp_path: Path) -> None:
+    """.softco/live.sqlite holds only what a running run shares with `softco serve`'s page. Damaged, every
+    resume failed with "writing the project failed (file is not a database); free disk space, permissions".
+    The run holding the project's lock sets it aside and starts a new one."""
+    from helpers import run_cli, write_script
+    from scripted_project import REQUIREMENT, answers
+
+    script = write_script(tmp_path / "a.json", answers())
+    args = ["new", REQUIREMENT, "--name", "p", "--output", "out", "--llm", f"script:{script}", "--token-budget", "9"]
+    assert run_cli(args, tmp_path).exit_code == 4  # stopped before its first call: there is a run to resume
+    live = tmp_path / "out" / "p" / ".softco" / "live.sqlite"
+    for extra in live.parent.glob("live.sqlite-*"):
+        extra.unlink()
+    live.write_bytes(b"not a database " * 500)
+    res = run_cli(["resume", str(tmp_path / "out" / "p"), "--token-budget", "10000000"], tmp_path)
+    assert res.exit_code == 0, res.stdout + res.stderr
+    assert (live.parent / "live.sqlite.damaged").read_bytes().startswith(b"not a database")
