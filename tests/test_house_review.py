@@ -648,3 +648,13 @@ def test_a_damaged_live_file_is_made_anew_by_the_run_that_holds_the_lock(tmp_pat
     res = run_cli(["resume", str(tmp_path / "out" / "p"), "--token-budget", "10000000"], tmp_path)
     assert res.exit_code == 0, res.stdout + res.stderr
     assert (live.parent / "live.sqlite.damaged").read_bytes().startswith(b"not a database")
+
+
+def test_the_repo_map_notes_a_file_nested_too_deep_to_parse(tmp_path: Path) -> None:
+    """`softco change` maps the repo's Python files with `ast` (the engineer's edits too): a file of
+    `a+a+...` raised RecursionError through the map, an internal error."""
+    from softco.change.repo_map import read_entry
+
+    (tmp_path / "deep.py").write_text("x = " + "+".join(["a"] * 5000) + "\n")
+    entry = read_entry(tmp_path, "deep.py")
+    assert entry.problem is not None and "not parsed" in entry.problem
