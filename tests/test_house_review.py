@@ -658,3 +658,19 @@ def test_the_repo_map_notes_a_file_nested_too_deep_to_parse(tmp_path: Path) -> N
     (tmp_path / "deep.py").write_text("x = " + "+".join(["a"] * 5000) + "\n")
     entry = read_entry(tmp_path, "deep.py")
     assert entry.problem is not None and "not parsed" in entry.problem
+
+
+def test_an_endpoint_that_echoes_the_api_key_in_an_error_does_not_put_it_on_the_board(tmp_path: Path) -> None:
+    """A proxy answering 401 "invalid key sk-..." with the whole key: the message was printed on the terminal
+    and kept in the board's error column (OpenAI masks it; a proxy or a local server need not)."""
+    from fake_server import FakeOpenAIServer, FakeReply
+    from helpers import run_cli
+
+    key = "sk-live-SECRETKEY0123456789"
+    replies = [FakeReply(status=401, error=f"Incorrect API key provided: {key}")]
+    with FakeOpenAIServer(replies) as srv:
+        env = {"OPENAI_BASE_URL": srv.base_url, "OPENAI_API_KEY": key}
+        res = run_cli(["new", "a todo app", "--name", "p", "--output", "out"], tmp_path, env)
+    assert res.exit_code == 1, res.stdout + res.stderr
+    assert "HTTP 401" in res.stderr and key not in res.stdout + res.stderr
+    assert _files_holding(tmp_path / "out", key) == []

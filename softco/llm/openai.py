@@ -306,6 +306,13 @@ def rejects_response_format(status: int, body: str) -> bool:
     return False
 
 
+def hide_key(text: str, client: openai.AsyncOpenAI) -> str:
+    """``text`` with the client's API key shown as ``***``: an endpoint's error may quote the key it refused,
+    and its message reaches the terminal and the board."""
+    key = client.api_key
+    return text.replace(key, "***") if key and len(key) >= 8 else text
+
+
 def _error_text(exc: Any) -> str:
     """What an error answer said, for matching: its message and its body."""
     body = getattr(exc, "body", None)
@@ -406,20 +413,21 @@ class OpenAILLM(LLM):
                     usage=None if connecting else self._abandoned(request, mode, client),
                 ) from None
             except openai.APIConnectionError as exc:
+                why = bound_text(hide_key(str(exc), client), 200)
                 raise TransientLLMError(
-                    f"step {request.step_key}: cannot reach the endpoint ({bound_text(str(exc), 200)}); check "
-                    "--base-url / OPENAI_BASE_URL",
+                    f"step {request.step_key}: cannot reach the endpoint ({why}); check --base-url / OPENAI_BASE_URL",
                     reason="connection failed",
                 ) from None
             except openai.APIStatusError as exc:
                 status = exc.status_code
+                said = hide_key(exc.message, client)  # a proxy may quote the key it refused
                 if mode != "prompt" and request.json_schema is not None:
                     if rejects_response_format(status, _error_text(exc)):
                         if forced:
-                            raise LLMError(self._refused_forced(request, mode, status, exc.message)) from None
+                            raise LLMError(self._refused_forced(request, mode, status, said)) from None
                         mode = self._downgrade(client, mode, status)
                         continue
-                message = f"step {request.step_key}: the endpoint answered HTTP {status}: {bound_text(exc.message)}"
+                message = f"step {request.step_key}: the endpoint answered HTTP {status}: {bound_text(said)}"
                 if status == 404:
                     message += f"; {not_found_hint(config.redact_url(str(client.base_url)))}"
                 should_retry = exc.response.headers.get("x-should-retry", "")
@@ -427,7 +435,7 @@ class OpenAILLM(LLM):
                     wait = retry_after(exc.response.headers)
                     raise TransientLLMError(message, wait, reason=f"HTTP {status}") from None
                 if status in (400, 422):
-                    message = f"step {request.step_key}: the endpoint refused the request: {bound_text(exc.message)}"
+                    message = f"step {request.step_key}: the endpoint refused the request: {bound_text(said)}"
                 raise LLMError(message) from None
 
     def _refused_forced(self, request: LLMRequest, mode: str, status: int, said: str) -> str:
