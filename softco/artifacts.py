@@ -573,6 +573,8 @@ def _test_functions(source: str) -> set[str]:
         raise ValueError(f"the test file is not valid Python: line {exc.lineno}: {exc.msg}") from None
     except ValueError as exc:  # e.g. a NUL byte
         raise ValueError(f"the test file is not valid Python: {exc}") from None
+    except (RecursionError, MemoryError):  # CPython's parser gives up on an expression nested thousands deep
+        raise ValueError("the test file is too deeply nested for Python's parser; write plain pytest code") from None
     names: set[str] = set()
     for node in tree.body:
         bodies = [node] if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) else []

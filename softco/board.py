@@ -190,6 +190,8 @@ class StepRow:
     response_json: str | None
     #: "measured", "recorded" or "estimated" (softco.llm.base.UsageSource); only measured is priced
     usage_source: str = "estimated"
+    #: the request sent (an LLM call's row), as JSON
+    request_json: str | None = None
 
     @property
     def duration(self) -> float:
@@ -209,6 +211,21 @@ class RunRow:
     finished_at: float | None
     branch: str = "main"
 
+
+#: The board's numeric columns and the range softco writes them in (times: 1970 to the year 9999).
+_MAX_TIME = 253_402_300_799.0
+_NUMBERS: list[tuple[str, str, float, float]] = [
+    ("runs", "started_at", 0.0, _MAX_TIME),
+    ("runs", "finished_at", 0.0, _MAX_TIME),
+    ("runs", "exit_code", -(2**31), 2**31),
+    ("messages", "created_at", 0.0, _MAX_TIME),
+    ("steps", "started_at", 0.0, _MAX_TIME),
+    ("steps", "finished_at", 0.0, _MAX_TIME),
+    ("steps", "attempt", 0, 2**31),
+    ("steps", "prompt_tokens", 0, 2**53),
+    ("steps", "completion_tokens", 0, 2**53),
+    ("steps", "cost_usd", 0.0, 1e12),
+]
 
 #: What to do about a board that cannot be used: it is not in git, so the repo cannot give it back.
 RESTORE = (
@@ -315,11 +332,24 @@ class Board:
                 raise BoardError(
                     f"the board {self.path}: table {table} lacks column(s) {', '.join(missing)}; {RESTORE}"
                 )
+        for table, column, low, high in _NUMBERS:
+            if column not in expected.get(table, set()):
+                continue
+            # SQLite keeps any value in any column: text in a REAL column, a time no date can show
+            bad = self.db.execute(
+                f"SELECT rowid FROM {table} WHERE {column} IS NOT NULL AND (typeof({column}) NOT IN "
+                f"('integer', 'real') OR NOT {column} BETWEEN ? AND ?) LIMIT 1",
+                (low, high),
+            ).fetchone()
+            if bad is not None:
+                raise BoardError(
+                    f"the board {self.path}: {table}.{column} of row {bad[0]} is not a number softco wrote; {RESTORE}"
+                )
         if "runs" in expected:
             for run_id, settings in self.db.execute("SELECT id, settings_json FROM runs"):
                 try:
                     ok = isinstance(json.loads(settings), dict)
-                except (TypeError, ValueError):
+                except (TypeError, ValueError, RecursionError):
                     ok = False
                 if not ok:
                     raise BoardError(
@@ -336,7 +366,7 @@ class Board:
             where = f"the board {self.path}: message {mid} ({_short(kind)} from {_short(role)})"
             try:
                 data = json.loads(payload)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, RecursionError):
                 raise BoardError(f"{where} is not valid JSON; {RESTORE}") from None
             if not isinstance(data, dict):
                 raise BoardError(f"{where} is not a JSON object; {RESTORE}")
@@ -555,6 +585,7 @@ class Board:
                 error=r["error"],
                 response_json=r["response_json"],
                 usage_source=r["usage_source"],
+                request_json=r["request_json"],
             )
             for r in rows
         ]

@@ -367,6 +367,12 @@ def _main(argv: list[str], prog_name: str | None) -> int:
     except SoftcoError as exc:  # bad input, a busy project, a stopped run: the message says what to do next
         sys.stderr.write(f"softco: error: {visible(str(exc))}\n")  # the message may quote a model's answer
         return exc.exit_code
+    except OSError as exc:  # a path the system refuses (too long, not a directory...) or a full disk
+        from softco.config import debug
+
+        if debug():
+            raise
+        return _os_error(exc)
     except Exception as exc:
         # a usage error of the command line parser (click's ClickException, which newer typer vendors):
         # it knows how to show itself; matched by shape so no import of click is needed
@@ -385,6 +391,21 @@ def _main(argv: list[str], prog_name: str | None) -> int:
         )
         return EXIT_ERROR
     return code if isinstance(code, int) else 0
+
+
+def _os_error(exc: OSError) -> int:
+    """One line for an OSError no command turned into its own message; a full disk exits 1 (resumable)."""
+    import errno
+
+    from softco.errors import EXIT_ERROR
+    from softco.safe_text import one_line
+
+    where = f": {one_line(str(exc.filename), 200)}" if exc.filename is not None else ""
+    why = one_line(exc.strerror or str(exc), 200)
+    full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    todo = "free disk space, then run the command again" if full else "check the path and run the command again"
+    sys.stderr.write(f"softco: error: {why}{where}; {todo}\n")
+    return EXIT_ERROR if full else EXIT_USAGE
 
 
 if __name__ == "__main__":

@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import math
 import os
+import stat
 import threading
 import tomllib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -124,13 +126,23 @@ class Config(BaseModel):
         return value.strip().lower() if isinstance(value, str) else value
 
 
+#: The words a yes/no variable (SOFTCO_LOCAL_ONLY) takes; any other word is refused, never taken as "no".
+_YES, _NO = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
 def _env_value(field: str, raw: str) -> object:
     """An environment variable's text as the field takes it; "" and blanks mean unset (None)."""
     text = raw.strip()
     if not text:
         return None
     if field == "local_only":
-        return text.lower() in ("1", "true", "yes")
+        word = text.lower()
+        if word not in _YES + _NO:
+            raise ConfigError(
+                f"{ENV_VARS[field]}={_quote(raw)}: not a yes or no; give 1 (or true, yes, on) to refuse every model "
+                "request that is not to this machine, 0 (or false, no, off) to allow them, or unset it"
+            )
+        return word in _YES
     return text
 
 
@@ -140,17 +152,40 @@ def _quote(value: object) -> str:
 
 
 def find_file(output: Path | None, cwd: Path) -> Path | None:
-    """The softco.toml to read: the output directory's, else the current directory's, else None."""
+    """The softco.toml to read: the output directory's, else the current directory's, else None. Anything of
+    that name counts (a directory, a dangling link): :func:`read_file` then says why it cannot be read."""
     for folder in (cwd / (output if output is not None else Path("output")), cwd):
         path = folder / FILE_NAME
-        if path.is_file():
+        if os.path.lexists(path):
             return path
     return None
+
+
+#: The TOML type each key takes (a bool is not a number of seconds; a path is a non-empty string).
+_TOML_TYPES: dict[str, tuple[str, tuple[type, ...]]] = {
+    **{k: ("a string", (str,)) for k in ("model", "base_url", "output", "prices", "pip_index_url", "structured")},
+    **{k: ("a number", (int, float)) for k in ("timeout", "connect_timeout", "read_timeout")},
+    "local_only": ("true or false", (bool,)),
+}
+
+
+def _check_types(path: Path, table: Mapping[str, object]) -> None:
+    """Each known key's value is of its TOML type (pydantic alone would take ``timeout = true`` as 1 s)."""
+    for key, value in table.items():
+        if key not in _TOML_TYPES:
+            continue  # an unknown key is named by the validation, with the keys there are
+        what, types = _TOML_TYPES[key]
+        wrong = not isinstance(value, types) or (isinstance(value, bool) and bool not in types)
+        if wrong or (key in ("output", "prices") and value == ""):
+            hint = _HINTS.get(key, "fix it")
+            raise ConfigError(f"{path}: {key} = {_quote(value)}: expected {what}; {hint}; fix the file")
 
 
 def read_file(path: Path) -> dict[str, Any]:
     """A softco.toml's table, its relative paths made relative to its directory; ConfigError if unreadable."""
     try:
+        if not stat.S_ISREG(path.stat().st_mode):  # a directory, or a FIFO that would block the read
+            raise ConfigError(f"{path}: cannot read it (not a regular file); make it a file of settings or remove it")
         with path.open("rb") as f:
             data = f.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
@@ -161,6 +196,7 @@ def read_file(path: Path) -> dict[str, Any]:
         table = tomllib.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML ({str(exc).splitlines()[0][:200]}); fix the file") from None
+    _check_types(path, table)
     for key in ("output", "prices"):
         value = table.get(key)
         if isinstance(value, str) and value:
@@ -255,6 +291,32 @@ def current() -> Config:
                 _loaded.clear()
             _loaded[key] = found
     return found
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its user part (``https://user:password@host``, a proxy's basic auth) shown as ``user:***``:
+    the form of a URL softco keeps (the board, the step cache, endpoints.json) or prints."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return url
+    if password is None or "@" not in parts.netloc:
+        return url
+    userinfo, host = parts.netloc.rsplit("@", 1)
+    return urlunsplit(parts._replace(netloc=f"{userinfo.split(':', 1)[0]}:***@{host}"))
+
+
+def is_redacted(url: str | None) -> bool:
+    """A URL :func:`redact_url` took a password out of."""
+    return url is not None and ":***@" in url
+
+
+def named(key: str) -> str:
+    """How an error names a setting without a flag whose value it quotes next: ``SOFTCO_PRICES=`` when the
+    variable is set (it wins over the file), else ``softco.toml's prices = ``."""
+    var = ENV_VARS[key]
+    return f"{var}=" if os.environ.get(var, "").strip() else f"{FILE_NAME}'s {key} = "
 
 
 def api_key() -> str | None:

@@ -24,7 +24,7 @@ from softco.board import Board, StepRow
 from softco.company.run import DEFAULT_CONCURRENCY, NewOptions, pick_concurrency
 from softco.defaults import ROLES_DIR
 from softco.llm.base import LLM, LLMError, LLMRequest, LLMResponse, ModelSettings
-from softco.llm.budget import Budget, BudgetedLLM
+from softco.llm.budget import Budget, BudgetedLLM, unreported_bound
 from softco.llm.openai import EndpointModes, OpenAILLM, make_client, serves_locally
 from softco.llm.structured import GRAMMAR_BOUND_LIMIT, StructuredResult, ask_structured, lenient_json
 from softco.report.costs import cost_by_step
@@ -184,8 +184,8 @@ def test_a_timed_out_call_is_closed_before_it_is_sent_again_and_its_tokens_count
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The first request is still being served (the server stays silent) when the call's deadline comes:
-    its connection is closed before the retry is sent, and its tokens count as an estimate, in the
-    attempt (for the board) and in the budget."""
+    its connection is closed before the retry is sent, and its tokens count as an estimate in the attempt
+    (for the board), and as a bound in the budget (the prompt's bound and the answer's, which it may have used)."""
     monkeypatch.setenv("SOFTCO_TIMEOUT", "1")
     request = make_request().model_copy(update={"settings": ModelSettings(max_tokens=300)})
     budget = Budget()
@@ -201,7 +201,9 @@ def test_a_timed_out_call_is_closed_before_it_is_sent_again_and_its_tokens_count
     timed_out = result.attempts[0].response.usage
     assert timed_out.source == "estimated" and timed_out.prompt_tokens > 0 and timed_out.completion_tokens == 300
     answered = result.attempts[1].response.usage
-    assert budget.spent_tokens == timed_out.total + answered.total
+    bound = unreported_bound(result.attempts[0].request, "", timed_out)
+    assert bound.completion_tokens == 300 and bound.prompt_tokens >= timed_out.prompt_tokens
+    assert budget.spent_tokens == bound.total + answered.total
 
 
 def test_a_call_with_no_byte_within_the_read_timeout_counts_its_tokens_too(monkeypatch: pytest.MonkeyPatch) -> None:

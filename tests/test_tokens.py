@@ -13,6 +13,7 @@ from fake_server import FakeOpenAIServer, FakeReply
 
 import softco.cli
 import softco.company.run  # noqa: F401  (imported first: the CLI then imports nothing more in-process)
+import softco.llm.tokens
 from softco.llm.base import ChatMessage, LLMRequest, ModelSettings, Usage
 from softco.llm.openai import OpenAILLM, make_client
 from softco.llm.tokens import ESTIMATE, TokenCount, count_all, count_tokens, encoding_name, estimate_tokens
@@ -68,23 +69,37 @@ def test_counting_never_downloads_an_encoding(tmp_path: Path) -> None:
     assert proc.stdout.split() == ["tiktoken", "cl100k_base", "estimate", "0"]
 
 
-def test_an_endpoint_that_reports_no_usage_is_counted_with_tiktoken_and_still_called_an_estimate() -> None:
+def test_an_endpoint_that_reports_no_usage_is_counted_with_tiktoken_and_still_called_an_estimate(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Counted with tiktoken where the model's tokenizer is known (OpenAI's endpoint: the fake stands in for it),
+    at 4 characters a token elsewhere (a local server may serve anything as "gpt-4")."""
     request = LLMRequest(
         step_key="product_manager/write_prd/project",
         messages=[ChatMessage(role="system", content="You are a PM."), ChatMessage(role="user", content=TEXT)],
         settings=ModelSettings(model="gpt-4"),
     )
     answer = "A todo app: add, list and complete tasks, stored as JSON."
-    with FakeOpenAIServer([FakeReply(content=answer, no_usage=True)]) as srv:
 
-        async def main() -> Usage:
-            llm = OpenAILLM(make_client(base_url=srv.base_url, api_key=None), model="gpt-4")
-            try:
-                return (await llm.complete(request)).usage
-            finally:
-                await llm.aclose()
+    def ask() -> Usage:
+        with FakeOpenAIServer([FakeReply(content=answer, no_usage=True)]) as srv:
 
-        usage = asyncio.run(main())
+            async def main() -> Usage:
+                llm = OpenAILLM(make_client(base_url=srv.base_url, api_key=None), model="gpt-4")
+                try:
+                    return (await llm.complete(request)).usage
+                finally:
+                    await llm.aclose()
+
+            return asyncio.run(main())
+
+    assert ask() == Usage(
+        prompt_tokens=estimate_tokens("You are a PM.") + estimate_tokens(TEXT),
+        completion_tokens=estimate_tokens(answer),
+        source="estimated",
+    )
+    monkeypatch.setattr(softco.llm.tokens, "tokenizer_known", lambda base_url: True)  # as if it were OpenAI's
+    usage = ask()
     prompt = count_tokens("You are a PM.", "gpt-4").tokens + count_tokens(TEXT, "gpt-4").tokens
     completion = count_tokens(answer, "gpt-4").tokens
     assert usage == Usage(prompt_tokens=prompt, completion_tokens=completion, source="estimated")

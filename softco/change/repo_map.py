@@ -169,7 +169,7 @@ def read_entry(root: Path, path: str) -> FileEntry:
         try:
             with _AST_LOCK:  # CPython 3.11's parser is not safe in two threads at once (QA's tools run in threads)
                 tree = ast.parse(text)
-        except (SyntaxError, ValueError) as exc:
+        except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:  # the last two: nested too deep
             entry.problem = f"not parsed: {type(exc).__name__} on line {getattr(exc, 'lineno', '?')}"
         else:
             entry.doc = _doc_line(tree)

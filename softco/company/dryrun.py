@@ -67,8 +67,11 @@ class DryRunLLM(LLM):
         model: str,
         prompts_dir: Path | None = None,
         on_step: Callable[[DryRunStep], None] | None = None,
+        base_url: str | None = None,
     ) -> None:
         self.model = model
+        #: the endpoint a real run would ask (None: OpenAI's): a model's name tells its tokenizer only on OpenAI's
+        self.base_url = base_url
         self.prompts_dir = prompts_dir
         self.on_step = on_step or (lambda s: None)
         self.steps: list[DryRunStep] = []
@@ -80,7 +83,7 @@ class DryRunLLM(LLM):
         text = json.dumps(self.answer(request), indent=1)
         prompt = "".join(m.content for m in request.messages)
         model = request.settings.model or self.model
-        counted = count_all([m.content for m in request.messages], model)
+        counted = count_all([m.content for m in request.messages], model, self.base_url)
         tokens = counted.tokens
         written = self._write(request, tokens, counted.method)
         step = DryRunStep(request.step_key, request.attempt, len(prompt), tokens, written, counted.method)

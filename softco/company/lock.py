@@ -50,7 +50,7 @@ def _read_holder(fd: int) -> Holder:
     try:
         os.lseek(fd, 0, os.SEEK_SET)
         data = json.loads(os.read(fd, 16_384).decode("utf-8", "replace") or "{}")
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
         data = {}
     if not isinstance(data, dict):
         data = {}

@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.text import Text
 
 from softco import config
-from softco.board import Board, BoardBusy, BoardError, RunRow
+from softco.board import Board, BoardBusy, BoardError, RunRow, StepRow
 from softco.change.summary import change_of, print_change_summary
 from softco.company.dryrun import DryRunLLM, DryRunStep
 from softco.company.lock import Holder, ProjectLock, holder
@@ -37,7 +37,7 @@ from softco.errors import (
     SoftcoError,
     UsageError,
 )
-from softco.llm.base import LLM, LLMError
+from softco.llm.base import LLM, LLMError, LLMRequest, LLMResponse, Usage
 from softco.llm.budget import (
     Budget,
     BudgetedLLM,
@@ -45,14 +45,16 @@ from softco.llm.budget import (
     Ledger,
     PriceFileError,
     completion_bound,
+    cost_usd,
     price_of,
     prices,
+    unreported_bound,
 )
 from softco.llm.cache import CachedLLM, StepCache
 from softco.llm.human import HumanLLM, RoutingLLM
 from softco.llm.openai import LOCAL_CONCURRENCY, EndpointNotConfigured, OpenAILLM, check_role_endpoints, serves_locally
 from softco.llm.providers import ProviderError, default_model, make_llm
-from softco.llm.replay import RecordingLLM, ReplayError, make_header
+from softco.llm.replay import RecordingLLM, ReplayError, check_recording_path, make_header
 from softco.llm.tokens import ESTIMATE
 from softco.report.costs import format_total_cost
 from softco.report.stats import run_stats
@@ -112,6 +114,8 @@ def _jsonable(opts: NewOptions) -> dict[str, Any]:
     saved = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(opts).items()}
     saved["sop_dir"] = str(opts.sop_dir.resolve()) if opts.sop_dir else None
     saved["record"] = None  # a resumed run does not overwrite the first run's recording
+    if opts.base_url is not None:  # a password in the URL is never kept: a resume asks for the URL again
+        saved["base_url"] = config.redact_url(opts.base_url)
     saved.pop("on_page")
     return saved
 
@@ -129,8 +133,8 @@ def pick_concurrency(opts: NewOptions) -> tuple[int, str | None]:
     url = opts.base_url or config.current().base_url or ""
     if opts.llm in (None, "openai") and not opts.dry_run and url and serves_locally(url):
         return LOCAL_CONCURRENCY, (
-            f"concurrency {LOCAL_CONCURRENCY}: {url} is a local server, which mostly answers one request at a time "
-            "(--concurrency N to change)"
+            f"concurrency {LOCAL_CONCURRENCY}: {config.redact_url(url)} is a local server, which mostly answers one "
+            "request at a time (--concurrency N to change)"
         )
     return DEFAULT_CONCURRENCY, None
 
@@ -257,11 +261,44 @@ def step_cache(output: Path, opts: NewOptions, llm: LLM) -> LLM:
 
 
 def spent(board: Board) -> Budget:
+    """What the project's runs spent, as their budgets counted it: measured usage at its price, and for calls an
+    endpoint answered without usage figures the bound the budget counted (:func:`unreported`)."""
     rows = board.steps()
+    extra_usd, extra_tokens = unreported(board, rows)
     return Budget(
-        spent_usd=sum(r.cost_usd or 0.0 for r in rows),
-        spent_tokens=sum(r.prompt_tokens + r.completion_tokens for r in rows if r.status != "cached"),
+        spent_usd=sum(r.cost_usd or 0.0 for r in rows) + extra_usd,
+        spent_tokens=sum(r.prompt_tokens + r.completion_tokens for r in rows if r.status != "cached") + extra_tokens,
     )
+
+
+def unreported(board: Board, rows: Sequence[StepRow]) -> tuple[float, int]:
+    """(USD, tokens) a run's budget counted beyond the board's figures for the calls a real endpoint answered
+    without usage figures: the board keeps their estimate, unpriced; the budget counted their bound
+    (softco.llm.budget.unreported_bound) at the model's price. A resume counts them again, or the same budget
+    would pay for them twice."""
+    endpoint_runs = {
+        r.id: r.model
+        for r in board.runs()
+        if r.settings.get("llm") in (None, "openai") and not r.settings.get("dry_run")
+    }
+    usd, tokens = 0.0, 0
+    for r in rows:
+        if r.usage_source != "estimated" or r.status == "cached" or r.run_id not in endpoint_runs:
+            continue
+        if r.prompt_tokens + r.completion_tokens == 0:
+            continue
+        estimate = Usage(prompt_tokens=r.prompt_tokens, completion_tokens=r.completion_tokens)
+        try:
+            request = LLMRequest.model_validate_json(r.request_json or "")
+            response = LLMResponse.model_validate_json(r.response_json or "")
+        except ValueError:  # a row this softco cannot read back: its estimate, as the board has it
+            bound, model = estimate, endpoint_runs[r.run_id]
+        else:  # priced as the budget priced it: the role's model, else the run's
+            bound = unreported_bound(request, response.content, estimate)
+            model = request.settings.model or endpoint_runs[r.run_id]
+        tokens += bound.total - estimate.total
+        usd += cost_usd(model, bound.prompt_tokens, bound.completion_tokens) or 0.0
+    return usd, tokens
 
 
 async def _drive(company: Company, llm: LLM, requirement: str | None, live: Live | None) -> Outcome:
@@ -397,7 +434,8 @@ def dry_run_llm(opts: NewOptions, console: Console, sop: Sop) -> DryRunLLM | Non
         line = f"  dry run: {s.key}: {s.prompt_chars:,} chars, {counted}{answer}"
         console.print(safe_line(line + where, limit=400))
 
-    return DryRunLLM(opts.model or default_model(), on_step=on_step)
+    url = opts.base_url or config.current().base_url  # a model's name tells its tokenizer only on OpenAI's
+    return DryRunLLM(opts.model or default_model(), on_step=on_step, base_url=url)
 
 
 def print_dry_run(console: Console, dry: DryRunLLM, sop: Sop) -> None:
@@ -424,6 +462,8 @@ def start_new(opts: NewOptions, console: Console, ledger: Ledger | None = None) 
     opts.concurrency = concurrency  # saved with the run: a resume keeps it
     check_limits(opts.budget, opts.token_budget, opts.max_fix_rounds, concurrency)
     check_environment()
+    if opts.record is not None:
+        check_recording_path(opts.record)
     requirement = check_requirement(opts.requirement)
     sop = checked_sop(opts)
     _check_people(opts, sop)
@@ -664,6 +704,11 @@ def _continue(
         takeover = takeover or Takeover()
         extra: dict[str, Any] = {"human": list(opts.human)}  # --human on resume is for this resume only
         takeover.apply(opts)
+        if config.is_redacted(opts.base_url):
+            raise RunError(
+                f"the run's endpoint {opts.base_url} held a password, which softco does not keep: give the URL "
+                f"again, softco resume {project} --base-url URL"
+            )
         answers = takeover.answer_files()
         sop = checked_sop(opts)
         board.check_messages(sop.kinds)  # every payload fits its kind, before a role reads one
@@ -682,6 +727,8 @@ def _continue(
         changes: dict[str, str] = dict(saved.get("revise", {}))
         branch = last.branch
         ws = Workspace(project)
+        for left in ws.clear_stale_locks():  # a run killed mid-commit left git's lock: resume finishes that commit
+            console.print(safe_text(f"removed {left}, left by a run killed while it committed"))
         change = change_of(saved)
         if revision is not None:
             with _writing(project):  # a change run's revision branches off its own branch, in the user's repo

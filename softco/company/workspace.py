@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import re
+import stat
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +21,8 @@ from softco.errors import SoftcoError
 
 GITIGNORE = ".softco/\n__pycache__/\n*.pyc\n.pytest_cache/\n*.egg-info/\n"
 MAX_FILE_BYTES = 512 * 1024
+#: A git lock file this old, in a repo whose project lock softco holds, was left by a run killed mid-commit.
+STALE_GIT_LOCK_S = 10.0
 
 
 def _parents(path: str) -> list[str]:
@@ -170,6 +174,25 @@ class Workspace:
     def read(self, rel: str) -> str | None:
         target = self.resolve(rel)
         return target.read_text(encoding="utf-8") if target.is_file() else None
+
+    def clear_stale_locks(self, older_than: float = STALE_GIT_LOCK_S) -> list[str]:
+        """Remove the lock files git (and gitpython) leave when killed while writing the index, HEAD or the
+        branch's ref, once they are ``older_than`` seconds: the caller holds the project's lock, so no softco
+        process writes this repo now, and a git command that holds one lives for less. The names removed."""
+        git_dir, common = Path(self.repo.git_dir), Path(self.repo.common_dir)
+        candidates = [git_dir / "index.lock", git_dir / "HEAD.lock", common / "packed-refs.lock"]
+        if not self.repo.head.is_detached:
+            candidates.append(common / f"{self.repo.head.reference.path}.lock")
+        removed = []
+        for path in candidates:
+            try:
+                st = path.lstat()
+                if stat.S_ISREG(st.st_mode) and time.time() - st.st_mtime >= older_than:
+                    path.unlink()
+                    removed.append(os.path.relpath(path, self.root))
+            except OSError:  # none there; or one softco may not remove, which the commit then names
+                continue
+        return removed
 
     def head(self) -> str | None:
         return self.repo.head.commit.hexsha if self.repo.head.is_valid() else None

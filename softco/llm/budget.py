@@ -79,6 +79,19 @@ def prompt_bound(request: LLMRequest) -> int:
     return size + REQUEST_OVERHEAD
 
 
+def unreported_bound(request: LLMRequest, answer: str, estimate: Usage) -> Usage:
+    """The most a call whose usage the endpoint did not report can have used (its ``estimate`` may count
+    fewer): the prompt's bound, and the answer's UTF-8 bytes within its bound (a byte-level BPE tokenizer
+    never makes more tokens than bytes). For an answer that never came, the answer bound."""
+    longest = completion_bound(request.settings)
+    written = len(answer.encode("utf-8")) if answer else longest
+    return Usage(
+        prompt_tokens=max(estimate.prompt_tokens, prompt_bound(request)),
+        completion_tokens=min(longest, max(estimate.completion_tokens, written)),
+        source="estimated",
+    )
+
+
 class BudgetExceeded(LLMError, BudgetStop):
     """The next call could cross the budget; the run stops before it (exit 4, resumable)."""
 
@@ -296,16 +309,24 @@ class BudgetedLLM(WrapperLLM):
         used: Usage | None = None
         try:
             response = await self.inner.complete(request)
-            used = response.usage
+            used = self._counted(request, response.usage, response.content)
             return response
         except TransientLLMError as exc:  # a call cut off while the endpoint worked on it (a timeout) still used
-            used = exc.usage  # something: its estimate counts
+            used = self._counted(request, exc.usage, "")  # something: its bound counts
             raise
         finally:  # also when the call failed or was cancelled: its reservation is given back
             self._release(worst, used, request.settings.model or self.model)
             settled, self._settled = self._settled, None
             if settled is not None:
                 settled.set()
+
+    def _counted(self, request: LLMRequest, usage: Usage, answer: str) -> Usage:
+        """What the budget counts for a call: what the endpoint measured; for an endpoint that did not say,
+        :func:`unreported_bound` (scripted and replayed answers, which cost nothing, count as they are)."""
+        unreported = usage.source == "estimated" and usage.total > 0
+        if unreported and self.inner.cache_id_for(request.step_key) is not None:  # a real endpoint answered
+            return unreported_bound(request, answer, usage)
+        return usage
 
     async def aclose(self) -> None:
         self._settled = None

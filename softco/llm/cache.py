@@ -14,25 +14,44 @@ import sqlite3
 import time
 from pathlib import Path
 
+from softco.errors import UsageError
 from softco.llm.base import LLM, LLMRequest, LLMResponse, WrapperLLM
+
+
+class CacheError(UsageError):
+    """The step cache cannot be used (not a SQLite file, or not softco's): one line saying how to go on."""
 
 
 class StepCache:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(path, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")  # as the board: safe when killed, no fsync per answer
-        self.db.execute(
-            "CREATE TABLE IF NOT EXISTS answers (provider TEXT NOT NULL, request_hash TEXT NOT NULL,"
-            " response_json TEXT NOT NULL, created_at REAL NOT NULL, PRIMARY KEY (provider, request_hash))"
-        )
+        try:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")  # as the board: safe when killed, no fsync per answer
+            self.db.execute(
+                "CREATE TABLE IF NOT EXISTS answers (provider TEXT NOT NULL, request_hash TEXT NOT NULL,"
+                " response_json TEXT NOT NULL, created_at REAL NOT NULL, PRIMARY KEY (provider, request_hash))"
+            )
+            self.db.execute("SELECT provider, request_hash, response_json, created_at FROM answers LIMIT 0")
+        except sqlite3.DatabaseError as exc:
+            self.db.close()
+            raise CacheError(
+                f"the step cache {path} cannot be used ({exc}); delete it (it only saves paying twice for the same "
+                "call), or run with --no-cache"
+            ) from None
 
     def get(self, provider: str, request_hash: str) -> LLMResponse | None:
+        """The kept answer, or None; an answer this softco cannot read (kept by a newer one) is a miss."""
         row = self.db.execute(
             "SELECT response_json FROM answers WHERE provider=? AND request_hash=?", (provider, request_hash)
         ).fetchone()
-        return LLMResponse.model_validate_json(row[0]) if row else None
+        if row is None:
+            return None
+        try:
+            return LLMResponse.model_validate_json(row[0])
+        except ValueError:  # pydantic's ValidationError: another shape, or not JSON
+            return None
 
     def put(self, provider: str, request_hash: str, response: LLMResponse) -> None:
         self.db.execute(

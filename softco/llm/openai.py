@@ -192,7 +192,7 @@ class EndpointModes:
             with self.path.open("rb") as f:
                 raw = f.read(MAX_STATE_BYTES + 1)
             data = json.loads(raw) if len(raw) <= MAX_STATE_BYTES else {}
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
             return {}
         endpoints = data.get("endpoints") if isinstance(data, dict) else None
         if not isinstance(endpoints, dict):
@@ -306,6 +306,13 @@ def rejects_response_format(status: int, body: str) -> bool:
     return False
 
 
+def hide_key(text: str, client: openai.AsyncOpenAI) -> str:
+    """``text`` with the client's API key shown as ``***``: an endpoint's error may quote the key it refused,
+    and its message reaches the terminal and the board."""
+    key = client.api_key
+    return text.replace(key, "***") if key and len(key) >= 8 else text
+
+
 def _error_text(exc: Any) -> str:
     """What an error answer said, for matching: its message and its body."""
     body = getattr(exc, "body", None)
@@ -346,7 +353,7 @@ class OpenAILLM(LLM):
         self.client = client
         self.model = model
         self.timeouts = timeouts or call_timeouts()
-        self.cache_id = f"openai|{client.base_url}|{model}"
+        self.cache_id = f"openai|{config.redact_url(str(client.base_url))}|{model}"
         #: one client per endpoint a role's settings route to: (base URL, key variable) -> client
         self._clients: dict[tuple[str | None, str | None], openai.AsyncOpenAI] = {}
         #: the structured-output mode every request uses (--structured / SOFTCO_STRUCTURED); None: negotiate
@@ -366,7 +373,7 @@ class OpenAILLM(LLM):
         forced = request.settings.structured or self.structured
         if forced is not None:
             return WIRE_MODE[forced], True
-        return self.modes.get(str(client.base_url)) or WIRE_MODES[0], False
+        return self.modes.get(config.redact_url(str(client.base_url))) or WIRE_MODES[0], False
 
     def client_for(self, settings: ModelSettings) -> openai.AsyncOpenAI:
         """The client for a request: the default one, or the endpoint its role's settings name."""
@@ -394,7 +401,7 @@ class OpenAILLM(LLM):
                 raise TransientLLMError(
                     f"step {request.step_key}: the endpoint did not answer within {total:g} s (SOFTCO_TIMEOUT)",
                     reason=f"no answer within {total:g} s",
-                    usage=self._abandoned(request, mode),
+                    usage=self._abandoned(request, mode, client),
                 ) from None
             except openai.APITimeoutError as exc:
                 t = self.timeouts
@@ -403,31 +410,32 @@ class OpenAILLM(LLM):
                     f"step {request.step_key}: the endpoint timed out (no connection within {t.connect:g} s or no "
                     f"byte within {t.read:g} s: SOFTCO_CONNECT_TIMEOUT / SOFTCO_READ_TIMEOUT)",
                     reason="timed out",
-                    usage=None if connecting else self._abandoned(request, mode),
+                    usage=None if connecting else self._abandoned(request, mode, client),
                 ) from None
             except openai.APIConnectionError as exc:
+                why = bound_text(hide_key(str(exc), client), 200)
                 raise TransientLLMError(
-                    f"step {request.step_key}: cannot reach the endpoint ({bound_text(str(exc), 200)}); check "
-                    "--base-url / OPENAI_BASE_URL",
+                    f"step {request.step_key}: cannot reach the endpoint ({why}); check --base-url / OPENAI_BASE_URL",
                     reason="connection failed",
                 ) from None
             except openai.APIStatusError as exc:
                 status = exc.status_code
+                said = hide_key(exc.message, client)  # a proxy may quote the key it refused
                 if mode != "prompt" and request.json_schema is not None:
                     if rejects_response_format(status, _error_text(exc)):
                         if forced:
-                            raise LLMError(self._refused_forced(request, mode, status, exc.message)) from None
+                            raise LLMError(self._refused_forced(request, mode, status, said)) from None
                         mode = self._downgrade(client, mode, status)
                         continue
-                message = f"step {request.step_key}: the endpoint answered HTTP {status}: {bound_text(exc.message)}"
+                message = f"step {request.step_key}: the endpoint answered HTTP {status}: {bound_text(said)}"
                 if status == 404:
-                    message += f"; {not_found_hint(str(client.base_url))}"
+                    message += f"; {not_found_hint(config.redact_url(str(client.base_url)))}"
                 should_retry = exc.response.headers.get("x-should-retry", "")
                 if should_retry != "false" and (status in (408, 409, 429) or status >= 500):
                     wait = retry_after(exc.response.headers)
                     raise TransientLLMError(message, wait, reason=f"HTTP {status}") from None
                 if status in (400, 422):
-                    message = f"step {request.step_key}: the endpoint refused the request: {bound_text(exc.message)}"
+                    message = f"step {request.step_key}: the endpoint refused the request: {bound_text(said)}"
                 raise LLMError(message) from None
 
     def _refused_forced(self, request: LLMRequest, mode: str, status: int, said: str) -> str:
@@ -440,18 +448,18 @@ class OpenAILLM(LLM):
             f"asks for: {bound_text(said)}; use {others} instead"
         )
 
-    def _abandoned(self, request: LLMRequest, mode: str) -> Usage:
+    def _abandoned(self, request: LLMRequest, mode: str, client: openai.AsyncOpenAI) -> Usage:
         """What a call cut off while the endpoint worked on it may have used: its prompt (as sent) and the
         longest answer it allowed (its max_tokens), an estimate (the prompt counted with tiktoken when the
         model's encoding is installed, see :mod:`softco.llm.tokens`)."""
         model = request.settings.model or self.model
-        prompt = count_all([m.content for m in self._messages(request, mode)], model).tokens
+        prompt = count_all([m.content for m in self._messages(request, mode)], model, str(client.base_url)).tokens
         return Usage(prompt_tokens=prompt, completion_tokens=request.settings.max_tokens or 0, source="estimated")
 
     def _downgrade(self, client: openai.AsyncOpenAI, refused: str, status: int) -> str:
         """The next structured-output mode after ``refused`` for this endpoint, remembered (and told). Calls
         that were refused at once move the endpoint on once: a mode already past ``refused`` stays."""
-        url = str(client.base_url)
+        url = config.redact_url(str(client.base_url))
         following = WIRE_MODES[WIRE_MODES.index(refused) + 1]
         current = self.modes.get(url) or WIRE_MODES[0]
         if WIRE_MODES.index(current) >= WIRE_MODES.index(following):
@@ -479,7 +487,8 @@ class OpenAILLM(LLM):
     async def _call(self, client: openai.AsyncOpenAI, request: LLMRequest, mode: str) -> LLMResponse:
         local_only = not ALLOW_REMOTE_REQUESTS or config.current().local_only
         if local_only and not is_local(str(client.base_url)):
-            raise LLMError(f"a model request to {client.base_url} was refused: SOFTCO_LOCAL_ONLY allows 127.0.0.1 only")
+            url = config.redact_url(str(client.base_url))
+            raise LLMError(f"a model request to {url} was refused: SOFTCO_LOCAL_ONLY allows 127.0.0.1 only")
         messages = self._messages(request, mode)
         prices.warm_up()  # this call's usage will be priced: load the prices while its answer is awaited
         kwargs: dict[str, Any] = {}
@@ -523,8 +532,9 @@ class OpenAILLM(LLM):
         usage = reported_usage(resp.usage)
         if usage is None:  # the endpoint did not say: count (tiktoken when it can) or estimate, and say so:
             # even an exact count of the text misses the chat framing and any hidden reasoning tokens
-            prompt = count_all([m.content for m in messages], model).tokens
-            completion = count_tokens(content, model).tokens
+            url = str(client.base_url)
+            prompt = count_all([m.content for m in messages], model, url).tokens
+            completion = count_tokens(content, model, url).tokens
             usage = Usage(prompt_tokens=prompt, completion_tokens=completion, source="estimated")
         return LLMResponse(
             content=content,

@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import re
+import stat
 import threading
 import time
 from decimal import Decimal
@@ -29,11 +32,15 @@ from softco.errors import UsageError
 _SAMPLE_TOKENS = 1000
 
 
+#: The suffix of a model's dated snapshot or version: 2024-07-18, 20241022, 0613 (not "mini", "large").
+_SNAPSHOT = re.compile(r"\d{4}(-?\d{2}-?\d{2})?|v\d+(\.\d+)*|latest|preview(-\d{2}-\d{2})?")
+
+
 class PriceFileError(UsageError):
     pass
 
 
-def _price(path: str, model: object, value: object) -> tuple[float, float]:
+def _price(label: str, path: str, model: object, value: object) -> tuple[float, float]:
     pair = value if isinstance(value, list) else None
     if (
         not isinstance(model, str)
@@ -43,7 +50,7 @@ def _price(path: str, model: object, value: object) -> tuple[float, float]:
         or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in pair)
     ):
         raise PriceFileError(
-            f"SOFTCO_PRICES={path}: {model!r} must map to [input, output], two numbers in USD per million tokens"
+            f"{label}{path}: {model!r} must map to [input, output], two numbers in USD per million tokens"
         )
     try:
         inp, out = float(pair[0]), float(pair[1])
@@ -51,31 +58,40 @@ def _price(path: str, model: object, value: object) -> tuple[float, float]:
         inp = out = math.inf
     if not (math.isfinite(inp) and math.isfinite(out) and inp >= 0 and out >= 0):
         raise PriceFileError(
-            f"SOFTCO_PRICES={path}: the prices of {model!r} must be finite and not negative, got {pair}; fix the file"
+            f"{label}{path}: the prices of {model!r} must be finite and not negative, got {pair}; fix the file"
         )
     return inp, out
 
 
+#: The largest prices file read: a price list of every model there is fits in a few hundred KiB.
+MAX_FILE_BYTES = 16 * 1024 * 1024
+
+
 @cache
-def _user_prices(path: str) -> dict[str, tuple[float, float]]:
+def _user_prices(path: str, label: str = "SOFTCO_PRICES=") -> dict[str, tuple[float, float]]:
     try:
-        with open(path, encoding="utf-8") as f:
-            data = json.loads(f.read())
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO waits for a writer forever; /dev/zero never ends
+            raise PriceFileError(f"{label}{path}: not a regular file; name a JSON file of prices")
+        with open(path, "rb") as f:
+            raw = f.read(MAX_FILE_BYTES + 1)
+        if len(raw) > MAX_FILE_BYTES:
+            raise PriceFileError(f"{label}{path}: over 16 MiB; name a JSON file of prices")
+        data = json.loads(raw.decode("utf-8"))
     except (OSError, ValueError, RecursionError) as exc:  # RecursionError: JSON nested thousands deep
         raise PriceFileError(
-            f'SOFTCO_PRICES={path}: expected a JSON object {{"model": [input, output]}} in USD per million '
+            f'{label}{path}: expected a JSON object {{"model": [input, output]}} in USD per million '
             f"tokens ({type(exc).__name__}: {str(exc)[:200]})"
         ) from None
     if not isinstance(data, dict):
-        raise PriceFileError(f'SOFTCO_PRICES={path}: expected a JSON object {{"model": [input, output]}}')
-    return {k: _price(path, k, v) for k, v in data.items()}
+        raise PriceFileError(f'{label}{path}: expected a JSON object {{"model": [input, output]}}')
+    return {k: _price(label, path, k, v) for k, v in data.items()}
 
 
 def prices() -> dict[str, tuple[float, float]]:
     """Your prices (the file the settings name), checked: :class:`PriceFileError` for a file that is not valid.
     The bundled prices are not listed here; ask :func:`price_of` for a model's."""
     path: Path | None = config.current().prices
-    return dict(_user_prices(str(path))) if path is not None else {}
+    return dict(_user_prices(str(path), config.named("prices"))) if path is not None else {}
 
 
 def _user_price(model: str) -> tuple[float, float] | None:
@@ -83,7 +99,7 @@ def _user_price(model: str) -> tuple[float, float] | None:
     if model in table:
         return table[model]
     for name in sorted(table, key=len, reverse=True):  # dated snapshots, e.g. gpt-4o-mini-2024-07-18
-        if model.startswith(name + "-"):
+        if model.startswith(name + "-") and _SNAPSHOT.fullmatch(model[len(name) + 1 :]):
             return table[name]
     return None
 

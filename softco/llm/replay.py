@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from softco import __version__, config
+from softco.errors import UsageError
 from softco.llm.base import LLM, LLMError, LLMRequest, LLMResponse, Usage, WrapperLLM
 
 SECRET_VARS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "AZURE_OPENAI_API_KEY", "SOFTCO_API_KEY")
@@ -50,6 +51,21 @@ class ReplayError(LLMError):
     """The recording cannot answer this run (a missing step, a broken file)."""
 
 
+class RecordingError(UsageError):
+    """``--record FILE`` names a place no recording can be written (a directory, a path under a file)."""
+
+
+def check_recording_path(path: Path) -> None:
+    """``path`` can take a recording (checked before anything is created); :class:`RecordingError` if not."""
+    if path.is_dir():
+        raise RecordingError(f"--record {path}: is a directory; give the path of a file, e.g. {path / 'session.jsonl'}")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise RecordingError(f"--record {path}: {parent} is not a directory; give another path")
+            break
+
+
 def _mask(text: str) -> str:
     for var in SECRET_VARS:
         value = config.env_named(var)
@@ -65,8 +81,11 @@ class RecordingLLM(WrapperLLM):
         super().__init__(inner)
         self.path = path
         self._lock = threading.Lock()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(_mask(header.model_dump_json()) + "\n", encoding="utf-8")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(_mask(header.model_dump_json()) + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise RecordingError(f"--record {path}: cannot write it ({exc.strerror}); give another path") from None
 
     async def complete(self, request: LLMRequest) -> LLMResponse:
         response = await self.inner.complete(request)

@@ -151,7 +151,7 @@ def lenient_json(text: str) -> str:
         return t
     try:
         value, _ = _LENIENT.raw_decode(t, start)
-    except ValueError:  # JSONDecodeError, or a number too long to convert
+    except (ValueError, RecursionError):  # JSONDecodeError, a number too long to convert, or nested too deep
         return t
     if not isinstance(value, dict):  # pragma: no cover - raw_decode at a "{" gives an object
         return t

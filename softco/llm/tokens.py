@@ -19,6 +19,7 @@ import threading
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     import tiktoken
@@ -87,27 +88,41 @@ def _load(name: str) -> tiktoken.Encoding:
     return tiktoken.get_encoding(name + OFFLINE_SUFFIX)
 
 
-def encoding_for(model: str | None) -> tiktoken.Encoding | None:
-    """The loaded encoding of ``model`` when its file is installed; None otherwise (never a download)."""
-    name = encoding_name(model) if model else None
+def tokenizer_known(base_url: str | None) -> bool:
+    """Whether a model's name tells its tokenizer at ``base_url``: on OpenAI's API (None: the openai client's
+    default, api.openai.com) and Azure OpenAI's. Elsewhere a server may serve any model as "gpt-4"."""
+    if base_url is None:
+        return True
+    try:
+        host = (urlsplit(base_url).hostname or "").lower()
+    except ValueError:
+        return False
+    return host == "api.openai.com" or host.endswith(".openai.azure.com")
+
+
+def encoding_for(model: str | None, base_url: str | None = None) -> tiktoken.Encoding | None:
+    """The loaded encoding of ``model`` at ``base_url`` when its tokenizer is known there (:func:`tokenizer_known`)
+    and its file is installed; None otherwise (never a download)."""
+    name = encoding_name(model) if model and tokenizer_known(base_url) else None
     if name is None or name not in offline_encodings():
         return None
     with _lock:  # one thread loads a file; the others wait for it rather than load it again
         return _load(name)
 
 
-def count_tokens(text: str, model: str | None) -> TokenCount:
-    """``text``'s tokens for ``model``: exact (tiktoken) when its encoding is installed, else the estimate.
-    Special-token text (``<|endoftext|>``) is counted as ordinary text, as an endpoint counts a prompt."""
-    encoding = encoding_for(model)
+def count_tokens(text: str, model: str | None, base_url: str | None = None) -> TokenCount:
+    """``text``'s tokens for ``model`` at ``base_url`` (None: OpenAI's): exact (tiktoken) when its tokenizer is
+    known there and its encoding installed, else the estimate. Special-token text (``<|endoftext|>``) is
+    counted as ordinary text, as an endpoint counts a prompt."""
+    encoding = encoding_for(model, base_url)
     if encoding is None:
         return TokenCount(estimate_tokens(text), ESTIMATE)
     return TokenCount(len(encoding.encode(text, disallowed_special=())), f"tiktoken {encoding_name(model or '')}")
 
 
-def count_all(texts: list[str], model: str | None) -> TokenCount:
+def count_all(texts: list[str], model: str | None, base_url: str | None = None) -> TokenCount:
     """The tokens of several texts (a prompt's messages), counted one way: exact only if all of them are."""
-    counts = [count_tokens(t, model) for t in texts]
+    counts = [count_tokens(t, model, base_url) for t in texts]
     method = counts[0].method if counts and all(c.method == counts[0].method for c in counts) else ESTIMATE
     if method == ESTIMATE:
         return TokenCount(sum(estimate_tokens(t) for t in texts), ESTIMATE)

@@ -120,15 +120,17 @@ class Progress:
             key, secs = waiting[0]
             more = f" and {len(waiting) - 1} more" if len(waiting) > 1 else ""
             parts.append(f"waiting on {one_line(key)} ({secs:.0f} s){more}")
+        estimated = False
         if self.board is not None and self.run_id is not None:
             stats = run_stats(self.board, self.run_id)
-            tokens = format_count(stats.prompt_tokens + stats.completion_tokens, stats.estimated_calls > 0)
+            estimated = stats.estimated_calls > 0
+            tokens = format_count(stats.prompt_tokens + stats.completion_tokens, estimated)
             parts.append(f"spent {tokens} tokens, {format_short_cost(stats)}")
         b = self.budget
-        if b is not None and b.max_usd is not None:
-            parts.append(f"budget {format_usd(b.spent_usd)} of {format_usd(b.max_usd)}")
+        if b is not None and b.max_usd is not None:  # the budget prices estimated usage to hold: marked "~"
+            parts.append(f"budget {'~' if estimated else ''}{format_usd(b.spent_usd)} of {format_usd(b.max_usd)}")
         if b is not None and b.max_tokens is not None:
-            parts.append(f"token budget {b.spent_tokens:,} of {b.max_tokens:,}")
+            parts.append(f"token budget {'~' if estimated else ''}{b.spent_tokens:,} of {b.max_tokens:,}")
         faults = [(self.retries, "retry", "retries"), (self.reasks, "re-ask", "re-asks")]
         parts += [f"{n} {one if n == 1 else many}" for n, one, many in faults if n]
         return Text("· " + " · ".join(parts or ["running"]), style="dim")

@@ -19,7 +19,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel
 
 from softco.artifacts import Artifact
-from softco.sop.load import WHEN_VARIABLES, ActionSpec, Problem, Sop
+from softco.sop.load import WHEN_VARIABLES, ActionSpec, Problem, Sop, SopError
 from softco.sop.problems import RoleLines, kind_list
 from softco.sop.prompts import TEMPLATE_VARIABLES
 
@@ -68,12 +68,18 @@ class _TemplateChecker:
         self.globals = set(self.env.globals)
         self.done: set[tuple[str, str | None, frozenset[str]]] = set()
         self.evaluated: set[str] = set()
+        #: templates found but not readable as text, and why
+        self.unreadable: dict[str, str] = {}
 
     def source(self, name: str) -> tuple[str, str] | None:
         try:
             src, filename, _ = self.env.loader.get_source(self.env, name)  # type: ignore[union-attr]
         except jinja2.TemplateNotFound:
             return None
+        except (OSError, UnicodeDecodeError) as exc:  # a template of bytes that are not UTF-8: check() says so
+            why = "not UTF-8 text; save it as UTF-8"
+            self.unreadable[name] = why if isinstance(exc, ValueError) else f"cannot read it ({exc.strerror})"
+            return "", name
         return src, filename or name
 
     def check(
@@ -92,6 +98,8 @@ class _TemplateChecker:
         if found is None:
             return []  # the caller reports a missing template where it is named
         src, filename = found
+        if name in self.unreadable:
+            return [Problem(self._path(name), 1, self.unreadable[name])]
         try:
             ast = self.env.parse(src, name, filename)
         except jinja2.TemplateSyntaxError as exc:
@@ -118,6 +126,13 @@ class _TemplateChecker:
                 continue
             out += self.check(ref, allowed | stored, action, trigger, item)
         return out
+
+    def _path(self, name: str) -> str:
+        """Where template ``name`` is, for a problem's line."""
+        try:
+            return str(self.sop.template_path(name))
+        except SopError:
+            return name
 
     def _searchpath(self) -> str:
         return " or ".join(str(d) for d in self.sop.template_dirs)

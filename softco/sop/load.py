@@ -8,6 +8,7 @@ file and line.
 from __future__ import annotations
 
 import hashlib
+import stat
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -156,8 +157,21 @@ def _yaml_line(text: str, key_path: tuple[Any, ...]) -> int:
     return line
 
 
+def read_sop_file(path: Path) -> str:
+    """A role file's or template's text; :class:`SopError` naming the file when it cannot be read as UTF-8 text
+    (a directory, a FIFO, a dangling or looping link, bytes that are not UTF-8)."""
+    try:
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise SopError([Problem(str(path), 1, "not a regular file; make it a YAML or Jinja file, or remove it")])
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SopError([Problem(str(path), 1, f"cannot read it ({exc.strerror}); fix it or remove it")]) from None
+    except UnicodeDecodeError:
+        raise SopError([Problem(str(path), 1, "not UTF-8 text; save it as UTF-8")]) from None
+
+
 def load_role(path: Path) -> RoleSpec:
-    text = path.read_text(encoding="utf-8")
+    text = read_sop_file(path)
     try:
         data = _safe_load(text)
     except yaml.YAMLError as exc:
@@ -265,7 +279,7 @@ def load_sop(user_dir: Path | None = None) -> Sop:
             problems.extend(exc.problems)
             continue
         if role.id != p.stem:
-            line = _yaml_line(p.read_text(encoding="utf-8"), ("id",))
+            line = _yaml_line(read_sop_file(p), ("id",))
             problems.append(
                 Problem(str(p), line, f"id: {role.id!r} is not the file name; a role's id is its file name")
             )
@@ -283,10 +297,10 @@ def _removed_roles(files: dict[str, Path], defaults: set[str], problems: list[Pr
     tries to but is wrong is reported here and left out too, so it is not reported again as a role."""
     out: dict[str, Path] = {}
     for rid, path in files.items():
-        text = path.read_text(encoding="utf-8")
         try:
+            text = read_sop_file(path)
             data = _safe_load(text)
-        except yaml.YAMLError:
+        except (SopError, yaml.YAMLError):
             continue  # load_role reports it
         if not isinstance(data, dict) or "removed" not in data:
             continue

@@ -63,7 +63,7 @@ def _readable(content: str) -> str:
     """The answer as a person would edit it: indented JSON when it parses, else as it came."""
     try:
         data = json.loads(strip_fences(content), strict=False)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deep to read
         return content
     return json.dumps(data, indent=1, ensure_ascii=False) + "\n"
 

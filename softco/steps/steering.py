@@ -151,7 +151,17 @@ class Live:
     def __init__(self, project: Path, run_id: str) -> None:
         self.project = project
         self.run_id = run_id
-        self.db = connect(live_path(project))
+        path = live_path(project)
+        try:
+            self.db = connect(path)
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError):  # busy, or the disk: not damage
+                raise
+            # damaged: it holds only what a running run shares, and the run holds the project's lock
+            for suffix in ("-wal", "-shm"):
+                path.with_name(path.name + suffix).unlink(missing_ok=True)
+            path.replace(path.with_name(path.name + ".damaged"))
+            self.db = connect(path)
         with _write(self.db):  # steps an earlier run left "running" (killed) are not running now
             self.db.execute("DELETE FROM running")
             self.db.execute("UPDATE gates SET closed_at=? WHERE closed_at IS NULL", (time.time(),))

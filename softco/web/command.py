@@ -30,7 +30,7 @@ def _need_web() -> None:
 
 
 def _announce(console: Console, url: str, local: bool) -> None:
-    console.print(f"softco serve: {url}", highlight=False, soft_wrap=True)
+    console.print(f"softco serve: {url}", highlight=False, soft_wrap=True, markup=False)  # [fd00::1] is no markup
     if not local:
         console.print(
             "this address is reachable from other machines: every request needs the token in it; share it only "
@@ -113,9 +113,10 @@ def serve(
 ) -> None:
     """Watch and steer the projects of an output directory in the browser (live; approve, cancel, resume)."""
     _need_web()
+    from softco import config
     from softco.web.server import prepare, serve_forever
 
-    out = (output or Path(os.environ.get("SOFTCO_OUTPUT") or "output")).absolute()
+    out = (output or config.load({"output": output}).output).absolute()  # the flag, SOFTCO_OUTPUT, softco.toml
     serving = prepare(out, host, port)
     console = Console(highlight=False, soft_wrap=True)
     _announce(console, serving.page_url, serving.local)
@@ -146,7 +147,7 @@ def serving_run(run: Callable[[], int], out: Path, port: int, console: Console) 
             raise
         page.stop()
         if sys.stdin.isatty():
-            console.print(f"the page stays at {page.url}; Ctrl-C to stop", highlight=False)
+            console.print(f"the page stays at {page.url}; Ctrl-C to stop", highlight=False, markup=False)
             try:
                 while True:
                     time.sleep(3600)
