@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import git
+import git_leaks
 import pytest
 
 import softco.llm.openai
@@ -26,24 +24,18 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
 
 
-# GitPython keeps `git cat-file` processes per Repo object until the object is closed or collected. Many
-# tests (and softco's own objects, in-process) leave repos to the garbage collector; one caught in a
-# reference cycle is collected late, with its processes still running, which pytest reports as an error
-# at the end of the session. Every repo made during a test is closed when the test ends.
-_REPOS: weakref.WeakSet[git.Repo] = weakref.WeakSet()
-_repo_init = git.Repo.__init__
-
-
-def _tracked_init(self: git.Repo, *args: Any, **kwargs: Any) -> None:
-    _repo_init(self, *args, **kwargs)
-    _REPOS.add(self)
-
-
-git.Repo.__init__ = _tracked_init  # type: ignore[method-assign]
+git_leaks.install()
 
 
 @pytest.fixture(autouse=True)
 def _close_repos() -> Iterator[None]:
+    """Close every repo the test made; fail the test if a git process it started was left running."""
+    since = git_leaks.mark()
     yield
-    for repo in list(_REPOS):
-        repo.close()
+    git_leaks.close_repos()
+    leaked = git_leaks.leaked_git_processes(since)
+    if leaked:
+        pytest.fail(
+            f"{len(leaked)} git process(es) started by this test were never waited for (close the Repo, finish "
+            "the iterator, wait for the Popen):\n" + "\n".join(leaked)
+        )

@@ -92,12 +92,12 @@ class CommitInfo:
 
 
 def commits(repo_dir: Path) -> list[CommitInfo]:
-    repo = git.Repo(repo_dir)
     out = []
-    for c in reversed(list(repo.iter_commits())):
-        lines = str(c.message).strip().splitlines()
-        trailers = dict(line.split(": ", 1) for line in lines if line.startswith("Softco-"))
-        out.append(CommitInfo(str(c.author.name), str(c.author.email), lines[0], trailers, sorted(c.stats.files)))
+    with git.Repo(repo_dir) as repo:
+        for c in reversed(list(repo.iter_commits())):
+            lines = str(c.message).strip().splitlines()
+            trailers = dict(line.split(": ", 1) for line in lines if line.startswith("Softco-"))
+            out.append(CommitInfo(str(c.author.name), str(c.author.email), lines[0], trailers, sorted(c.stats.files)))
     return out
 
 

@@ -47,11 +47,12 @@ def test_files_written_but_not_committed_are_all_committed_on_resume(tmp_path: P
     db.close()
     assert "README.md" in repo.untracked_files and "docs/design.md" in repo.untracked_files
 
+    repo.close()
     res = run_cli(["resume", str(project)], tmp_path)
     assert res.exit_code == 0, res.stdout + res.stderr
 
-    repo = git.Repo(project)
-    assert repo.git.status("--porcelain") == ""
+    with git.Repo(project) as repo:
+        assert repo.git.status("--porcelain") == ""
     by_message = {c.trailers.get("Softco-Message"): c for c in commits(project)}
     design = by_message[str(design_id)]
     assert {"README.md", "pyproject.toml", "docs/design.md", "docs/design.json"} <= set(design.files)

@@ -248,5 +248,7 @@ def test_a_crash_between_board_and_commit_heals_on_resume(tmp_path: Path) -> Non
         res = run_cli(["resume", str(project)], tmp_path, env={"OPENAI_BASE_URL": srv.base_url})
         assert len(srv.requests) == 0
     assert res.exit_code == 0, res.stdout + res.stderr
-    assert f"Softco-Message: {last_id}" in git.Repo(project).head.commit.message
-    assert not git.Repo(project).is_dirty(untracked_files=True)
+    repo.close()
+    with git.Repo(project) as repo:
+        assert f"Softco-Message: {last_id}" in repo.head.commit.message
+        assert not repo.is_dirty(untracked_files=True)

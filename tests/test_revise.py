@@ -40,6 +40,7 @@ def test_revise_design_makes_a_branch_and_reuses_the_prd(tmp_path: Path) -> None
     assert repo.heads.main.commit.hexsha == main_head  # main is untouched
     new = list(repo.iter_commits(f"{main_head}..revise/1"))
     kinds = [str(c.message).split(":")[0] for c in reversed(new)]
+    repo.close()
     # tasks came out identical, so they changed no file and made no commit
     assert kinds == ["design", "code", "tests", "test_report"], kinds
     assert "4 passed" in (project / "docs" / "test_report.md").read_text()
@@ -97,7 +98,8 @@ def test_a_revised_design_that_drops_a_file_removes_it(tmp_path: Path) -> None:
     )
     assert res.exit_code == 0, res.stdout + res.stderr
     assert not (project / "calc" / "__init__.py").exists()
-    design_commit = next(c for c in git.Repo(project).iter_commits() if str(c.message).startswith("design:"))
-    assert "calc/__init__.py" in design_commit.stats.files  # the deletion is part of the design commit
-    assert git.Repo(project).heads.main.commit.tree / "calc" / "__init__.py"  # still there on main
-    assert not git.Repo(project).is_dirty(untracked_files=True)
+    with git.Repo(project) as repo:
+        design_commit = next(c for c in repo.iter_commits() if str(c.message).startswith("design:"))
+        assert "calc/__init__.py" in design_commit.stats.files  # the deletion is part of the design commit
+        assert repo.heads.main.commit.tree / "calc" / "__init__.py"  # still there on main
+        assert not repo.is_dirty(untracked_files=True)

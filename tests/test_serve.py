@@ -161,7 +161,8 @@ def test_project_names_cannot_leave_the_output_dir(calc: Path, tmp_path: Path) -
         status, _, html = request(srv.url, "/")
         assert status == 200 and "elsewhere" not in html and "plain" not in html
     with serving(calc.parent) as srv:
-        head = git.Repo(calc).head.commit.hexsha
+        with git.Repo(calc) as repo:
+            head = repo.head.commit.hexsha
         assert request(srv.url, f"/p/{calc.name}/commit/{head}")[0] == 200
         assert request(srv.url, f"/p/{calc.name}/commit/{'f' * 40}")[0] == 404  # not one of its commits
         assert request(srv.url, f"/p/{calc.name}/commit/HEAD")[0] == 404  # only full SHAs, never a rev
@@ -507,11 +508,11 @@ def test_cancel_stops_the_run_and_resume_from_the_page_finishes_it(tmp_path: Pat
     runs = board_rows(project, "SELECT status, exit_code FROM runs ORDER BY started_at")
     assert runs == [("cancelled", 130), ("done", 0)]
     # every message is in exactly one commit: nothing was committed twice across the cancel
-    repo = git.Repo(project)
-    trailers = [re.search(r"Softco-Message: (\d+)", str(c.message)) for c in repo.iter_commits()]
+    with git.Repo(project) as repo:
+        trailers = [re.search(r"Softco-Message: (\d+)", str(c.message)) for c in repo.iter_commits()]
+        assert not repo.is_dirty(untracked_files=True)
     ids = sorted(int(m.group(1)) for m in trailers if m)
     assert ids == sorted(r[0] for r in board_rows(project, "SELECT id FROM messages"))
-    assert not repo.is_dirty(untracked_files=True)
 
 
 @needs_chromium

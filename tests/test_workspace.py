@@ -44,3 +44,4 @@ def test_commits_are_what_git_would_write(tmp_path: Path) -> None:
         assert w.commit_with_trailer("Softco-Message: 2") == second
         assert w.commit_with_trailer("Softco-Message: 1") == first
         assert w.commit_with_trailer("Softco-Message: 9") is None
+        w.repo.close()  # its git processes end now, not when the collector gets to it

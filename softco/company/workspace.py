@@ -94,7 +94,7 @@ class Workspace:
             raise WorkspaceError(f"{root} already exists; softco never writes into an existing directory") from None
         except OSError as exc:
             raise WorkspaceError(f"cannot create {root}: {exc.strerror}; choose another --output") from None
-        git.Repo.init(root, initial_branch="main")
+        git.Repo.init(root, initial_branch="main").close()
         (root / ".gitignore").write_text(GITIGNORE)
         (root / ".softco").mkdir()
         return cls(root)

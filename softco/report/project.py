@@ -156,19 +156,23 @@ def utc(ts: float) -> str:
 def _commits(root: Path) -> list[CommitRow]:
     try:
         repo = git.Repo(root)
-        found = list(repo.iter_commits())
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError, ValueError):
-        return []  # no repo or no commit yet: the board alone still shows the run
-    return [
-        CommitRow(
-            sha=c.hexsha,
-            author=str(c.author.name),
-            email=str(c.author.email),
-            subject=str(c.message).strip().splitlines()[0] if str(c.message).strip() else "",
-            when=datetime.fromtimestamp(c.committed_date, tz=UTC),
-        )
-        for c in found
-    ]
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return []  # no repo: the board alone still shows the run
+    with repo:  # closed here, after the commits are read: its git processes end now, not when collected
+        try:
+            found = list(repo.iter_commits())
+        except ValueError:
+            return []  # no commit yet
+        return [
+            CommitRow(
+                sha=c.hexsha,
+                author=str(c.author.name),
+                email=str(c.author.email),
+                subject=str(c.message).strip().splitlines()[0] if str(c.message).strip() else "",
+                when=datetime.fromtimestamp(c.committed_date, tz=UTC),
+            )
+            for c in found
+        ]
 
 
 def _role_names(messages: list[Message], commits: list[CommitRow]) -> dict[str, str]:
