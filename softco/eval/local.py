@@ -59,7 +59,7 @@ def _context() -> multiprocessing.context.ForkServerContext:
     """Workers forked from a fork server that imported softco's run machinery once (no thread of the driver
     is forked, and no worker pays the imports again)."""
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["softco.eval.warm", "softco.eval.local"])
+    ctx.set_forkserver_preload(["softco.eval.warmed", "softco.eval.local"])
     return ctx
 
 
