@@ -157,13 +157,13 @@ def main() -> int:
         print("no cpuacct cgroup could be made (run as root): sandboxed processes' CPU is not counted")
     try:
         with FakeOpenAIServer(Answers(requirements, args.latency)) as srv:
-            cmd = [sys.executable, "-c", CHILD, str(tmp / "stats.json"), str(group or ""), "eval", "--suite", str(suite_dir)]
-            cmd += ["--base-url", srv.base_url, "--model", "bench", "--jobs", "1", "--output", str(tmp / "out")]
+            cmd = [sys.executable, "-c", CHILD, str(tmp / "stats.json"), str(group or "")]
+            cmd += ["eval", "--suite", str(suite_dir), "--base-url", srv.base_url, "--model", "bench", "--jobs", "1"]
+            cmd += ["--output", str(tmp / "out")]
             cmd += ["--tasks", ",".join(tasks)]
             env = {k: v for k, v in os.environ.items() if k not in {"OPENAI_API_KEY", "OPENAI_BASE_URL"}}
             proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
             calls = len(srv.requests)
-            llm_wait = sum(r.duration for r in srv.requests if hasattr(r, "duration"))
         if proc.returncode != 0 or not (tmp / "stats.json").exists():
             sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-3000:])
             raise SystemExit(f"softco eval failed (exit {proc.returncode})")
@@ -177,7 +177,6 @@ def main() -> int:
     wall = sum(r["wall_s"] + r["score_s"] for r in results["records"]) / runs
     print(f"softco eval breakdown: {suite_dir.name}, {runs} run(s), {calls} LLM calls, latency {args.latency} s a call")
     print(f"wall per run (softco run + scoring): {wall:.2f} s; model wait per run: {calls * args.latency / runs:.2f} s")
-    del llm_wait
     print("| where | count/run | CPU s/run |")
     print("|---|---|---|")
     total = 0.0

@@ -1,8 +1,13 @@
 """Imported by the local backend's fork server (its preload): the imports and caches of
-:mod:`softco.eval.warm`, filled once, before any worker is forked."""
+:mod:`softco.eval.warm`, filled once, before any worker is forked. Then every object made so far is
+frozen out of the garbage collector's reach, so a worker's collections do not walk (and copy, page by
+page, from the fork server's memory) what it inherited."""
 
 from __future__ import annotations
+
+import gc
 
 from softco.eval.warm import warm
 
 warm()
+gc.freeze()
