@@ -133,3 +133,25 @@ def test_the_first_runs_start_after_the_one_before_made_its_first_call(
     assert set(first_call) == set(tasks)
     for before, after in zip(order, order[1:], strict=False):
         assert started[after] > first_call[before], (before, after, started, first_call)
+
+
+def test_the_fork_server_starts_before_the_suite_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fork server imports and warms what a run needs (about a second of CPU): with --jobs N it starts as
+    soon as the options are checked, while the driver reads the suite and the results so far."""
+    from multiprocessing import forkserver
+
+    from softco.errors import UsageError
+    from softco.eval import driver
+
+    forkserver._forkserver._stop()  # type: ignore[attr-defined]  # one an earlier test started
+    seen: list[int | None] = []
+
+    def stop_here(*args: Any, **kwargs: Any) -> None:
+        seen.append(forkserver._forkserver._forkserver_pid)  # type: ignore[attr-defined]
+        raise UsageError("stopped by the test")
+
+    monkeypatch.setattr(driver, "load_suite", stop_here)
+    write_task(tmp_path / "suite", "calc")
+    code, text = invoke("eval", "--suite", str(tmp_path / "suite"), "--llm", "script:x.json", "--jobs", "2")
+    assert code == 2 and "stopped by the test" in text, text
+    assert seen and seen[0] is not None, "no fork server was running when the suite was read"

@@ -107,6 +107,16 @@ def _context() -> multiprocessing.context.ForkServerContext:
     return ctx
 
 
+def start_fork_server() -> None:
+    """Start the fork server now (it imports and warms in the background): `softco eval --jobs N` calls it
+    as soon as its options are checked, so that its start-up overlaps the driver's own (the suite, the
+    results so far), not the first run's."""
+    from multiprocessing import forkserver
+
+    _context()
+    forkserver.ensure_running()
+
+
 class LocalBackend:
     def __init__(self, output: Path, ledger: SharedLedger, jobs: int = 1) -> None:
         self.output = output
