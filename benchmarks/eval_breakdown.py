@@ -126,6 +126,21 @@ def timed(name, fn):
             p = phases.setdefault(name, [0, 0.0, 0.0, []])
             p[0] += 1; p[1] += own() - c0; p[2] += time.monotonic() - w0; p[3].append(round(own() - c0, 3))
     return wrapper
+def thread_timed(name, obj, attr):
+    fn = getattr(obj, attr)
+    def wrapper(*a, **k):
+        c0 = time.thread_time()
+        try:
+            return fn(*a, **k)
+        finally:
+            p = phases.setdefault(name, [0, 0.0, 0.0, []])
+            p[0] += 1; p[1] += time.thread_time() - c0
+    setattr(obj, attr, wrapper)
+
+import softco.company.run as company_run, softco.company.workspace as workspace, softco.llm.providers as providers
+thread_timed("softco run: of which checking the SOP", company_run, "load_checked_sop")
+thread_timed("softco run: of which git commits (GitPython)", workspace.Workspace, "commit")
+thread_timed("softco run: of which making the openai client", providers, "make_client")
 spec._generate = timed("softco run", spec._generate)
 spec._figures = timed("figures and report", spec._figures)
 spec._score = timed("scoring (in process)", spec._score)
@@ -181,7 +196,8 @@ def main() -> int:
     print("|---|---|---|")
     total = 0.0
     for name, (count, cpu, _w, each) in sorted(data["phases"].items(), key=lambda kv: -kv[1][1]):
-        print(f"| eval process: {name} | {count / runs:.1f} | {cpu / runs:.3f} (each: {', '.join(map(str, each))}) |")
+        each_text = f" (each: {', '.join(map(str, each))})" if each else ""
+        print(f"| eval process: {name} | {count / runs:.1f} | {cpu / runs:.3f}{each_text} |")
     own = data["own_total"]
     print(f"| eval process: all (start-up and driver included) | - | {own / runs:.3f} |")
     total += own
