@@ -6,7 +6,7 @@ share one process, since GitPython changes the process's working directory while
 repo's index. The eval's ledger then lives in a manager process that every worker calls (reserve /
 settle per model call), so the budget holds across all of them.
 
-Runs start one at a time: each of the first ``--jobs`` runs waits (at most :data:`RAMP_MAX_S`) until the run
+The first ``--jobs`` runs start one at a time: each waits (at most :data:`RAMP_MAX_S`) until the run
 started before it has made its first model call (or a run has finished). A run's start-up (checking the
 SOP, making the repo and its first prompt) is all CPU; eight started at once burn it together on a small
 machine, then wait on the model together, then run their tests together, and stay in step for the whole
@@ -100,8 +100,8 @@ def _ramp(previous: Any, running: dict[Future[RunRecord], RunSpec]) -> None:
 
 
 def _context() -> multiprocessing.context.ForkServerContext:
-    """Workers forked from a fork server that imported softco's run machinery once (no thread of the driver
-    is forked, and no worker pays the imports again)."""
+    """Workers forked from a fork server that imported softco's run machinery and filled its caches once
+    (softco/eval/warmed.py): no thread of the driver is forked, and no worker pays for them again."""
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(["softco.eval.warmed", "softco.eval.local"])
     return ctx
