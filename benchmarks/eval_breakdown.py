@@ -134,7 +134,7 @@ def thread_timed(name, obj, attr):
             return fn(*a, **k)
         finally:
             p = phases.setdefault(name, [0, 0.0, 0.0, []])
-            p[0] += 1; p[1] += time.thread_time() - c0
+            p[0] += 1; p[1] += time.thread_time() - c0; p[3].append(round(time.thread_time() - c0, 3))
     setattr(obj, attr, wrapper)
 
 import softco.company.run as company_run, softco.company.workspace as workspace, softco.llm.providers as providers
