@@ -196,7 +196,7 @@ def main() -> int:
     print("|---|---|---|")
     total = 0.0
     for name, (count, cpu, _w, each) in sorted(data["phases"].items(), key=lambda kv: -kv[1][1]):
-        each_text = f" (each: {', '.join(map(str, each))})" if each else ""
+        each_text = f" (each: {', '.join(map(str, each))})" if 0 < len(each) <= 12 else ""
         print(f"| eval process: {name} | {count / runs:.1f} | {cpu / runs:.3f}{each_text} |")
     own = data["own_total"]
     print(f"| eval process: all (start-up and driver included) | - | {own / runs:.3f} |")
