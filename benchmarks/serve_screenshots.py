@@ -45,11 +45,15 @@ def main() -> int:
         proc = subprocess.Popen(cmd, cwd=base, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True)
         try:
             assert proc.stdout is not None
-            found = re.search(r"(http://127\.0\.0\.1:\d+/)", proc.stdout.readline())
+            found = None
+            for line in proc.stdout:  # the run's own page is announced once its project is made
+                found = re.search(r"softco serve: (http://127\.0\.0\.1:\d+/p/todo-demo)$", line)
+                if found:
+                    break
             if not found:
-                sys.exit("softco new --serve printed no address")
+                sys.exit("softco new --serve printed no address of the run's page")
             with chromium(base / "browser", width=1280, height=900) as driver:
-                driver.get(found.group(1) + "p/todo-demo")
+                driver.get(found.group(1))
                 WebDriverWait(driver, 60).until(lambda d: d.find_elements(By.ID, "approve"))
                 WebDriverWait(driver, 60).until(lambda d: d.execute_script("return document.body.dataset.diagrams"))
                 shot(driver, args.out / "serve-gate.png")

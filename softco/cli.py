@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import gc
 import sys
-from contextlib import AbstractContextManager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
 from softco.change.cli import change_command
+from softco.company import options as o
 from softco.errors import EXIT_USAGE
 from softco.eval.cli import batch_cmd, eval_cmd
 from softco.sop.cli import sop_app
@@ -113,12 +113,7 @@ def _import_run() -> None:
             gc.enable()
 
 
-def _settings(**flags: object) -> AbstractContextManager[object]:
-    """The command's settings (softco.config: its flags over the environment over softco.toml), in use while
-    the command runs; a setting that is not valid stops it here, before anything is created."""
-    from softco import config
-
-    return config.using(config.load(flags))
+_settings = o.settings
 
 
 DEMO_REQUIREMENT = "a command-line todo app with priorities, due dates and JSON storage"
@@ -129,111 +124,31 @@ def demo_recording() -> Path:
 
 
 @app.command()
+@o.with_options(o.run_options)
 def new(
     requirement: Annotated[
         str | None, typer.Argument(help="What to build, in one line.", metavar="REQUIREMENT", show_default=False)
     ] = None,
-    from_file: Annotated[
-        Path | None,
-        typer.Option("--from-file", help="Read the requirement from a file ('-' for stdin).", metavar="FILE"),
-    ] = None,
+    from_file: o.FromFile = None,
     name: Annotated[
         str | None, typer.Option(help="Project directory name (default: from the requirement).", metavar="NAME")
     ] = None,
-    output: Annotated[
-        Path | None,
-        typer.Option(help="Where projects go (default: SOFTCO_OUTPUT, softco.toml, ./output).", metavar="DIR"),
-    ] = None,
-    sop: Annotated[Path | None, typer.Option(help="A SOP directory (from `softco sop init`).", metavar="DIR")] = None,
-    model: Annotated[
-        str | None, typer.Option(help="Model name (default: SOFTCO_MODEL, softco.toml, gpt-4o-mini).", metavar="MODEL")
-    ] = None,
-    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint URL.", metavar="URL")] = None,
-    max_fix_rounds: Annotated[int, typer.Option(help="Engineer/QA fix rounds at most.", metavar="N")] = 3,
-    concurrency: Annotated[
-        int | None,
-        typer.Option(
-            help="Model calls and tool steps that may run at once (default 16; 2 for a local server).", metavar="N"
-        ),
-    ] = None,
-    llm: Annotated[
-        str | None, typer.Option(help="'openai' (default), 'replay:FILE' or 'script:FILE'.", metavar="PROVIDER")
-    ] = None,
-    record: Annotated[
-        Path | None, typer.Option(help="Record every LLM exchange to this JSONL file.", metavar="FILE")
-    ] = None,
-    budget: Annotated[
-        float | None, typer.Option(help="USD cap; exit 4 before a call could cross it.", metavar="USD")
-    ] = None,
-    token_budget: Annotated[
-        int | None, typer.Option(help="Token cap; exit 4 before a call could cross it.", metavar="N")
-    ] = None,
-    cache: Annotated[
-        bool, typer.Option("--cache/--no-cache", help="Reuse answers to identical requests.", metavar=FLAG)
-    ] = True,
-    dry_run: Annotated[
-        bool,
-        typer.Option(
-            "--dry-run", help="Run the SOP on placeholder answers: no model, prompts kept to read.", metavar=FLAG
-        ),
-    ] = False,
-    approve: Annotated[
-        str | None,
-        typer.Option(
-            help="Pause after these kinds (e.g. prd,design): approve, edit or give feedback.", metavar="KIND,..."
-        ),
-    ] = None,
-    yes: Annotated[
-        bool, typer.Option("--yes", help="Approve every --approve gate without asking.", metavar=FLAG)
-    ] = False,
+    output: o.Output = None,
     serve: Annotated[
         bool,
         typer.Option("--serve", help="Watch and steer the run in the browser (softco serve); --approve gates "
                      "can be decided there.", metavar=FLAG),
     ] = False,
     serve_port: Annotated[int, typer.Option(help="The port of --serve's page (0: a free one).", metavar="PORT")] = 8750,
-    human: Annotated[
-        list[str] | None,
-        typer.Option(help="Play this role yourself (role id, e.g. architect); repeatable.", metavar="ROLE"),
-    ] = None,
-    structured: Annotated[
-        str | None,
-        typer.Option(
-            help="How answers are asked for: schema (response_format json_schema), json (JSON mode, schema in the "
-            "prompt) or prompt (schema in the prompt); default SOFTCO_STRUCTURED, else negotiated per endpoint.",
-            metavar="schema|json|prompt",
-        ),
-    ] = None,
+    **options: Any,
 ) -> None:
     """Build a project from one line of requirement."""
-    _load_run(openai=llm in (None, "openai") and not dry_run)
-    from softco.company.run import NewOptions, RunError, start_new
+    _load_run(openai=options["llm"] in (None, "openai") and not options["dry_run"])
+    from softco.company.run import start_new
 
-    if (requirement is None) == (from_file is None):
-        raise RunError("give the requirement either as an argument or with --from-file, not both or neither")
-    text = requirement if requirement is not None else read_requirement_file(from_file)  # type: ignore[arg-type]
-    opts = NewOptions(
-        requirement=text,
-        name=name,
-        output=output,
-        sop_dir=sop,
-        model=model,
-        base_url=base_url,
-        max_fix_rounds=max_fix_rounds,
-        concurrency=concurrency,
-        llm=llm,
-        record=record,
-        budget=budget,
-        token_budget=token_budget,
-        cache=cache,
-        dry_run=dry_run,
-        approve=[k.strip() for k in (approve or "").split(",") if k.strip()],
-        yes=yes,
-        human=human or [],
-        structured=structured,
-        on_page=serve,
-    )
-    with _settings(model=model, base_url=base_url, output=output, structured=structured):
+    opts = o.new_options({**locals(), **options})
+    flags = {k: options[k] for k in ("model", "base_url", "structured")}
+    with _settings(output=output, **flags):
         if serve:
             from softco.company.run import output_dir
             from softco.web.command import serving_run
@@ -242,27 +157,9 @@ def new(
         raise typer.Exit(start_new(opts, console))
 
 
-def read_requirement_file(path: Path) -> str:
-    from softco.company.run import RunError
+read_requirement_file = o.read_requirement_file
 
-    limit = 1_000_000
-    try:
-        if str(path) == "-":
-            data = sys.stdin.buffer.read(limit + 1)
-        else:
-            with path.open("rb") as f:
-                data = f.read(limit + 1)
-    except OSError as exc:
-        raise RunError(f"cannot read {path}: {exc.strerror}") from None
-    if len(data) > limit:
-        raise RunError(f"{path} is over {limit} bytes; a requirement should be a few paragraphs")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise RunError(f"{path} is not UTF-8 text; save it as UTF-8") from None
-
-
-app.command("change")(change_command(lambda: console, read_requirement_file))  # softco/change/cli.py
+app.command("change")(change_command(lambda: console))  # softco/change/cli.py
 
 
 @app.command("resume")

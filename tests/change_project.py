@@ -7,43 +7,11 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-REQUIREMENT = "add a median function to statlib"
+from softco.change.demo import REQUIREMENT as REQUIREMENT  # the change the tests ask for
+from softco.change.demo import SAMPLE
 
-FILES = {
-    "statlib/__init__.py": '"""Small statistics helpers."""\n',
-    "statlib/stats.py": '''"""Averages of lists of numbers."""
-
-
-def total(values: list[float]) -> float:
-    """The sum of the values."""
-    return sum(values)
-
-
-def mean(values: list[float]) -> float:
-    """The arithmetic mean; ValueError for no values."""
-    if not values:
-        raise ValueError("no values")
-    return total(values) / len(values)
-''',
-    "tests/test_stats.py": """import pytest
-
-from statlib.stats import mean, total
-
-
-def test_total():
-    assert total([1, 2, 3]) == 6
-
-
-def test_mean():
-    assert mean([1, 2, 3]) == 2
-
-
-def test_mean_of_nothing():
-    with pytest.raises(ValueError):
-        mean([])
-""",
-    "README.md": "# statlib\n",
-}
+# the bundled project of `softco demo --change`, with a shorter README
+FILES = {**SAMPLE, "README.md": "# statlib\n"}
 
 
 def git(repo: Path, *args: str) -> str:

@@ -4,11 +4,14 @@ The scoring contract (issue 16): the project is a directory P, the task's ``acce
 OUTSIDE P, and pytest runs on that copy with ``PYTHONPATH=P``. To keep the suite fast, many tasks run in
 ONE pytest process: every project is on PYTHONPATH (each task has its own package name, checked by
 tests/test_eval_suite.py) and every acceptance file has a name unique in the suite, so nothing collides.
-The references are our own code, so they run on the host, not in the sandbox.
+The references are our own code, so they run on the host, not in the sandbox; but like `softco eval`, the
+pytest process never imports them: it starts through softco_score.py and the import proxy serves their
+packages from a child process, so what passes here passes through the proxy.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -19,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import softco
+from softco.sandbox import PLUGIN_DIR, host_site_dirs
 
 SUITE = Path(softco.__file__).resolve().parent / "eval" / "suites" / "builtin"
 REFERENCES = Path(__file__).resolve().parent / "eval_reference"
@@ -120,16 +124,25 @@ def run_acceptance(projects: dict[str, Path], work: Path, *, stop_task_at_first_
     for task_id in projects:
         shutil.copytree(SUITE / task_id / "acceptance", acc / task_id, ignore=shutil.ignore_patterns("__pycache__"))
     report = work / "junit.xml"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "SOFTCO_"))}
-    env["PYTHONPATH"] = os.pathsep.join(str(p) for p in projects.values())
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "SOFTCO_", "PYTHON"))}
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     if len(projects) == 1:
         env["SOFTCO_PROJECT"] = str(next(iter(projects.values())))
     scratch = work / "cwd"
     scratch.mkdir()
     cwd = next(iter(projects.values())) if len(projects) == 1 else scratch
+    # as `softco eval` scores: pytest through softco_score.py (-I -S, the projects NOT on its path), their
+    # packages served by the import proxy from one child process (softco/pytest_plugin/softco_remote.py)
+    remote = {
+        "packages": [package_of(p) for p in projects.values()],
+        "path": [str(p) for p in projects.values()],
+        "site": host_site_dirs(),
+        "acceptance": [str(acc)],
+        "call_seconds": 600,
+    }
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
+        [sys.executable, "-I", "-S", "-B", str(PLUGIN_DIR / "softco_score.py"), json.dumps(remote),
+         "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
          f"--junitxml={report}", f"--basetemp={work / 'tmp'}", str(acc)],
         cwd=cwd, env=env, capture_output=True, text=True, timeout=900,
     )  # fmt: skip

@@ -7,10 +7,7 @@ tests/eval_suite_harness.py)."""
 from __future__ import annotations
 
 import ast
-import os
 import re
-import shutil
-import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from importlib.machinery import PathFinder
@@ -138,35 +135,9 @@ def stub_project(task_id: str, dest: Path) -> Path:
     return dest
 
 
-DEMO = REFERENCES / "demo"
-# task -> (the mutation planted in its buggy demo project, the hidden tests that project fails); see
-# tests/eval_reference/demo/README.md
-DEMO_BUGS = {
-    "logstats": (0, ["test_logstats::test_ties_by_level_name"]),
-    "rangemerge": (0, ["test_rangemerge::test_points_and_negatives", "test_rangemerge::test_touching_ranges_merge"]),
-}
-
-
-def run_own_tests(projects: list[Path], work: Path) -> subprocess.CompletedProcess[str]:
-    """The projects' own (QA's) tests, with pytest, each project on PYTHONPATH (as its pyproject says)."""
-    copies = []
-    for project in projects:
-        copies.append(work / project.parent.name)
-        shutil.copytree(project, copies[-1], ignore=shutil.ignore_patterns("__pycache__"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "SOFTCO_"))}
-    env |= {"PYTHONPATH": os.pathsep.join(map(str, copies)), "PYTHONDONTWRITEBYTECODE": "1"}
-    (work / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
-         *(str(c / "tests") for c in copies)],
-        cwd=work, env=env, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-
-
 class Runs:
     """The batched pytest runs the tests below look at, made once and side by side: the references, a
-    do-nothing project per task, round k = each task's k-th mutation, and the demo projects (QA's own tests
-    on the correct and on the buggy ones, the hidden tests on the buggy ones)."""
+    do-nothing project per task, and round k = each task's k-th mutation."""
 
     def __init__(self, work: Path) -> None:
         self.planted = {task_id: mutations(task_id) for task_id in TASKS}
@@ -190,24 +161,11 @@ class Runs:
             }
             return run_acceptance(projects, work / f"run-mut{k}", stop_task_at_first_failure=True)
 
-        def demo_hidden() -> Outcomes:
-            projects = {task: work / "demo" / task for task in DEMO_BUGS}
-            for task, project in projects.items():
-                shutil.copytree(DEMO / task / "buggy", project, ignore=shutil.ignore_patterns("__pycache__"))
-            return run_acceptance(projects, work / "run-demo")
-
-        def demo_own(variant: str) -> subprocess.CompletedProcess[str]:
-            return run_own_tests([DEMO / task / variant for task in DEMO_BUGS], work / f"own-{variant}")
-
         with ThreadPoolExecutor(max_workers=3) as pool:
             ref, stub = pool.submit(references), pool.submit(stubs)
             rounds = [pool.submit(mutated, k) for k in range(len(self.rounds))]
-            buggy = pool.submit(demo_hidden)
-            own = {variant: pool.submit(demo_own, variant) for variant in ("correct", "buggy")}
             self.references, self.stubs = ref.result(), stub.result()
             self.mutated = [r.result() for r in rounds]
-            self.demo_buggy = buggy.result()
-            self.demo_own = {variant: future.result() for variant, future in own.items()}
 
 
 @pytest.fixture(scope="module")
@@ -252,27 +210,6 @@ def test_every_mutation_is_caught(runs: Runs) -> None:
             if not result.failed(task_id):
                 escaped.append(f"{task_id}: {mutation.why}")
     assert not escaped, f"mutations no hidden test catches: {escaped}"
-
-
-def package_texts(project: Path, pkg: str) -> dict[str, str]:
-    return {p.name: p.read_text(encoding="utf-8") for p in sorted((project / pkg).glob("*.py"))}
-
-
-def test_demo_projects_score_as_planted(runs: Runs) -> None:
-    """For each demo task: QA's tests pass on the correct and on the buggy project; the hidden tests all pass
-    on the correct one (it is the reference) and fail, on the buggy one, exactly where the bug was planted."""
-    assert sorted(p.name for p in DEMO.iterdir() if p.is_dir()) == sorted(DEMO_BUGS)
-    for variant, result in runs.demo_own.items():
-        assert result.returncode == 0 and " passed" in result.stdout, f"QA's tests, {variant}: {result.stdout[-3000:]}"
-    for task, (planted, bug) in DEMO_BUGS.items():
-        reference = package_texts(REFERENCES / task, task)
-        assert package_texts(DEMO / task / "correct", task) == reference
-        assert not runs.references.failed(task) and runs.references.by_task.get(task)
-        mutation = mutations(task)[planted]
-        reference[Path(mutation.file).name] = reference[Path(mutation.file).name].replace(mutation.old, mutation.new)
-        assert package_texts(DEMO / task / "buggy", task) == reference, f"{task}: buggy = reference + mutation"
-        assert runs.demo_buggy.failed(task) == bug, f"{task}: {runs.demo_buggy.failed(task)}"
-        assert len(runs.demo_buggy.by_task[task]) == len(runs.references.by_task[task])
 
 
 def test_softco_eval_loads_the_builtin_suite() -> None:

@@ -448,11 +448,13 @@ def test_a_gate_is_decided_on_the_page_and_the_run_goes_on(tmp_path: Path, brows
         proc = start_run(tmp_path, endpoint.base_url, "--approve", "prd", "--serve", "--serve-port", "0")
         try:
             assert proc.stdout is not None
-            line = proc.stdout.readline()
-            url = re.search(r"softco serve: (http://127\.0\.0\.1:\d+/)", line)
-            assert url, line
+            lines = []
+            while not (url := re.search(r"softco serve: (http://127\.0\.0\.1:\d+/p/[^\s?]+)$", "".join(lines[-1:]))):
+                lines.append(proc.stdout.readline())
+                assert lines[-1], lines  # the run's own page is announced while it runs
             project = wait_for_project(tmp_path / "out", proc)
-            browser.get(f"{url.group(1)}p/{project.name}")
+            assert url.group(1).endswith(f"/p/{project.name}")
+            browser.get(url.group(1))
             WebDriverWait(browser, 60).until(lambda d: d.find_elements(By.ID, "feedback"))
             gate = browser.find_element(By.CSS_SELECTOR, "section.gate")
             first = gate.get_attribute("data-gate")
@@ -542,6 +544,7 @@ def test_hostile_artifact_text_renders_inert(tmp_path: Path, browser: Any) -> No
         assert js("return document.images.length") == 0
         assert js("return Array.from(document.scripts).map(s => new URL(s.src).pathname)") == [
             "/static/mermaid.min.js",
+            "/static/report.js",
             "/static/serve.js",
         ]
         links = js(

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import git
 
+from softco import git_safe
 from softco.artifacts import _AST_LOCK, MAX_FILE_CHARS, Artifact, Code, Design, TestReport, TestResult, Tests
 from softco.change.edits import EditError, apply_edit, has_blocks
 from softco.change.repo import MAX_READ_BYTES, test_files, why_unreadable
@@ -124,7 +125,7 @@ class ChangeMode:
         if path not in self._texts:
             text: str | None = None
             try:
-                with git.Repo(self.root) as repo:
+                with git_safe.open_repo(self.root) as repo:
                     blob = repo.commit(self.base_sha).tree / path
                     if isinstance(blob, git.Blob) and blob.mode != git.Blob.link_mode and blob.size <= MAX_READ_BYTES:
                         data = blob.data_stream.read()
@@ -233,6 +234,7 @@ class ChangeMode:
         run.dependencies = sorted({*run.dependencies, *self.dependencies})
         # a test file of the repo that cannot be imported must not keep the others (and QA's) from running
         run.options = ["--continue-on-collection-errors"]
+        run.own_config = True  # its conftest.py files and pytest configuration, as the repo's users run its tests
         script = self.setup_script()
         if self.src_layout:  # the package is under src/: put it on the path, in the sandbox's work copy
             script = 'export PYTHONPATH="$PYTHONPATH:$PWD/src"\n' + (script or "")
@@ -287,7 +289,7 @@ class ChangeMode:
         dest = self.root / ".softco" / "base"
         shutil.rmtree(dest, ignore_errors=True)
         dest.mkdir(parents=True)
-        with git.Repo(self.root) as repo:
+        with git_safe.open_repo(self.root) as repo:
             for item in repo.commit(self.base_sha).tree.traverse():
                 if not isinstance(item, git.Blob):
                     continue  # trees are made as their files are; submodules are left out

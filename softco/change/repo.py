@@ -7,14 +7,15 @@ which holds the run's board, venv and prompts in its ``.softco/`` (ignored, neve
 
 from __future__ import annotations
 
-import os
 import re
+import subprocess
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import git
 
+from softco import git_safe
 from softco.artifacts import check_relative_path
 from softco.dependencies import check_dependencies
 from softco.errors import UsageError
@@ -58,7 +59,7 @@ def open_repo(path: Path) -> BaseRepo:
     if not path.is_dir():
         raise ChangeError(f"{path} is not a directory; give the directory of a git repository")
     try:
-        repo = git.Repo(path, search_parent_directories=True)
+        repo = git_safe.open_repo(path, search_parent_directories=True)
     except git.InvalidGitRepositoryError:
         raise ChangeError(f"{path} is not a git repository; run `git init` and commit your project first") from None
     except git.NoSuchPathError:
@@ -99,7 +100,7 @@ def open_repo(path: Path) -> BaseRepo:
 
 
 def branch_names(base: BaseRepo) -> set[str]:
-    with git.Repo(base.root) as repo:
+    with git_safe.open_repo(base.root) as repo:
         return {h.name for h in repo.heads}
 
 
@@ -115,31 +116,35 @@ def pick_branch(base: BaseRepo, slug: str) -> str:
 
 def add_worktree(base: BaseRepo, branch: str) -> Path:
     """A new worktree of ``branch`` (made at the base commit) under the repo's git dir; the user's hooks do
-    not run (core.hooksPath is emptied for this one command)."""
+    not run, nor does anything else its configuration names (softco.git_safe)."""
     where = base.state_dir() / branch.removeprefix(BRANCH_PREFIX)
     where.parent.mkdir(parents=True, exist_ok=True)
-    with git.Repo(base.root) as repo:
-        repo.git.execute(
-            [
-                "git",
-                "-c",
-                f"core.hooksPath={os.devnull}",
-                "worktree",
-                "add",
-                "--quiet",
-                "-b",
-                branch,
-                str(where),
-                base.sha,
-            ]
-        )
+    with git_safe.open_repo(base.root) as repo:
+        repo.git.execute(["git", "worktree", "add", "--quiet", "-b", branch, str(where), base.sha])
+    return where
+
+
+def scratch_clone(base: BaseRepo, branch: str, where: Path) -> Path:
+    """For --dry-run: a clone of the repo at ``where`` (sharing its objects, which are only read), on a new
+    ``branch`` at the base commit. The user's repo gets nothing: no branch, no worktree, no file."""
+    env = git_safe.environment(git_safe.FIXED)
+    where.parent.mkdir(parents=True, exist_ok=True)
+    clone = ["git", "clone", "--quiet", "--shared", "--no-checkout", str(base.root), str(where)]
+    try:
+        subprocess.run(clone, env=env, capture_output=True, check=True, timeout=600)
+    except subprocess.CalledProcessError as exc:
+        raise git.GitCommandError(clone, exc.returncode, exc.stderr) from None
+    except subprocess.TimeoutExpired:
+        raise git.GitCommandError(clone, "timed out after 600 s") from None
+    with git_safe.open_repo(where) as repo:
+        repo.git.execute(["git", "checkout", "--quiet", "-b", branch, base.sha])
     return where
 
 
 def branch_head(root: Path, branch: str) -> str | None:
     """Where ``branch`` of the repo at ``root`` points now (None: it is gone)."""
     try:
-        with git.Repo(root) as repo:
+        with git_safe.open_repo(root) as repo:
             head = next((h for h in repo.heads if h.name == branch), None)
             return head.commit.hexsha if head is not None else None
     except (git.GitError, ValueError, OSError):

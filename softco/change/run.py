@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from softco.change.repo import (
     detect_dependencies,
     open_repo,
     pick_branch,
+    scratch_clone,
     src_layout,
 )
 from softco.change.summary import SAVED_KEY, print_change_summary
@@ -67,12 +69,17 @@ def start_change(repo_path: Path, opts: NewOptions, console: Console) -> int:
     dry = dry_run_llm(opts, console, sop)
     budget = Budget(opts.budget, opts.token_budget)
     provider = _provider(opts, console, budget, dry, [r.model.model for r in sop.roles])
-    state = base.state_dir()
     slug = slugify(opts.name or requirement, 32)
+    # a dry run leaves the repo as it is: it works in a scratch clone of the base commit, in a temporary folder
+    scratch = Path(tempfile.mkdtemp(prefix="softco-change-dry-run-")) if dry is not None else None
+    state = scratch if scratch is not None else base.state_dir()
     lock: ProjectLock | None = None
     try:
         branch = pick_branch(base, slug)
-        worktree = add_worktree(base, branch)
+        if scratch is not None:
+            worktree = scratch_clone(base, branch, scratch / branch.removeprefix("softco/"))
+        else:
+            worktree = add_worktree(base, branch)
         ws = Workspace(worktree)
         (worktree / ".softco").mkdir(exist_ok=True)
         (worktree / ".softco" / ".gitignore").write_text("*\n")  # softco's state: never part of the worktree's status
@@ -109,18 +116,19 @@ def start_change(repo_path: Path, opts: NewOptions, console: Console) -> int:
             board.start_run(run_id, requirement, sop.sop_hash, llm.model, saved)
         head = f" ({base.branch} at {base.sha[:8]}) on the new branch {branch} (run {run_id}, model {llm.model})"
         console.print(Text.assemble("softco: changing ", safe_text(base.root, "bold"), safe_text(head)))
-        console.print(safe_line(f"  worktree {worktree}: your checkout is not touched", limit=400))
+        where = "a scratch clone (dry run): your repo is not touched" if scratch else "your checkout is not touched"
+        console.print(safe_line(f"  worktree {worktree}: {where}", limit=400))
         if why is not None:
             console.print(safe_text(why))
         print_sandbox(console)
         if dry is None:
             _baseline(console, mode, settings)
         progress = Progress(console, budget)
-        company = Company(sop, llm, board, ws, run_id, settings, on_event=progress.on_event)
+        company = Company(sop, llm, board, ws, run_id, settings, on_event=live.tee(progress.on_event))
         progress.watch(company)
-        outcome = execute(company, llm, board, run_id, requirement)
+        outcome = execute(company, llm, board, run_id, requirement, live)
         print_summary(console, worktree, outcome, run_stats(board, run_id), run_stats(board))
-        print_change_summary(console, mode, outcome)
+        print_change_summary(console, mode, outcome, scratch=scratch is not None)
         if dry is not None:
             print_dry_run(console, dry, sop)
         return outcome.exit_code

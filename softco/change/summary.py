@@ -9,6 +9,7 @@ from typing import Any
 import git
 from rich.console import Console
 
+from softco import git_safe
 from softco.change.mode import ChangeMode
 from softco.change.repo import branch_head
 from softco.company.scheduler import Outcome
@@ -26,14 +27,15 @@ def change_of(saved: dict[str, Any]) -> ChangeMode | None:
 
 def diff_stat(mode: ChangeMode) -> str:
     try:
-        with git.Repo(mode.root) as repo:
-            return str(repo.git.diff("--stat", mode.base_sha, "HEAD"))
+        with git_safe.open_repo(mode.root) as repo:
+            return str(repo.git.diff("--stat", "--no-ext-diff", "--no-textconv", mode.base_sha, "HEAD"))
     except git.GitError:
         return "(no diff stat: git failed)"
 
 
-def print_change_summary(console: Console, mode: ChangeMode, outcome: Outcome) -> None:
-    """Where the change is, what it changed against the base, and whether it broke the repo's own tests."""
+def print_change_summary(console: Console, mode: ChangeMode, outcome: Outcome, scratch: bool = False) -> None:
+    """Where the change is, what it changed against the base, and whether it broke the repo's own tests
+    (``scratch``: a dry run's, in a scratch clone that is not the user's repo)."""
     console.print(safe_line(f"branch     {mode.branch} (from {mode.base_branch} at {mode.base_sha[:8]})", limit=400))
     stat = diff_stat(mode).strip().splitlines()
     for line in stat[-30:]:
@@ -61,6 +63,10 @@ def print_change_summary(console: Console, mode: ChangeMode, outcome: Outcome) -
                 limit=600,
             )
         )
+    if scratch:
+        line = f"dry run: {mode.repo} is as it was (no branch, no worktree); delete the scratch clone {mode.worktree}"
+        console.print(safe_line(line, limit=800))
+        return
     console.print(
         safe_line(
             f"review: git -C {mode.repo} diff {mode.base_branch}...{mode.branch}; merge: git merge {mode.branch}; "

@@ -13,6 +13,7 @@ from git.db import GitCmdObjectDB
 from gitdb import IStream
 from gitdb.db import LooseObjectDB
 
+from softco import git_safe
 from softco.artifacts import check_file_set, check_relative_path
 from softco.errors import SoftcoError
 
@@ -75,7 +76,7 @@ class Workspace:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.repo = git.Repo(root, odbt=_ObjectDB)
+        self.repo = git_safe.secure(git.Repo(root, odbt=_ObjectDB))
         #: commits made through this object, newest last: (message, sha)
         self._made: list[tuple[str, str]] = []
         #: the paths in git's index, read once and then kept up to date by commit()

@@ -2,13 +2,24 @@
 
 The harness (the contract acceptance tests may assume): the project's files (not ``.git`` nor
 ``.softco``) are copied to a fresh directory ``P``; its declared dependencies are installed into the
-sandbox venv; pytest runs on a copy of the acceptance files placed OUTSIDE ``P`` (a sibling directory),
-with cwd ``P``, ``PYTHONPATH`` holding ``P`` and ``SOFTCO_PROJECT=P``, in the sandbox (no network,
-read-only filesystem), within the task's ``time_limit_s``. The pytest process starts without ``P`` on
-its path (no entry-point plugins either): ``P`` joins ``sys.path`` and ``PYTHONPATH`` once the results plugin
-holds the pipe, so a ``sitecustomize.py`` or ``pytest/`` in the project cannot forge outcomes.
-Outcomes come through softco's results pipe, and the run passes only if pytest says so for every test
-it collected (issue 9's rule).
+sandbox venv; pytest runs on a copy of the acceptance files placed OUTSIDE ``P`` (``.softco/acceptance``
+beside it, shown read-only in the sandbox, node ids ``acceptance/FILE::TEST``), with cwd ``P``,
+``PYTHONPATH=P`` in its environment (for the tests' subprocesses) and ``SOFTCO_PROJECT=P``, in the
+sandbox (no network, read-only filesystem), within the task's ``time_limit_s``. Outcomes come through
+softco's results pipe, and the run passes only if pytest says so for every test it collected (issue 9's
+rule); conftest.py files count only inside the acceptance directory.
+
+The scoring pytest never runs project code (so the project cannot forge its outcomes): it is started by
+``pytest_plugin/softco_score.py`` with ``python -I -S`` (no ``PYTHONPATH``, no site-packages, so no
+``.pth`` or ``sitecustomize`` of a dependency runs in it, and ``P`` is not on its path); its results plugin
+makes it non-dumpable (a same-user process can neither ptrace it nor open ``/proc/PID/mem`` or
+``/proc/PID/fd``) and the results pipe close-on-exec. A CLI task runs ``python -m PKG`` as a subprocess.
+For a library task, ``import PKG`` (and any top-level name of ``P``) goes through the import proxy
+(``pytest_plugin/softco_remote.py``): one child process per pytest run imports the project, plain data
+comes back by value (a call's list / dict / set arguments copied back after it), other objects as
+proxies, exceptions as themselves (builtin) or as local mirror classes with the same exception bases;
+``isinstance`` with a project class is answered by the child. What the proxy cannot carry is in the
+README (suite format).
 
 Executability, MetaGPT's 1-4 scale, computed:
 
@@ -22,6 +33,7 @@ Executability, MetaGPT's 1-4 scale, computed:
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 from pathlib import Path, PurePosixPath
@@ -35,22 +47,12 @@ from softco.steps.qa_tools import parse_results
 #: What the sandbox runs around a command: cwd P (``project/`` of the work copy), PYTHONPATH and
 #: SOFTCO_PROJECT set to it. Trusted text; the command is "$@".
 _IN_PROJECT = 'P="$PWD/project"; cd "$P" || exit 125; export SOFTCO_PROJECT="$P" PYTHONPATH="$1:$P"; shift; exec "$@"'
-#: The same for the hidden tests' pytest, which must not start with P on its path: a ``sitecustomize.py``
-#: or a ``pytest/`` in P would run before the results plugin and could forge every outcome. P goes on
-#: ``sys.path`` (and into ``PYTHONPATH`` for the tests' subprocesses) when the ``softco_score_path``
-#: plugin (``guard/``, beside P) loads, after pytest and the results plugin are in; no entry-point plugin
-#: a dependency installed is loaded.
+#: The same for the hidden tests' pytest, which runs ``softco_score.py`` (``python -I -S``: no PYTHONPATH, no
+#: site-packages, no ``.pth``): P is not on its path, its names are served from a child process (the
+#: import proxy); no entry-point plugin a dependency installed is loaded.
 _PYTEST_IN_PROJECT = (
-    'P="$PWD/project"; G="$PWD/guard"; cd "$P" || exit 125; export SOFTCO_PROJECT="$P" SOFTCO_SCORE_PATH="$P" '
-    'PYTHONPATH="$1:$G" PYTEST_DISABLE_PLUGIN_AUTOLOAD=1; shift; exec "$@"'
-)
-_SCORE_PATH_PLUGIN = (
-    '"""Loaded by softco\'s scoring pytest after its results plugin: puts the project on the path."""\n'
-    "import os, sys\n"
-    "_P = os.environ.pop('SOFTCO_SCORE_PATH', '')\n"
-    "if _P:\n"
-    "    sys.path.insert(0, _P)\n"
-    "    os.environ['PYTHONPATH'] = _P\n"
+    'P="$PWD/project"; cd "$P" || exit 125; export SOFTCO_PROJECT="$P" PYTEST_DISABLE_PLUGIN_AUTOLOAD=1; '
+    'shift; exec "$@"'
 )
 _ENTRY_CHECK = (
     "import importlib, importlib.util, sys\n"
@@ -110,20 +112,52 @@ def score_project(
     root = Path(tempfile.mkdtemp(prefix="softco-score-"))
     try:
         _copy_project(project, root / "project")
-        acc = root / "acceptance"
-        acc.mkdir()
-        (root / "guard").mkdir()
-        (root / "guard" / "softco_score_path.py").write_text(_SCORE_PATH_PLUGIN, encoding="utf-8")
-        # shadows a sitecustomize.py a dependency's wheel put in the venv (it would run before the results plugin)
-        (root / "guard" / "sitecustomize.py").write_text('"""softco scoring: none."""\n', encoding="utf-8")
+        # under .softco, which the sandbox's work copy leaves out: shown read-only, so the project's process
+        # cannot change a test, plant a module or a .pyc beside them, or a conftest.py
+        acc = root / ".softco" / "acceptance"
+        acc.mkdir(parents=True, mode=0o755)
         for rel, text in acceptance.items():
             if not _safe_rel(rel):
                 continue
-            (acc / rel).parent.mkdir(parents=True, exist_ok=True)
+            (acc / rel).parent.mkdir(parents=True, exist_ok=True, mode=0o755)
             (acc / rel).write_text(text, encoding="utf-8")
+        for path in [acc, *acc.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)  # readable by `nobody` whatever the umask
+        (root / ".softco").chmod(0o755)
         return _score(root, package, entry, dependencies, time_limit_s)
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def remote_config(packages: list[str], acceptance: list[Path], *, call_seconds: float) -> str:
+    """``softco_score.py``'s configuration: the packages the import proxy serves, the directories pytest
+    needs (softco's own site-packages), the hidden tests' directories and one call's limit."""
+    return json.dumps(
+        {
+            "packages": packages,
+            "site": sandbox.host_site_dirs(),
+            "acceptance": [str(a) for a in acceptance],
+            "call_seconds": call_seconds,
+        }
+    )
+
+
+def hidden_pytest_args(acc: Path) -> list[str]:
+    """pytest's arguments for the hidden tests in ``acc``: softco's results plugin and configuration,
+    conftest.py files from ``acc`` only, node ids relative to its parent (``acceptance/test_x.py::...``)."""
+    return [
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "softco_results",
+        "-c",
+        str(sandbox.PLUGIN_DIR / "pytest.ini"),
+        f"--rootdir={acc.parent}",
+        f"--confcutdir={acc}",
+        "--tb=short",
+        str(acc),
+    ]
 
 
 def _in_project(python: Path, *args: str, script: str = _IN_PROJECT) -> list[str]:
@@ -147,24 +181,18 @@ def _score(
         what = "timed out" if check.timed_out else _one_line(lines[-1] if lines else f"exit {check.exit_code}")
         return base.model_copy(update={"detail": f"import {package} failed: {what}"})
     limits = sandbox.Limits(wall_seconds=time_limit_s)
+    acc = root / ".softco" / "acceptance"
     argv = [
-        "-P",
-        "-m",
-        "pytest",
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        "-p",
-        "softco_results",
-        "-p",
-        "softco_score_path",
-        "-c",
-        str(sandbox.PLUGIN_DIR / "pytest.ini"),
-        "--rootdir=..",
-        "--tb=short",
-        "../acceptance",
+        "-I",
+        "-S",
+        "-B",
+        str(sandbox.PLUGIN_DIR / "softco_score.py"),
+        remote_config([package], [acc], call_seconds=time_limit_s),
+        *hidden_pytest_args(acc),
     ]
-    result = sandbox.run(root, _in_project(python, *argv, script=_PYTEST_IN_PROJECT), limits, results=True)
+    result = sandbox.run(
+        root, _in_project(python, *argv, script=_PYTEST_IN_PROJECT), limits, results=True, read_only=(acc,)
+    )
     got = parse_results(result.results)
     outcomes = got.results
     # counted per test pytest collected (each parametrization on its own), as ``total`` is

@@ -14,6 +14,26 @@ MESSAGE_LIMIT = 3000
 _FD = int(os.environ.pop("SOFTCO_RESULTS_FD", "-1") or -1)
 
 
+def _guard() -> None:
+    """This process's own guard, as soon as it is loaded: the results pipe is close-on-exec (no child
+    process inherits it), and the process is non-dumpable, so a process of the same user (code the tests
+    start) can neither ptrace it nor open its /proc/PID/mem or /proc/PID/fd/*."""
+    if _FD >= 0:
+        try:
+            os.set_inheritable(_FD, False)
+        except OSError:
+            pass
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0
+    except (OSError, AttributeError):
+        pass
+
+
+_guard()
+
+
 def _emit(event: dict[str, Any]) -> None:
     if _FD < 0:
         return

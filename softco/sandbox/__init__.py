@@ -54,6 +54,7 @@ from softco.sandbox.layout import (
     clean_env,
     hide,
 )
+from softco.sandbox.layout import _host_site_dirs as host_site_dirs
 from softco.sandbox.limits import Limits, memory_limit, process_limit
 from softco.sandbox.runner import (
     OUTPUT_LIMIT,
@@ -87,6 +88,7 @@ __all__ = [
     "describe",
     "ensure_venv",
     "hide",
+    "host_site_dirs",
     "install",
     "memory_limit",
     "process_limit",

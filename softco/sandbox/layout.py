@@ -86,6 +86,8 @@ class _Spec:
     venv: Path | None
     network: bool = False
     writable_dest: bool = False
+    #: directories under ``dest/.softco`` (which the copy leaves out) shown read-only at their own path
+    read_only: tuple[Path, ...] = ()
 
 
 def _real(p: Path | str) -> Path:
@@ -223,6 +225,7 @@ def _plan(mechanism: str, spec: _Spec, home: Path, src_fd: int | None, limits: L
         "chown": [str(workdir), str(home)],
     }
     venv_bind = [] if spec.venv is None or spec.writable_dest else [(spec.venv, spec.dest / ".softco" / "venv")]
+    venv_bind += [] if spec.writable_dest else [(p, p) for p in spec.read_only]
     rebound = [r for r in runtime if any(_under(r, h) for h in hidden)]
     late = _late_hidden(hidden, rebound, [workdir, home, *runtime]) if isolated_fs else []
     prefix: list[str] = []

@@ -298,17 +298,26 @@ def _sandboxed(
 
 
 def run(
-    project: Path, argv: list[str], limits: Limits, *, mechanism: str | None = None, results: bool = False
+    project: Path,
+    argv: list[str],
+    limits: Limits,
+    *,
+    mechanism: str | None = None,
+    results: bool = False,
+    read_only: tuple[Path, ...] = (),
 ) -> SandboxResult:
     """Run ``argv`` (argv[0] resolved in the project's venv) in a work copy of ``project``, sandboxed.
 
     ``mechanism`` picks one of :data:`MECHANISMS` (default: the strongest that works here); asking
     for one that does not work here is a ValueError. With ``results``, the run gets a pipe whose
     write end's number is in ``$SOFTCO_RESULTS_FD`` and :attr:`SandboxResult.results` holds what came
-    through it.
+    through it. ``read_only`` directories (each under ``project/.softco``, which the work copy leaves out)
+    are shown at their own path, read-only, where the mechanism isolates the filesystem.
     """
     project = project.absolute()
     venv = project / ".softco" / "venv"
-    return _sandboxed(
-        _Spec(project, project, venv if venv.is_dir() else None), argv, limits, mechanism, results=results
-    )
+    shown = tuple(p.absolute() for p in read_only)
+    if any(project / ".softco" not in p.parents for p in shown):
+        raise ValueError(f"read-only directories must be under {project / '.softco'}: {shown}")
+    spec = _Spec(project, project, venv if venv.is_dir() else None, read_only=shown)
+    return _sandboxed(spec, argv, limits, mechanism, results=results)

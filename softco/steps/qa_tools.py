@@ -39,6 +39,9 @@ class TestRun:
     options: list[str] = field(default_factory=list)
     #: a shell script run first, in the same sandbox (a change run: the repo's .softco/setup.sh)
     setup: str | None = None
+    #: the project's own pytest configuration and conftest.py files are used, as its users run its tests (a
+    #: change run: the user's repo, whose test-runner files no model may write); else softco's own, and none
+    own_config: bool = False
 
 
 #: What differs between two runs of the same failing test: the sandbox's temporary HOME (pytest's
@@ -145,6 +148,13 @@ def run_tests(run: TestRun) -> TestReport:
         raise SandboxUnavailable(str(exc)) from None
 
 
+def _configuration(run: TestRun) -> list[str]:
+    if run.own_config:
+        return []
+    # the engineer's code does not configure the test run (no conftest.py), nor do its config files
+    return ["--noconftest", "-c", str(sandbox.PLUGIN_DIR / "pytest.ini")]
+
+
 def _run_tests(run: TestRun) -> TestReport:
     python = sandbox.ensure_venv(run.project, run.dependencies, config.current().pip_index_url)
     # the setup script, if any, runs in the sandbox first; pytest runs only if it succeeds
@@ -162,9 +172,7 @@ def _run_tests(run: TestRun) -> TestReport:
             "no:cacheprovider",
             "-p",
             "softco_results",
-            "--noconftest",  # the engineer's code does not configure the test run ...
-            "-c",
-            str(sandbox.PLUGIN_DIR / "pytest.ini"),  # ... nor do its config files
+            *_configuration(run),
             "--rootdir=.",
             "--tb=short",  # the failing lines, not whole functions with their argument values: shorter fix prompts
             *run.options,

@@ -35,13 +35,14 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from softco import git_safe
 from softco.board import BoardError
 from softco.company.lock import holder
 from softco.report.html import pygments_css
 from softco.safe_text import one_line
 from softco.steps.steering import request_cancel, request_decision
 from softco.web import pages
-from softco.web.data import NotFound, NotReady, Watch, connect_ro, list_projects, project_dir
+from softco.web.data import LinkedState, NotFound, NotReady, Watch, connect_ro, list_projects, project_dir
 from softco.web.server import is_loopback
 
 Scope = MutableMapping[str, Any]
@@ -54,10 +55,17 @@ ASGI = Callable[[Scope, Receive, Send], Awaitable[None]]
 POLL = 0.25
 #: A comment line on the event stream this often, so proxies and browsers keep it open.
 KEEPALIVE = 15.0
+#: Live pages' event streams open at once, all projects together: each holds a connection, a poll loop and
+#: read-only connections to a board; past it a new one is refused (503) until one closes.
+MAX_STREAMS = 32
 #: The largest request body taken (an edited artifact is the biggest thing a page sends).
 MAX_BODY = 2_000_000
 COOKIE = "softco_token"
 SHA = re.compile(r"[0-9a-f]{40}")
+#: style-src keeps 'unsafe-inline' for mermaid: while it lays a diagram out it puts <style> elements and style
+#: attributes in the page and measures the result. Without it (tried in Chromium) every diagram is laid out
+#: unstyled, with other sizes, and each one logs CSP violations; the pages' own CSS is in files, and every
+#: model-written text is escaped. Scripts stay 'self' only.
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src data:; "
     "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
@@ -86,6 +94,9 @@ class Config:
     checked: set[Path] = field(default_factory=set)
     #: set when the server stops: live pages' event streams end (uvicorn waits for open connections)
     stopping: threading.Event = field(default_factory=threading.Event)
+    #: event streams open now (counted on the event loop's thread), and how many may be
+    streams: int = 0
+    max_streams: int = MAX_STREAMS
 
 
 # -- the guard ---------------------------------------------------------------------------------------------
@@ -221,9 +232,13 @@ async def steering(request: Request) -> tuple[Config, Path, dict[str, str]] | Re
         return _refuse(403, "a request that changes something needs the page's token")
     try:
         project = project_dir(cfg.out, request.path_params["name"])
-    except NotFound:
-        return _refuse(404, "no such project")
+    except NotFound as exc:
+        return _refuse(404, _missing(exc))
     return cfg, project, form
+
+
+def _missing(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, LinkedState) else "no such project"
 
 
 def _back(request: Request, name: str) -> Response:
@@ -296,6 +311,8 @@ async def project_page(request: Request) -> Response:
     name = request.path_params["name"]
     try:
         return HTMLResponse(await anyio.to_thread.run_sync(_project_page, cfg, name))
+    except LinkedState as exc:
+        return _problem_page(404, str(exc))
     except NotFound:
         return _problem_page(404, f"no project {name!r} in {cfg.out}")
     except NotReady:
@@ -310,12 +327,14 @@ async def events(request: Request) -> Response:
     run's liveness; the step rows after the page's last one, the artifacts when the messages changed."""
     cfg: Config = request.app.state.config
     name = request.path_params["name"]
+    if cfg.streams >= cfg.max_streams:
+        return _refuse(503, _too_many(cfg))
     try:
         watch = await anyio.to_thread.run_sync(_watch, cfg, name)
     except NotReady:
         return _refuse(503, "the run is starting")
-    except (NotFound, BoardError):
-        return _refuse(404, "no such project")
+    except (NotFound, BoardError) as exc:
+        return _refuse(404, _missing(exc))
     try:
         after = max(0, int(request.query_params.get("after", "0")))
         messages = max(0, int(request.query_params.get("messages", "0")))
@@ -325,6 +344,11 @@ async def events(request: Request) -> Response:
     async def stream() -> AsyncIterator[str]:
         nonlocal after, messages
         quiet = time.monotonic()
+        if cfg.streams >= cfg.max_streams:  # others started since the check above
+            watch.close()
+            yield f"event: problem\ndata: {json.dumps(_too_many(cfg))}\n\n"
+            return
+        cfg.streams += 1
         try:
             yield "retry: 2000\n\n"
             while not cfg.stopping.is_set():
@@ -347,13 +371,21 @@ async def events(request: Request) -> Response:
                     quiet = time.monotonic()
                 await asyncio.sleep(POLL)
         finally:
+            cfg.streams -= 1
             watch.close()
 
     return StreamingResponse(stream(), media_type="text/event-stream", headers={"X-Accel-Buffering": "no"})
 
 
+def _too_many(cfg: Config) -> str:
+    return (
+        f"{cfg.max_streams} live pages are open on this server already, its most at once: close one (a tab or a "
+        "browser) and reload this page"
+    )
+
+
 def _diff(project: Path, sha: str) -> str | None:
-    repo = git.Repo(project)
+    repo = git_safe.open_repo(project)
     try:
         known = {c.hexsha for c in repo.iter_commits("--all")}
         if sha not in known:
@@ -372,8 +404,8 @@ async def commit_diff(request: Request) -> Response:
     sha = request.path_params["sha"]
     try:
         project = project_dir(cfg.out, request.path_params["name"])
-    except NotFound:
-        return _refuse(404, "no such project")
+    except NotFound as exc:
+        return _refuse(404, _missing(exc))
     if not SHA.fullmatch(sha):
         return _refuse(404, "no such commit")
     try:
@@ -461,15 +493,16 @@ async def decide(request: Request) -> Response:
 def _asset(name: str) -> tuple[bytes, str]:
     if name == "mermaid.min.js":
         return resources.files("softco.report").joinpath("vendor", name).read_bytes(), "text/javascript"
-    if name == "report.css":
-        return resources.files("softco.report").joinpath("templates", name).read_bytes(), "text/css"
+    if name in ("report.css", "report.js"):  # the HTML report's own, shared with the live page
+        kind = "text/css" if name.endswith(".css") else "text/javascript"
+        return resources.files("softco.report").joinpath("templates", name).read_bytes(), kind
     if name == "pygments.css":
         return pygments_css().encode(), "text/css"
     kind = "text/javascript" if name.endswith(".js") else "text/css"
     return resources.files("softco.web").joinpath("static", name).read_bytes(), kind
 
 
-STATIC = {"mermaid.min.js", "report.css", "pygments.css", "serve.js", "serve.css"}
+STATIC = {"mermaid.min.js", "report.css", "report.js", "pygments.css", "serve.js", "serve.css"}
 
 
 async def static(request: Request) -> Response:

@@ -34,6 +34,16 @@ class NotFound(UsageError):
     """No such project under the output directory (or a name that is not one): the page answers 404."""
 
 
+class LinkedState(NotFound):
+    """A project whose ``.softco`` is a symbolic link (or not a directory): refused, never read nor written."""
+
+    def __str__(self) -> str:
+        return (
+            f"{self.args[0]}/.softco is a symbolic link, not the project's own directory: softco serve neither reads "
+            "nor writes through it; replace the link with the directory it points to"
+        )
+
+
 def connect_ro(path: Path) -> sqlite3.Connection:
     """A read-only connection (``mode=ro``): it can never write to the file nor lock writers out."""
     db = sqlite3.connect(
@@ -65,6 +75,8 @@ def project_dir(out: Path, name: str) -> Path:
     try:
         if path.is_symlink() or path.resolve().parent != root or not path.is_dir():
             raise NotFound(name)
+        if not stat.S_ISDIR((path / ".softco").lstat().st_mode):  # a link: the board, live file and logs are elsewhere
+            raise LinkedState(name)
         board = project_board_path(path)
         if not stat.S_ISREG(board.lstat().st_mode):
             raise NotFound(name)

@@ -1,70 +1,18 @@
-// softco serve: draw the diagrams (offline, strict), follow the run live (server-sent events), load diffs.
+// softco serve: follow the run live (server-sent events), load diffs; report.js (loaded first) draws the diagrams
+// and drives the code browser.
 // Every HTML fragment this inserts was rendered and escaped by the server; the page's CSP allows no inline script.
 (function () {
   "use strict";
   var body = document.body;
   var project = body.getAttribute("data-project");
   if (!project) return;
-  var diagramCount = 0;
   var last = { status: null, controls: null, gate: null, lanes: null };
   var runningRoles = [];
   window.__softcoUpdateMs = [];
 
-  function showFile(id) {
-    var files = document.querySelectorAll(".browser article.file");
-    if (!files.length) return;
-    var found = false;
-    files.forEach(function (f) { if (f.id === id) found = true; });
-    if (!found) id = files[0].id;
-    files.forEach(function (f) { f.hidden = f.id !== id; });
-    document.querySelectorAll(".filelist a").forEach(function (a) {
-      a.classList.toggle("active", a.getAttribute("data-file") === id);
-    });
-  }
-
-  function setupBrowser(root) {
-    root.querySelectorAll(".filelist a, a[href^='#f-']").forEach(function (a) {
-      a.addEventListener("click", function (ev) {
-        var id = a.getAttribute("href").slice(1);
-        ev.preventDefault();
-        showFile(id);
-        document.getElementById("code").scrollIntoView();
-      });
-    });
-    var hash = location.hash.slice(1);
-    showFile(hash.indexOf("f-") === 0 ? hash : "");
-  }
-
-  var mermaidReady = false;
-  async function drawDiagrams(root) {
-    var figures = root.querySelectorAll("figure.mermaid-figure:not(.rendered):not(.failed)");
-    if (figures.length && window.mermaid) {
-      if (!mermaidReady) {
-        window.mermaid.initialize({ startOnLoad: false, securityLevel: "strict", theme: "neutral" });
-        mermaidReady = true;
-      }
-      for (var fig of figures) {
-        // model-written diagrams may carry HTML tags: every tag opener becomes mermaid's "<" entity (drawn as text)
-        var src = fig.querySelector(".mermaid-src").textContent.replace(/(?<!<)<(?=[A-Za-z\/!?])/g, "#lt;");
-        var target = fig.querySelector(".diagram");
-        try {
-          var ok = await window.mermaid.parse(src, { suppressErrors: true });
-          if (!ok) throw new Error("the mermaid source has a syntax error");
-          var out = await window.mermaid.render("softco-diagram-" + diagramCount++, src);
-          target.innerHTML = out.svg;
-          fig.classList.add("rendered");
-        } catch (err) {
-          target.textContent = "This diagram could not be drawn (" + (err && err.message ? err.message : err) +
-            "); its source is below.";
-          target.classList.add("diagram-error");
-          fig.classList.add("failed");
-          fig.querySelector("details.source").open = true;
-        }
-      }
-    }
-    markRunning();
-    body.setAttribute("data-diagrams", "done");
-  }
+  var page = window.softcoPage;  // report.js: the code browser and the diagrams, shared with the HTML report
+  function setupBrowser(root) { page.setupBrowser(root); }
+  function drawDiagrams(root) { return page.drawDiagrams(root, markRunning); }
 
   function nodeId(role) { return "role_" + role.replace(/[^A-Za-z0-9]/g, "_"); }
 
