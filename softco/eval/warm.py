@@ -2,8 +2,9 @@
 worker process pays it again: the lazy imports a run makes (the openai client's resources and types, its
 HTTP stack, the report) and, in :func:`warm`, the process's caches a run fills (the sandbox's probe, the
 report's template, scripts and code highlighting, the price data). Each worker is forked from the fork
-server, so it starts with all of them; on 2 CPUs with ``--jobs 8`` that is about 0.8 s of CPU a worker
-not burned at the eval's start (`benchmarks/eval_breakdown.py` measures a run's CPU)."""
+server, so it starts with all of them. Measured in one process (its own CPU time, the imports above done
+first): a first run took 0.69 to 0.90 s of CPU without :func:`warm`, 0.47 to 0.51 s after it, later runs
+0.40 to 0.53 s (`benchmarks/eval_breakdown.py` says where a run's CPU goes)."""
 
 from __future__ import annotations
 
