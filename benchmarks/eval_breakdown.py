@@ -23,6 +23,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -187,7 +188,13 @@ def main() -> int:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         if group is not None:
-            group.rmdir()
+            deadline = time.monotonic() + 10  # git's helpers may end just after the eval
+            while (group / "cgroup.procs").read_text().strip() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            try:
+                group.rmdir()
+            except OSError:
+                pass
     runs = len(results["records"])
     wall = sum(r["wall_s"] + r["score_s"] for r in results["records"]) / runs
     print(f"softco eval breakdown: {suite_dir.name}, {runs} run(s), {calls} LLM calls, latency {args.latency} s a call")

@@ -161,7 +161,12 @@ def run_eval(suite: Path, url: str, jobs: int, out: Path, tasks: list[str] | Non
         started = time.monotonic()
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, preexec_fn=join)  # noqa: PLW1509
         wall = time.monotonic() - started
-        cpu = int((group / "cpuacct.usage").read_text()) / 1e9 if group is not None else None
+        cpu = None
+        if group is not None:
+            deadline = time.monotonic() + 10  # the fork server and git's helpers end just after the eval
+            while (group / "cgroup.procs").read_text().strip() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            cpu = int((group / "cpuacct.usage").read_text()) / 1e9
     finally:
         if group is not None:
             try:
