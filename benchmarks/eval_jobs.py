@@ -16,6 +16,9 @@ Figures:
   of the intervals its LLM calls and its sandboxed test runs cover (board step timestamps); what is left
   is rendering, validation, the board, git, the client's round trips, the scheduler.
 - score/run: the mean time scoring a run took (installing it, the import check, the hidden tests).
+- CPU/run: the user+sys CPU time of the `softco eval` process and of every process it started (the
+  sandboxed ones too, which no rusage reaches: they are counted by a cpuacct cgroup, so this needs root;
+  "-" otherwise), divided by the runs. On C CPUs, N jobs cannot take less than runs x CPU/run / C.
 
 It exits non-zero when the wall ratio (jobs N / jobs 1) is above 1/5, or softco's own time per run grew
 by more than 50 % (CPU contention on a small machine shows up there).
@@ -129,17 +132,51 @@ def per_run(out: Path) -> tuple[list[float], list[float]]:
     return own, [r["score_s"] for r in data["records"]]
 
 
-def run_eval(suite: Path, url: str, jobs: int, out: Path, tasks: list[str] | None) -> float:
+CPUACCT = Path("/sys/fs/cgroup/cpuacct")
+
+
+def _cpu_group(name: str) -> Path | None:
+    """A cpuacct cgroup (cgroup v1, root only): it counts the CPU of every process in it and of all they
+    start, sandboxed ones included; None where none can be made."""
+    group = CPUACCT / f"softco-bench-{os.getpid()}-{name}"
+    try:
+        group.mkdir()
+    except OSError:
+        return None
+    return group
+
+
+def run_eval(suite: Path, url: str, jobs: int, out: Path, tasks: list[str] | None) -> tuple[float, float | None]:
+    """(wall seconds, CPU seconds of the eval and every process it started, or None if not measurable)."""
     cmd = [sys.executable, "-m", "softco.cli", "eval", "--suite", str(suite), "--base-url", url, "--model", "bench"]
     cmd += ["--jobs", str(jobs), "--output", str(out)] + (["--tasks", ",".join(tasks)] if tasks else [])
     env = {k: v for k, v in os.environ.items() if k not in {"OPENAI_API_KEY", "OPENAI_BASE_URL"}}
-    started = time.monotonic()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    wall = time.monotonic() - started
+    group = _cpu_group(f"jobs{jobs}")
+
+    def join() -> None:  # in the child, before exec: it and all it starts are counted
+        if group is not None:
+            (group / "cgroup.procs").write_text(str(os.getpid()))
+
+    try:
+        started = time.monotonic()
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, preexec_fn=join)  # noqa: PLW1509
+        wall = time.monotonic() - started
+        cpu = None
+        if group is not None:
+            deadline = time.monotonic() + 10  # the fork server and git's helpers end just after the eval
+            while (group / "cgroup.procs").read_text().strip() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            cpu = int((group / "cpuacct.usage").read_text()) / 1e9
+    finally:
+        if group is not None:
+            try:
+                group.rmdir()
+            except OSError:
+                pass
     if proc.returncode != 0 or "Traceback" in proc.stdout + proc.stderr:
         sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-3000:])
         raise SystemExit(f"softco eval --jobs {jobs} failed (exit {proc.returncode})")
-    return wall
+    return wall, cpu
 
 
 def main() -> int:
@@ -169,23 +206,31 @@ def main() -> int:
         with FakeOpenAIServer(Answers(requirements, args.latency)) as srv:
             for jobs in (1, args.jobs):
                 out = tmp / f"jobs-{jobs}"
-                wall = run_eval(suite_dir, srv.base_url, jobs, out, tasks)
+                wall, cpu = run_eval(suite_dir, srv.base_url, jobs, out, tasks)
                 own, score = per_run(out)
-                figures[jobs] = (wall, statistics.fmean(own), statistics.fmean(score), len(own))
+                figures[jobs] = (wall, statistics.fmean(own), statistics.fmean(score), len(own), cpu)
             calls = len(srv.requests)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"softco eval benchmark: {what}, fake endpoint latency {args.latency} s per call, {os.cpu_count()} CPUs")
     print(f"{calls} LLM calls in all")
-    print("| jobs | wall | own/run | score/run | runs |")
-    print("|---|---|---|---|---|")
-    for jobs, (wall, own, score, runs) in figures.items():
-        print(f"| {jobs} | {wall:.1f} s | {own:.2f} s | {score:.2f} s | {runs} |")
+    print("| jobs | wall | own/run | score/run | CPU/run | runs |")
+    print("|---|---|---|---|---|---|")
+    for jobs, (wall, own, score, runs, cpu) in figures.items():
+        per = f"{cpu / runs:.2f} s" if cpu is not None else "-"
+        print(f"| {jobs} | {wall:.1f} s | {own:.2f} s | {score:.2f} s | {per} | {runs} |")
     ratio = figures[args.jobs][0] / figures[1][0]
     growth = figures[args.jobs][1] / figures[1][1] if figures[1][1] else 1.0
     print(f"wall ratio jobs {args.jobs} / jobs 1: {ratio:.3f} (target <= 0.200)")
     print(f"own time per run, jobs {args.jobs} / jobs 1: {growth:.2f} (target <= 1.50)")
     ok = ratio <= 0.2 and growth <= 1.5
+    cpu = figures[args.jobs][4]
+    if cpu is not None:
+        cpus = len(os.sched_getaffinity(0))
+        print(
+            f"CPU bound: {cpu:.1f} s of CPU on {cpus} CPUs takes at least {cpu / cpus:.1f} s, a wall ratio of at least "
+            f"{cpu / cpus / figures[1][0]:.3f}"
+        )
     print("PASS" if ok else "MISS")
     return 0 if ok else 1
 

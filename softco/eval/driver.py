@@ -449,6 +449,10 @@ def evaluate(opts: EvalOptions, console: Console) -> int:
     from softco.eval.demo import demo_setup
 
     check_options(opts)
+    if opts.backend == "local" and opts.jobs > 1:
+        from softco.eval.local import start_fork_server
+
+        start_fork_server()
     llm_for: dict[str, str] | None = None
     if opts.demo:
         suite, llm_for = demo_setup()
@@ -518,6 +522,10 @@ def batch(path: Path, opts: EvalOptions, console: Console) -> int:
     from softco.eval.suite import Task
 
     check_options(opts)
+    if opts.backend == "local" and opts.jobs > 1:
+        from softco.eval.local import start_fork_server
+
+        start_fork_server()
     items = read_batch(path)
     tasks = [
         Task(id=slug, requirement=req, acceptance={}, source=str(path.absolute()), time_limit_s=1)

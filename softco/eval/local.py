@@ -5,6 +5,12 @@ worker process (forked from a fork server, with the driver's environment); sever
 share one process, since GitPython changes the process's working directory while it adds files to a
 repo's index. The eval's ledger then lives in a manager process that every worker calls (reserve /
 settle per model call), so the budget holds across all of them.
+
+The first ``--jobs`` runs start one at a time: each waits (at most :data:`RAMP_MAX_S`) until the run
+started before it has made its first model call (or a run has finished). A run's start-up (checking the
+SOP, making the repo and its first prompt) is all CPU; eight started at once burn it together on a small
+machine, then wait on the model together, then run their tests together, and stay in step for the whole
+eval. Started apart, one run's CPU work overlaps the others' model waits.
 """
 
 from __future__ import annotations
@@ -13,21 +19,26 @@ import multiprocessing
 import multiprocessing.context
 import os
 import signal
+import time
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from multiprocessing.managers import BaseManager
+from multiprocessing.managers import SyncManager
 from pathlib import Path
 from typing import Any
 
 from softco.eval.spec import OnDone, OnStart, RunRecord, RunSpec, execute_run, internal_error, not_started
-from softco.llm.budget import Budget, Ledger, SharedLedger
+from softco.llm.budget import Budget, Grant, Ledger, SharedLedger
 
 INTERRUPTED = "interrupted (Ctrl-C): run the same command again to continue"
+#: The longest a run waits to start for the run started before it to reach its first model call.
+RAMP_MAX_S = 2.0
+#: How often the driver looks whether that call was made while it waits.
+RAMP_POLL_S = 0.02
 
 
-class _LedgerManager(BaseManager):
-    pass
+class _LedgerManager(SyncManager):
+    """The eval's ledger (and the start-up events of the first runs) in a manager process."""
 
 
 _LedgerManager.register("SharedLedger", SharedLedger, exposed=("reserve", "settle", "stop", "stop_reason", "spent"))
@@ -45,22 +56,65 @@ def _run_one(spec: RunSpec, output: Path, ledger: Ledger | None) -> RunRecord:
         return internal_error(spec, exc)
 
 
-def _run_in_worker(spec: RunSpec, output: Path, ledger: Ledger, environ: dict[str, str], cwd: str) -> RunRecord:
+class _Announcing:
+    """The eval's ledger, which also sets ``called`` at the run's first reservation (its first model call)."""
+
+    def __init__(self, inner: Ledger, called: Any) -> None:
+        self.inner = inner
+        self.called = called
+
+    def reserve(self, tokens: int, usd: float | None) -> Grant:
+        if self.called is not None:
+            self.called.set()
+            self.called = None
+        return self.inner.reserve(tokens, usd)
+
+    def settle(self, tokens: int, usd: float, used_tokens: int, used_usd: float) -> None:
+        self.inner.settle(tokens, usd, used_tokens, used_usd)
+
+
+def _run_in_worker(
+    spec: RunSpec, output: Path, ledger: Ledger, environ: dict[str, str], cwd: str, called: Any = None
+) -> RunRecord:
     """A worker forked from the fork server, which started with the environment of the first eval of this
-    process: each run takes the driver's own environment and working directory."""
+    process: each run takes the driver's own environment and working directory. ``called`` (an event of
+    the manager, or None) is set when the run makes its first model call."""
     if dict(os.environ) != environ:
         os.environ.clear()
         os.environ.update(environ)
     os.chdir(cwd)
-    return _run_one(spec, output, ledger)
+    return _run_one(spec, output, _Announcing(ledger, called) if called is not None else ledger)
+
+
+def _ramp(previous: Any, running: dict[Future[RunRecord], RunSpec]) -> None:
+    """Wait until the run started last made its first model call (``previous`` set), a run finished, or
+    :data:`RAMP_MAX_S` passed."""
+    deadline = time.monotonic() + RAMP_MAX_S
+    while not previous.is_set():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        done, _ = wait(running, timeout=min(RAMP_POLL_S, left), return_when=FIRST_COMPLETED)
+        if done:
+            return
 
 
 def _context() -> multiprocessing.context.ForkServerContext:
-    """Workers forked from a fork server that imported softco's run machinery once (no thread of the driver
-    is forked, and no worker pays the imports again)."""
+    """Workers forked from a fork server that imported softco's run machinery and filled its caches once
+    (softco/eval/warmed.py): no thread of the driver is forked, and no worker pays for them again."""
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["softco.eval.warm", "softco.eval.local"])
+    ctx.set_forkserver_preload(["softco.eval.warmed", "softco.eval.local"])
     return ctx
+
+
+def start_fork_server() -> None:
+    """Start the fork server now (it imports and warms in the background): `softco eval --jobs N` calls it
+    as soon as its options are checked, so that its start-up overlaps the driver's own (the suite, the
+    results so far), not the first run's."""
+    from multiprocessing import forkserver
+
+    _context()
+    forkserver.ensure_running()
 
 
 class LocalBackend:
@@ -100,10 +154,20 @@ class LocalBackend:
             )
             queue = list(specs)
             running: dict[Future[RunRecord], RunSpec] = {}
+            ramping = True  # until the first --jobs runs are started, or one finished
+            previous: Any = None  # the event the run started last sets at its first model call
             with ProcessPoolExecutor(max_workers=self.jobs, mp_context=ctx, initializer=_ignore_sigint) as pool:
                 try:
+                    # the fork server's start (its imports and warm-up) is not a run's start-up: wait for it
+                    # before the first run, so that RAMP_MAX_S counts a run's start-up only
+                    pool.submit(os.getpid).result()
                     while queue or running:
                         while queue and len(running) < self.jobs:
+                            if ramping and previous is not None and running:
+                                _ramp(previous, running)
+                                if any(f.done() for f in running):
+                                    ramping = False
+                                    break
                             spec = queue.pop(0)
                             why = shared.stop_reason()
                             if why is not None:
@@ -111,10 +175,15 @@ class LocalBackend:
                                 continue
                             if on_start is not None:
                                 on_start(spec)
-                            job = pool.submit(_run_in_worker, spec, self.output, shared, dict(os.environ), os.getcwd())
+                            previous = manager.Event() if ramping else None
+                            job = pool.submit(
+                                _run_in_worker, spec, self.output, shared, dict(os.environ), os.getcwd(), previous
+                            )
                             running[job] = spec
+                            ramping = ramping and len(running) < self.jobs
                         if running:
                             finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                            ramping = False
                             for future in finished:
                                 spec = running.pop(future)
                                 on_done(spec, self._result(spec, future))

@@ -151,8 +151,10 @@ def context(p: Project) -> dict[str, Any]:
     }
 
 
+@cache
 def _page_assets() -> dict[str, Any]:
-    """The inline scripts (mermaid and ours), the CSS, and a CSP that allows those scripts and nothing else."""
+    """The inline scripts (mermaid and ours), the CSS, and a CSP that allows those scripts and nothing else
+    (read and hashed once a process: mermaid's build is 3.5 MB)."""
     scripts = [_script(_asset("vendor", "mermaid.min.js")), _script(_asset("templates", "report.js"))]
     hashes = " ".join(f"'{_csp_hash(js)}'" for js in scripts)
     csp = f"default-src 'none'; img-src data:; font-src data:; style-src 'unsafe-inline'; script-src {hashes}"
@@ -164,6 +166,13 @@ def _page_assets() -> dict[str, Any]:
 def render_report(p: Project) -> str:
     """The whole report page as one HTML string."""
     return _env().get_template("report.html.j2").render(**context(p), **_page_assets())
+
+
+def warm() -> None:
+    """Fill this process's caches a report needs (its template compiled, the page's assets read and hashed):
+    `softco eval`'s fork server does, so that no worker pays for them again (softco/eval/warm.py)."""
+    _env().get_template("report.html.j2")
+    _page_assets()
 
 
 def render_graph(title: str, mermaid_src: str) -> str:

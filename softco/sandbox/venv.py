@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
+from venv import EnvBuilder
 
 from softco.dependencies import check_dependencies
-from softco.sandbox.layout import SandboxError, _host_site_dirs, _Spec, clean_env
+from softco.sandbox.layout import SandboxError, _host_site_dirs, _Spec
 from softco.sandbox.limits import Limits
 from softco.sandbox.runner import SandboxResult, _sandboxed
 
@@ -34,16 +33,12 @@ def ensure_venv(project: Path, dependencies: list[str], index_url: str | None = 
     venv = project.absolute() / ".softco" / "venv"
     python = venv / "bin" / "python"
     if not python.exists():
-        safe_cwd = Path(tempfile.gettempdir())
-        proc = subprocess.run(
-            [sys.executable, "-I", "-m", "venv", "--without-pip", str(venv)],
-            capture_output=True,
-            text=True,
-            cwd=safe_cwd,
-            env=clean_env(safe_cwd, safe_cwd, safe_cwd),
-        )
-        if proc.returncode != 0:
-            raise SandboxError(f"cannot create the project's venv {venv}: {proc.stderr.strip()[-500:]}")
+        # made in this process by the standard library's venv (what `python -m venv --without-pip` runs, at
+        # about 2 ms instead of a 40 ms interpreter start): symlinks to this interpreter, no pip, no script run
+        try:
+            EnvBuilder(symlinks=True, with_pip=False).create(str(venv))
+        except OSError as exc:
+            raise SandboxError(f"cannot create the project's venv {venv}: {exc}") from None
         purelib = _venv_site_packages(venv)
         purelib.mkdir(parents=True, exist_ok=True)
         (purelib / "_softco_host.pth").write_text("\n".join(_host_site_dirs()) + "\n")
