@@ -82,7 +82,10 @@ def watch(event, args):
         events.append(("openai", gc.isenabled()))
     elif event == "socket.connect" and not any(e[0] == "connect" for e in events):
         events.append(("connect", None))
+        # what the first model call does not need is not imported before it
+        events.append(("imported", ",".join(m for m in NOT_YET if m in sys.modules) or "-"))
 
+NOT_YET = ("softco.change.mode", "softco.change.summary", "packaging.requirements")
 sys.addaudithook(watch)
 import softco.llm.prices as prices
 real = prices.warm_up
@@ -122,3 +125,4 @@ def test_the_collector_rests_through_the_openai_import_and_prices_load_once_the_
     assert ["openai", "False"] in events, events  # the collector was paused while openai was imported
     assert events[-1] == ["end", "True"], events  # ... and is on again
     assert names.index("openai") < names.index("connect") < names.index("prices"), events
+    assert ["imported", "-"] in events, events  # no change machinery, no requirement parser before the call
