@@ -251,13 +251,11 @@ class Workspace:
             self._queued.popleft()
 
     def close_committer(self) -> None:
-        """Wait for the background commits, then end their thread (a later commit_soon() starts another) and the
-        git processes it started (gitpython's persistent ``cat-file``; the next read starts them again)."""
+        """Wait for the background commits, then end their thread (a later commit_soon() starts another)."""
         self.settle()
         if self._committer is not None:
             self._committer.shutdown(wait=True)
             self._committer = None
-            self.repo.git.clear_cache()
         self._failed = None
 
     def _commit(self, paths: list[str], message: str, author: Author, removed: list[str] | None) -> str | None:
