@@ -1,18 +1,8 @@
 """Publishing: an artifact goes on the board, then into the project's git repo (its files and docs/ views,
-one commit authored by its role); :meth:`Publisher.heal` finishes what a crash left between the two.
-
-While a run goes (:attr:`Publisher.background`), the commits are made in order by a thread of their own
-(:meth:`~softco.company.workspace.Workspace.commit_soon`) and their SHAs put on the board as they are
-made (:meth:`Publisher.record_commits`), so the scheduler does not wait for git before it asks the model or
-starts the tests. The board is still written first: a crash before a commit is made (or a commit that
-fails, which stops the run as before) leaves a message with no commit, which :meth:`Publisher.heal`
-commits on resume, as it always has.
-"""
+one commit authored by its role); :meth:`Publisher.heal` finishes what a crash left between the two."""
 
 from __future__ import annotations
 
-from collections import deque
-from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from softco.artifacts import Artifact, Design
@@ -50,10 +40,6 @@ class Publisher:
         self.superseded = superseded
         #: `softco change`: the repo is the user's (softco/change/mode.py)
         self.change = change
-        #: commit in the background (Workspace.commit_soon); the scheduler turns it on for a run's publishes
-        self.background = False
-        #: background commits whose SHA is not on the board yet: (message id, the commit)
-        self._commits: deque[tuple[int, Future[str | None]]] = deque()
 
     def publish(self, artifact: Artifact, cause_id: int | None, step_key: str, role_id: str, action: str) -> Message:
         """Put an artifact on the board, then into the repo (files + one commit).
@@ -108,36 +94,9 @@ class Publisher:
             f"{one_line(f'{artifact.kind}: {artifact.title()}')}\n\nSoftco-Run: {msg.run_id}\n"
             f"Softco-Message: {msg.id}\nSoftco-SOP: {self.sop.sop_hash}\n"
         )
-        if self.background and not every_file:
-            commit = self.ws.commit_soon(changed, message, self._author(msg.sender_role), removed)
-            self._commits.append((msg.id, commit))
-            self.record_commits()
-            return
         sha = self.ws.commit(changed, message, self._author(msg.sender_role), removed)
         if sha:
             self.board.set_commit(msg.id, sha)
-
-    def record_commits(self, wait: bool = False) -> None:
-        """Put the SHAs of the background commits made so far on the board, in order (with ``wait``, after
-        waiting for all of them). A commit that failed raises its error here; the messages whose commits were
-        not made are left without one, for :meth:`heal`."""
-        while self._commits and (wait or self._commits[0][1].done()):
-            message_id, commit = self._commits[0]
-            sha = commit.result()
-            self._commits.popleft()
-            if sha:
-                self.board.set_commit(message_id, sha)
-
-    def finish(self) -> None:
-        """The run is over, or stopping: wait for the background commits and record those that were made;
-        what failed is not raised again (a run that stops for another reason says that one)."""
-        try:
-            self.record_commits(wait=True)
-        except Exception:  # raised by record_commits already, or the run stops for another reason
-            pass
-        finally:
-            self._commits.clear()
-            self.ws.close_committer()
 
     def _dropped_by(self, design: Design) -> list[str]:
         """Files of the design this one replaces (`softco revise`) that it no longer lists, and their tests."""

@@ -245,6 +245,8 @@ class Company:
                     await asyncio.sleep(0)
 
     async def run(self, requirement: str | None = None) -> Outcome:
+        if requirement is not None and "requirement" not in self.view.latest:
+            self.publish_requirement(requirement)
         ctx = StepContext(
             sop=self.sop,
             llm=self.llm,
@@ -259,12 +261,7 @@ class Company:
             change=self.settings.change,
         )
         self.publisher.heal()
-        # from here on git commits in a thread of its own, in order, while steps go on (softco/company/publisher.py);
-        # a change run's repo is the user's, which its hooks read: committed at once
-        self.publisher.background = self.settings.change is None
         try:
-            if requirement is not None and "requirement" not in self.view.latest:
-                self.publish_requirement(requirement)
             self.discover()
             while self.queue:
                 await self._start_ready(ctx)
@@ -279,15 +276,12 @@ class Company:
                 artifacts = await self._review(ctx, head, artifacts)
                 self._publish_step(head, artifacts)
                 self.discover()
-            self.publisher.record_commits(wait=True)  # every commit made, or the first failure raised
         finally:
             for t in self.tasks.values():
                 t.cancel()
             if self.tasks:
                 await asyncio.gather(*self.tasks.values(), return_exceptions=True)
             self.tasks.clear()
-            self.publisher.finish()
-            self.publisher.background = False
         return self.outcome()
 
     async def _review(self, ctx: StepContext, step: Step, artifacts: list[Artifact]) -> list[Artifact]:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections import deque
 from collections.abc import Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,13 +78,8 @@ class Workspace:
         self.repo = git.Repo(root, odbt=_ObjectDB)
         #: commits made through this object, newest last: (message, sha)
         self._made: list[tuple[str, str]] = []
-        #: the paths in git's index, read once and then kept up to date by commit() and commit_soon()
+        #: the paths in git's index, read once and then kept up to date by commit()
         self._tracked: set[str] | None = None
-        #: commit_soon(): one thread that commits in order, and its commits not yet made (with their paths)
-        self._committer: ThreadPoolExecutor | None = None
-        self._queued: deque[tuple[Future[str | None], set[str]]] = deque()
-        #: the first background commit that failed: the ones after it are not made
-        self._failed: BaseException | None = None
 
     @classmethod
     def create(cls, root: Path) -> Workspace:
@@ -156,14 +149,12 @@ class Workspace:
         return self._tracked
 
     def write(self, files: dict[str, str]) -> list[str]:
-        """Write files (all checked first, see :meth:`check`); return the ones whose content changed. A file a
-        background commit has yet to take (:meth:`commit_soon`) is written once it has."""
+        """Write files (all checked first, see :meth:`check`); return the ones whose content changed."""
         for rel, content in files.items():
             size = len(content.encode("utf-8"))
             if size > MAX_FILE_BYTES:
                 raise WorkspaceError(f"{rel}: {size} bytes is over the {MAX_FILE_BYTES} byte limit")
         self.check(files)
-        self.settle(files)
         changed = []
         for rel, content in files.items():
             data = content.encode("utf-8")
@@ -180,12 +171,10 @@ class Workspace:
         return target.read_text(encoding="utf-8") if target.is_file() else None
 
     def head(self) -> str | None:
-        self.settle()
         return self.repo.head.commit.hexsha if self.repo.head.is_valid() else None
 
     def commit_with_trailer(self, trailer: str) -> str | None:
         """The commit whose message carries ``trailer`` on a line of its own, if any."""
-        self.settle()
         if not self.repo.head.is_valid():
             return None
         for message, sha in reversed(self._made):  # made by this process: no need to ask git log
@@ -196,7 +185,6 @@ class Workspace:
 
     def remove(self, paths: list[str]) -> list[str]:
         """Delete tracked files (a revised design dropped them); return the ones that were there."""
-        self.settle()  # the index is read here: after the background commits
         tracked = {str(e[0]) for e in self.repo.index.entries}
         gone = []
         for rel in paths:
@@ -208,57 +196,6 @@ class Workspace:
 
     def commit(self, paths: list[str], message: str, author: Author, removed: list[str] | None = None) -> str | None:
         """Commit ``paths`` (and the deletion of ``removed``) as ``author``; None when nothing changed."""
-        self.settle()  # after the commits asked for before it
-        if self._tracked is not None:
-            self._tracked = (self._tracked - set(removed or [])) | set(paths)
-        return self._commit(paths, message, author, removed)
-
-    def commit_soon(
-        self, paths: list[str], message: str, author: Author, removed: list[str] | None = None
-    ) -> Future[str | None]:
-        """:meth:`commit`, made by a thread of its own, after the commits asked for before it: the caller goes on
-        (asks the model, starts the tests) while git writes. Its result is the commit's SHA (None when nothing
-        changed), or what it failed with; after a failure, the commits asked for later are not made (they fail
-        too). The files of ``paths`` must not change until it is made: :meth:`write` waits for it."""
-        self.tracked()  # read on this thread, before the committer changes the index
-        self._tracked = (self.tracked() - set(removed or [])) | set(paths)
-        if self._committer is None:
-            self._committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="softco-git")
-        future = self._committer.submit(self._commit_in_turn, list(paths), message, author, list(removed or []))
-        self._queued.append((future, {*paths, *(removed or [])}))
-        return future
-
-    def _commit_in_turn(self, paths: list[str], message: str, author: Author, removed: list[str]) -> str | None:
-        if self._failed is not None:
-            raise self._failed
-        try:
-            return self._commit(paths, message, author, removed)
-        except BaseException as exc:
-            self._failed = exc
-            raise
-
-    def settle(self, paths: Iterable[str] | None = None) -> None:
-        """Wait for the background commits (:meth:`commit_soon`): all of them, or, with ``paths``, those that
-        touch one of these paths and every one before them. Their results stay with their futures."""
-        wanted = None if paths is None else set(paths)
-        last = -1
-        for i, (future, touched) in enumerate(self._queued):
-            if not future.done() and (wanted is None or touched & wanted):
-                last = i
-        for future, _ in list(self._queued)[: last + 1]:
-            future.exception()  # waits; what it failed with is the caller's to read from its future
-        while self._queued and self._queued[0][0].done():
-            self._queued.popleft()
-
-    def close_committer(self) -> None:
-        """Wait for the background commits, then end their thread (a later commit_soon() starts another)."""
-        self.settle()
-        if self._committer is not None:
-            self._committer.shutdown(wait=True)
-            self._committer = None
-        self._failed = None
-
-    def _commit(self, paths: list[str], message: str, author: Author, removed: list[str] | None) -> str | None:
         if not paths and not removed:
             return None
         index = self.repo.index
@@ -266,6 +203,8 @@ class Workspace:
             index.remove(removed, working_tree=False)
         if paths:
             index.add(paths)
+        if self._tracked is not None:
+            self._tracked = (self._tracked - set(removed or [])) | set(paths)
         # what `index.commit(..., skip_hooks=True)` does, with "nothing changed" told by the tree's SHA
         # (the index's tree is HEAD's tree) rather than by a `git diff` process
         tree = index.write_tree()
