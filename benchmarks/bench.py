@@ -31,6 +31,15 @@ How the figures are measured (one run per size, all in the same run):
 - QA change: requests per role (PM/Architect/Engineer/QA) after changing only write_tests.j2.
 
 ``softco --help`` is timed as ``python -m softco.cli --help``, median of 5 subprocess runs.
+
+softco's per-user cache (``XDG_CACHE_HOME``) is one in the benchmark's temporary directory, holding what a
+user's first run leaves there: the default SOP noted as checked (``softco.sop.check.load_checked_sop``),
+so a run does not check it again (the first run after installing softco or changing a SOP does, ~0.1 s).
+
+The own-time target is checked twice: at the simulated speed above, and against a fast server (2,000
+tokens/s + 0.1 s a call, a local GPU server, where softco's own time weighs most) with
+``benchmarks/startup.py``'s measurement for each of ``--fast-sizes`` (default 8; the best of
+``--fast-runs`` runs, as there). The script exits 1 when any target is missed or a run fails.
 """
 
 from __future__ import annotations
@@ -98,6 +107,16 @@ def cli(args: list[str], cwd: Path) -> tuple[int, float, str]:
         [sys.executable, "-m", "softco.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=900
     )
     return proc.returncode, time.monotonic() - start, proc.stdout + proc.stderr
+
+
+def user_cache(work: Path) -> None:
+    """softco's per-user cache for this benchmark's runs: in ``work``, with the default SOP checked once, as
+    after a user's first run (see the module's docstring)."""
+    from softco import config
+    from softco.sop.check import load_checked_sop
+
+    os.environ["XDG_CACHE_HOME"] = str(work / "xdg-cache")  # the softco processes started from here inherit it
+    load_checked_sop(None, config.cache_home())
 
 
 def union_length(intervals: list[tuple[float, float]], lo: float, hi: float) -> float:
@@ -246,7 +265,28 @@ def own_split(rows: list[Figures]) -> str:
     return "\n".join(lines)
 
 
-def targets(rows: list[Figures], help_s: float) -> list[tuple[str, str, bool | None]]:
+#: The fast server of the second own-time target (issue 14): completion tokens a second, seconds a call.
+FAST_TOKENS_PER_SECOND = 2000.0
+FAST_LATENCY = 0.1
+OWN_TARGET = 5.0  # percent of wall
+
+
+def fast_own(sizes: list[int], runs: int) -> dict[int, float]:
+    """Size -> softco's own share of wall (%) against the fast server: the best of ``runs``, measured as
+    ``benchmarks/startup.py`` does."""
+    from startup import one_run  # imported here: startup.py imports this module
+
+    out: dict[int, float] = {}
+    with tempfile.TemporaryDirectory(prefix="softco-bench-fast-") as tmp:
+        for n in sizes:
+            measured = [one_run(n, Path(tmp), FAST_LATENCY, 1 / FAST_TOKENS_PER_SECOND) for _ in range(runs)]
+            out[n] = min(r.own_pct for r in measured)
+    return out
+
+
+def targets(
+    rows: list[Figures], help_s: float, fast: dict[int, float] | None = None
+) -> list[tuple[str, str, bool | None]]:
     by = {f.size: f for f in rows}
     out: list[tuple[str, str, bool | None]] = []
     if 8 in by:
@@ -275,8 +315,21 @@ def targets(rows: list[Figures], help_s: float) -> list[tuple[str, str, bool | N
         out.append(("prompt tokens/file grow <= 1.3x from 4 to 32", "sizes 4 and 32 not both run", None))
     worst = max(rows, key=lambda f: f.own_pct)
     out.append(
-        ("softco's own time < 5 % of wall", f"worst {worst.own_pct:.1f} % ({worst.size} files)", worst.own_pct < 5)
+        (
+            f"softco's own time < {OWN_TARGET:.0f} % of wall",
+            f"worst {worst.own_pct:.1f} % ({worst.size} files)",
+            worst.own_pct < OWN_TARGET,
+        )
     )
+    fast_name = (
+        f"softco's own time < {OWN_TARGET:.0f} % of wall at {FAST_TOKENS_PER_SECOND:,.0f} tokens/s "
+        f"+ {FAST_LATENCY} s a call (benchmarks/startup.py's measure)"
+    )
+    if fast:
+        size, pct = max(fast.items(), key=lambda kv: kv[1])
+        out.append((fast_name, f"worst {pct:.1f} % ({size} files)", pct < OWN_TARGET))
+    else:
+        out.append((fast_name, "not run (--fast-sizes '')", None))
     out.append(("softco --help < 0.5 s", f"{help_s:.2f} s", help_s < 0.5))
     out.append(
         ("no-op re-run: 0 LLM calls", ", ".join(str(f.noop_calls) for f in rows), all(f.noop_calls == 0 for f in rows))
@@ -297,12 +350,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-token", type=float, default=0.01, help="seconds per completion token (default 0.01)")
     parser.add_argument("--concurrency", type=int, default=None, help="softco --concurrency (default 16)")
     parser.add_argument("--keep", type=Path, default=None, help="keep the generated projects in this new directory")
+    parser.add_argument(
+        "--fast-sizes",
+        default="8",
+        help="sizes whose own time is also measured at 2,000 tokens/s (default 8; '' to skip that target)",
+    )
+    parser.add_argument("--fast-runs", type=int, default=3, help="runs per fast size; the best counts (default 3)")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    fast_sizes = [int(s) for s in args.fast_sizes.split(",") if s.strip()]
     work = Path(tempfile.mkdtemp(prefix="softco-bench-"))
     rows: list[Figures] = []
     began = time.monotonic()
     try:
+        user_cache(work)
         for n in sizes:
             rows.append(measure(n, work, args.latency, args.per_token, args.concurrency))
             f = rows[-1]
@@ -312,6 +373,7 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
         help_s = help_time(work)
+        fast = fast_own(fast_sizes, args.fast_runs)
     finally:
         if args.keep is not None:
             shutil.copytree(work, args.keep)
@@ -328,7 +390,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(own_split(rows))
     print()
-    for name, value, ok in targets(rows, help_s):
+    checks = targets(rows, help_s, fast)
+    for name, value, ok in checks:
         mark = "n/a" if ok is None else ("PASS" if ok else "MISS")
         print(f"{mark:4}  {name}: {value}")
     by = {f.size: f for f in rows}
@@ -336,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
         g = by[32].all_prompt_per_file / by[4].all_prompt_per_file
         print(f"info  all prompt tokens of a run per file grow {g:.2f}x from 4 to 32 (every call, not only write_code)")
     print(f"\n(benchmark took {time.monotonic() - began:.0f} s)")
-    return 0
+    return 1 if any(ok is False for _, _, ok in checks) else 0  # a missed target never exits 0
 
 
 if __name__ == "__main__":

@@ -91,26 +91,32 @@ def _load_run(openai: bool = False) -> None:
     from softco.company import startup
 
     startup.probe_sandbox()
+    paused = False
     try:
-        _import_run()
+        paused = _import_run(keep_paused=openai)
     finally:
-        if openai:
-            startup.import_openai()
+        if openai:  # the collector stays paused through the openai import too: its thread resumes it
+            startup.import_openai(resume_gc=paused)
 
 
-def _import_run() -> None:
+def _import_run(keep_paused: bool = False) -> bool:
+    """True when the collector was left paused (``keep_paused``) for the caller to resume."""
     if not _STANDALONE.get() or "softco.company.run" in sys.modules:  # called in-process, or imported already
         import softco.company.run  # noqa: F401
 
-        return
+        return False
     enabled = gc.isenabled()
     gc.disable()
+    imported = False
     try:
         import softco.company.run  # noqa: F401
+
+        imported = True
     finally:
         gc.freeze()
-        if enabled:
+        if enabled and not (keep_paused and imported):
             gc.enable()
+    return enabled and keep_paused
 
 
 _settings = o.settings

@@ -337,3 +337,11 @@ def debug() -> bool:
 def editor() -> str | None:
     """The user's editor, for ``--approve`` edits and ``--human``: ``$VISUAL``, else ``$EDITOR``."""
     return os.environ.get("VISUAL") or os.environ.get("EDITOR") or None
+
+
+def cache_home() -> Path:
+    """Where softco keeps per-user caches: ``$XDG_CACHE_HOME/softco`` (an absolute path, as the XDG base
+    directory spec asks), else ``~/.cache/softco``."""
+    xdg = os.environ.get("XDG_CACHE_HOME") or ""
+    base = Path(xdg) if os.path.isabs(xdg) else Path.home() / ".cache"
+    return base / "softco"

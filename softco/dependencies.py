@@ -9,7 +9,8 @@ form, after ``--``.
 
 from __future__ import annotations
 
-from packaging.requirements import InvalidRequirement, Requirement
+# packaging's requirement parser (~15 ms of imports) is imported where a dependency is checked: a run needs it
+# only once a design lists dependencies, not before its first model call
 
 MAX_LENGTH = 200
 MAX_COUNT = 50
@@ -19,6 +20,8 @@ ARCHIVE_SUFFIXES = (".whl", ".zip", ".tar", ".gz", ".tgz", ".bz2", ".tbz", ".xz"
 
 def check_dependency(text: str) -> str:
     """``text`` as a plain PEP 508 requirement in normal form; ValueError says what is wrong."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
     raw = text.strip()
     if not raw or raw.startswith("-") or len(raw) > MAX_LENGTH:
         raise ValueError(
@@ -40,6 +43,8 @@ def check_dependency(text: str) -> str:
 
 def check_dependencies(items: list[str]) -> list[str]:
     """Every dependency checked, in normal form, no name twice, at most MAX_COUNT."""
+    from packaging.requirements import Requirement
+
     if len(items) > MAX_COUNT:
         raise ValueError(f"{len(items)} dependencies; at most {MAX_COUNT}, and prefer the standard library")
     out = [check_dependency(d) for d in items]

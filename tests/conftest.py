@@ -16,8 +16,10 @@ collect_ignore = ["eval_reference"]
 
 
 @pytest.fixture(autouse=True)
-def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(softco.llm.openai, "ALLOW_REMOTE_REQUESTS", False)
+    # softco's per-user cache (the SOP checks it found clean): one of its own per test, beside tmp_path
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
     monkeypatch.setenv("SOFTCO_LOCAL_ONLY", "1")  # ... and in every softco process a test starts
     for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "SOFTCO_MODEL", "SOFTCO_OUTPUT"):
         monkeypatch.delenv(var, raising=False)

@@ -43,8 +43,9 @@ def run_cli(args: list[str], cwd: Path, env: dict[str, str] | None = None, stdin
     stdout = io.TextIOWrapper(out, encoding="utf-8", errors="strict", newline="\n", write_through=True)
     stderr = io.TextIOWrapper(err, encoding="utf-8", errors="backslashreplace", newline="\n", write_through=True)
     stdin_stream = io.TextIOWrapper(io.BytesIO(stdin.encode("utf-8")), encoding="utf-8")
+    cli_env = _cli_env(env)  # made before the environment is cleared: it is the caller's, less the key
     os.environ.clear()
-    os.environ.update(_cli_env(env))
+    os.environ.update(cli_env)
     os.chdir(cwd)
     sys.stdin, sys.stdout, sys.stderr = stdin_stream, stdout, stderr
     try:

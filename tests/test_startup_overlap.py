@@ -69,3 +69,60 @@ def test_a_run_that_calls_no_model_does_not_import_openai(tmp_path: Path) -> Non
     code, seen, output = softco(["new", REQUIREMENT, "--output", "out", "--dry-run"], tmp_path, {})
     assert code == 0 and "openai" not in seen, output
 
+
+#: Notes, in order: the openai import (with whether the cyclic collector was on), the first connection to
+#: the model server, and the start of the prices' warm-up (softco.llm.prices.warm_up); at the end, whether
+#: the collector is on.
+ORDER_PROBE = """
+import gc, os, runpy, sys
+events = []
+
+def watch(event, args):
+    if event == "import" and args[0] == "openai" and not any(e[0] == "openai" for e in events):
+        events.append(("openai", gc.isenabled()))
+    elif event == "socket.connect" and not any(e[0] == "connect" for e in events):
+        events.append(("connect", None))
+        # what the first model call does not need is not imported before it
+        events.append(("imported", ",".join(m for m in NOT_YET if m in sys.modules) or "-"))
+
+NOT_YET = ("softco.change.mode", "softco.change.summary", "packaging.requirements")
+sys.addaudithook(watch)
+import softco.llm.prices as prices
+real = prices.warm_up
+
+def warm_up():
+    if not any(e[0] == "prices" for e in events):
+        events.append(("prices", None))
+    return real()
+
+prices.warm_up = warm_up
+sys.argv = ["softco", *sys.argv[1:]]
+try:
+    runpy.run_module("softco.cli", run_name="__main__", alter_sys=True)
+finally:
+    events.append(("end", gc.isenabled()))
+    for what, on in events:
+        print("EVENT", what, on, file=sys.stderr)
+"""
+
+
+def test_the_collector_rests_through_the_openai_import_and_prices_load_once_the_request_is_out(
+    tmp_path: Path,
+) -> None:
+    """The openai import builds objects that live until exit: the cyclic collector stays paused through it
+    (and is on again after); genai-prices' data loads once the first request is on its way, not before."""
+    env = {k: v for k, v in os.environ.items() if k not in {"OPENAI_API_KEY", "OPENAI_BASE_URL"}}
+    env["TMPDIR"] = str(tmp_path)
+    with FakeOpenAIServer(lambda req: "not json") as srv:  # every answer is refused: the run stops early
+        args = ["new", REQUIREMENT, "--output", "out", "--base-url", srv.base_url, "--concurrency", "1"]
+        proc = subprocess.run(
+            [sys.executable, "-c", ORDER_PROBE, *args], cwd=tmp_path, env=env, capture_output=True, text=True
+        )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 1 and "softco: error:" in output, output
+    events = [line.split()[1:] for line in proc.stderr.splitlines() if line.startswith("EVENT ")]
+    names = [what for what, _ in events]
+    assert ["openai", "False"] in events, events  # the collector was paused while openai was imported
+    assert events[-1] == ["end", "True"], events  # ... and is on again
+    assert names.index("openai") < names.index("connect") < names.index("prices"), events
+    assert ["imported", "-"] in events, events  # no change machinery, no requirement parser before the call

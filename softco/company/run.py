@@ -21,7 +21,6 @@ from rich.text import Text
 
 from softco import config
 from softco.board import Board, BoardBusy, BoardError, RunRow, StepRow
-from softco.change.summary import change_of, print_change_summary
 from softco.company.dryrun import DryRunLLM, DryRunStep
 from softco.company.lock import Holder, ProjectLock, holder
 from softco.company.scheduler import Company, Outcome, Settings, project_board_path
@@ -396,9 +395,10 @@ def _finish_quietly(board: Board, run_id: str, status: str = "stopped", exit_cod
 
 
 def checked_sop(opts: NewOptions) -> Sop:
-    """The SOP, checked as `softco sop validate` does (every problem on its own line), and its endpoints."""
+    """The SOP, checked as `softco sop validate` does (every problem on its own line), and its endpoints. A SOP
+    this softco found clean before is not checked again (noted in the per-user cache, softco.config.cache_home)."""
     try:
-        sop = load_checked_sop(opts.sop_dir)
+        sop = load_checked_sop(opts.sop_dir, config.cache_home())
     except SopError as exc:
         if not exc.problems:
             raise RunError(str(exc)) from None
@@ -729,6 +729,8 @@ def _continue(
         ws = Workspace(project)
         for left in ws.clear_stale_locks():  # a run killed mid-commit left git's lock: resume finishes that commit
             console.print(safe_text(f"removed {left}, left by a run killed while it committed"))
+        from softco.change.summary import change_of, print_change_summary  # a change run's; `new` needs none
+
         change = change_of(saved)
         if revision is not None:
             with _writing(project):  # a change run's revision branches off its own branch, in the user's repo

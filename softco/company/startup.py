@@ -16,6 +16,7 @@ failed with is raised again where its result is asked for, and the openai import
 
 from __future__ import annotations
 
+import gc
 import threading
 from concurrent.futures import Future
 
@@ -56,17 +57,22 @@ def sandbox_description() -> tuple[str, list[str]]:
     return future.result()
 
 
-def import_openai() -> None:
-    """Import the openai client and its HTTP transport in the background (once a process)."""
+def import_openai(resume_gc: bool = False) -> None:
+    """Import the openai client and its HTTP transport in the background (once a process). With
+    ``resume_gc``, the caller paused the cyclic garbage collector (see softco.cli._load_run): the thread
+    freezes what was imported and resumes the collector once the import is done. Import builds objects that
+    live until exit, and collecting while they are made costs ~0.05 s of the openai import for nothing."""
     global _openai
     with _lock:
         if _openai is not None:
+            if resume_gc:
+                gc.enable()
             return
-        _openai = threading.Thread(target=_import_openai, name="softco-openai-import", daemon=True)
+        _openai = threading.Thread(target=_import_openai, args=(resume_gc,), name="softco-openai-import", daemon=True)
         _openai.start()
 
 
-def _import_openai() -> None:
+def _import_openai(resume_gc: bool = False) -> None:
     try:
         import openai
 
@@ -76,3 +82,7 @@ def _import_openai() -> None:
         openai.DefaultAsyncHttpxClient(verify=False)
     except Exception:  # the import is made again where the client is built, and fails there with its error
         pass
+    finally:
+        if resume_gc:
+            gc.freeze()
+            gc.enable()

@@ -243,7 +243,22 @@ def make_client(base_url: str | None, api_key: str | None, timeouts: CallTimeout
     import openai
 
     timeout = openai.Timeout(connect=t.connect, read=t.read, write=t.read, pool=t.total)
-    return openai.AsyncOpenAI(base_url=base_url, api_key=api_key, max_retries=0, timeout=timeout)
+    # the HTTP client openai would make (its defaults), which starts loading the prices once a request is sent
+    http = openai.DefaultAsyncHttpxClient(event_hooks={"request": [_price_once_sent]})
+    return openai.AsyncOpenAI(base_url=base_url, api_key=api_key, max_retries=0, timeout=timeout, http_client=http)
+
+
+async def _price_once_sent(request: Any) -> None:
+    """The HTTP client's request hook: trace the request (httpcore's ``trace`` extension) to learn when it is
+    sent. A call's usage is priced when its answer comes, so genai-prices' data (~0.2 s of imports) loads in a
+    thread from then on (:func:`softco.llm.prices.warm_up`, once a process): while the answer is awaited, not
+    while the request is being made."""
+    request.extensions["trace"] = _on_http_event
+
+
+async def _on_http_event(event: str, info: Any) -> None:
+    if event == "http11.send_request_body.complete":
+        prices.warm_up()
 
 
 def retry_after(headers: Any) -> float | None:
@@ -490,7 +505,6 @@ class OpenAILLM(LLM):
             url = config.redact_url(str(client.base_url))
             raise LLMError(f"a model request to {url} was refused: SOFTCO_LOCAL_ONLY allows 127.0.0.1 only")
         messages = self._messages(request, mode)
-        prices.warm_up()  # this call's usage will be priced: load the prices while its answer is awaited
         kwargs: dict[str, Any] = {}
         schema = request.json_schema
         if schema is not None:

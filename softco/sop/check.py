@@ -26,8 +26,11 @@ could make new steps forever.
 
 from __future__ import annotations
 
+import hashlib
+import os
 from pathlib import Path
 
+import softco
 from softco.sop.check_templates import check_expression, check_templates, item_fields
 from softco.sop.graph import CUSTOMER_KINDS, FINAL_KIND, check_loops, check_reach, publishes
 from softco.sop.load import ActionSpec, Problem, RoleSpec, Sop, SopError, _yaml_line, load_sop
@@ -50,12 +53,56 @@ def check_dir(user_dir: Path | None, final_kind: str = FINAL_KIND) -> list[Probl
     return problems + check_sop(sop, final_kind)
 
 
-def load_checked_sop(user_dir: Path | None) -> Sop:
-    """Load the SOP and check it; :class:`SopError` carries every problem."""
-    problems = check_dir(user_dir)
+def load_checked_sop(user_dir: Path | None, cache: Path | None = None) -> Sop:
+    """Load the SOP and check it; :class:`SopError` carries every problem.
+
+    With ``cache`` (a directory, e.g. :func:`softco.config.cache_home`), a SOP found without problems is
+    noted there (an empty file named by :func:`check_key`), and the same SOP checked by the same softco is
+    not checked again: the key covers every file of the SOP and of softco's code. Only a clean check is
+    noted; a SOP with problems is checked (and reported) every time. The cache is best effort: a directory
+    that cannot be written costs only the check.
+    """
+    problems = _stray_files(user_dir) if user_dir is not None and user_dir.is_dir() else []
+    try:
+        sop = load_sop(user_dir)
+    except SopError as exc:
+        if not exc.problems:
+            raise
+        raise SopError(problems + exc.problems) from None
+    noted = cache / "sop-checks" / check_key(sop) if cache is not None and not problems else None
+    if noted is not None and noted.is_file():
+        return sop
+    problems += check_sop(sop)
     if problems:
         raise SopError(problems)
-    return load_sop(user_dir)
+    if noted is not None:
+        try:
+            noted.parent.mkdir(parents=True, exist_ok=True)
+            noted.touch()
+        except OSError:
+            pass
+    return sop
+
+
+def check_key(sop: Sop) -> str:
+    """What a clean check of ``sop`` depends on, hashed: softco's version and code (every module's size and
+    modification time), and every file of the SOP: its role files (the removals too) and, per template
+    directory in lookup order, every file under it (a template may include any of them)."""
+    h = hashlib.sha256(f"softco {softco.__version__}\0".encode())
+    package = Path(softco.__file__).parent
+    for root, dirs, files in sorted(os.walk(package)):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        for name in sorted(f for f in files if f.endswith(".py")):
+            st = os.stat(os.path.join(root, name))
+            h.update(f"{os.path.relpath(os.path.join(root, name), package)}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
+    for rid in sorted(sop.role_files):
+        h.update(b"role\0" + rid.encode() + b"\0" + sop.role_files[rid].read_bytes() + b"\0")
+    for rid in sorted(sop.removed):
+        h.update(b"removed\0" + rid.encode() + b"\0")
+    for i, d in enumerate(sop.template_dirs):
+        for path in sorted(p for p in d.rglob("*") if p.is_file()) if d.is_dir() else []:
+            h.update(f"templates {i}\0{path.relative_to(d).as_posix()}\0".encode() + path.read_bytes() + b"\0")
+    return h.hexdigest()
 
 
 def _stray_files(user_dir: Path) -> list[Problem]:
