@@ -403,7 +403,10 @@ def checked_sop(opts: NewOptions) -> Sop:
         if not exc.problems:
             raise RunError(str(exc)) from None
         where = opts.sop_dir or "the default SOP"
-        raise RunError(f"{len(exc.problems)} problem(s) in {where}; nothing was run:\n{exc}") from None
+        head = f"{len(exc.problems)} problem(s) in {where}; nothing was run:"
+        err = RunError(f"{head}\n{exc}")
+        err.lines = (head, *exc.lines)
+        raise err from None
     if opts.llm in (None, "openai") and not opts.dry_run:
         try:
             check_role_endpoints([r.model for r in sop.roles])
