@@ -20,6 +20,7 @@ from multiprocessing.managers import BaseManager
 from pathlib import Path
 from typing import Any
 
+from softco import config
 from softco.eval.spec import OnDone, OnStart, RunRecord, RunSpec, execute_run, internal_error, not_started
 from softco.llm.budget import Budget, Ledger, SharedLedger
 
@@ -45,14 +46,18 @@ def _run_one(spec: RunSpec, output: Path, ledger: Ledger | None) -> RunRecord:
         return internal_error(spec, exc)
 
 
-def _run_in_worker(spec: RunSpec, output: Path, ledger: Ledger, environ: dict[str, str], cwd: str) -> RunRecord:
+def _run_in_worker(
+    spec: RunSpec, output: Path, ledger: Ledger, environ: dict[str, str], cwd: str, settings: config.Config
+) -> RunRecord:
     """A worker forked from the fork server, which started with the environment of the first eval of this
-    process: each run takes the driver's own environment and working directory."""
+    process: each run takes the driver's own environment, working directory and settings (the command's
+    flags over the environment over the softco.toml its --output found, not the working directory's)."""
     if dict(os.environ) != environ:
         os.environ.clear()
         os.environ.update(environ)
     os.chdir(cwd)
-    return _run_one(spec, output, ledger)
+    with config.using(settings):
+        return _run_one(spec, output, ledger)
 
 
 def _context() -> multiprocessing.context.ForkServerContext:
@@ -99,6 +104,7 @@ class LocalBackend:
                 self.ledger.hint,
             )
             queue = list(specs)
+            settings = config.current()
             running: dict[Future[RunRecord], RunSpec] = {}
             with ProcessPoolExecutor(max_workers=self.jobs, mp_context=ctx, initializer=_ignore_sigint) as pool:
                 try:
@@ -111,7 +117,9 @@ class LocalBackend:
                                 continue
                             if on_start is not None:
                                 on_start(spec)
-                            job = pool.submit(_run_in_worker, spec, self.output, shared, dict(os.environ), os.getcwd())
+                            job = pool.submit(
+                                _run_in_worker, spec, self.output, shared, dict(os.environ), os.getcwd(), settings
+                            )
                             running[job] = spec
                         if running:
                             finished, _ = wait(running, return_when=FIRST_COMPLETED)
