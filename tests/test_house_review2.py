@@ -59,3 +59,38 @@ def test_batch_workers_use_the_softco_toml_of_output_not_the_working_directorys(
     assert res.exit_code == 0, res.stdout + res.stderr
     records = json.loads((tmp_path / "out" / "batch.json").read_text())["records"]
     assert [(r["task_id"], r["status"], r["error"]) for r in records] == [("one", "done", ""), ("two", "done", "")]
+
+
+def _files_holding(root: Path, secret: str) -> list[str]:
+    found = [p for p in root.rglob("*") if p.is_file() and secret.encode() in p.read_bytes()]
+    return sorted(str(p.relative_to(root)) for p in found)
+
+
+def test_a_password_in_the_base_url_is_kept_by_no_eval_file_and_a_rerun_takes_it_again(tmp_path: Path) -> None:
+    """`batch`/`eval --base-url https://user:KEY@proxy/v1`: eval.json (batch.json) kept each variant's URL with
+    its password, and eval.md / scoreboard.html were written from it."""
+    from fake_server import FakeOpenAIServer
+    from scripted_project import answers
+
+    secret = "sk-EVALURLSECRET42"
+    reqs = tmp_path / "reqs.jsonl"
+    line = '{"name": "%s", "requirement": "a tiny calculator library with safe division"}\n'
+    reqs.write_text(line % "one")
+    with FakeOpenAIServer(lambda req: answers()[req.step or ""]) as srv:
+        url = srv.base_url.replace("http://", f"http://user:{secret}@")
+        args = ["batch", str(reqs), "--output", "out", "--base-url", url]
+        res = run_cli(args, tmp_path)
+        assert res.exit_code == 0 and secret not in res.stdout + res.stderr, res.stdout + res.stderr
+        asked = len(srv.chat_requests())
+        assert asked > 0
+        data = json.loads((tmp_path / "out" / "batch.json").read_text())
+        assert [v["base_url"] for v in data["variants"]] == [url.replace(secret, "***")]
+        assert _files_holding(tmp_path / "out", secret) == []
+        # the same command goes on with a new line: its run reaches the endpoint with the URL given again
+        reqs.write_text(line % "one" + line.replace("tiny", "small") % "two")  # not answered from the step cache
+        res = run_cli(args, tmp_path)
+        assert res.exit_code == 0 and secret not in res.stdout + res.stderr, res.stdout + res.stderr
+        assert len(srv.chat_requests()) > asked
+        records = json.loads((tmp_path / "out" / "batch.json").read_text())["records"]
+        assert [(r["task_id"], r["status"]) for r in records] == [("one", "done"), ("two", "done")]
+    assert _files_holding(tmp_path / "out", secret) == []
