@@ -94,3 +94,36 @@ def test_a_password_in_the_base_url_is_kept_by_no_eval_file_and_a_rerun_takes_it
         records = json.loads((tmp_path / "out" / "batch.json").read_text())["records"]
         assert [(r["task_id"], r["status"]) for r in records] == [("one", "done"), ("two", "done")]
     assert _files_holding(tmp_path / "out", secret) == []
+
+
+def test_the_live_page_shows_the_spend_the_runs_budget_counted_marked_estimated(tmp_path: Path) -> None:
+    """An endpoint that reports no usage: the run's budget counts the call's bound at the model's price and the
+    status line shows `budget ~$0.00045 of $0.50`; the page summed the board's costs only and showed $0."""
+    from softco.board import Board
+    from softco.company.scheduler import project_board_path
+    from softco.report.project import load_project
+    from softco.web.data import Snapshot
+    from softco.web.pages import spend
+
+    project = tmp_path / "p"
+    project_board_path(project).parent.mkdir(parents=True)
+    board = Board(project_board_path(project))
+    board.start_run("r1", "a todo app", "sop", "gpt-4o-mini", {"budget": 0.5, "token_budget": 9000})
+    board.record_step(
+        "engineer/write_code/a.py",
+        "r1",
+        "engineer",
+        "write_code",
+        "a.py",
+        "ok",
+        0.0,
+        1.0,
+        request_hash="h",
+        prompt_tokens=1000,
+        completion_tokens=500,
+        usage_source="estimated",
+    )
+    board.close()
+    line = spend(Snapshot(load_project(project), [], None, None))
+    # gpt-4o-mini: $0.15 / $0.60 a million tokens, so the estimate's bound costs $0.00045; never priced as measured
+    assert "budget ~$0.00045 of $0.50" in line and "token budget ~1,500 of 9,000" in line, line

@@ -271,14 +271,14 @@ def spent(board: Board) -> Budget:
     )
 
 
-def unreported(board: Board, rows: Sequence[StepRow]) -> tuple[float, int]:
+def unreported(board: Board | Sequence[RunRow], rows: Sequence[StepRow]) -> tuple[float, int]:
     """(USD, tokens) a run's budget counted beyond the board's figures for the calls a real endpoint answered
     without usage figures: the board keeps their estimate, unpriced; the budget counted their bound
     (softco.llm.budget.unreported_bound) at the model's price. A resume counts them again, or the same budget
-    would pay for them twice."""
+    would pay for them twice. ``board`` may be its runs, already read (`softco serve`'s page)."""
     endpoint_runs = {
         r.id: r.model
-        for r in board.runs()
+        for r in (board.runs() if isinstance(board, Board) else board)
         if r.settings.get("llm") in (None, "openai") and not r.settings.get("dry_run")
     }
     usd, tokens = 0.0, 0
