@@ -358,20 +358,20 @@ def _check_argv(argv: list[str]) -> int:
 def _main(argv: list[str], prog_name: str | None) -> int:
     """Every error is mapped here, and only here, to one line on stderr and an exit code (softco.errors)."""
     from softco.errors import EXIT_ERROR, EXIT_INTERRUPTED, Interrupted, SoftcoError
-    from softco.safe_text import one_line, visible
+    from softco.safe_text import one_line
 
     try:
         code = app(args=argv, prog_name=prog_name, standalone_mode=False)
     except typer.Exit as exc:
         return int(exc.exit_code)
     except Interrupted as exc:
-        sys.stderr.write(f"softco: {visible(str(exc))}\n")
+        sys.stderr.write(f"softco: {_error_lines(exc)}\n")
         return exc.exit_code
     except (typer.Abort, KeyboardInterrupt):
         sys.stderr.write("softco: interrupted\n")
         return EXIT_INTERRUPTED
     except SoftcoError as exc:  # bad input, a busy project, a stopped run: the message says what to do next
-        sys.stderr.write(f"softco: error: {visible(str(exc))}\n")  # the message may quote a model's answer
+        sys.stderr.write(f"softco: error: {_error_lines(exc)}\n")  # the message may quote a model's answer
         return exc.exit_code
     except OSError as exc:  # a path the system refuses (too long, not a directory...) or a full disk
         from softco.config import debug
@@ -397,6 +397,15 @@ def _main(argv: list[str], prog_name: str | None) -> int:
         )
         return EXIT_ERROR
     return code if isinstance(code, int) else 0
+
+
+def _error_lines(exc: Exception) -> str:
+    """An error's message with every line one visible line: a newline in a path or a model's answer is shown
+    as ``\\x0a``; only an error that gives its ``lines`` (a SOP's problems, ``file:line: message``) has several."""
+    from softco.safe_text import visible
+
+    lines = getattr(exc, "lines", ()) or (str(exc),)
+    return "\n".join(visible(line, multiline=False) for line in lines)
 
 
 def _os_error(exc: OSError) -> int:

@@ -27,6 +27,8 @@ class SoftcoError(Exception):
     """An error the user can act on: its message is one line, ``exit_code`` is the process's exit code."""
 
     exit_code: int = EXIT_ERROR
+    #: a message of several lines (a SOP's problems) as those lines, each shown as one line; else ()
+    lines: tuple[str, ...] = ()
 
 
 class UsageError(SoftcoError):

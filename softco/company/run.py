@@ -270,14 +270,14 @@ def spent(board: Board) -> Budget:
     )
 
 
-def unreported(board: Board, rows: Sequence[StepRow]) -> tuple[float, int]:
+def unreported(board: Board | Sequence[RunRow], rows: Sequence[StepRow]) -> tuple[float, int]:
     """(USD, tokens) a run's budget counted beyond the board's figures for the calls a real endpoint answered
     without usage figures: the board keeps their estimate, unpriced; the budget counted their bound
     (softco.llm.budget.unreported_bound) at the model's price. A resume counts them again, or the same budget
-    would pay for them twice."""
+    would pay for them twice. ``board`` may be its runs, already read (`softco serve`'s page)."""
     endpoint_runs = {
         r.id: r.model
-        for r in board.runs()
+        for r in (board.runs() if isinstance(board, Board) else board)
         if r.settings.get("llm") in (None, "openai") and not r.settings.get("dry_run")
     }
     usd, tokens = 0.0, 0
@@ -403,7 +403,10 @@ def checked_sop(opts: NewOptions) -> Sop:
         if not exc.problems:
             raise RunError(str(exc)) from None
         where = opts.sop_dir or "the default SOP"
-        raise RunError(f"{len(exc.problems)} problem(s) in {where}; nothing was run:\n{exc}") from None
+        head = f"{len(exc.problems)} problem(s) in {where}; nothing was run:"
+        err = RunError(f"{head}\n{exc}")
+        err.lines = (head, *exc.lines)
+        raise err from None
     if opts.llm in (None, "openai") and not opts.dry_run:
         try:
             check_role_endpoints([r.model for r in sop.roles])

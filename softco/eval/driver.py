@@ -18,6 +18,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from softco.config import redact_url
 from softco.errors import EXIT_BUDGET, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, UsageError
 from softco.eval.results import RESULTS_FILE, EvalResults, Variant, load_results, now, run_cells, write_results
 from softco.eval.spec import RunRecord, RunSpec
@@ -93,7 +94,8 @@ def variants(opts: EvalOptions) -> list[Variant]:
                     model=model,
                     sop_dir=str(sop.absolute()) if sop is not None else None,
                     llm=opts.llm,
-                    base_url=opts.base_url,
+                    # eval.json and the scoreboards keep it without its password; the runs take opts.base_url
+                    base_url=redact_url(opts.base_url) if opts.base_url is not None else None,
                 )
             )
     return out
@@ -168,7 +170,7 @@ def make_specs(
                         requirement=task.requirement,
                         model=None if v.model in ("scripted", "replay", "recorded") and llm else v.model,
                         llm=llm,
-                        base_url=v.base_url,
+                        base_url=opts.base_url,  # as given: the variant's is redacted
                         sop_dir=v.sop_dir,
                         max_fix_rounds=opts.max_fix_rounds,
                         concurrency=opts.concurrency,

@@ -27,6 +27,7 @@ from multiprocessing.managers import SyncManager
 from pathlib import Path
 from typing import Any
 
+from softco import config
 from softco.eval.spec import OnDone, OnStart, RunRecord, RunSpec, execute_run, internal_error, not_started
 from softco.llm.budget import Budget, Grant, Ledger, SharedLedger
 
@@ -74,16 +75,24 @@ class _Announcing:
 
 
 def _run_in_worker(
-    spec: RunSpec, output: Path, ledger: Ledger, environ: dict[str, str], cwd: str, called: Any = None
+    spec: RunSpec,
+    output: Path,
+    ledger: Ledger,
+    environ: dict[str, str],
+    cwd: str,
+    settings: config.Config,
+    called: Any = None,
 ) -> RunRecord:
     """A worker forked from the fork server, which started with the environment of the first eval of this
-    process: each run takes the driver's own environment and working directory. ``called`` (an event of
-    the manager, or None) is set when the run makes its first model call."""
+    process: each run takes the driver's own environment, working directory and settings (the command's
+    flags over the environment over the softco.toml its --output found, not the working directory's).
+    ``called`` (an event of the manager, or None) is set when the run makes its first model call."""
     if dict(os.environ) != environ:
         os.environ.clear()
         os.environ.update(environ)
     os.chdir(cwd)
-    return _run_one(spec, output, _Announcing(ledger, called) if called is not None else ledger)
+    with config.using(settings):
+        return _run_one(spec, output, _Announcing(ledger, called) if called is not None else ledger)
 
 
 def _ramp(previous: Any, running: dict[Future[RunRecord], RunSpec]) -> None:
@@ -153,6 +162,7 @@ class LocalBackend:
                 self.ledger.hint,
             )
             queue = list(specs)
+            settings = config.current()
             running: dict[Future[RunRecord], RunSpec] = {}
             ramping = True  # until the first --jobs runs are started, or one finished
             previous: Any = None  # the event the run started last sets at its first model call
@@ -177,7 +187,14 @@ class LocalBackend:
                                 on_start(spec)
                             previous = manager.Event() if ramping else None
                             job = pool.submit(
-                                _run_in_worker, spec, self.output, shared, dict(os.environ), os.getcwd(), previous
+                                _run_in_worker,
+                                spec,
+                                self.output,
+                                shared,
+                                dict(os.environ),
+                                os.getcwd(),
+                                settings,
+                                previous,
                             )
                             running[job] = spec
                             ramping = ramping and len(running) < self.jobs

@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import BaseModel, ConfigDict
 
+from softco import config
 from softco.errors import UsageError
 from softco.eval.coordinator import EvalCoordinator
 from softco.eval.shipping import BOARD_FILE, ProjectPack, ShippingError, pack_project, unpack_project
@@ -149,15 +150,23 @@ class RayLedger:
 
 
 def run_on_worker(
-    spec_json: str, coordinator: Any, start: ProjectPack | None, env: dict[str, str] | None = None
+    spec_json: str,
+    coordinator: Any,
+    start: ProjectPack | None,
+    env: dict[str, str] | None = None,
+    settings: config.Config | None = None,
 ) -> WorkerResult:
-    """:func:`run_in_worker` with the driver's ``env`` (see the module) set for the run's time."""
+    """:func:`run_in_worker` with the driver's ``env`` (see the module) set for the run's time, and its
+    ``settings`` (the command's flags over the environment over the softco.toml its --output found)."""
     saved = {k: os.environ.get(k) for k in env or {}}
     forwarded_here = [k for k in os.environ if k.startswith(FORWARDED_ENV) and k not in (env or {})]
     removed = {k: os.environ.pop(k) for k in forwarded_here}  # only the driver's SOFTCO_*/OPENAI_* apply
     os.environ.update(env or {})
     try:
-        return run_in_worker(spec_json, coordinator, start)
+        if settings is None:
+            return run_in_worker(spec_json, coordinator, start)
+        with config.using(settings):
+            return run_in_worker(spec_json, coordinator, start)
     finally:
         for k, v in saved.items():
             if v is None:
@@ -320,7 +329,7 @@ class RayBackend:
             .remote(self.ledger.budget, self.rpm, self.ledger.hint)
         )
         task = ray.remote(run_on_worker).options(num_cpus=1, max_retries=0, retry_exceptions=False)
-        env = forwarded_env()
+        env, settings = forwarded_env(), config.current()
         jobs = self.jobs or max(1, int(ray.cluster_resources().get("CPU", 1)))
         queue = deque(specs)
         running: dict[Any, RunSpec] = {}
@@ -339,7 +348,7 @@ class RayBackend:
                     except ShippingError as exc:  # the partial project here cannot be read: say so, go on
                         on_done(spec, _failed(spec, f"cannot send the unfinished run to a worker: {exc}"))
                         continue
-                    running[task.remote(spec.model_dump_json(), coordinator, start, env)] = spec
+                    running[task.remote(spec.model_dump_json(), coordinator, start, env, settings)] = spec
                 if not running:
                     continue
                 ready, _ = ray.wait(list(running), num_returns=1)

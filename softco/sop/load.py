@@ -47,6 +47,7 @@ class SopError(UsageError):
 
     def __init__(self, message: str | list[Problem]) -> None:
         self.problems: list[Problem] = message if isinstance(message, list) else []
+        self.lines = tuple(str(p) for p in self.problems)
         super().__init__("\n".join(str(p) for p in message) if isinstance(message, list) else message)
 
 
@@ -287,9 +288,26 @@ def load_sop(user_dir: Path | None = None) -> Sop:
         roles.append(role)
     roles.sort(key=lambda r: (r.order, r.id))
     custom = _custom_kinds(roles, files, problems)
+    if user_dir is not None:
+        problems.extend(_unreadable_templates(user_dir / "sop_templates"))
     if problems:
         raise SopError(problems)
     return Sop(roles=roles, role_files=files, template_dirs=template_dirs, custom_kinds=custom, removed=removed)
+
+
+def _unreadable_templates(directory: Path) -> list[Problem]:
+    """A SOP's templates that are not regular files (a directory, a FIFO, a dangling or looping link): the
+    template loader skipped them for the default template of that name, without a word."""
+    out: list[Problem] = []
+    for path in sorted(directory.glob("*.j2")) if directory.is_dir() else []:
+        try:
+            if stat.S_ISREG(path.stat().st_mode):
+                continue
+            why = "not a regular file; make it a Jinja file, or remove it"
+        except OSError as exc:
+            why = f"cannot read it ({exc.strerror}); fix it or remove it"
+        out.append(Problem(str(path), 1, why))
+    return out
 
 
 def _removed_roles(files: dict[str, Path], defaults: set[str], problems: list[Problem]) -> dict[str, Path]:

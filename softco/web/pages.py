@@ -122,12 +122,21 @@ def spend(snap: Snapshot) -> str:
     parts = [f"{tokens} tokens", format_short_cost(stats)]
     settings = p.last_run.settings if p.last_run else {}
     budget, token_budget = settings.get("budget"), settings.get("token_budget")
+    if not isinstance(budget, int | float) and not isinstance(token_budget, int):
+        return " · ".join(parts)
+    # the spend the run's budget counts and its status line shows: for calls an endpoint answered without usage
+    # figures, their bound at the model's price; "~" when estimated usage is in it, as on the status line
+    from softco.company.run import unreported
+    from softco.llm.budget import format_usd
+
+    extra_usd, extra_tokens = unreported(p.runs, p.steps)
+    mark = "~" if stats.estimated_calls > 0 else ""
     if isinstance(budget, int | float):
-        cost = sum(s.cost_usd or 0.0 for s in p.steps)
-        parts.append(f"budget ${cost:.4f} of ${float(budget):.2f}")
+        cost = sum(s.cost_usd or 0.0 for s in p.steps) + extra_usd
+        parts.append(f"budget {mark}{format_usd(cost)} of {format_usd(float(budget))}")
     if isinstance(token_budget, int):
-        used = sum(s.prompt_tokens + s.completion_tokens for s in p.steps if s.status != "cached")
-        parts.append(f"token budget {used:,} of {token_budget:,}")
+        used = sum(s.prompt_tokens + s.completion_tokens for s in p.steps if s.status != "cached") + extra_tokens
+        parts.append(f"token budget {mark}{used:,} of {token_budget:,}")
     return " · ".join(parts)
 
 
