@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 import tempfile
-import uuid
 from pathlib import Path
 
 import git
@@ -40,6 +39,7 @@ from softco.company.run import (
     checked_sop,
     dry_run_llm,
     execute,
+    open_live,
     pick_concurrency,
     print_dry_run,
     remember_modes,
@@ -53,7 +53,6 @@ from softco.report.stats import run_stats
 from softco.report.terminal import Progress, print_sandbox, print_summary
 from softco.safe_text import safe_line, safe_text
 from softco.steps.qa_tools import SandboxUnavailable, TestRun
-from softco.steps.steering import Live
 
 
 def start_change(repo_path: Path, opts: NewOptions, console: Console) -> int:
@@ -96,14 +95,7 @@ def start_change(repo_path: Path, opts: NewOptions, console: Console) -> int:
         dry.prompts_dir = worktree / ".softco" / "prompts"
     remember_modes(provider, state)
     llm = step_cache(state, opts, _wrap(provider, opts, sop.sop_hash, requirement, budget, worktree))
-    run_id = uuid.uuid4().hex[:12]
-    try:
-        with _writing(worktree):  # what `softco serve`'s page shares with the run
-            live = Live(worktree, run_id)
-    except RunError:
-        board.close()
-        lock.release()
-        raise
+    run_id, live = open_live(worktree, board, lock)
     settings = Settings(
         max_fix_rounds=opts.max_fix_rounds,
         concurrency=concurrency,

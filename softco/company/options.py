@@ -8,13 +8,14 @@ same wherever it is taken. Only typer is imported at module level: ``softco --he
 from __future__ import annotations
 
 import inspect
-import sys
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
+
+from softco.text_file import read_text
 
 if TYPE_CHECKING:
     from softco.company.run import NewOptions
@@ -137,21 +138,10 @@ def requirement_text(requirement: str | None, from_file: Path | None) -> str:
 def read_requirement_file(path: Path) -> str:
     from softco.company.run import RunError
 
-    limit = 1_000_000
     try:
-        if str(path) == "-":
-            data = sys.stdin.buffer.read(limit + 1)
-        else:
-            with path.open("rb") as f:
-                data = f.read(limit + 1)
-    except OSError as exc:
-        raise RunError(f"cannot read {path}: {exc.strerror}") from None
-    if len(data) > limit:
-        raise RunError(f"{path} is over {limit} bytes; a requirement should be a few paragraphs")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise RunError(f"{path} is not UTF-8 text; save it as UTF-8") from None
+        return read_text(path, 1_000_000, "a requirement should be a few paragraphs")
+    except ValueError as exc:
+        raise RunError(str(exc)) from None
 
 
 def new_options(given: dict[str, Any]) -> NewOptions:

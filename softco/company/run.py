@@ -368,6 +368,19 @@ def _writing(project: Path) -> Iterator[None]:
         ) from None
 
 
+def open_live(project: Path, board: Board, lock: ProjectLock) -> tuple[str, Live]:
+    """A new run's id and the live file `softco serve`'s page shares with it; if that cannot be written (a
+    full disk: one line), the board is closed and the project's lock released before the error goes up."""
+    run_id = uuid.uuid4().hex[:12]
+    try:
+        with _writing(project):
+            return run_id, Live(project, run_id)
+    except RunError:
+        board.close()
+        lock.release()
+        raise
+
+
 def open_board(path: Path) -> Board:
     """An existing project's board, checked (:meth:`Board.open`): damage is a one-line BoardError, and so is
     an I/O error on the way (an unreadable file, a full disk)."""
@@ -491,14 +504,7 @@ def start_new(opts: NewOptions, console: Console, ledger: Ledger | None = None) 
         dry.prompts_dir = project / ".softco" / "prompts"
     remember_modes(base, out)
     llm = step_cache(out, opts, _wrap(base, opts, sop.sop_hash, requirement, budget, project, ledger))
-    run_id = uuid.uuid4().hex[:12]
-    try:
-        with _writing(project):  # what `softco serve`'s page shares with the run (a full disk is one line)
-            live = Live(project, run_id)
-    except RunError:
-        board.close()
-        lock.release()
-        raise
+    run_id, live = open_live(project, board, lock)
     settings = Settings(
         max_fix_rounds=opts.max_fix_rounds,
         concurrency=concurrency,

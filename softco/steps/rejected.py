@@ -21,6 +21,7 @@ from pathlib import Path
 from softco.errors import EXIT_ERROR, EXIT_USAGE
 from softco.llm.base import LLM, LLMError, LLMRequest, LLMResponse
 from softco.llm.structured import Attempt, InvalidAnswer, strip_fences
+from softco.text_file import read_text
 
 #: Where rejected answers are kept, under the project.
 REJECTED_DIR = Path(".softco") / "rejected"
@@ -143,17 +144,7 @@ def rejected_steps(project: Path) -> list[tuple[str, Path]]:
 
 def read_answer_file(path: Path) -> str:
     """The text of an ``--answer`` file; ValueError says why it cannot be used."""
-    try:
-        with path.open("rb") as f:
-            data = f.read(MAX_ANSWER_BYTES + 1)
-    except OSError as exc:
-        raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if len(data) > MAX_ANSWER_BYTES:
-        raise ValueError(f"{path} is over {MAX_ANSWER_BYTES:,} bytes; an answer is one JSON object")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ValueError(f"{path} is not UTF-8 text; save it as UTF-8") from None
+    return read_text(path, MAX_ANSWER_BYTES, "an answer is one JSON object")
 
 
 class AnswerFile(LLM):
