@@ -48,10 +48,12 @@ class SandboxError(SoftcoError):
 
 
 def _host_site_dirs() -> list[str]:
+    """softco's own site-packages, as real paths: the sandbox shows the runtime at its real path, so a venv
+    reached through a link (``/tmp/venv -> /tmp/venv-real``) is found there too."""
     dirs = [sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]]
     dirs += site.getsitepackages()
     seen: list[str] = []
-    for d in dirs:
+    for d in map(os.path.realpath, dirs):
         if d not in seen and Path(d).is_dir():
             seen.append(d)
     return seen
@@ -126,13 +128,29 @@ def _runtime_dirs() -> tuple[Path, ...]:
 _SYSTEM = {Path(p) for p in ("/", "/usr", "/usr/local", "/etc", "/bin", "/sbin", "/lib", "/lib64", "/opt", "/var")}
 
 
+#: Top-level directories of the system's own layout: never hidden whole as "the top of where softco works"
+#: (what the system and its Python need lives there; HIDDEN are hidden on their own)
+_SYSTEM_TOPS = {"bin", "boot", "dev", "etc", "lib", "lib32", "lib64", "libx32", "opt", "proc", "sbin", "sys", "usr", "var"}
+_SYSTEM_TOPS |= {"nix", "gnu", "snap"}
+
+
+def _work_top(p: Path) -> list[Path]:
+    """The top-level directory that holds ``p`` (``/work`` for ``/work/out/p``), unless it is one of the system's
+    own (``/usr``, ``/var``, ``/opt``...): a place of the user's data (outputs, other runs, repos, .env files)."""
+    parts = _real(p).parts
+    return [Path("/", parts[1])] if len(parts) >= 2 and parts[1] not in _SYSTEM_TOPS else []
+
+
 def _hidden_dirs(dest: Path) -> list[Path]:
-    """Directories replaced by empty ones in the sandbox: HIDDEN, the user's home, and the directory that
-    holds the project (so its sibling projects, their boards and repos are not readable)."""
-    candidates = [Path(h) for h in HIDDEN] + [Path.home(), dest.parent]
+    """Directories replaced by empty ones in the sandbox: HIDDEN, the user's home, the directory that holds
+    the project (so its sibling projects, their boards and repos are not readable), and the top-level
+    directories that hold the project and softco's working directory, unless they are the system's own: an
+    output directory outside /home and /tmp (``/work/out``, an eval's ``runs/VARIANT/seed-N/``) holds other
+    runs, and a working directory its softco.toml and the user's files."""
+    candidates = [Path(h) for h in HIDDEN] + [Path.home(), dest.parent, *_work_top(dest.parent), *_work_top(Path.cwd())]
     out: list[Path] = []
     for c in sorted({_real(c) for c in candidates}, key=lambda p: len(p.parts)):
-        if c in _SYSTEM or not c.is_dir():
+        if c in _SYSTEM or c == _real(dest) or not c.is_dir():
             continue
         if not any(_under(c, o) for o in out):
             out.append(c)

@@ -1,0 +1,104 @@
+"""Defects found by session 7's adversarial security review ("model output is hostile input", and secrets).
+
+Each test plays a hostile model (scripted answers through the CLI, or the code such answers would make,
+run through the public API) or a hostile repository, and failed on the code before its fix.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from helpers import run_cli, write_script
+from scripted_project import REQUIREMENT, TESTS_ANSWER, answers
+
+from softco import sandbox
+from softco.sandbox import layout
+
+CANARY = "sk-canary-5e7c0ded-do-not-leak"
+
+
+def _fs_mechanism() -> str:
+    for mechanism in ("bwrap", "unshare"):
+        if sandbox.works(mechanism):
+            return mechanism
+    pytest.skip("no sandbox mechanism that isolates the filesystem works here")
+
+
+@pytest.fixture
+def data_top(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A place like ``/work``, ``/data``, a CI's ``/builds`` or a container's ``/app``: a top-level directory
+    outside ``/home`` and ``/tmp`` where a user keeps projects and runs softco. Tests may write only under
+    /tmp, so /tmp stands in for it: the sandbox is told not to hide /tmp as one of its own (HIDDEN), which is
+    what it knows of ``/work``. A directory every user may enter (as most are), so `nobody` gets there."""
+    monkeypatch.setattr(layout, "HIDDEN", tuple(h for h in layout.HIDDEN if h != "/tmp"))
+    top = Path(tempfile.mkdtemp(prefix="softco-sec-"))
+    top.chmod(0o755)
+    try:
+        yield top
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def _everything_under(root: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file() and not p.is_symlink())
+
+
+def test_generated_code_cannot_read_the_working_directorys_secrets(data_top: Path) -> None:
+    """softco run from a project directory outside /home (``/work/app``, ``/app`` in a container) that holds a
+    ``.env`` with the API key: QA's test (model-written code) read it and failed with its text, which went to
+    the board, docs/test_report.md, the bug report the engineer is sent (so to the model: the attacker) and
+    the terminal. The sandbox hid /home, /tmp and the output directory, not the directory softco ran in."""
+    _fs_mechanism()
+    work = data_top / "app"
+    work.mkdir(mode=0o755)
+    (work / ".env").write_text(f"OPENAI_API_KEY={CANARY}\n")
+    (work / ".env").chmod(0o644)
+    script = answers(fixes=1, fixed=False)
+    steal = f"\n\ndef test_steal():\n    assert open({str(work / '.env')!r}).read() == ''\n"
+    script["qa_engineer/write_tests/calc/ops.py"] = {
+        **TESTS_ANSWER,
+        "content": TESTS_ANSWER["content"] + steal,
+        "cases": [*TESTS_ANSWER["cases"], {"name": "test_steal", "req_ids": ["REQ-1"]}],
+    }
+    path = write_script(data_top / "a.json", script)
+    res = run_cli(["new", REQUIREMENT, "--name", "calc", "--llm", f"script:{path}", "--output", "out", "--max-fix-rounds", "1"], work)
+    assert res.exit_code == 3, res.stdout + res.stderr  # the stealing test fails either way
+    project = work / "out" / "calc"
+    report = (project / "docs" / "test_report.md").read_text()
+    assert "test_steal" in report
+    assert CANARY not in report
+    assert CANARY.encode() not in _everything_under(project)
+    assert CANARY not in res.stdout + res.stderr
+
+
+@pytest.mark.parametrize("where", ["another variant", "another seed"])
+def test_an_eval_run_cannot_read_the_other_runs_of_its_eval(data_top: Path, where: str) -> None:
+    """`softco eval` puts each run at ``runs/VARIANT/seed-N/TASK``: the sandbox hid the run's own parent
+    (``seed-N``) only, so with the eval's output outside /home and /tmp, a run's code read the other variants'
+    and seeds' projects (their code, their boards with prompts and answers): one run could copy another's
+    work, and no run of an eval is another's to read (README: "the other projects of the output directory:
+    hidden")."""
+    mechanism = _fs_mechanism()
+    runs = data_top / "eval" / "runs"
+    project = runs / "a" / "seed-1" / "calc"
+    other = runs / ("b" if where == "another variant" else "a") / ("seed-1" if where == "another variant" else "seed-2")
+    board = other / "calc" / ".softco" / "board.sqlite"
+    board.parent.mkdir(parents=True)
+    db = sqlite3.connect(board)
+    db.execute("CREATE TABLE secrets (text TEXT)")
+    db.execute("INSERT INTO secrets VALUES (?)", (CANARY,))
+    db.commit()
+    db.close()
+    for d in [data_top / "eval", *(p for p in (data_top / "eval").rglob("*") if p.is_dir())]:
+        d.chmod(0o755)
+    board.chmod(0o644)
+    python = sandbox.ensure_venv(project, [])
+    (project / "look.py").write_text(f"print(open({str(board)!r}, 'rb').read())\n")
+    res = sandbox.run(project, [str(python), "look.py"], sandbox.Limits(wall_seconds=30), mechanism=mechanism)
+    assert res.exit_code != 0, res.output[-500:]
+    assert CANARY not in res.output
