@@ -66,7 +66,8 @@ def test_generated_code_cannot_read_the_working_directorys_secrets(data_top: Pat
         "cases": [*TESTS_ANSWER["cases"], {"name": "test_steal", "req_ids": ["REQ-1"]}],
     }
     path = write_script(data_top / "a.json", script)
-    res = run_cli(["new", REQUIREMENT, "--name", "calc", "--llm", f"script:{path}", "--output", "out", "--max-fix-rounds", "1"], work)
+    args = ["new", REQUIREMENT, "--name", "calc", "--llm", f"script:{path}", "--output", "out", "--max-fix-rounds", "1"]
+    res = run_cli(args, work)
     assert res.exit_code == 3, res.stdout + res.stderr  # the stealing test fails either way
     project = work / "out" / "calc"
     report = (project / "docs" / "test_report.md").read_text()

@@ -130,8 +130,8 @@ _SYSTEM = {Path(p) for p in ("/", "/usr", "/usr/local", "/etc", "/bin", "/sbin",
 
 #: Top-level directories of the system's own layout: never hidden whole as "the top of where softco works"
 #: (what the system and its Python need lives there; HIDDEN are hidden on their own)
-_SYSTEM_TOPS = {"bin", "boot", "dev", "etc", "lib", "lib32", "lib64", "libx32", "opt", "proc", "sbin", "sys", "usr", "var"}
-_SYSTEM_TOPS |= {"nix", "gnu", "snap"}
+_SYSTEM_TOPS = {"bin", "boot", "dev", "etc", "lib", "lib32", "lib64", "libx32", "opt", "proc", "sbin", "sys", "usr"}
+_SYSTEM_TOPS |= {"var", "nix", "gnu", "snap"}
 
 
 def _work_top(p: Path) -> list[Path]:
