@@ -103,3 +103,36 @@ def test_an_eval_run_cannot_read_the_other_runs_of_its_eval(data_top: Path, wher
     res = sandbox.run(project, [str(python), "look.py"], sandbox.Limits(wall_seconds=30), mechanism=mechanism)
     assert res.exit_code != 0, res.output[-500:]
     assert CANARY not in res.output
+
+
+def _alias_bomb(levels: int) -> str:
+    """A custom kind whose field ``x{levels}`` is, through YAML aliases, 9**levels nested field specs."""
+    defs = ["x0: &x0 {type: string}"]
+    for i in range(1, levels + 1):
+        fields = ", ".join(f"f{j}: *x{i - 1}" for j in range(9))
+        defs.append(f"x{i}: &x{i} {{type: object, fields: {{{fields}}}}}")
+    return "kinds:\n  bomb:\n    fields:\n" + "".join(f"      {d}\n" for d in defs)
+
+
+def test_a_shared_sop_of_yaml_aliases_is_refused_not_walked_for_minutes(tmp_path: Path) -> None:
+    """A role file is shared code (`softco sop init`, then someone else's SOP): 1.6 KB of YAML aliases, each
+    naming the one before nine times, stand for 9**7 field specs. `softco sop validate` (and `new --sop`,
+    which checks the SOP first) walked them all: over 120 s and 4.8 GB of memory before it was stopped, more
+    with each line. Now one `file:line: problem` and exit 2, at once."""
+    assert run_cli(["sop", "init", "s"], tmp_path).exit_code == 0
+    role = tmp_path / "s" / "roles" / "architect.yaml"
+    role.write_text(role.read_text() + _alias_bomb(7))
+    res = run_cli(["sop", "validate", "s"], tmp_path)
+    assert res.exit_code == 2, res.stdout + res.stderr
+    assert "architect.yaml:1: it holds over 100,000 values once its YAML aliases" in res.stdout + res.stderr
+
+
+def test_a_sop_that_shares_a_few_values_through_aliases_is_still_read(tmp_path: Path) -> None:
+    """Aliases themselves stay allowed: a kind that names one field spec twice validates."""
+    assert run_cli(["sop", "init", "s"], tmp_path).exit_code == 0
+    role = tmp_path / "s" / "roles" / "architect.yaml"
+    kind = _alias_bomb(1).replace("fields:\n      x0:", "subject: x0\n    fields:\n      x0:")
+    role.write_text(role.read_text() + kind)
+    res = run_cli(["sop", "validate", "s"], tmp_path)
+    assert res.exit_code == 0, res.stdout + res.stderr
+    assert "1 declared in YAML" in res.stdout

@@ -48,12 +48,10 @@ class SandboxError(SoftcoError):
 
 
 def _host_site_dirs() -> list[str]:
-    """softco's own site-packages, as real paths: the sandbox shows the runtime at its real path, so a venv
-    reached through a link (``/tmp/venv -> /tmp/venv-real``) is found there too."""
     dirs = [sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]]
     dirs += site.getsitepackages()
     seen: list[str] = []
-    for d in map(os.path.realpath, dirs):
+    for d in dirs:
         if d not in seen and Path(d).is_dir():
             seen.append(d)
     return seen

@@ -130,8 +130,33 @@ def default_dirs() -> tuple[Path, Path]:
 _SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+#: Values (mappings, lists and scalars, each alias counted again) a role file may hold. A SOP is shared code:
+#: ten lines of YAML aliases, each naming the one before it nine times, stand for 9**9 values, which validating
+#: the file walked one by one (minutes of CPU, gigabytes of memory). The default roles hold a few hundred.
+MAX_YAML_VALUES = 100_000
+
+
+class _TooLarge(yaml.YAMLError):
+    """A role file whose aliases expand to more than MAX_YAML_VALUES values."""
+
+
 def _safe_load(text: str) -> Any:
-    return yaml.load(text, Loader=_SAFE_LOADER)  # noqa: S506  (a safe loader)
+    data = yaml.load(text, Loader=_SAFE_LOADER)  # noqa: S506  (a safe loader)
+    todo, seen = [data], 0
+    while todo:  # the values as validation walks them: an alias counts each time it is used
+        item = todo.pop()
+        seen += 1
+        if seen > MAX_YAML_VALUES:
+            raise _TooLarge(
+                f"it holds over {MAX_YAML_VALUES:,} values once its YAML aliases (*name) are expanded; "
+                "write the values out, or use fewer aliases"
+            )
+        if isinstance(item, dict):
+            todo.extend(item.keys())
+            todo.extend(item.values())
+        elif isinstance(item, list):
+            todo.extend(item)
+    return data
 
 
 def _yaml_line(text: str, key_path: tuple[Any, ...]) -> int:
@@ -175,6 +200,8 @@ def load_role(path: Path) -> RoleSpec:
     text = read_sop_file(path)
     try:
         data = _safe_load(text)
+    except _TooLarge as exc:
+        raise SopError([Problem(str(path), 1, str(exc))]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else 1
