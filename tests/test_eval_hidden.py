@@ -42,6 +42,8 @@ def tmp_visible(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     visible, and every user may enter it, for code run as nobody when the tests run as root); no directory
     is hidden yet by an earlier eval in this process."""
     monkeypatch.setattr(sandbox.layout, "HIDDEN", ("/home", "/root", "/run"))
+    # nor hidden as the top-level directory of the project (as /work would be): shown as /usr is
+    monkeypatch.setattr(sandbox.layout, "_SYSTEM_TOPS", {*sandbox.layout._SYSTEM_TOPS, "tmp"})
     monkeypatch.setattr(sandbox.layout, "_ALSO_HIDDEN", set())
     root = Path(tempfile.mkdtemp(prefix="softco-eval-test-"))
     root.chmod(0o755)

@@ -6,15 +6,21 @@ run through the public API) or a hostile repository, and failed on the code befo
 
 from __future__ import annotations
 
+import copy
+import http.client
 import shutil
 import sqlite3
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import git
 import pytest
+from browser import serving
 from helpers import run_cli, write_script
-from scripted_project import REQUIREMENT, TESTS_ANSWER, answers
+from review_helpers import generate
+from scripted_project import OPS_FIXED, REQUIREMENT, TESTS_ANSWER, answers
 
 from softco import sandbox
 from softco.sandbox import layout
@@ -136,3 +142,43 @@ def test_a_sop_that_shares_a_few_values_through_aliases_is_still_read(tmp_path: 
     res = run_cli(["sop", "validate", "s"], tmp_path)
     assert res.exit_code == 0, res.stdout + res.stderr
     assert "1 declared in YAML" in res.stdout
+
+
+#: Trojan source (CVE-2021-42574): read in a page, the line shows `if b == 0:  # } if admin begin`-like text in
+#: another order than Python reads it; the same holds for prose (a requirement, a summary)
+BIDI = ("\u202e", "\u2066", "\u2069")
+TROJAN = '    if b == 0:  # \u202e } \u2066if admin\u2069 \u2066 begin\n'
+
+
+def test_the_report_and_the_live_page_show_bidirectional_controls_instead_of_obeying_them(tmp_path: Path) -> None:
+    """`show` and the terminal show a bidirectional override as the text ``\\u202e``; the HTML report and
+    `softco serve`'s pages (the code browser, the PRD, a commit's diff) passed it to the browser, which obeyed it:
+    the reviewer read code in another order than Python runs it."""
+    script = copy.deepcopy(answers())
+    script["engineer/fix_code/round-1/calc/ops.py"]["content"] = OPS_FIXED.replace("    if b == 0:\n", TROJAN)
+    script["product_manager/write_prd/project"]["summary"] = "A tiny \u202eroticlucac calculator."
+    project = generate(tmp_path, script)
+    res = run_cli(["report", str(project), "-o", str(tmp_path / "r.html")], tmp_path)
+    assert res.exit_code == 0, res.stdout + res.stderr
+    pages = {"report": (tmp_path / "r.html").read_text()}
+    with serving(project.parent) as srv:
+        with git.Repo(project) as repo:
+            fix = next(repo.iter_commits(paths="calc/ops.py")).hexsha  # the engineer's fix, with the line
+        for what, path in [("page", f"/p/{project.name}"), ("diff", f"/p/{project.name}/commit/{fix}")]:
+            status, _, html = _get(srv.url, path)
+            assert status == 200, (what, html[:300])
+            pages[what] = html
+    for what, html in pages.items():
+        assert not [ch for ch in BIDI if ch in html], what
+        assert "\\u202e" in html and "\\u2066if admin\\u2069" in html, what
+
+
+def _get(url: str, path: str) -> tuple[int, str, str]:
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=30)
+    try:
+        conn.request("GET", path)
+        res = conn.getresponse()
+        return res.status, res.getheader("content-type") or "", res.read().decode("utf-8", "replace")
+    finally:
+        conn.close()
