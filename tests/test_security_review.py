@@ -182,3 +182,26 @@ def _get(url: str, path: str) -> tuple[int, str, str]:
         return res.status, res.getheader("content-type") or "", res.read().decode("utf-8", "replace")
     finally:
         conn.close()
+
+
+def test_the_top_level_directory_of_softcos_checkout_is_empty_in_the_sandbox(tmp_path: Path) -> None:
+    """The directory at the top that holds this checkout of softco (``/work`` here, wherever CI clones it), when it
+    is not one the sandbox hides by name, is empty to generated code but for the way to softco's runtime: the
+    sandbox hid /home, /tmp and a few more by name, and showed every other top-level directory with whatever it
+    held (other checkouts, other outputs, their boards, .env files) while the project ran under /tmp."""
+    import json
+    import os
+
+    mechanism = _fs_mechanism()
+    checkout = Path(os.path.realpath(__file__)).parents[1]
+    top = Path("/", checkout.parts[1])
+    if str(top) in layout.HIDDEN or checkout.parts[1] in layout._SYSTEM_TOPS:
+        pytest.skip(f"this checkout is under {top}, which the sandbox hides by name or shows as the system's")
+    project = tmp_path / "p"
+    python = sandbox.ensure_venv(project, [])
+    (project / "look.py").write_text(f"import json, os\nprint('TOP', json.dumps(sorted(os.listdir({str(top)!r}))))\n")
+    res = sandbox.run(project, [str(python), "look.py"], sandbox.Limits(wall_seconds=30), mechanism=mechanism)
+    line = next((x for x in res.output.splitlines() if x.startswith("TOP ")), None)
+    assert line is not None, res.output
+    way = {r.relative_to(top).parts[0] for r in layout._runtime_dirs() if top in r.parents}
+    assert set(json.loads(line.removeprefix("TOP "))) <= way

@@ -126,26 +126,27 @@ def _runtime_dirs() -> tuple[Path, ...]:
 _SYSTEM = {Path(p) for p in ("/", "/usr", "/usr/local", "/etc", "/bin", "/sbin", "/lib", "/lib64", "/opt", "/var")}
 
 
-#: Top-level directories of the system's own layout: never hidden whole as "the top of where softco works"
-#: (what the system and its Python need lives there; HIDDEN are hidden on their own)
+#: Top-level directories of the system's own layout, shown read-only; every other one (``/work``, ``/data``, a
+#: container's ``/app``, a CI's ``/builds``) holds the user's data (other runs, repos, ``.env`` files) and is hidden.
 _SYSTEM_TOPS = {"bin", "boot", "dev", "etc", "lib", "lib32", "lib64", "libx32", "opt", "proc", "sbin", "sys", "usr"}
 _SYSTEM_TOPS |= {"var", "nix", "gnu", "snap"}
 
 
-def _work_top(p: Path) -> list[Path]:
-    """The top-level directory that holds ``p`` (``/work`` for ``/work/out/p``), unless it is one of the system's
-    own (``/usr``, ``/var``, ``/opt``...): a place of the user's data (outputs, other runs, repos, .env files)."""
-    parts = _real(p).parts
-    return [Path("/", parts[1])] if len(parts) >= 2 and parts[1] not in _SYSTEM_TOPS else []
+def _data_tops() -> list[Path]:
+    """The top-level directories that are not the system's own (links, such as ``/bin -> usr/bin``, left out)."""
+    try:
+        with os.scandir("/") as it:
+            return [Path("/", e.name) for e in it if e.name not in _SYSTEM_TOPS and e.is_dir(follow_symlinks=False)]
+    except OSError:
+        return []
 
 
 def _hidden_dirs(dest: Path) -> list[Path]:
     """Directories replaced by empty ones in the sandbox: HIDDEN, the user's home, the directory that holds
-    the project (so its sibling projects, their boards and repos are not readable), and the top-level
-    directories that hold the project and softco's working directory, unless they are the system's own: an
-    output directory outside /home and /tmp (``/work/out``, an eval's ``runs/VARIANT/seed-N/``) holds other
-    runs, and a working directory its softco.toml and the user's files."""
-    candidates = [Path(h) for h in HIDDEN] + [Path.home(), dest.parent, *_work_top(dest.parent), *_work_top(Path.cwd())]
+    the project (so its sibling projects, their boards and repos are not readable), and every top-level
+    directory that is not the system's own (:data:`_SYSTEM_TOPS`): an output directory, a working directory
+    or an eval's other runs (``runs/VARIANT/seed-N/``) outside /home and /tmp are hidden too."""
+    candidates = [Path(h) for h in HIDDEN] + [Path.home(), dest.parent, *_data_tops()]
     out: list[Path] = []
     for c in sorted({_real(c) for c in candidates}, key=lambda p: len(p.parts)):
         if c in _SYSTEM or c == _real(dest) or not c.is_dir():
