@@ -15,8 +15,9 @@ On top of that it is isolated by the best mechanism this machine offers, probed 
     bubblewrap. The whole filesystem is read-only; ``/home``, ``/root``, ``/run``, ``/tmp``,
     ``/var/tmp``, ``/mnt``, ``/media``, ``/srv`` and the user's home are replaced by empty read-only
     directories (so ``~/.ssh`` or a Docker socket are not even visible), with only the Python runtime
-    put back, read-only; so is the directory that holds the project (its sibling projects are not
-    visible). The work copy (at the project's own path) and the temporary HOME are
+    put back, read-only; so are the directory that holds the project (its sibling projects are not
+    visible) and every other top-level directory that is not the system's own (``/work``, ``/data``...:
+    other outputs, checkouts, ``.env`` files). The work copy (at the project's own path) and the temporary HOME are
     size-limited tmpfs mounts (:attr:`Limits.disk_bytes` each): a disk quota. Own network (empty),
     PID, IPC and UTS namespaces, no capabilities, killed with its parent.
 ``unshare``
