@@ -205,3 +205,25 @@ def test_the_top_level_directory_of_softcos_checkout_is_empty_in_the_sandbox(tmp
     assert line is not None, res.output
     way = {r.relative_to(top).parts[0] for r in layout._runtime_dirs() if top in r.parents}
     assert set(json.loads(line.removeprefix("TOP "))) <= way
+
+
+def test_the_eval_files_show_what_the_project_printed_without_its_control_characters(tmp_path: Path) -> None:
+    """What a project prints while it is imported for scoring becomes its run's note in eval.md and the scoreboard:
+    eval.md dropped C0 controls but kept C1 ones (``\\x9b``, a CSI to a terminal that `cat`s the file) and the
+    bidirectional ones, and the scoreboard kept both, which the browser obeyed."""
+    from eval_helpers import calc_script, invoke, results, write_task
+
+    suite = tmp_path / "suite"
+    write_task(suite, "calc")
+    script = answers()
+    hostile = "score \u202e4/4 \u2066ok\u2069 \x9b31m red"
+    script["engineer/write_code/calc/__init__.py"]["content"] = f"import sys\nprint({hostile!r})\nsys.exit(1)\n"
+    out = tmp_path / "ev"
+    llm = calc_script(tmp_path / "script.json", script)
+    code, text = invoke("eval", "--suite", str(suite), "--llm", llm, "--output", str(out), "--max-fix-rounds", "0")
+    (rec,) = results(out).records
+    assert rec.executability == 1 and "\u202e" in rec.score_detail, (code, text)  # eval.json keeps it as it came
+    for name in ("eval.md", "scoreboard.html"):
+        page = (out / name).read_text()
+        assert not [ch for ch in ("\u202e", "\u2066", "\u2069", "\x9b") if ch in page], name
+        assert "u202e4/4" in page, name
