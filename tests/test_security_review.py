@@ -227,3 +227,19 @@ def test_the_eval_files_show_what_the_project_printed_without_its_control_charac
         page = (out / name).read_text()
         assert not [ch for ch in ("\u202e", "\u2066", "\u2069", "\x9b") if ch in page], name
         assert "u202e4/4" in page, name
+
+
+def test_a_shared_sop_nested_past_the_validators_depth_is_a_sop_problem_not_an_internal_error(tmp_path: Path) -> None:
+    """A custom kind whose object fields nest 300 deep fails validation; finding the line of the problem then
+    composed the file again with PyYAML's pure-Python composer, which recursed past Python's stack: "internal
+    error: RecursionError ... a bug in softco", exit 1, for a file someone else wrote."""
+    assert run_cli(["sop", "init", "s"], tmp_path).exit_code == 0
+    inner = "{type: string}"
+    for _ in range(300):
+        inner = "{type: object, fields: {a: " + inner + "}}"
+    role = tmp_path / "s" / "roles" / "architect.yaml"
+    role.write_text(role.read_text() + f"kinds:\n  deep:\n    fields:\n      x: {inner}\n")
+    res = run_cli(["sop", "validate", "s"], tmp_path)
+    assert res.exit_code == 2, res.stdout + res.stderr
+    assert "internal error" not in res.stdout + res.stderr
+    assert "architect.yaml:" in res.stdout + res.stderr and "kinds.deep.fields.x" in res.stdout + res.stderr

@@ -161,9 +161,9 @@ def _safe_load(text: str) -> Any:
 
 def _yaml_line(text: str, key_path: tuple[Any, ...]) -> int:
     """Best-effort line of a key path in a YAML document (1-based)."""
-    try:
-        node = yaml.compose(text)
-    except yaml.YAMLError:
+    try:  # libyaml's composer (bounded nesting), as the file was loaded: the pure-Python one recursed past the stack
+        node = yaml.compose(text, Loader=_SAFE_LOADER)  # noqa: S506  (a safe loader)
+    except (yaml.YAMLError, RecursionError):
         return 1
     line = 1
     for key in key_path:
