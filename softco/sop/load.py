@@ -136,21 +136,16 @@ _SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoad
 MAX_YAML_VALUES = 100_000
 
 
-class _TooLarge(yaml.YAMLError):
-    """A role file whose aliases expand to more than MAX_YAML_VALUES values."""
-
-
-def _safe_load(text: str) -> Any:
+def _safe_load(text: str, path: Path) -> Any:
+    """The YAML of the role file ``path``; :class:`SopError` when its aliases expand past MAX_YAML_VALUES."""
     data = yaml.load(text, Loader=_SAFE_LOADER)  # noqa: S506  (a safe loader)
     todo, seen = [data], 0
     while todo:  # the values as validation walks them: an alias counts each time it is used
         item = todo.pop()
         seen += 1
         if seen > MAX_YAML_VALUES:
-            raise _TooLarge(
-                f"it holds over {MAX_YAML_VALUES:,} values once its YAML aliases (*name) are expanded; "
-                "write the values out, or use fewer aliases"
-            )
+            why = f"it holds over {MAX_YAML_VALUES:,} values once its YAML aliases (*name) are expanded"
+            raise SopError([Problem(str(path), 1, f"{why}; write the values out, or use fewer aliases")])
         if isinstance(item, dict):
             todo.extend(item.keys())
             todo.extend(item.values())
@@ -199,9 +194,7 @@ def read_sop_file(path: Path) -> str:
 def load_role(path: Path) -> RoleSpec:
     text = read_sop_file(path)
     try:
-        data = _safe_load(text)
-    except _TooLarge as exc:
-        raise SopError([Problem(str(path), 1, str(exc))]) from None
+        data = _safe_load(text, path)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else 1
@@ -344,7 +337,7 @@ def _removed_roles(files: dict[str, Path], defaults: set[str], problems: list[Pr
     for rid, path in files.items():
         try:
             text = read_sop_file(path)
-            data = _safe_load(text)
+            data = _safe_load(text, path)
         except (SopError, yaml.YAMLError):
             continue  # load_role reports it
         if not isinstance(data, dict) or "removed" not in data:
