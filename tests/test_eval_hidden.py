@@ -42,11 +42,13 @@ def tmp_visible(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     visible, and every user may enter it, for code run as nobody when the tests run as root); no directory
     is hidden yet by an earlier eval in this process."""
     monkeypatch.setattr(sandbox.layout, "HIDDEN", ("/home", "/root", "/run"))
-    # nor hidden as the top-level directory of the project (as /work would be): shown as /usr is
-    monkeypatch.setattr(sandbox.layout, "_SYSTEM_TOPS", {*sandbox.layout._SYSTEM_TOPS, "tmp"})
     monkeypatch.setattr(sandbox.layout, "_ALSO_HIDDEN", set())
     root = Path(tempfile.mkdtemp(prefix="softco-eval-test-"))
     root.chmod(0o755)
+    # nor hidden as the project's top-level or outermost directory (as /work or /opt/evals would be): /tmp and
+    # this directory are shown as /usr and /opt are, so a suite beside the output directory is visible
+    monkeypatch.setattr(sandbox.layout, "_SYSTEM_TOPS", {*sandbox.layout._SYSTEM_TOPS, "tmp"})
+    monkeypatch.setattr(sandbox.layout, "_SYSTEM", {*sandbox.layout._SYSTEM, Path("/tmp"), root})
     try:
         yield root
     finally:

@@ -243,3 +243,32 @@ def test_a_shared_sop_nested_past_the_validators_depth_is_a_sop_problem_not_an_i
     assert res.exit_code == 2, res.stdout + res.stderr
     assert "internal error" not in res.stdout + res.stderr
     assert "architect.yaml:" in res.stdout + res.stderr and "kinds.deep.fields.x" in res.stdout + res.stderr
+
+
+def test_under_a_system_directory_an_eval_run_cannot_read_the_other_runs_of_its_eval(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An eval's output under one of the system's directories (``/opt/evals/out``, ``/usr/src/app/out``), which
+    the sandbox shows: the run's own parent (``seed-N``) was hidden, the other variants and seeds were not. The
+    outermost directory on the way to the project below the system's own (``/opt/evals``) is hidden now. Here
+    /tmp stands in for /opt: shown, as a system directory."""
+    mechanism = _fs_mechanism()
+    monkeypatch.setattr(layout, "HIDDEN", tuple(h for h in layout.HIDDEN if h != "/tmp"))
+    monkeypatch.setattr(layout, "_SYSTEM_TOPS", {*layout._SYSTEM_TOPS, "tmp"})
+    monkeypatch.setattr(layout, "_SYSTEM", {*layout._SYSTEM, Path("/tmp")})
+    evals = Path(tempfile.mkdtemp(prefix="softco-sec-"))
+    try:
+        evals.chmod(0o755)
+        runs = evals / "out" / "runs"
+        project, other = runs / "a" / "seed-1" / "calc", runs / "b" / "seed-1" / "calc"
+        (other / ".softco").mkdir(parents=True)
+        (other / ".softco" / "board.sqlite").write_text(CANARY)
+        for d in [evals, *(p for p in evals.rglob("*") if p.is_dir())]:
+            d.chmod(0o755)
+        (other / ".softco" / "board.sqlite").chmod(0o644)
+        python = sandbox.ensure_venv(project, [])
+        (project / "look.py").write_text(f"print(open({str(other / '.softco' / 'board.sqlite')!r}).read())\n")
+        res = sandbox.run(project, [str(python), "look.py"], sandbox.Limits(wall_seconds=30), mechanism=mechanism)
+        assert CANARY not in res.output and res.exit_code != 0, res.output[-500:]
+    finally:
+        shutil.rmtree(evals, ignore_errors=True)
