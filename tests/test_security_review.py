@@ -124,24 +124,17 @@ def test_a_shared_sop_of_yaml_aliases_is_refused_not_walked_for_minutes(tmp_path
     """A role file is shared code (`softco sop init`, then someone else's SOP): 1.6 KB of YAML aliases, each
     naming the one before nine times, stand for 9**7 field specs. `softco sop validate` (and `new --sop`,
     which checks the SOP first) walked them all: over 120 s and 4.8 GB of memory before it was stopped, more
-    with each line. Now one `file:line: problem` and exit 2, at once."""
+    with each line. Now one `file:line: problem` and exit 2, at once; a few aliases are still read."""
     assert run_cli(["sop", "init", "s"], tmp_path).exit_code == 0
     role = tmp_path / "s" / "roles" / "architect.yaml"
-    role.write_text(role.read_text() + _alias_bomb(7))
+    plain = role.read_text()
+    role.write_text(plain + _alias_bomb(7))
     res = run_cli(["sop", "validate", "s"], tmp_path)
     assert res.exit_code == 2, res.stdout + res.stderr
     assert "architect.yaml:1: it holds over 100,000 values once its YAML aliases" in res.stdout + res.stderr
-
-
-def test_a_sop_that_shares_a_few_values_through_aliases_is_still_read(tmp_path: Path) -> None:
-    """Aliases themselves stay allowed: a kind that names one field spec twice validates."""
-    assert run_cli(["sop", "init", "s"], tmp_path).exit_code == 0
-    role = tmp_path / "s" / "roles" / "architect.yaml"
-    kind = _alias_bomb(1).replace("fields:\n      x0:", "subject: x0\n    fields:\n      x0:")
-    role.write_text(role.read_text() + kind)
+    role.write_text(plain + _alias_bomb(1).replace("fields:\n      x0:", "subject: x0\n    fields:\n      x0:"))
     res = run_cli(["sop", "validate", "s"], tmp_path)
-    assert res.exit_code == 0, res.stdout + res.stderr
-    assert "1 declared in YAML" in res.stdout
+    assert res.exit_code == 0 and "1 declared in YAML" in res.stdout, res.stdout + res.stderr
 
 
 #: Trojan source (CVE-2021-42574): read in a page, the line shows `if b == 0:  # } if admin begin`-like text in
