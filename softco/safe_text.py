@@ -33,6 +33,7 @@ def _shown(cp: int) -> str:
 
 _ONE_LINE = str.maketrans({cp: _shown(cp) for cp in _CONTROLS})
 _MULTI_LINE = str.maketrans({cp: _shown(cp) for cp in _CONTROLS if chr(cp) not in "\n\t"})
+_PAGE = str.maketrans({cp: _shown(cp) for cp in _CONTROLS if chr(cp) not in "\n\t\r"})
 
 
 def visible(text: str, *, multiline: bool = True, limit: int | None = None) -> str:
@@ -45,6 +46,13 @@ def visible(text: str, *, multiline: bool = True, limit: int | None = None) -> s
     if limit is not None and len(out) > limit:
         out = out[: max(limit - 1, 0)] + "…"
     return out
+
+
+def on_page(text: str) -> str:
+    """``text`` for an HTML page (the report, `softco serve`): every control character but newline, tab and
+    carriage return shown as an escape. A browser obeys the bidirectional controls as a terminal would ("Trojan
+    source": code that reads as one program and runs as another), and escaping for HTML keeps them."""
+    return str(text).translate(_PAGE)
 
 
 def one_line(text: str, limit: int = ONE_LINE_LIMIT) -> str:

@@ -45,6 +45,10 @@ def tmp_visible(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setattr(sandbox.layout, "_ALSO_HIDDEN", set())
     root = Path(tempfile.mkdtemp(prefix="softco-eval-test-"))
     root.chmod(0o755)
+    # nor hidden as the project's top-level or outermost directory (as /work or /opt/evals would be): /tmp and
+    # this directory are shown as /usr and /opt are, so a suite beside the output directory is visible
+    monkeypatch.setattr(sandbox.layout, "_SYSTEM_TOPS", {*sandbox.layout._SYSTEM_TOPS, "tmp"})
+    monkeypatch.setattr(sandbox.layout, "_SYSTEM", {*sandbox.layout._SYSTEM, Path("/tmp"), root})
     try:
         yield root
     finally:

@@ -479,6 +479,10 @@ def test_as_root_a_run_nobody_cannot_reach_is_refused_not_run_as_root(
     python = sandbox.ensure_venv(project, [])
     (tmp_path / "locked").chmod(0o700)
     monkeypatch.setattr(sandbox.layout, "HIDDEN", ("/home", "/root", "/run"))  # /tmp stays visible: the lock counts
+    # the locked directory is one of the system's (as a /opt of mode 0700 would be): shown, not hidden
+    monkeypatch.setattr(sandbox.layout, "_SYSTEM_TOPS", {*sandbox.layout._SYSTEM_TOPS, "tmp"})
+    locked = tmp_path / "locked"
+    monkeypatch.setattr(sandbox.layout, "_SYSTEM", {*sandbox.layout._SYSTEM, *locked.parents, locked})
     (project / "x.py").write_text("print('RAN')\n")
     for mechanism in _root_fs_mechanisms():
         with pytest.raises(sandbox.SandboxError, match="nobody cannot enter "):

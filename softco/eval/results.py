@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 import softco
 from softco.eval.spec import SCHEMA_VERSION, RunRecord
 from softco.llm.budget import format_usd
+from softco.safe_text import on_page
 
 RESULTS_FILE = "eval.json"
 MARKDOWN_FILE = "eval.md"
@@ -175,7 +176,7 @@ def summarize(results: EvalResults) -> EvalResults:
 
 
 def md_cell(text: object) -> str:
-    s = " ".join(str(text).split())
+    s = on_page(" ".join(str(text).split()))  # C1 and bidirectional controls shown, not obeyed
     out = []
     for ch in s:
         if ch in "\\`*_{}[]()<>#+!|~&":
@@ -356,7 +357,13 @@ def _env() -> Environment:
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=_finalize,
     )
+
+
+def _finalize(value: Any) -> Any:
+    """Text a run reported (what the project printed) with its control characters shown, not obeyed."""
+    return on_page(value) if isinstance(value, str) and not isinstance(value, Markup) else value
 
 
 def render_html(results: EvalResults) -> str:

@@ -39,6 +39,7 @@ from softco.report.costs import (
 )
 from softco.report.coverage import coverage
 from softco.report.project import Project, utc
+from softco.safe_text import on_page
 from softco.views import generic_md
 
 FORMATTER = HtmlFormatter(cssclass="hl", linenos="table", wrapcode=True)
@@ -53,12 +54,12 @@ def _markdown() -> MarkdownIt:
 
 def md(text: str) -> Markup:
     """Markdown blocks -> safe HTML."""
-    return Markup(_markdown().render(text))  # safe: markdown-it escapes all text; raw HTML is off
+    return Markup(_markdown().render(on_page(text)))  # safe: markdown-it escapes all text; raw HTML is off
 
 
 def md_inline(text: str) -> Markup:
     """One line of markdown (bold, code, links) -> safe HTML, no paragraph."""
-    return Markup(_markdown().renderInline(text))  # safe: markdown-it escapes all text
+    return Markup(_markdown().renderInline(on_page(text)))  # safe: markdown-it escapes all text
 
 
 def highlight(path: str, content: str) -> Markup:
@@ -67,7 +68,7 @@ def highlight(path: str, content: str) -> Markup:
         lexer = get_lexer_for_filename(path, stripnl=False)
     except ClassNotFound:
         lexer = TextLexer(stripnl=False)
-    return Markup(pygments_highlight(content, lexer, FORMATTER))  # safe: pygments escapes the source
+    return Markup(pygments_highlight(on_page(content), lexer, FORMATTER))  # safe: pygments escapes the source
 
 
 def pygments_css() -> str:
@@ -88,6 +89,11 @@ def _csp_hash(js: str) -> str:
     return "sha256-" + base64.b64encode(hashlib.sha256(js.encode("utf-8")).digest()).decode("ascii")
 
 
+def finalize(value: Any) -> Any:
+    """What a template prints: text (not HTML made by softco) with its control characters shown (:func:`on_page`)."""
+    return on_page(value) if isinstance(value, str) and not isinstance(value, Markup) else value
+
+
 def _anchor(text: str) -> str:
     return "f-" + hashlib.sha1(text.encode("utf-8")).hexdigest()[:10]
 
@@ -100,6 +106,7 @@ def _env() -> Environment:
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=finalize,
     )
     env.filters.update(md=md, md_inline=md_inline, anchor=_anchor)
     env.globals.update(highlight=highlight, format_cost=format_cost, format_count=format_count)

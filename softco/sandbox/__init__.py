@@ -15,10 +15,12 @@ On top of that it is isolated by the best mechanism this machine offers, probed 
     bubblewrap. The whole filesystem is read-only; ``/home``, ``/root``, ``/run``, ``/tmp``,
     ``/var/tmp``, ``/mnt``, ``/media``, ``/srv`` and the user's home are replaced by empty read-only
     directories (so ``~/.ssh`` or a Docker socket are not even visible), with only the Python runtime
-    put back, read-only; so is the directory that holds the project (its sibling projects are not
-    visible). The work copy (at the project's own path) and the temporary HOME are
-    size-limited tmpfs mounts (:attr:`Limits.disk_bytes` each): a disk quota. Own network (empty),
-    PID, IPC and UTS namespaces, no capabilities, killed with its parent.
+    put back, read-only; so are the directory that holds the project (its sibling projects are not
+    visible), every other top-level directory that is not the system's own (``/work``, ``/data``...: other
+    outputs, checkouts, ``.env`` files) and the outermost directory below the system's own on the way to
+    the project and to the working directory (``/opt/evals``). The work copy (at the project's own path) and
+    the temporary HOME are size-limited tmpfs mounts (:attr:`Limits.disk_bytes` each): a disk quota. Own
+    network (empty), PID, IPC and UTS namespaces, no capabilities, killed with its parent.
 ``unshare``
     util-linux ``unshare`` with mount, PID, network, IPC and UTS namespaces (and a user namespace
     unless softco is root), and a small Python preamble that hides the same directories as bwrap,

@@ -126,13 +126,58 @@ def _runtime_dirs() -> tuple[Path, ...]:
 _SYSTEM = {Path(p) for p in ("/", "/usr", "/usr/local", "/etc", "/bin", "/sbin", "/lib", "/lib64", "/opt", "/var")}
 
 
+#: Top-level directories of the system's own layout, shown read-only; every other one (``/work``, ``/data``, a
+#: container's ``/app``, a CI's ``/builds``) holds the user's data (other runs, repos, ``.env`` files) and is hidden.
+_SYSTEM_TOPS = {"bin", "boot", "dev", "etc", "lib", "lib32", "lib64", "libx32", "opt", "proc", "sbin", "sys", "usr"}
+_SYSTEM_TOPS |= {"var", "nix", "gnu", "snap"}
+
+
+def _data_tops() -> list[Path]:
+    """The top-level directories that are not the system's own (links, such as ``/bin -> usr/bin``, left out)."""
+    try:
+        with os.scandir("/") as it:
+            return [Path("/", e.name) for e in it if e.name not in _SYSTEM_TOPS and e.is_dir(follow_symlinks=False)]
+    except OSError:
+        return []
+
+
+#: Directories under the system's own whose files the system and its programs need: never hidden as a project's
+#: outermost directory (:func:`_outermost`)
+_NEEDED = {
+    Path(p)
+    for p in (
+        *(f"{pre}/{d}" for pre in ("/usr", "/usr/local") for d in ("lib", "lib32", "lib64", "libx32", "libexec")),
+        *(f"{pre}/{d}" for pre in ("/usr", "/usr/local") for d in ("bin", "sbin", "share", "include")),
+        *(f"/var/{d}" for d in ("lib", "cache", "run", "spool", "log", "tmp")),
+    )
+}
+
+
+def _outermost(place: Path) -> Path | None:
+    """The outermost directory on the way to ``place`` below the system's own (``/opt/evals`` for
+    ``/opt/evals/out/runs/a/seed-1/calc``, ``/usr/src`` for ``/usr/src/app/out/p``): where a user keeps outputs,
+    an eval's other runs, repos. None when every directory on the way is the system's (``/usr/local/bin``)."""
+    for d in reversed(_real(place).parents):  # from / down
+        if d not in _SYSTEM and d not in _NEEDED:
+            return d
+    return None
+
+
 def _hidden_dirs(dest: Path) -> list[Path]:
-    """Directories replaced by empty ones in the sandbox: HIDDEN, the user's home, and the directory that
-    holds the project (so its sibling projects, their boards and repos are not readable)."""
-    candidates = [Path(h) for h in HIDDEN] + [Path.home(), dest.parent]
+    """Directories replaced by empty ones in the sandbox: HIDDEN, the user's home, the directory that holds
+    the project (so its sibling projects, their boards and repos are not readable), every top-level directory
+    that is not the system's own (:data:`_SYSTEM_TOPS`), and the outermost directories on the way to the
+    project and to the working directory below the system's own (:func:`_outermost`): an output directory, a
+    working directory or an eval's other runs (``runs/VARIANT/seed-N/``) are hidden wherever they are."""
+    try:
+        cwd: Path | None = Path.cwd()
+    except OSError:  # a working directory that was removed holds nothing
+        cwd = None
+    outer = [_outermost(dest), _outermost(cwd / "-") if cwd else None]
+    candidates = [Path(h) for h in HIDDEN] + [Path.home(), dest.parent, *_data_tops(), *(o for o in outer if o)]
     out: list[Path] = []
     for c in sorted({_real(c) for c in candidates}, key=lambda p: len(p.parts)):
-        if c in _SYSTEM or not c.is_dir():
+        if c in _SYSTEM or c == _real(dest) or not c.is_dir():
             continue
         if not any(_under(c, o) for o in out):
             out.append(c)

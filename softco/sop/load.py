@@ -130,15 +130,35 @@ def default_dirs() -> tuple[Path, Path]:
 _SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def _safe_load(text: str) -> Any:
-    return yaml.load(text, Loader=_SAFE_LOADER)  # noqa: S506  (a safe loader)
+#: Values (mappings, lists and scalars, each alias counted again) a role file may hold. A SOP is shared code:
+#: ten lines of YAML aliases, each naming the one before it nine times, stand for 9**9 values, which validating
+#: the file walked one by one (minutes of CPU, gigabytes of memory). The default roles hold a few hundred.
+MAX_YAML_VALUES = 100_000
+
+
+def _safe_load(text: str, path: Path) -> Any:
+    """The YAML of the role file ``path``; :class:`SopError` when its aliases expand past MAX_YAML_VALUES."""
+    data = yaml.load(text, Loader=_SAFE_LOADER)  # noqa: S506  (a safe loader)
+    todo, seen = [data], 0
+    while todo:  # the values as validation walks them: an alias counts each time it is used
+        item = todo.pop()
+        seen += 1
+        if seen > MAX_YAML_VALUES:
+            why = f"it holds over {MAX_YAML_VALUES:,} values once its YAML aliases (*name) are expanded"
+            raise SopError([Problem(str(path), 1, f"{why}; write the values out, or use fewer aliases")])
+        if isinstance(item, dict):
+            todo.extend(item.keys())
+            todo.extend(item.values())
+        elif isinstance(item, list):
+            todo.extend(item)
+    return data
 
 
 def _yaml_line(text: str, key_path: tuple[Any, ...]) -> int:
     """Best-effort line of a key path in a YAML document (1-based)."""
-    try:
-        node = yaml.compose(text)
-    except yaml.YAMLError:
+    try:  # libyaml's composer (bounded nesting), as the file was loaded: the pure-Python one recursed past the stack
+        node = yaml.compose(text, Loader=_SAFE_LOADER)  # noqa: S506  (a safe loader)
+    except (yaml.YAMLError, RecursionError):
         return 1
     line = 1
     for key in key_path:
@@ -174,7 +194,7 @@ def read_sop_file(path: Path) -> str:
 def load_role(path: Path) -> RoleSpec:
     text = read_sop_file(path)
     try:
-        data = _safe_load(text)
+        data = _safe_load(text, path)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else 1
@@ -317,7 +337,7 @@ def _removed_roles(files: dict[str, Path], defaults: set[str], problems: list[Pr
     for rid, path in files.items():
         try:
             text = read_sop_file(path)
-            data = _safe_load(text)
+            data = _safe_load(text, path)
         except (SopError, yaml.YAMLError):
             continue  # load_role reports it
         if not isinstance(data, dict) or "removed" not in data:

@@ -28,10 +28,10 @@ from softco.report.costs import (
     format_total_cost,
     format_usage,
 )
-from softco.report.html import FORMATTER, md
+from softco.report.html import FORMATTER, finalize, md
 from softco.report.html import _env as report_env
 from softco.report.html import context as report_context
-from softco.safe_text import one_line
+from softco.safe_text import on_page, one_line
 from softco.views import doc_files, generic_md
 from softco.web.data import Listed, Snapshot
 
@@ -48,6 +48,7 @@ def env() -> Environment:
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=finalize,
     )
     e.globals.update(version=softco.__version__, format_count=format_count, format_cost=format_cost)
     return e
@@ -170,7 +171,7 @@ def artifacts_html(snap: Snapshot) -> Markup:
 
 
 def diff_html(diff: str) -> Markup:
-    return Markup(pygments_highlight(diff, DiffLexer(stripnl=False), FORMATTER))  # safe: pygments escapes
+    return Markup(pygments_highlight(on_page(diff), DiffLexer(stripnl=False), FORMATTER))  # safe: pygments escapes
 
 
 def common(snap: Snapshot, name: str, token: str) -> dict[str, Any]:
