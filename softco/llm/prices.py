@@ -124,6 +124,22 @@ def cost_usd(model: str, prompt_tokens: int, completion_tokens: int) -> float | 
     return None if total is None else float(total)
 
 
+def priced_model(requested: str, answered: str) -> str:
+    """The model a call is priced at, on the board and in the budget alike: the one the endpoint says answered
+    when it names one (a dated snapshot, a router's choice), else the one requested."""
+    return answered or requested
+
+
+def counted_usd(requested: str, answered: str, prompt_tokens: int, completion_tokens: int) -> float:
+    """What a budget counts for a call: its cost at :func:`priced_model`; where that model has no known price
+    (the board then says "unknown"), at the requested model's, which the budget reserved with; else 0."""
+    for model in (priced_model(requested, answered), requested):
+        usd = cost_usd(model, prompt_tokens, completion_tokens)
+        if usd is not None:
+            return usd
+    return 0.0
+
+
 def price_of(model: str) -> tuple[float, float] | None:
     """``model``'s (input, output) price in USD per million tokens (the first tier of a tiered price), or None."""
     own = _user_price(model)
