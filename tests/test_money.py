@@ -125,3 +125,14 @@ def test_a_call_in_flight_when_the_run_is_cancelled_counts_for_resume(tmp_path: 
     assert before.spent_tokens == bound
     worst = cost_usd("gpt-4o-mini", prompt_bound(request), bound - prompt_bound(request))
     assert worst is not None and before.spent_usd == pytest.approx(worst)
+
+
+def test_only_a_call_to_an_endpoint_that_bills_counts_when_cancelled(tmp_path: Path) -> None:
+    """A person (--human), a script or a recording costs nothing: cancelled, they count nothing."""
+    from softco.llm.human import HumanLLM, RoutingLLM
+    from softco.llm.testing import ScriptedLLM
+
+    endpoint = OpenAILLM(make_client("http://127.0.0.1:9/v1", None), model="gpt-4o-mini")
+    routed = BudgetedLLM(RoutingLLM(endpoint, {"product_manager": HumanLLM(tmp_path, interactive=False)}), Budget())
+    assert routed.billed_for("engineer/write_code/a.py") and not routed.billed_for(PRD_STEP)
+    assert not BudgetedLLM(ScriptedLLM({}), Budget()).billed_for(PRD_STEP)

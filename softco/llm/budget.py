@@ -324,7 +324,7 @@ class BudgetedLLM(WrapperLLM):
             used = self._counted(request, exc.usage, "")  # something: its bound counts
             raise
         except asyncio.CancelledError:  # Ctrl-C, a budget stop, a failed step: an endpoint may be writing the
-            if self.inner.cache_id_for(request.step_key) is not None:  # answer, up to its bound: that counts
+            if self.inner.billed_for(request.step_key):  # answer, up to its bound: that counts
                 used = unreported_bound(request, "", unanswered(request))
             raise
         finally:  # also when the call failed or was cancelled: its reservation is given back

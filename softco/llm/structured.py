@@ -206,7 +206,7 @@ async def ask_structured(
         try:
             response = await llm.complete(current)
         except asyncio.CancelledError:  # an endpoint may have worked on it: its prompt counts, as unreported usage
-            usage = unanswered(current) if llm.cache_id_for(current.step_key) is not None else Usage()
+            usage = unanswered(current) if llm.billed_for(current.step_key) else Usage()
             cancelled = LLMResponse(content="", finish_reason=CANCELLED, usage=usage)
             why = "cancelled: the run stopped before the answer came"
             ended(Attempt(current, cancelled, started, time.time(), why))
