@@ -8,6 +8,14 @@ import sys
 from pathlib import Path
 
 
+def _size(n: int) -> str:
+    """A size as a person reads it: 16 MiB, 64 KiB, 1000000 bytes."""
+    for unit, scale in (("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= scale and n % scale == 0:
+            return f"{n // scale} {unit}"
+    return f"{n} bytes"
+
+
 def read_text(path: Path, limit: int, what: str, *, regular_only: bool = False) -> str:
     """The UTF-8 text of ``path`` (``-``: standard input), at most ``limit`` bytes; ValueError says why it
     cannot be used, ``what`` saying what such a file should hold ("a requirement should be a few paragraphs").
@@ -23,7 +31,7 @@ def read_text(path: Path, limit: int, what: str, *, regular_only: bool = False) 
     except OSError as exc:
         raise ValueError(f"{path}: cannot read it ({exc.strerror or exc}); check its name and permissions") from None
     if len(data) > limit:
-        raise ValueError(f"{path}: over {limit} bytes; {what}")
+        raise ValueError(f"{path}: over {_size(limit)}; {what}")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:

@@ -44,9 +44,22 @@ def test_a_fifo_named_softco_toml_is_refused_unread(tmp_path: Path) -> None:
         config.read_file(fifo)
     big = tmp_path / "big.toml"
     big.write_text("# " + "x" * config.MAX_FILE_BYTES)
-    with pytest.raises(config.ConfigError, match=f"big.toml: over {config.MAX_FILE_BYTES} bytes"):
+    with pytest.raises(config.ConfigError, match="big.toml: over 64 KiB; a settings file"):
         config.read_file(big)
     latin = tmp_path / "latin.toml"
     latin.write_bytes(b'model = "caf\xe9"\n')
     with pytest.raises(config.ConfigError, match="latin.toml: not UTF-8 text; save it as UTF-8"):
         config.read_file(latin)
+
+
+def test_a_prices_file_goes_through_the_same_reader(tmp_path: Path) -> None:
+    from softco.llm.prices import PriceFileError, _user_prices
+
+    fifo = tmp_path / "prices.fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(PriceFileError, match=r"^P=\S+prices.fifo: cannot read it \(not a regular file\); name a JSON"):
+        _user_prices(str(fifo), "P=")
+    latin = tmp_path / "prices.json"
+    latin.write_bytes(b'{"caf\xe9": [1, 2]}')
+    with pytest.raises(PriceFileError, match=r"prices.json: not UTF-8 text; save it as UTF-8"):
+        _user_prices(str(latin), "P=")
