@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import math
 import os
-import stat
 import threading
 import tomllib
 from collections.abc import Iterator, Mapping
@@ -35,6 +34,7 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from softco.errors import UsageError
+from softco.text_file import read_text
 
 FILE_NAME = "softco.toml"
 #: The model when nothing names one.
@@ -184,17 +184,12 @@ def _check_types(path: Path, table: Mapping[str, object]) -> None:
 def read_file(path: Path) -> dict[str, Any]:
     """A softco.toml's table, its relative paths made relative to its directory; ConfigError if unreadable."""
     try:
-        if not stat.S_ISREG(path.stat().st_mode):  # a directory, or a FIFO that would block the read
-            raise ConfigError(f"{path}: cannot read it (not a regular file); make it a file of settings or remove it")
-        with path.open("rb") as f:
-            data = f.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read it ({exc.strerror}); fix its permissions or remove it") from None
-    if len(data) > MAX_FILE_BYTES:
-        raise ConfigError(f"{path}: over {MAX_FILE_BYTES} bytes; a settings file is a few lines")
+        text = read_text(path, MAX_FILE_BYTES, "a settings file is a few lines: fix it or remove it", regular_only=True)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     try:
-        table = tomllib.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        table = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({str(exc).splitlines()[0][:200]}); fix the file") from None
     _check_types(path, table)
     for key in ("output", "prices"):

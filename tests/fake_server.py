@@ -134,6 +134,7 @@ class FakeReply(BaseModel):
     prompt_tokens: int | None = Field(default=None, ge=0, description="override the estimated usage")
     completion_tokens: int | None = Field(default=None, ge=0, description="override the estimated usage")
     no_usage: bool = Field(default=False, description="send no `usage` in the body, as some endpoints do")
+    model: str | None = Field(default=None, description="the model the reply says answered (default: the one asked)")
     trickle: float = Field(
         default=0.0, ge=0, description="send the reply (status line, headers, body) one byte every this many seconds"
     )
@@ -380,7 +381,7 @@ class FakeOpenAIServer:
             "id": f"chatcmpl-fake-{next(self._ids)}",
             "object": "chat.completion",
             "created": int(time.time()),
-            "model": str(req.body.get("model") or self.model),
+            "model": reply.model or str(req.body.get("model") or self.model),
             "choices": [
                 {
                     "index": 0,

@@ -56,7 +56,7 @@ def test_both_argument_and_file_or_neither(tmp_path: Path) -> None:
 
 
 def test_a_missing_requirement_file(tmp_path: Path) -> None:
-    one_line_error(run_cli(["new", "--from-file", "nope.txt"], tmp_path), 2, "cannot read nope.txt")
+    one_line_error(run_cli(["new", "--from-file", "nope.txt"], tmp_path), 2, "nope.txt: cannot read it")
 
 
 def run_with_ops_answer(tmp_path: Path, answer: dict[str, object]) -> CliResult:

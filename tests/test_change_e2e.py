@@ -104,7 +104,7 @@ def _feature_then_revision(repo: Path, srv: FakeOpenAIServer) -> None:
     assert "statlib/median.py" in out and "files changed" in out
     assert "regressions none: 3 test(s) of the repo pass as before" in out
     report = json.loads((wt / "docs/softco/add-a-median-function-to-statlib/test_report.json").read_text())
-    assert report["regressions"] == [] and report["failed"] == 0 and report["passed"] == 8
+    assert report["regressions"] == [] and report["failed"] == 0 and report["passed"] == 9
 
     # a revision of the code: the edits apply to the base commit's file again, on a branch of the change's own;
     # QA's prompts render as before (the map was kept), so its steps are answered from the step cache
@@ -138,7 +138,7 @@ def test_a_broken_existing_test_is_a_regression_on_the_file_that_broke_it_and_is
     assert fix and "one of the project's own tests: it passed before this change" in fix[0].last_user_message  # type: ignore[attr-defined]
     final = json.loads((docs / "test_report.json").read_text())
     assert final["round"] == 2 and final["regressions"] == [] and final["failed"] == 0
-    assert "return total(values) / len(values)" in (wt / "statlib/stats.py").read_text()
+    assert "return total(ordered) / len(ordered)" in (wt / "statlib/stats.py").read_text()
 
 
 def test_a_stopped_change_resumes_and_says_when_its_base_branch_moved(tmp_path: Path) -> None:

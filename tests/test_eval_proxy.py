@@ -5,6 +5,7 @@ the call limit, or a value outside the bounds), and so does every later call."""
 
 from __future__ import annotations
 
+import fractions
 import importlib.util
 import json
 import math
@@ -94,6 +95,9 @@ def test_a_frame_over_the_limit_is_refused_before_it_is_read() -> None:
         (b'{"ok": {"d": [[[1], 2]]}}', "unhashable"),
         (b'{"ok": {"e": [{"t": [1, {"r": [1, "x"]}]}]}}', "unhashable"),
         (b'{"ok": {"f": [1]}}', "unknown float"),
+        (b'{"ok": {"n": "12z"}}', "not hex"),
+        (b'{"ok": {"n": 12}}', "not hex"),
+        (b'{"ok": {"v": ["Fraction", [{"n": ""}, 1]]}}', "malformed standard-library value"),
         (b'{"ok": {"x": {"id": 1, "name": "E", "module": "m", "bases": [{"c": "int"}]}}}', "not an exception"),
         (b'{"err": {"cls": {"c": "ValueError"}}}', "malformed exception"),
         (b'{"err": {"cls": {"c": "int"}, "args": [], "str": "", "ref": null, "tb": ""}}', "malformed exception"),
@@ -235,6 +239,15 @@ _PROJECT = {
             return json.loads(text)
 
 
+        def power(base, n):
+            return base ** n
+
+
+        def describe_int(x):
+            import fractions
+            return [x.bit_length(), x % 1000, -x, fractions.Fraction(x, 3)]
+
+
         def fail(kind):
             raise {"key": KeyError("k"), "value": ValueError("v", 2), "stop": SystemExit(3)}[kind]
     """,
@@ -264,6 +277,20 @@ def test_the_module_is_a_proxy_and_plain_data_crosses_by_value(pkg: Any) -> None
     assert [type(v) for v in got[:10]] == [type(None), bool, int, float, str, bytes, tuple, dict, set, frozenset]
     assert math.isnan(got[10]) and got[11] == math.inf and got[12] == -math.inf and got[13] == 10**30
     assert pkg.same(got[:10]) == got[:10]
+
+
+def test_an_int_beyond_pythons_digit_limit_crosses_both_ways(pkg: Any) -> None:
+    """10**5000 has more digits than Python converts to decimal text (4,300): as a JSON number it crashed the
+    project's process (every later call failed) and could not be sent to it. It crosses as hex, exactly."""
+    big = pkg.power(10, 5000)
+    assert type(big) is int and big == 10**5000
+    assert pkg.power(-7, 9001) == (-7) ** 9001 and pkg.power(2, 64) == 2**64 and pkg.power(2, 62) == 2**62
+    huge = 3**20000
+    bits, low, negated, third = pkg.describe_int(huge)
+    assert (bits, low, negated) == (huge.bit_length(), huge % 1000, -huge)
+    assert third == fractions.Fraction(huge, 3) and type(third) is fractions.Fraction
+    assert pkg.same([huge, {"k": -huge}]) == [huge, {"k": -huge}]
+    assert pkg.power(2, 10) == 1024  # the process is still there
 
 
 def test_other_objects_cross_by_reference_and_keep_their_identity(pkg: Any) -> None:

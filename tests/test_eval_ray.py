@@ -128,3 +128,29 @@ def test_batch_on_ray_with_a_script_file(local_ray: Any, tmp_path: Path) -> None
     got = [(r["status"], r["executability"], r["own_passed"], r["own_total"]) for r in recs]
     assert got == [("done", None, 3, 3)] * 2
     assert all((out / r["rel_dir"] / "calc" / "ops.py").is_file() for r in recs)
+
+
+def test_ray_workers_take_the_drivers_settings_file_and_environment(
+    local_ray: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The driver's settings reach every Ray worker: out/softco.toml (the --output's, not the working
+    directory's, which is not valid here and would stop every run) names the endpoint; SOFTCO_MODEL names the
+    model every request asks for and OPENAI_API_KEY the key each sends, both set after Ray started its workers
+    (so only the driver has them)."""
+    batch = tmp_path / "reqs.txt"
+    batch.write_text("a tiny calculator library with safe division\na tiny calculator library, again\n")
+    out = tmp_path / "b"
+    out.mkdir()
+    (tmp_path / "softco.toml").write_text("timeout = -1\n")
+    monkeypatch.setenv("SOFTCO_MODEL", "model-of-the-driver")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-of-the-driver")
+    with FakeOpenAIServer(rh.answers()) as srv:
+        (out / "softco.toml").write_text(f'base_url = "{srv.base_url}"\ntimeout = 120\n')
+        code, text = invoke("batch", str(batch), "--output", str(out), "--max-fix-rounds", "1", *RAY)
+        asked = {str(r.body.get("model")) for r in srv.chat_requests()}
+        keys = {r.headers.get("authorization") for r in srv.chat_requests()}
+        ran = len(srv.chat_requests())
+    assert code == 0 and not srv.errors, text
+    recs = json.loads((out / "batch.json").read_text())["records"]
+    assert [(r["status"], r["own_passed"], r["own_total"]) for r in recs] == [("done", 3, 3)] * 2
+    assert ran >= 2 * 6 and asked == {"model-of-the-driver"} and keys == {"Bearer sk-of-the-driver"}

@@ -3,8 +3,10 @@ files, or to softco's code, checks it again: a broken SOP never gets past `softc
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -120,3 +122,51 @@ def test_new_notes_the_sop_in_the_users_cache_and_still_refuses_a_broken_one(
     res = run_cli([*args[:-1], "--output", "out2", "--dry-run"], tmp_path)
     assert res.exit_code == 2 and "write_prd.j2:1: " in res.stderr and "requirment" in res.stderr
     assert not (tmp_path / "out2").exists()
+
+
+def _touch(path: Path, seconds: int) -> int:
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + seconds * 1_000_000_000))
+    return st.st_mtime_ns
+
+
+def test_only_the_code_a_check_ran_invalidates_its_note(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The note lists the softco modules loaded when the check ended: an edit to one of them (one the check
+    imported as it ran too) checks again; an edit to code the check never ran (the web page) does not, and
+    the hit stats those modules only, not every file of softco."""
+    import softco.sop.template_limits
+
+    monkeypatch.delitem(sys.modules, "softco.web.pages", raising=False)  # as in `softco new`: never loaded
+    checks = Counted(monkeypatch)
+    cache = tmp_path / "cache"
+    load_checked_sop(None, cache)
+    unused = Path(softco.__file__).parent / "web" / "pages.py"
+    for module, seconds in ((unused, 5), (Path(softco.sop.template_limits.__file__), 7)):
+        before = _touch(module, seconds)
+        try:
+            load_checked_sop(None, cache)
+        finally:
+            st = module.stat()
+            os.utime(module, ns=(st.st_atime_ns, before))
+    assert checks.calls == 2  # the first check, then the one after template_limits.py changed
+    load_checked_sop(None, cache)
+    assert checks.calls == 3  # its time is back as it was: the newest note (of the edited code) is stale again
+    (note,) = (cache / "sop-checks").iterdir()
+    listed = {rel for rel, _, _ in json.loads(note.read_text())}
+    assert {"sop/check.py", "sop/template_limits.py", "artifacts.py", "__init__.py"} <= listed
+    assert "web/pages.py" not in listed
+
+
+def test_a_note_of_an_older_softco_or_a_damaged_one_is_checked_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checks = Counted(monkeypatch)
+    cache = tmp_path / "cache"
+    load_checked_sop(None, cache)
+    (note,) = (cache / "sop-checks").iterdir()
+    for text in ("", "[]", "{", '[["no/such/module.py", 1, 2]]', '[["__init__.py"]]', "[1]"):
+        note.write_text(text)
+        load_checked_sop(None, cache)
+    assert checks.calls == 7
+    load_checked_sop(None, cache)
+    assert checks.calls == 7  # the last check rewrote it

@@ -44,7 +44,7 @@ from softco.llm.budget import (
     Ledger,
     PriceFileError,
     completion_bound,
-    cost_usd,
+    counted_usd,
     price_of,
     prices,
     unreported_bound,
@@ -291,12 +291,12 @@ def unreported(board: Board | Sequence[RunRow], rows: Sequence[StepRow]) -> tupl
             request = LLMRequest.model_validate_json(r.request_json or "")
             response = LLMResponse.model_validate_json(r.response_json or "")
         except ValueError:  # a row this softco cannot read back: its estimate, as the board has it
-            bound, model = estimate, endpoint_runs[r.run_id]
-        else:  # priced as the budget priced it: the role's model, else the run's
+            bound, requested, answered = estimate, endpoint_runs[r.run_id], ""
+        else:  # priced as the budget priced it: the model that answered, else the role's, else the run's
             bound = unreported_bound(request, response.content, estimate)
-            model = request.settings.model or endpoint_runs[r.run_id]
+            requested, answered = request.settings.model or endpoint_runs[r.run_id], response.model
         tokens += bound.total - estimate.total
-        usd += cost_usd(model, bound.prompt_tokens, bound.completion_tokens) or 0.0
+        usd += counted_usd(requested, answered, bound.prompt_tokens, bound.completion_tokens)
     return usd, tokens
 
 

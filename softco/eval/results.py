@@ -11,12 +11,10 @@ from __future__ import annotations
 import math
 import statistics
 from datetime import UTC, datetime
-from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -349,23 +347,6 @@ def _asset(*parts: str) -> str:
     return resources.files("softco.report").joinpath(*parts).read_text(encoding="utf-8")
 
 
-@cache
-def _env() -> Environment:
-    return Environment(
-        loader=PackageLoader("softco.eval", "templates"),
-        autoescape=True,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        finalize=_finalize,
-    )
-
-
-def _finalize(value: Any) -> Any:
-    """Text a run reported (what the project printed) with its control characters shown, not obeyed."""
-    return on_page(value) if isinstance(value, str) and not isinstance(value, Markup) else value
-
-
 def render_html(results: EvalResults) -> str:
     """The scoreboard: one self-contained page (no script, a CSP that allows nothing to load), every
     text autoescaped; each run links to its own report."""
@@ -382,7 +363,9 @@ def render_html(results: EvalResults) -> str:
         "run_columns": RUN_COLUMNS,
         "runs": [(r, run_cells(r)) for r in results.records],
     }
-    return _env().get_template("scoreboard.html.j2").render(**context)
+    from softco.report.html import environment  # the report's renderers: only when a page is written
+
+    return environment("softco.eval").get_template("scoreboard.html.j2").render(**context)
 
 
 def write_results(results: EvalResults, output: Path) -> EvalResults:

@@ -168,6 +168,11 @@ class LLM(abc.ABC):
         """Who answers ``step_key``, for the step cache (None: do not cache)."""
         return self.cache_id
 
+    def billed_for(self, step_key: str) -> bool:
+        """Whether a call for ``step_key`` goes to an endpoint that may bill it (not a script, a recording, a
+        person): a call cancelled while such an endpoint had it counts its bound (softco.llm.budget)."""
+        return self.cache_id_for(step_key) is not None
+
     def accepted(self, request: LLMRequest, response: LLMResponse) -> None:  # noqa: B027 - optional hook
         """``response`` answered ``request`` (a step's first request; the answer may be a re-ask's) and passed
         validation: told once a step by :func:`softco.llm.structured.ask_structured`."""
@@ -189,6 +194,9 @@ class WrapperLLM(LLM):
 
     def cache_id_for(self, step_key: str) -> str | None:
         return self.cache_id if self.cache_id is not None else self.inner.cache_id_for(step_key)
+
+    def billed_for(self, step_key: str) -> bool:
+        return self.inner.billed_for(step_key)
 
     def accepted(self, request: LLMRequest, response: LLMResponse) -> None:
         self.inner.accepted(request, response)

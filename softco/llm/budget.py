@@ -37,8 +37,10 @@ from softco.llm.base import (
 )
 from softco.llm.prices import PriceFileError as PriceFileError  # the prices live in softco.llm.prices
 from softco.llm.prices import cost_usd as cost_usd
+from softco.llm.prices import counted_usd as counted_usd
 from softco.llm.prices import price_of as price_of
 from softco.llm.prices import prices as prices
+from softco.llm.tokens import estimate_tokens
 
 #: The longest answer of a role whose model settings give no ``max_tokens``: sent to the endpoint as
 #: ``max_tokens`` and the answer's part of every call's worst case.
@@ -90,6 +92,12 @@ def unreported_bound(request: LLMRequest, answer: str, estimate: Usage) -> Usage
         completion_tokens=min(longest, max(estimate.completion_tokens, written)),
         source="estimated",
     )
+
+
+def unanswered(request: LLMRequest) -> Usage:
+    """The usage of a call cancelled before its answer came (the run stopped while the endpoint worked on it):
+    its prompt, estimated, as an endpoint that reports no usage; the budget counts :func:`unreported_bound`."""
+    return Usage(prompt_tokens=sum(estimate_tokens(m.content) for m in request.messages), source="estimated")
 
 
 class BudgetExceeded(LLMError, BudgetStop):
@@ -285,7 +293,7 @@ class BudgetedLLM(WrapperLLM):
         self.budget.reserved_tokens += worst.tokens
         self.budget.reserved_usd += worst.usd or 0.0
 
-    def _release(self, worst: WorstCase, usage: Usage | None, model: str) -> None:
+    def _release(self, worst: WorstCase, usage: Usage | None, requested: str, answered: str) -> None:
         b = self.budget
         self.in_flight -= 1
         b.reserved_tokens -= worst.tokens
@@ -294,7 +302,7 @@ class BudgetedLLM(WrapperLLM):
         if usage is not None:
             used_tokens = usage.prompt_tokens + usage.completion_tokens
             if b.max_usd is not None or self.ledger is not None:  # prices load only when a dollar cap needs them
-                used_usd = cost_usd(model, usage.prompt_tokens, usage.completion_tokens) or 0.0
+                used_usd = counted_usd(requested, answered, usage.prompt_tokens, usage.completion_tokens)
             b.spent_tokens += used_tokens
             b.spent_usd += used_usd
         if self.ledger is not None:
@@ -307,15 +315,20 @@ class BudgetedLLM(WrapperLLM):
             request = request.model_copy(update={"settings": settings})
         await self._reserve(request, worst)
         used: Usage | None = None
+        answered = ""
         try:
             response = await self.inner.complete(request)
-            used = self._counted(request, response.usage, response.content)
+            used, answered = self._counted(request, response.usage, response.content), response.model
             return response
         except TransientLLMError as exc:  # a call cut off while the endpoint worked on it (a timeout) still used
             used = self._counted(request, exc.usage, "")  # something: its bound counts
             raise
+        except asyncio.CancelledError:  # Ctrl-C, a budget stop, a failed step: an endpoint may be writing the
+            if self.inner.billed_for(request.step_key):  # answer, up to its bound: that counts
+                used = unreported_bound(request, "", unanswered(request))
+            raise
         finally:  # also when the call failed or was cancelled: its reservation is given back
-            self._release(worst, used, request.settings.model or self.model)
+            self._release(worst, used, request.settings.model or self.model, answered)
             settled, self._settled = self._settled, None
             if settled is not None:
                 settled.set()

@@ -52,6 +52,9 @@ class HumanLLM(LLM):
         self.model = "human"
         self.cache_id = "human"  # a person's validated answer to the same request is reused, like a model's
 
+    def billed_for(self, step_key: str) -> bool:
+        return False  # a person's answer costs nothing
+
     async def complete(self, request: LLMRequest) -> LLMResponse:
         self.workdir.mkdir(parents=True, exist_ok=True)
         stem = _file_stem(request.step_key)
@@ -85,6 +88,9 @@ class RoutingLLM(WrapperLLM):
 
     def cache_id_for(self, step_key: str) -> str | None:
         return self._route(step_key).cache_id_for(step_key)
+
+    def billed_for(self, step_key: str) -> bool:
+        return self._route(step_key).billed_for(step_key)
 
     async def complete(self, request: LLMRequest) -> LLMResponse:
         return await self._route(request.step_key).complete(request)

@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import stat
 import threading
 import time
 from decimal import Decimal
@@ -27,6 +25,7 @@ from pathlib import Path
 
 from softco import config
 from softco.errors import UsageError
+from softco.text_file import read_text
 
 #: Tokens a per-million price is measured on: small, so a tiered price gives its first tier.
 _SAMPLE_TOKENS = 1000
@@ -69,15 +68,13 @@ MAX_FILE_BYTES = 16 * 1024 * 1024
 
 @cache
 def _user_prices(path: str, label: str = "SOFTCO_PRICES=") -> dict[str, tuple[float, float]]:
+    try:  # a FIFO would wait for a writer forever, /dev/zero never end: a regular file of at most 16 MiB
+        text = read_text(Path(path), MAX_FILE_BYTES, "name a JSON file of prices", regular_only=True)
+    except ValueError as exc:
+        raise PriceFileError(f"{label}{exc}") from None
     try:
-        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO waits for a writer forever; /dev/zero never ends
-            raise PriceFileError(f"{label}{path}: not a regular file; name a JSON file of prices")
-        with open(path, "rb") as f:
-            raw = f.read(MAX_FILE_BYTES + 1)
-        if len(raw) > MAX_FILE_BYTES:
-            raise PriceFileError(f"{label}{path}: over 16 MiB; name a JSON file of prices")
-        data = json.loads(raw.decode("utf-8"))
-    except (OSError, ValueError, RecursionError) as exc:  # RecursionError: JSON nested thousands deep
+        data = json.loads(text)
+    except (ValueError, RecursionError) as exc:  # RecursionError: JSON nested thousands deep
         raise PriceFileError(
             f'{label}{path}: expected a JSON object {{"model": [input, output]}} in USD per million '
             f"tokens ({type(exc).__name__}: {str(exc)[:200]})"
@@ -122,6 +119,22 @@ def cost_usd(model: str, prompt_tokens: int, completion_tokens: int) -> float | 
         return (prompt_tokens * own[0] + completion_tokens * own[1]) / 1_000_000
     total = _library_cost(model, prompt_tokens, completion_tokens)
     return None if total is None else float(total)
+
+
+def priced_model(requested: str, answered: str) -> str:
+    """The model a call is priced at, on the board and in the budget alike: the one the endpoint says answered
+    when it names one (a dated snapshot, a router's choice), else the one requested."""
+    return answered or requested
+
+
+def counted_usd(requested: str, answered: str, prompt_tokens: int, completion_tokens: int) -> float:
+    """What a budget counts for a call: its cost at :func:`priced_model`; where that model has no known price
+    (the board then says "unknown"), at the requested model's, which the budget reserved with; else 0."""
+    for model in (priced_model(requested, answered), requested):
+        usd = cost_usd(model, prompt_tokens, completion_tokens)
+        if usd is not None:
+            return usd
+    return 0.0
 
 
 def price_of(model: str) -> tuple[float, float] | None:

@@ -21,6 +21,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import ValidationError
 
 from softco.llm.base import LLM, ChatMessage, LLMError, LLMRequest, LLMResponse, TransientLLMError, Usage
+from softco.llm.budget import unanswered
 
 T = TypeVar("T")
 MAX_REASKS = 2
@@ -204,8 +205,9 @@ async def ask_structured(
         started = time.time()
         try:
             response = await llm.complete(current)
-        except asyncio.CancelledError:
-            cancelled = LLMResponse(content="", finish_reason=CANCELLED)
+        except asyncio.CancelledError:  # an endpoint may have worked on it: its prompt counts, as unreported usage
+            usage = unanswered(current) if llm.billed_for(current.step_key) else Usage()
+            cancelled = LLMResponse(content="", finish_reason=CANCELLED, usage=usage)
             why = "cancelled: the run stopped before the answer came"
             ended(Attempt(current, cancelled, started, time.time(), why))
             raise

@@ -45,6 +45,7 @@ import codecs
 import datetime
 import decimal
 import fractions
+import importlib.util
 import json
 import math
 import os
@@ -61,6 +62,21 @@ from importlib.abc import Loader, MetaPathFinder
 from importlib.machinery import ModuleSpec, PathFinder
 from types import ModuleType
 from typing import Any
+
+
+def _load_wire() -> ModuleType:
+    """softco_wire.py beside this file (what both sides of the proxy agree on): by its path, under a private
+    name, whether this file was imported from sys.path (the scoring pytest) or by its path (softco's tests)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "softco_wire.py")
+    spec = importlib.util.spec_from_file_location("_softco_wire", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    wire = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(wire)
+    return wire
+
+
+_wire = _load_wire()
 
 MAX_FRAME = 8 * 1024 * 1024
 """Bytes of one message from the child at most."""
@@ -114,10 +130,9 @@ _KEY_TYPES = frozenset(
 # -- values --------------------------------------------------------------------------------------
 
 
-def _encode_float(value: float) -> Any:
-    if math.isfinite(value):
-        return value
-    return {"f": "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")}
+_encode_float = _wire.encode_float
+#: the other side's stdlib values: a date, time, datetime, timedelta, Decimal, Fraction or complex
+encode_stdlib = _wire.encode_stdlib
 
 
 def encode_value(channel: Channel, value: Any, depth: int = 0) -> Any:
@@ -125,8 +140,10 @@ def encode_value(channel: Channel, value: Any, depth: int = 0) -> Any:
     if depth > MAX_DEPTH:
         raise Unencodable(f"a value nested deeper than {MAX_DEPTH} cannot be passed to the project")
     t = type(value)
-    if value is None or t is bool or t is int or t is str:
+    if value is None or t is bool or t is str:
         return value
+    if t is int:
+        return _wire.encode_int(value)
     if t is float:
         return _encode_float(value)
     if t is list:
@@ -169,35 +186,21 @@ def encode_value(channel: Channel, value: Any, depth: int = 0) -> Any:
     )
 
 
-def encode_stdlib(value: Any) -> Any:
-    """A date, time, datetime (naive or with a fixed offset), timedelta, Decimal, Fraction or complex as
-    ``{"v": [kind, payload]}``; None for anything else. The child uses the same (softco_remote_child.py)."""
-    t = type(value)
-    if (
-        t in (datetime.datetime, datetime.time)
-        and value.tzinfo is not None
-        and type(value.tzinfo) is not datetime.timezone
-    ):
-        return None  # a zone the other side may not have: by reference
-    if t is datetime.datetime or t is datetime.date or t is datetime.time:
-        return {"v": [t.__name__, value.isoformat()]}
-    if t is datetime.timedelta:
-        return {"v": ["timedelta", [value.days, value.seconds, value.microseconds]]}
-    if t is decimal.Decimal:
-        return {"v": ["Decimal", str(value)]}
-    if t is fractions.Fraction:
-        return {"v": ["Fraction", [value.numerator, value.denominator]]}
-    if t is complex:
-        return {"v": ["complex", [_encode_float(value.real), _encode_float(value.imag)]]}
-    return None
-
-
 def _finite_or_special(x: Any) -> float:
     if type(x) is float or type(x) is int:
         return float(x)
     if type(x) is dict and len(x) == 1 and x.get("f") in ("nan", "inf", "-inf"):
         return float(x["f"])
     raise ValueError("not a float")
+
+
+def _int(x: Any) -> int:
+    """An int as :func:`softco_wire.encode_int` writes it (a number, or ``{"n": HEX}`` within MAX_STRING)."""
+    if type(x) is int:
+        return x
+    if type(x) is dict and len(x) == 1 and type(x.get("n")) is str and len(x["n"]) <= MAX_STRING:
+        return int(_wire.decode_int(x["n"]))
+    raise ValueError("not an int")
 
 
 def decode_stdlib(payload: Any) -> Any:
@@ -210,8 +213,8 @@ def decode_stdlib(payload: Any) -> Any:
             return datetime.timedelta(days=data[0], seconds=data[1], microseconds=data[2])
         if kind == "Decimal" and type(data) is str and len(data) <= 1000:
             return decimal.Decimal(data)
-        if kind == "Fraction" and type(data) is list and len(data) == 2 and all(type(x) is int for x in data):
-            return fractions.Fraction(data[0], data[1])
+        if kind == "Fraction" and type(data) is list and len(data) == 2:
+            return fractions.Fraction(_int(data[0]), _int(data[1]))
         if kind == "complex" and type(data) is list and len(data) == 2:
             return complex(_finite_or_special(data[0]), _finite_or_special(data[1]))
     except (ValueError, TypeError, OverflowError, ZeroDivisionError, ArithmeticError):
@@ -264,6 +267,11 @@ class _Decoder:
                 return base64.b64decode(text.encode("ascii"), validate=True)
             except (ValueError, UnicodeEncodeError):
                 raise ProtocolError("the project's process sent bytes that are not base64") from None
+        if tag == "n":
+            try:
+                return _int({"n": payload})
+            except ValueError:
+                raise ProtocolError("the project's process sent an int that is not hex text") from None
         if tag == "f":
             special = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
             if type(payload) is not str or payload not in special:
@@ -865,27 +873,12 @@ def _forward(name: str, unary: bool = False) -> Callable[..., Any]:
     return method
 
 
-for _name in ("eq", "ne", "lt", "le", "gt", "ge"):
+for _name in _wire.COMPARISONS:
     setattr(RemoteObject, f"__{_name}__", _forward(_name))
-_ARITHMETIC = (
-    "add",
-    "sub",
-    "mul",
-    "truediv",
-    "floordiv",
-    "mod",
-    "pow",
-    "matmul",
-    "and",
-    "or",
-    "xor",
-    "lshift",
-    "rshift",
-)
-for _name in _ARITHMETIC:
+for _name in _wire.ARITHMETIC:
     setattr(RemoteObject, f"__{_name}__", _forward(_name))
     setattr(RemoteObject, f"__r{_name}__", _forward("r" + _name))
-for _name in ("neg", "pos", "abs", "invert", "round"):
+for _name in _wire.UNARY:
     setattr(RemoteObject, f"__{_name}__", _forward(_name, unary=True))
 
 

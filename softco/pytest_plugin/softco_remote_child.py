@@ -16,8 +16,8 @@ import datetime
 import decimal
 import fractions
 import importlib
+import importlib.util
 import json
-import math
 import operator
 import os
 import pathlib
@@ -33,6 +33,19 @@ MAX_TRACEBACK = 4000
 _HEADER = struct.Struct(">I")
 _BUILTIN_TYPES = {name: obj for name, obj in vars(builtins).items() if isinstance(obj, type)}
 _PLAIN_SCALARS = (type(None), bool, int, float, str, bytes)
+
+
+def _load_wire() -> types.ModuleType:
+    """softco_wire.py beside this file (what both sides of the proxy agree on), before any project code runs:
+    by its path, under a private name, not in sys.modules (see its docstring)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    spec = importlib.util.spec_from_file_location("_softco_wire", os.path.join(here, "softco_wire.py"))
+    wire = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(wire)  # type: ignore[union-attr]
+    return wire
+
+
+_wire = _load_wire()
 
 
 def _rop(fn: Any) -> Any:
@@ -61,59 +74,14 @@ OPS: dict[str, Any] = {
     "exit": lambda obj, kind: type(obj).__exit__(obj, kind, None, None),
     "instancecheck": lambda cls, obj: isinstance(obj, cls),
     "subclasscheck": lambda cls, sub: issubclass(sub, cls),
-    "neg": operator.neg,
-    "pos": operator.pos,
-    "abs": operator.abs,
-    "invert": operator.invert,
     "round": round,
 }
-for _name in ("eq", "ne", "lt", "le", "gt", "ge"):
+for _name in _wire.COMPARISONS + _wire.UNARY[:-1]:  # round is the builtin
     OPS[_name] = getattr(operator, _name)
-_ARITHMETIC = (
-    "add",
-    "sub",
-    "mul",
-    "truediv",
-    "floordiv",
-    "mod",
-    "pow",
-    "matmul",
-    "and",
-    "or",
-    "xor",
-    "lshift",
-    "rshift",
-)
-for _name in _ARITHMETIC:
+for _name in _wire.ARITHMETIC:
     _fn = getattr(operator, _name + "_" if _name in ("and", "or") else _name)
     OPS[_name] = _fn
     OPS["r" + _name] = _rop(_fn)
-
-
-def _float(x: float) -> Any:
-    return x if math.isfinite(x) else {"f": "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")}
-
-
-def _stdlib(value: Any) -> Any:
-    """The standard library's immutable values that go by value (as softco_remote.encode_stdlib)."""
-    t = type(value)
-    if (
-        t in (datetime.datetime, datetime.time)
-        and value.tzinfo is not None
-        and type(value.tzinfo) is not datetime.timezone
-    ):
-        return None
-    if t is datetime.datetime or t is datetime.date or t is datetime.time:
-        return {"v": [t.__name__, value.isoformat()]}
-    if t is datetime.timedelta:
-        return {"v": ["timedelta", [value.days, value.seconds, value.microseconds]]}
-    if t is decimal.Decimal:
-        return {"v": ["Decimal", str(value)]}
-    if t is fractions.Fraction:
-        return {"v": ["Fraction", [value.numerator, value.denominator]]}
-    if t is complex:
-        return {"v": ["complex", [_float(value.real), _float(value.imag)]]}
-    return None
 
 
 def _mutable(value: Any, depth: int = 0) -> bool:
@@ -168,12 +136,12 @@ class Server:
 
     def encode(self, value: Any, depth: int = 0) -> Any:
         t = type(value)
-        if value is None or t is bool or t is int or t is str:
+        if value is None or t is bool or t is str:
             return value
+        if t is int:
+            return _wire.encode_int(value)
         if t is float:
-            if math.isfinite(value):
-                return value
-            return {"f": "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")}
+            return _wire.encode_float(value)
         if depth < MAX_DEPTH:
             if t is list:
                 return [self.encode(v, depth + 1) for v in value]
@@ -185,7 +153,7 @@ class Server:
                 return {"e" if t is set else "z": [self.encode(v, depth + 1) for v in value]}
         if t is bytes:
             return {"y": base64.b64encode(value).decode("ascii")}
-        stdlib = _stdlib(value)
+        stdlib = _wire.encode_stdlib(value)
         if stdlib is not None:
             return stdlib
         if isinstance(value, type):
@@ -216,6 +184,8 @@ class Server:
             return base64.b64decode(payload)
         if tag == "f":
             return float(payload)
+        if tag == "n":
+            return _wire.decode_int(payload)
         if tag == "c":
             return _BUILTIN_TYPES[payload]
         if tag == "r":
@@ -230,7 +200,7 @@ class Server:
                 return complex(*(self.decode(x) for x in data))
             if kind == "Decimal":
                 return decimal.Decimal(data)
-            return fractions.Fraction(data[0], data[1])
+            return fractions.Fraction(self.decode(data[0]), self.decode(data[1]))
         if tag == "sl":
             return slice(*(self.decode(v) for v in payload))
         if tag == "p":

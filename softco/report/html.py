@@ -99,9 +99,12 @@ def _anchor(text: str) -> str:
 
 
 @cache
-def _env() -> Environment:
+def environment(package: str) -> Environment:
+    """The one Jinja environment of softco's HTML pages (this report, `softco serve`'s pages, the eval
+    scoreboard), over ``package``'s ``templates``: every value autoescaped, an undefined name an error, the
+    report's renderers (markdown, highlighting, costs) and softco's version at hand."""
     env = Environment(
-        loader=PackageLoader("softco.report", "templates"),
+        loader=PackageLoader(package, "templates"),
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,
@@ -109,8 +112,14 @@ def _env() -> Environment:
         finalize=finalize,
     )
     env.filters.update(md=md, md_inline=md_inline, anchor=_anchor)
-    env.globals.update(highlight=highlight, format_cost=format_cost, format_count=format_count)
+    env.globals.update(
+        version=softco.__version__, highlight=highlight, format_cost=format_cost, format_count=format_count
+    )
     return env
+
+
+def _env() -> Environment:
+    return environment("softco.report")
 
 
 def context(p: Project) -> dict[str, Any]:

@@ -27,7 +27,9 @@ could make new steps forever.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import sys
 from pathlib import Path
 
 import softco
@@ -36,6 +38,9 @@ from softco.sop.graph import CUSTOMER_KINDS, FINAL_KIND, check_loops, check_reac
 from softco.sop.load import ActionSpec, Problem, RoleSpec, Sop, SopError, _yaml_line, load_sop
 from softco.sop.problems import RoleLines, kind_list
 from softco.sop.tools import TOOLS
+
+#: The largest note of a clean check read (a few hundred modules a line each).
+MAX_NOTE_BYTES = 256 * 1024
 
 
 def check_dir(user_dir: Path | None, final_kind: str = FINAL_KIND) -> list[Problem]:
@@ -57,10 +62,11 @@ def load_checked_sop(user_dir: Path | None, cache: Path | None = None) -> Sop:
     """Load the SOP and check it; :class:`SopError` carries every problem.
 
     With ``cache`` (a directory, e.g. :func:`softco.config.cache_home`), a SOP found without problems is
-    noted there (an empty file named by :func:`check_key`), and the same SOP checked by the same softco is
-    not checked again: the key covers every file of the SOP and of softco's code. Only a clean check is
-    noted; a SOP with problems is checked (and reported) every time. The cache is best effort: a directory
-    that cannot be written costs only the check.
+    noted there (a file named by :func:`check_key`, which covers softco's version and every file of the
+    SOP, listing the softco modules loaded when the check ended with their sizes and modification times:
+    :func:`code_stamp`), and the same SOP is not checked again while those modules are unchanged. Only a
+    clean check is noted; a SOP with problems is checked (and reported) every time. The cache is best
+    effort: a directory that cannot be written costs only the check.
     """
     problems = _stray_files(user_dir) if user_dir is not None and user_dir.is_dir() else []
     try:
@@ -70,7 +76,7 @@ def load_checked_sop(user_dir: Path | None, cache: Path | None = None) -> Sop:
             raise
         raise SopError(problems + exc.problems) from None
     noted = cache / "sop-checks" / check_key(sop) if cache is not None and not problems else None
-    if noted is not None and noted.is_file():
+    if noted is not None and _still_true(noted):
         return sop
     problems += check_sop(sop)
     if problems:
@@ -78,23 +84,19 @@ def load_checked_sop(user_dir: Path | None, cache: Path | None = None) -> Sop:
     if noted is not None:
         try:
             noted.parent.mkdir(parents=True, exist_ok=True)
-            noted.touch()
+            part = noted.with_name(f"{noted.name}.{os.getpid()}.part")
+            part.write_text(json.dumps(code_stamp()), encoding="utf-8")
+            part.replace(noted)  # whole or not at all, for another softco reading it now
         except OSError:
             pass
     return sop
 
 
 def check_key(sop: Sop) -> str:
-    """What a clean check of ``sop`` depends on, hashed: softco's version and code (every module's size and
-    modification time), and every file of the SOP: its role files (the removals too) and, per template
-    directory in lookup order, every file under it (a template may include any of them)."""
+    """What a clean check of ``sop`` depends on besides softco's code, hashed: softco's version and every
+    file of the SOP: its role files (the removals too) and, per template directory in lookup order, every
+    file under it (a template may include any of them)."""
     h = hashlib.sha256(f"softco {softco.__version__}\0".encode())
-    package = Path(softco.__file__).parent
-    for root, dirs, files in sorted(os.walk(package)):
-        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
-        for name in sorted(f for f in files if f.endswith(".py")):
-            st = os.stat(os.path.join(root, name))
-            h.update(f"{os.path.relpath(os.path.join(root, name), package)}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
     for rid in sorted(sop.role_files):
         h.update(b"role\0" + rid.encode() + b"\0" + sop.role_files[rid].read_bytes() + b"\0")
     for rid in sorted(sop.removed):
@@ -103,6 +105,40 @@ def check_key(sop: Sop) -> str:
         for path in sorted(p for p in d.rglob("*") if p.is_file()) if d.is_dir() else []:
             h.update(f"templates {i}\0{path.relative_to(d).as_posix()}\0".encode() + path.read_bytes() + b"\0")
     return h.hexdigest()
+
+
+def code_stamp() -> list[list[object]]:
+    """The softco modules this process has loaded, each as [path in the package, size, mtime in ns]: all the
+    code a check that just ended can have run (an edit that makes it run another module edits one of these).
+    An editable install being edited, or an upgrade, changes a size or a time."""
+    package = Path(softco.__file__).parent
+    out: list[list[object]] = []
+    for module in list(sys.modules.copy().values()):
+        where = getattr(module, "__file__", None)
+        if not isinstance(where, str) or not (module.__name__ == "softco" or module.__name__.startswith("softco.")):
+            continue
+        path = Path(where)
+        if package in path.parents:
+            st = path.stat()
+            out.append([path.relative_to(package).as_posix(), st.st_size, st.st_mtime_ns])
+    return sorted(out)
+
+
+def _still_true(noted: Path) -> bool:
+    """Whether ``noted`` is a note of a clean check whose modules are all as they were then."""
+    try:
+        with noted.open("rb") as f:
+            stamp = json.loads(f.read(MAX_NOTE_BYTES + 1) or b"null")
+        package = Path(softco.__file__).parent
+        if not isinstance(stamp, list) or not stamp:
+            return False
+        for rel, size, mtime in stamp:
+            st = (package / rel).stat()
+            if (st.st_size, st.st_mtime_ns) != (size, mtime):
+                return False
+    except (OSError, ValueError, TypeError):  # gone, unreadable, an older softco's empty note, not a stamp
+        return False
+    return True
 
 
 def _stray_files(user_dir: Path) -> list[Problem]:

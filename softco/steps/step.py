@@ -20,6 +20,7 @@ from softco.artifacts import Artifact, Code, Design, Prd, Refs, Requirement, Tes
 from softco.board import Board, Message
 from softco.llm.base import LLM, ChatMessage, LLMRequest, LLMResponse
 from softco.llm.budget import cost_usd
+from softco.llm.prices import priced_model
 from softco.llm.structured import CANCELLED, FAULT, Attempt, InvalidAnswer, Retry, ask_structured
 from softco.sandbox import Limits
 from softco.schemas import answer_schema
@@ -244,7 +245,7 @@ def call_cost(model: str, response: LLMResponse) -> float | None:
 
 def _record_attempt(ctx: StepContext, step: Step, a: Attempt, number: int) -> None:
     """One attempt of a step's call, as a board row: written as soon as the attempt ends."""
-    model = a.response.model or a.request.settings.model or ctx.llm.model
+    model = priced_model(a.request.settings.model or ctx.llm.model, a.response.model)
     usage = a.response.usage
     ctx.board.record_step(
         **step.identity(),

@@ -8,28 +8,24 @@ images off, pygments), so model-written text is text. The page's scripts are fil
 from __future__ import annotations
 
 import time
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import Environment
 from markupsafe import Markup
 from pygments import highlight as pygments_highlight
 from pygments.lexers import DiffLexer
 
-import softco
 from softco.artifacts import KINDS
 from softco.board import StepRow
 from softco.report.costs import (
     cost_by_role,
-    format_cost,
     format_count,
     format_short_cost,
     format_total_cost,
     format_usage,
 )
-from softco.report.html import FORMATTER, finalize, md
-from softco.report.html import _env as report_env
+from softco.report.html import FORMATTER, environment, md
 from softco.report.html import context as report_context
 from softco.safe_text import on_page, one_line
 from softco.views import doc_files, generic_md
@@ -40,18 +36,8 @@ DONE = {"ok", "done", "published", "cached"}
 FAILED = {"invalid", "fault", "cancelled"}
 
 
-@cache
 def env() -> Environment:
-    e = Environment(
-        loader=PackageLoader("softco.web", "templates"),
-        autoescape=True,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        finalize=finalize,
-    )
-    e.globals.update(version=softco.__version__, format_count=format_count, format_cost=format_cost)
-    return e
+    return environment("softco.web")
 
 
 def status_class(status: str) -> str:
@@ -163,7 +149,9 @@ def gate_view(snap: Snapshot) -> dict[str, Any] | None:
 def artifacts_html(snap: Snapshot) -> Markup:
     """The report's sections (overview, coverage, PRD, design, tasks, code, tests, board, git log) for the page."""
     page = (
-        report_env().get_template("report.html.j2").render(**report_context(snap.project), csp="", css="", scripts=[])
+        environment("softco.report")
+        .get_template("report.html.j2")
+        .render(**report_context(snap.project), csp="", css="", scripts=[])
     )
     start, end = page.find("<main>"), page.rfind("</main>")
     # safe: the report's template autoescapes every model-written value; <main> is the template's own tag
