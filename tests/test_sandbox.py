@@ -383,3 +383,16 @@ def test_no_isolation_says_so(tmp_path: Path) -> None:
 def test_sandbox_python_is_not_softcos_interpreter(tmp_path: Path) -> None:
     res = run_py(project(tmp_path), "import sys; print(sys.executable)")
     assert res.output.strip() != sys.executable
+
+
+def test_softco_run_from_a_venv_reached_through_a_linked_directory_starts_its_sandbox(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``/tmp/venv -> /data/venv``: the sandbox shows real directories only, so softco's python is started by its
+    directory's real path (its own name kept, so a venv's python still finds the venv)."""
+    venv_dir = Path(sys.executable).parent.parent
+    linked = tmp_path / "linked-venv"
+    linked.symlink_to(venv_dir, target_is_directory=True)
+    monkeypatch.setattr(sys, "executable", str(linked / "bin" / Path(sys.executable).name))
+    res = run_py(project(tmp_path), "import pytest; print('pytest', pytest.__version__)")
+    assert res.exit_code == 0 and "pytest " in res.output, res.output

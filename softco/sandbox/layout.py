@@ -94,6 +94,15 @@ def _real(p: Path | str) -> Path:
     return Path(os.path.realpath(p))
 
 
+def interpreter() -> str:
+    """softco's python, by a path that exists in the sandbox: its directory resolved (the sandbox shows the
+    real directories, and a venv reached through a linked directory, ``/tmp/venv -> /data/venv``, would not
+    be found), its own name kept (a venv's ``bin/python`` is a link to the base interpreter; run by that
+    link, Python still finds the venv, and pip in it)."""
+    exe = Path(sys.executable)
+    return str(_real(exe.parent) / exe.name)
+
+
 def _under(p: Path, parent: Path) -> bool:
     return p == parent or parent in p.parents
 
@@ -329,7 +338,7 @@ def _plan(mechanism: str, spec: _Spec, home: Path, src_fd: int | None, limits: L
             "--chdir",
             "/",
             "--",
-            sys.executable,
+            interpreter(),
             "-I",
             "-S",
             "-c",
@@ -350,13 +359,13 @@ def _plan(mechanism: str, spec: _Spec, home: Path, src_fd: int | None, limits: L
         user = [] if _as_root() else ["--user", "--map-root-user"]
         net = [] if spec.network else ["--net"]
         prefix = [unshare, *user, *net, "--ipc", "--uts", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc"]
-        prefix += ["--", sys.executable, "-I", "-S", "-c", _MOUNTS + _LAUNCHER]
+        prefix += ["--", interpreter(), "-I", "-S", "-c", _MOUNTS + _LAUNCHER]
         return _Plan(prefix + [json.dumps(mounts)], launcher, home, workdir, _fds(src_fd), _user(uid))
     else:
         if mechanism == "netns" and not spec.network:
             prefix = [shutil.which("unshare") or "unshare", *([] if _as_root() else ["--user", "--map-root-user"])]
             prefix += ["--net", "--"]
-        prefix += [sys.executable, "-I", "-S", "-c", _LAUNCHER]
+        prefix += [interpreter(), "-I", "-S", "-c", _LAUNCHER]
     return _Plan(prefix + [json.dumps(launcher)], launcher, home, workdir, _fds(src_fd), _user(uid))
 
 
