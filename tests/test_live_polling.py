@@ -20,7 +20,9 @@ def _queries(live: Live) -> list[str]:
     return seen
 
 
-def test_an_idle_run_looks_at_its_live_file_without_querying_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_idle_run_looks_at_its_live_file_without_querying_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(steering, "POLL", 0.005)
     live = Live(tmp_path, "run-1")
     try:

@@ -34,6 +34,7 @@ try:
 finally:
     for what, (thread, run_imported) in sorted(seen.items()):
         print("SEEN", what, thread, run_imported, file=sys.stderr)
+    print("SEEN trio", type(sys.modules.get("trio")).__name__, "-", file=sys.stderr)
 """
 
 
@@ -126,3 +127,25 @@ def test_the_collector_rests_through_the_openai_import_and_prices_load_once_the_
     assert events[-1] == ["end", "True"], events  # ... and is on again
     assert names.index("openai") < names.index("connect") < names.index("prices"), events
     assert ["imported", "-"] in events, events  # no change machinery, no requirement parser before the call
+
+
+def test_softcos_own_process_leaves_trio_out_even_where_it_is_installed(tmp_path: Path) -> None:
+    """httpcore2 (the openai client's transport) imports trio whenever it is installed (~70 ms); softco's runs
+    are asyncio's, so its own process says trio is not there. A process that only calls softco (in-process)
+    keeps its trio."""
+    import importlib.util
+
+    from helpers import run_cli
+
+    assert importlib.util.find_spec("trio") is not None  # installed here (selenium's), as in CI
+    with FakeOpenAIServer(lambda req: "not json") as srv:
+        code, seen, output = softco(
+            ["new", REQUIREMENT, "--output", "out", "--base-url", srv.base_url, "--concurrency", "1"],
+            tmp_path,
+            {"TMPDIR": str(tmp_path)},
+        )
+        assert code == 1 and "softco: error:" in output, output
+        assert seen["trio"][0] == "NoneType", seen  # not imported: Python's "no such module" marker
+        res = run_cli(["new", REQUIREMENT, "--output", "out2", "--base-url", srv.base_url], tmp_path)
+    assert res.exit_code == 1, res.stdout + res.stderr
+    import trio  # noqa: F401  # still importable in a process that called softco in-process

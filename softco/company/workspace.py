@@ -153,6 +153,10 @@ class Workspace:
             self._tracked = {str(e[0]) for e in self.repo.index.entries}
         return self._tracked
 
+    def note_tracked(self, paths: list[str], removed: list[str]) -> None:
+        """What :meth:`tracked` says once ``paths`` are added and ``removed`` removed by a commit not made yet."""
+        self._tracked = (self.tracked() - set(removed)) | set(paths)
+
     def write(self, files: dict[str, str]) -> list[str]:
         """Write files (all checked first, see :meth:`check`); return the ones whose content changed."""
         for rel, content in files.items():
