@@ -22,8 +22,9 @@ How the figures are measured (one run per size, all in the same run):
 - own: softco's own time, wall minus the union of the intervals covered by LLM calls (server
   timestamps: from the request read to the reply's last byte written; the fake server takes 5-15 ms to
   write a reply, which is the server's time, not softco's) and sandboxed test runs (board timestamps,
-  converted from time.time() to time.monotonic() with an offset taken in this process). What is left is process start-up,
-  rendering, validation, the board, git commits, the client's HTTP round trips. own% = own / wall.
+  converted from time.time() to time.monotonic() with an offset taken in this process). What is left is
+  process start-up, rendering, validation, the board, git commits, the client's HTTP round trips.
+  own% = own / wall.
 - prompt tok/file: prompt tokens of the Engineer's write_code steps (board ``steps`` table) per
   file; tokens are the fake server's estimate (4 characters a token) of the real request text.
 - total tok: prompt + completion tokens of every LLM call of the first run; tok/line divides it by

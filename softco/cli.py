@@ -142,11 +142,8 @@ def new(
     output: o.Output = None,
     serve: Annotated[
         bool,
-        typer.Option(
-            "--serve",
-            help="Watch and steer the run in the browser (softco serve); --approve gates can be decided there.",
-            metavar=FLAG,
-        ),
+        typer.Option("--serve", help="Watch and steer the run in the browser (softco serve); --approve gates "
+                     "can be decided there.", metavar=FLAG),
     ] = False,
     serve_port: Annotated[int, typer.Option(help="The port of --serve's page (0: a free one).", metavar="PORT")] = 8750,
     **options: Any,
@@ -193,8 +190,8 @@ def resume_cmd(
         ),
     ] = None,
     approve_on_page: Annotated[
-        bool,
-        typer.Option("--approve-on-page", help="--approve gates may be decided on softco serve's page.", metavar=FLAG),
+        bool, typer.Option("--approve-on-page", help="--approve gates may be decided on softco serve's page.",
+                           metavar=FLAG)
     ] = False,
 ) -> None:
     """Continue a stopped run; finished steps are not redone."""
@@ -257,7 +254,9 @@ def demo(
 
 @app.command()
 def runs(
-    output: Annotated[Path | None, typer.Option(help="Where projects are (default as for new).", metavar="DIR")] = None,
+    output: Annotated[
+        Path | None, typer.Option(help="Where projects are (default as for new).", metavar="DIR")
+    ] = None,
 ) -> None:
     """List the projects under the output directory: when the last run started, its status and the cost."""
     from softco.company.run import output_dir, project_runs

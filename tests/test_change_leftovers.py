@@ -102,19 +102,19 @@ def test_softcos_git_runs_nothing_the_repos_config_names(tmp_path: Path) -> None
     assert "review: git -C" in res.stdout
 
 
-CONFTEST = """import pytest
+CONFTEST = '''import pytest
 
 
 @pytest.fixture
 def numbers():
     return [1.0, 2.0, 6.0]
-"""
-FIXTURE_TEST = """from statlib.stats import total
+'''
+FIXTURE_TEST = '''from statlib.stats import total
 
 
 def test_total_of_the_fixture(numbers):
     assert total(numbers) == 9.0
-"""
+'''
 
 
 def test_the_repos_own_conftest_is_loaded_for_its_tests(tmp_path: Path) -> None:

@@ -81,7 +81,9 @@ def test_a_bad_variable_or_flag_is_named() -> None:
         load({"structured": "xml"}, {}, Path("/nonexistent"))
 
 
-def test_the_modules_ask_the_config_so_the_file_reaches_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_modules_ask_the_config_so_the_file_reaches_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The timeouts used to be read from the environment alone: a softco.toml now sets them, and the
     environment still wins over it."""
     (tmp_path / "softco.toml").write_text("timeout = 90\nread_timeout = 30\n")

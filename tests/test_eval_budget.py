@@ -87,6 +87,7 @@ def test_shared_ledger_counts_every_runs_reservations() -> None:
     assert ledger.stop_reason() == refused.stop
 
 
+
 def test_eval_budget_refuses_a_call_whose_price_is_unknown(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A call to a model with no price cannot be counted against the eval's --budget: up front (the eval's
     model) the command refuses to start; in the ledger (a role's own model) the call is refused, not counted as 0."""
@@ -94,17 +95,8 @@ def test_eval_budget_refuses_a_call_whose_price_is_unknown(tmp_path: Path, monke
     suite = tmp_path / "suite"
     write_task(suite, "calc-a")
     code, text = invoke(
-        "eval",
-        "--suite",
-        str(suite),
-        "--model",
-        "no-such-model-xyz",
-        "--output",
-        str(tmp_path / "ev"),
-        "--budget",
-        "8",
-        "--base-url",
-        "http://127.0.0.1:9/v1",
+        "eval", "--suite", str(suite), "--model", "no-such-model-xyz", "--output", str(tmp_path / "ev"),
+        "--budget", "8", "--base-url", "http://127.0.0.1:9/v1",
     )
     assert code == 2 and "none is known for model 'no-such-model-xyz'" in text, text
     ledger = SharedLedger(Budget(max_usd=1.0))

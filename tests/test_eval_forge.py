@@ -194,10 +194,8 @@ class Account:
 """
 
 #: a wrong library (nothing it does is right) and the ways it tries to forge its score, at import time
-_WRONG_LIBRARY = (
-    "class InsufficientFunds(ValueError):\n    pass\n\nclass Account:\n    balance = 0\n\n"
+_WRONG_LIBRARY = "class InsufficientFunds(ValueError):\n    pass\n\nclass Account:\n    balance = 0\n\n" \
     "    def deposit(self, amount):\n        pass\n\n    def withdraw(self, amount):\n        pass\n"
-)
 
 _PATCH_REPORTS = """
 import _pytest.reports

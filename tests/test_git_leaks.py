@@ -41,7 +41,7 @@ def test_a_half_read_commit_iterator_is_named_with_where_it_started(tmp_path: Pa
     assert next(commits).message == "c1"
     leaked = git_leaks.leaked_git_processes(since)
     assert len(leaked) == 1
-    assert "'rev-list'" in leaked[0] and f'{__file__}", line' in leaked[0] and "repo.iter_commits()" in leaked[0]
+    assert "'rev-list'" in leaked[0] and f"{__file__}\", line" in leaked[0] and "repo.iter_commits()" in leaked[0]
     assert git_leaks.leaked_git_processes(since) == []  # ended and waited for: reported once
     del commits
 

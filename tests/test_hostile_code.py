@@ -159,7 +159,7 @@ def test_a_test_named_only_in_a_comment_is_not_declared() -> None:
 
 FORGERIES = {
     "forged pass": "open(path, 'w').write('<testsuites><testsuite><testcase classname=\"tests.test_x\" "
-    'name="test_a" time="0"/></testsuite></testsuites>\'); os._exit(0)',
+    "name=\"test_a\" time=\"0\"/></testsuite></testsuites>'); os._exit(0)",
     "garbage": "open(path, 'w').write('\\x00not xml'); os._exit(0)",
     "symlink to a secret": "os.symlink('/etc/hostname', path); os._exit(0)",
 }
@@ -415,7 +415,8 @@ def test_shared_memory_does_not_outlive_the_run(tmp_path: Path, mechanism: str) 
     project = tmp_path / "p"
     python = sandbox.ensure_venv(project, [])
     (project / "shm.py").write_text(
-        f"import ctypes\nlibc = ctypes.CDLL(None)\nprint('SHMID', libc.shmget({key}, 1 << 20, 0o1666))\n"
+        "import ctypes\nlibc = ctypes.CDLL(None)\n"
+        f"print('SHMID', libc.shmget({key}, 1 << 20, 0o1666))\n"
     )
     res = sandbox.run(project, [str(python), "shm.py"], sandbox.Limits(wall_seconds=30), mechanism=mechanism)
     assert "SHMID" in res.output and "SHMID -1" not in res.output, res.output

@@ -25,6 +25,8 @@ from softco.sop.load import kinds_for_reading
 A = TypeVar("A", bound=Artifact)
 
 
+
+
 class ReportError(UsageError):
     """The directory cannot be reviewed (not a softco project, unknown view); one line for the user."""
 

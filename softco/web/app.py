@@ -169,10 +169,8 @@ def _cross_site_why(request: Request) -> str | None:
     site = request.headers.get("sec-fetch-site")
     if site is None or site in ("same-origin", "none"):
         return None
-    if (
-        request.method == "GET"
-        and request.headers.get("sec-fetch-mode") == "navigate"
-        and (request.headers.get("sec-fetch-dest") in (None, "document"))
+    if request.method == "GET" and request.headers.get("sec-fetch-mode") == "navigate" and (
+        request.headers.get("sec-fetch-dest") in (None, "document")
     ):
         return None
     return f"a request from another site ({one_line(site, 40)}) may only open a page here"
