@@ -149,3 +149,54 @@ def test_softcos_own_process_leaves_trio_out_even_where_it_is_installed(tmp_path
         res = run_cli(["new", REQUIREMENT, "--output", "out2", "--base-url", srv.base_url], tmp_path)
     assert res.exit_code == 1, res.stdout + res.stderr
     import trio  # noqa: F401  # still importable in a process that called softco in-process
+
+
+#: Notes the thread that compiles each SOP template and the one that imports the dependency parser, and when
+#: the first request left (its body sent).
+WARM_PROBE = """
+import runpy, sys, threading
+seen = []
+
+def watch(event, args):
+    if event == "compile" and str(args[1]).endswith(".j2"):
+        seen.append(("compile", str(args[1]).rsplit("/", 1)[-1], threading.current_thread().name))
+    elif event == "import" and args[0] == "packaging.requirements":
+        seen.append(("import", args[0], threading.current_thread().name))
+
+sys.addaudithook(watch)
+import softco.llm.openai as client
+real = client._on_http_event
+
+async def on_http_event(event, info):
+    if event == "http11.send_request_body.complete" and not any(s[0] == "sent" for s in seen):
+        seen.append(("sent", "-", threading.current_thread().name))
+    await real(event, info)
+
+client._on_http_event = on_http_event
+sys.argv = ["softco", *sys.argv[1:]]
+try:
+    runpy.run_module("softco.cli", run_name="__main__", alter_sys=True)
+finally:
+    for what, name, thread in seen:
+        print("SEEN", what, name, thread, file=sys.stderr)
+"""
+
+
+def test_what_the_later_steps_need_first_is_made_ready_while_the_first_answer_is_awaited(tmp_path: Path) -> None:
+    """The templates of the steps after the first are compiled, and the parser of a design's dependencies
+    imported, in the background once the first request is out (softco.warmup), not between two steps."""
+    env = {k: v for k, v in os.environ.items() if k not in {"OPENAI_API_KEY", "OPENAI_BASE_URL"}}
+    env["TMPDIR"] = str(tmp_path)
+    with FakeOpenAIServer(lambda req: "not json", latency=1.0) as srv:  # refused, after a second each
+        args = ["new", REQUIREMENT, "--output", "out", "--base-url", srv.base_url, "--concurrency", "1"]
+        proc = subprocess.run(
+            [sys.executable, "-c", WARM_PROBE, *args], cwd=tmp_path, env=env, capture_output=True, text=True
+        )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 1 and "softco: error:" in output, output
+    seen = [line.split()[1:] for line in proc.stderr.splitlines() if line.startswith("SEEN ")]
+    sent = seen.index(["sent", "-", "MainThread"])
+    later = {name: thread for what, name, thread in seen[sent:]}
+    assert later.get("write_design.j2") == "softco-warm-up", seen
+    assert later.get("write_code.j2") == "softco-warm-up", seen
+    assert later.get("packaging.requirements") == "softco-warm-up", seen

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import os
 import sqlite3
@@ -19,12 +20,13 @@ import git
 from rich.console import Console
 from rich.text import Text
 
-from softco import config
+from softco import config, warmup
 from softco.board import Board, BoardBusy, BoardError, RunRow, StepRow
 from softco.company.dryrun import DryRunLLM, DryRunStep
 from softco.company.lock import Holder, ProjectLock, holder
 from softco.company.scheduler import Company, Outcome, Settings, project_board_path
 from softco.company.workspace import Workspace, WorkspaceError, choose_project_dir, slugify
+from softco.dependencies import check_dependencies
 from softco.errors import (
     EXIT_BUDGET,
     EXIT_ERROR,
@@ -307,9 +309,18 @@ async def _drive(company: Company, llm: LLM, requirement: str | None, live: Live
         await llm.aclose()
 
 
+def _warm(sop: Sop) -> None:
+    """What the steps after the first need the first time (see softco.warmup): the SOP's templates compiled,
+    the parser of a design's dependencies imported."""
+    for name in sorted(sop.template_names()):
+        sop.env.get_template(name)
+    check_dependencies(["pytest"])
+
+
 def execute(
     company: Company, llm: LLM, board: Board, run_id: str, requirement: str | None, live: Live | None = None
 ) -> Outcome:
+    warmup.add("sop", functools.partial(_warm, company.sop))
     try:
         outcome = asyncio.run(_drive(company, llm, requirement, live))
     except RunCancelled:  # from `softco serve`'s page: stopped as on Ctrl-C, between or inside steps
