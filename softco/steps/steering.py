@@ -75,11 +75,13 @@ def live_path(project: Path) -> Path:
 
 
 def connect(path: Path) -> sqlite3.Connection:
-    """A read-write connection to a live file, made if need be (autocommit, WAL, 5 s busy timeout)."""
+    """A read-write connection to a live file, made if need be (autocommit, WAL, no fsync, 5 s busy timeout)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite3.connect(path, isolation_level=None, timeout=5.0, check_same_thread=False)
     db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=NORMAL")
+    # no fsync, not even when the run ends and its log is folded in (~10 ms): the file holds only what a run
+    # shares while it runs, and one an OS crash damaged is set aside and made again (Live.__init__)
+    db.execute("PRAGMA synchronous=OFF")
     db.executescript(SCHEMA)
     return db
 
