@@ -200,3 +200,32 @@ def test_what_the_later_steps_need_first_is_made_ready_while_the_first_answer_is
     assert later.get("write_design.j2") == "softco-warm-up", seen
     assert later.get("write_code.j2") == "softco-warm-up", seen
     assert later.get("packaging.requirements") == "softco-warm-up", seen
+
+
+LAZY_PROBE = """
+import sys
+from softco.llm.providers import make_llm
+from softco.llm.openai import EndpointNotConfigured
+llm = make_llm(None, "gpt-4o-mini", "http://127.0.0.1:9/v1")
+print("made", "openai" in sys.modules, llm.caches())
+try:
+    make_llm(None, "gpt-4o-mini", "https://api.example.com/v1")
+except EndpointNotConfigured as exc:
+    print("refused", "openai" in sys.modules, str(exc)[:40])
+print("id", llm.cache_id_for("pm/write_prd/project"), "openai" in sys.modules)
+"""
+
+
+def test_the_client_is_made_when_first_needed_and_the_endpoint_checked_at_once(tmp_path: Path) -> None:
+    """A run makes its project while the openai import finishes in the background (softco.company.startup): the
+    provider checks the endpoint when it is made, and makes the client (which needs openai) only when a call or
+    the step cache's key asks for it."""
+    env = {k: v for k, v in os.environ.items() if k not in {"OPENAI_API_KEY", "OPENAI_BASE_URL", "SOFTCO_BASE_URL"}}
+    env["XDG_CONFIG_HOME"] = str(tmp_path)  # no softco.toml of the user's
+    proc = subprocess.run(
+        [sys.executable, "-c", LAZY_PROBE], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "made False True", proc.stdout + proc.stderr
+    assert lines[1].startswith("refused False no LLM endpoint configured"), proc.stdout + proc.stderr
+    assert lines[2] == "id openai|http://127.0.0.1:9/v1/|gpt-4o-mini True", proc.stdout + proc.stderr

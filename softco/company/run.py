@@ -256,7 +256,7 @@ def step_cache(output: Path, opts: NewOptions, llm: LLM) -> LLM:
     """``llm`` inside the output dir's step cache, unless disabled, recording (which must see every call) or
     free answers (replayed or scripted ones; a person's answers under --human are cached like a model's)."""
     # a step key of "" names no role, so it asks the default provider; people (--human) are cached too
-    if not opts.cache or opts.record is not None or (llm.cache_id_for("") is None and not opts.human):
+    if not opts.cache or opts.record is not None or (not llm.caches() and not opts.human):
         return llm
     return CachedLLM(llm, StepCache(output / ".softco" / "cache.sqlite"))
 
