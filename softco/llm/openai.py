@@ -31,6 +31,7 @@ import functools
 import ipaddress
 import json
 import os
+import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -257,7 +258,13 @@ def _build_client(base_url: str | None, api_key: str, t: CallTimeouts) -> openai
 
     timeout = openai.Timeout(connect=t.connect, read=t.read, write=t.read, pool=t.total)
     # the HTTP client openai would make (its defaults), which starts loading the prices once a request is sent
-    http = openai.DefaultAsyncHttpxClient(event_hooks={"request": [_price_once_sent]})
+    hooks: dict[str, list[Callable[[Any], Any]]] = {"request": [_price_once_sent]}
+    if base_url is not None and urlparse(base_url).scheme == "http":
+        # plain HTTP (a local server) needs no certificates: loading them takes ~25 ms before the first call.
+        # A redirect to HTTPS meets a context that trusts no one and fails, as it should, rather than go on.
+        http = openai.DefaultAsyncHttpxClient(event_hooks=hooks, verify=ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))
+    else:
+        http = openai.DefaultAsyncHttpxClient(event_hooks=hooks)
     return openai.AsyncOpenAI(base_url=base_url, api_key=api_key, max_retries=0, timeout=timeout, http_client=http)
 
 
