@@ -16,7 +16,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import git
 from rich.console import Console
 from rich.text import Text
 
@@ -25,7 +24,7 @@ from softco.board import Board, BoardBusy, BoardError, RunRow, StepRow
 from softco.company.dryrun import DryRunLLM, DryRunStep
 from softco.company.lock import Holder, ProjectLock, holder
 from softco.company.scheduler import Company, Outcome, Settings, project_board_path
-from softco.company.workspace import Workspace, WorkspaceError, choose_project_dir, slugify
+from softco.company.workspace import Workspace, WorkspaceError, choose_project_dir, slugify, with_git_errors
 from softco.dependencies import check_dependencies
 from softco.errors import (
     EXIT_BUDGET,
@@ -347,7 +346,7 @@ def execute(
             "(with another model if it recurs)",
             EXIT_ERROR,
         ) from None
-    except (OSError, sqlite3.Error, git.GitError) as exc:
+    except with_git_errors(OSError, sqlite3.Error) as exc:
         _finish_quietly(board, run_id)
         raise RunError(
             f"writing the project failed ({_describe_io(exc)}); fix that (free disk space, permissions), then "
@@ -371,7 +370,7 @@ def _writing(project: Path) -> Iterator[None]:
     """Writes to the board or the repo outside a run: a failure (a full disk) is one line, and resumable."""
     try:
         yield
-    except (OSError, sqlite3.Error, git.GitError) as exc:
+    except with_git_errors(OSError, sqlite3.Error) as exc:
         raise RunError(
             f"writing the project failed ({_describe_io(exc)}); fix that (free disk space, permissions), then "
             f"`softco resume {project}`",
@@ -507,7 +506,7 @@ def start_new(opts: NewOptions, console: Console, ledger: Ledger | None = None) 
         lock = ProjectLock(project)
         lock.acquire()
         board = Board(project_board_path(project))
-    except (WorkspaceError, OSError, sqlite3.Error, git.GitError) as exc:
+    except with_git_errors(WorkspaceError, OSError, sqlite3.Error) as exc:
         if lock is not None:
             lock.release()
         raise RunError(f"cannot create the project under {out}: {_describe_io(exc)}") from None
