@@ -20,9 +20,11 @@ How the figures are measured (one run per size, all in the same run):
   QA tests the spec, not the code) -> a file is published once it and the files it depends on are
   written -> the test run. No schedule can beat it; wall/crit says how close softco sits to it.
 - own: softco's own time, wall minus the union of the intervals covered by LLM calls (server
-  timestamps) and sandboxed test runs (board timestamps, converted from time.time() to
-  time.monotonic() with an offset taken in this process). What is left is process start-up,
-  rendering, validation, the board, git commits, the client's HTTP round trips. own% = own / wall.
+  timestamps: from the request read to the reply's last byte written; the fake server takes 5-15 ms to
+  write a reply, which is the server's time, not softco's) and sandboxed test runs (board timestamps,
+  converted from time.time() to time.monotonic() with an offset taken in this process). What is left is
+  process start-up, rendering, validation, the board, git commits, the client's HTTP round trips.
+  own% = own / wall.
 - prompt tok/file: prompt tokens of the Engineer's write_code steps (board ``steps`` table) per
   file; tokens are the fake server's estimate (4 characters a token) of the real request text.
 - total tok: prompt + completion tokens of every LLM call of the first run; tok/line divides it by
@@ -193,7 +195,7 @@ def measure(n: int, work: Path, latency: float, per_token: float, concurrency: i
             raise SystemExit(f"size {n}: the fake server met problems: {srv.errors}")
 
     project_dir = out / proj.package
-    llm = [(r.received_at, r.finished_at or r.received_at) for r in first]
+    llm = [(r.received_at, r.sent_at or r.finished_at or r.received_at) for r in first]
     durations: defaultdict[str, float] = defaultdict(float)
     for r, (a, b) in zip(first, llm, strict=True):
         durations[r.step or ""] += b - a

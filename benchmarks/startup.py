@@ -117,7 +117,7 @@ def one_run(n: int, work: Path, latency: float, per_token: float) -> Run:
             raise SystemExit(f"size {n}: the fake server met problems: {srv.errors}")
         calls = srv.chat_requests()
         startup, what = first_io([*args[:2], "--name", proj.package + "-probe", *args[4:]], work)
-    llm = [(r.received_at, r.finished_at or r.received_at) for r in calls]
+    llm = [(r.received_at, r.sent_at or r.finished_at or r.received_at) for r in calls]
     tools = board_rows(out / proj.package, "SELECT started_at, finished_at FROM steps WHERE action='run_tests'")
     sandbox = [(a - clock_offset, (b or a) - clock_offset) for a, b in tools]
     end = start + wall

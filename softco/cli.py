@@ -96,7 +96,7 @@ def _load_run(openai: bool = False) -> None:
         paused = _import_run(keep_paused=openai)
     finally:
         if openai:  # the collector stays paused through the openai import too: its thread resumes it
-            startup.import_openai(resume_gc=paused)
+            startup.import_openai(resume_gc=paused, standalone=_STANDALONE.get())
 
 
 def _import_run(keep_paused: bool = False) -> bool:

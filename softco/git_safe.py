@@ -15,8 +15,10 @@ import os
 import re
 import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import git
+if TYPE_CHECKING:  # gitpython takes ~55 ms to import (and runs `git version`): imported where a repo is opened
+    import git
 
 #: Always overridden, whatever the configuration says.
 FIXED = {"core.fsmonitor": "false", "core.hooksPath": os.devnull}
@@ -69,4 +71,6 @@ def secure(repo: git.Repo) -> git.Repo:
 
 def open_repo(root: Path, **kwargs: object) -> git.Repo:
     """``git.Repo(root)`` whose git commands run nothing the repository's configuration names."""
+    import git
+
     return secure(git.Repo(root, **kwargs))  # type: ignore[arg-type]

@@ -80,6 +80,9 @@ class FakeRequest(BaseModel):
     step: str | None = Field(default=None, description="the X-Softco-Step header, percent-decoded")
     received_at: float = Field(description="time.monotonic() when the request was read")
     finished_at: float | None = Field(default=None, description="time.monotonic() just before the reply was written")
+    sent_at: float | None = Field(
+        default=None, description="time.monotonic() once the whole reply was written (the end of the server's part)"
+    )
     hung_up_at: float | None = Field(
         default=None, description="time.monotonic() when the client hung up on a trickled or silent reply"
     )
@@ -488,6 +491,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
             if isinstance(self.wfile, _Buffer):
                 self._trickle(self.wfile.getvalue(), trickle, req)
+            req.sent_at = time.monotonic()
         except ConnectionError:  # the client gave up (timeout); nothing to tell it
             pass
         self.close_connection = True

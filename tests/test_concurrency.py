@@ -290,3 +290,49 @@ def test_a_fan_outs_first_request_leaves_before_every_prompt_is_made(
     first_sent = events.index("sent", fan_out[0])
     prompts_before = sum(1 for e in events[fan_out[0] : first_sent] if e.startswith("prompt"))
     assert prompts_before < len(fan_out), events  # all 15 came first before a start gave the loop turns
+
+
+def test_an_artifacts_commit_waits_until_the_steps_it_made_ready_have_sent_their_requests(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A commit (~20 ms) made before the next step's request is sent is a time no model works: the PRD is
+    committed after the design's request is out, the design after the first file's, and every artifact is
+    committed by the end, in publishing order. Counted in the order things happen on the run's event loop."""
+    import softco.company.scheduler
+    import softco.company.workspace
+    import softco.llm.openai
+    import softco.steps.step
+
+    events: list[str] = []
+    real_build, real_event = softco.steps.step.build_request, softco.llm.openai._on_http_event
+    real_commit = softco.company.workspace.Workspace.commit
+
+    def build_request(sop: Any, view: Any, step: Any, *args: Any) -> Any:
+        events.append(f"prompt {step.key}")
+        return real_build(sop, view, step, *args)
+
+    async def on_http_event(event: str, info: Any) -> None:
+        if event == "http11.send_request_body.complete":
+            events.append("sent")
+        await real_event(event, info)
+
+    def commit(self: Any, paths: list[str], message: str, *args: Any, **kwargs: Any) -> Any:
+        events.append(f"commit {message.split(':', 1)[0]}")
+        return real_commit(self, paths, message, *args, **kwargs)
+
+    monkeypatch.setattr(softco.steps.step, "build_request", build_request)
+    monkeypatch.setattr(softco.llm.openai, "_on_http_event", on_http_event)
+    monkeypatch.setattr(softco.company.workspace.Workspace, "commit", commit)
+    # time enough to send a request on a loaded machine, and to commit before the answer
+    monkeypatch.setattr(softco.company.scheduler, "FLUSH_AFTER", 0.25)
+    project_dir, _ = build(tmp_path, "out", 4, latency=0.5, per_token=0.0)
+
+    def sent_after(prompt: str) -> int:
+        return events.index("sent", events.index(f"prompt {prompt}"))
+
+    assert sent_after("architect/write_design/project") < events.index("commit prd"), events
+    first_file = next(e for e in events if e.startswith("prompt engineer/write_code/")).removeprefix("prompt ")
+    assert sent_after(first_file) < events.index("commit design"), events
+    kinds = [c.subject.split(":", 1)[0] for c in commits(project_dir)]
+    published = [kind for kind, _, _ in board_artifacts(project_dir)]
+    assert kinds == published, (kinds, published)  # one commit an artifact, in publishing order

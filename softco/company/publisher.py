@@ -1,8 +1,15 @@
 """Publishing: an artifact goes on the board, then into the project's git repo (its files and docs/ views,
-one commit authored by its role); :meth:`Publisher.heal` finishes what a crash left between the two."""
+one commit authored by its role); :meth:`Publisher.heal` finishes what a crash left between the two.
+
+The files are written at once; the commit may wait (``defer``) until :meth:`Publisher.flush`, which the
+scheduler calls once the steps the artifact made ready have had time to send their requests (and at the
+end of a run): a commit takes ~20 ms, a time in which no model would work if it came first. A commit
+waiting is one a crash leaves to :meth:`Publisher.heal`, like one cut short. Its files stay as written
+until it is made: an artifact that writes a path a waiting commit holds makes the waiting ones first."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from softco.artifacts import Artifact, Design
@@ -20,6 +27,17 @@ if TYPE_CHECKING:
 CUSTOMER = Author("Customer", "customer@softco.local")
 
 
+@dataclass(frozen=True)
+class _Commit:
+    """A commit to make: an artifact's changed and removed files, as they are on disk now."""
+
+    message_id: int
+    paths: list[str]
+    removed: list[str]
+    text: str
+    author: Author
+
+
 class Publisher:
     def __init__(
         self,
@@ -30,6 +48,7 @@ class Publisher:
         view: BoardView,
         superseded: dict[tuple[str, str], dict[str, Any]],
         change: ChangeHooks | None = None,
+        defer: bool = False,
     ) -> None:
         self.sop = sop
         self.board = board
@@ -40,6 +59,9 @@ class Publisher:
         self.superseded = superseded
         #: `softco change`: the repo is the user's (softco/change/mode.py)
         self.change = change
+        #: commits wait for :meth:`flush` (see the module's docstring)
+        self.defer = defer
+        self._waiting: list[_Commit] = []
 
     def publish(self, artifact: Artifact, cause_id: int | None, step_key: str, role_id: str, action: str) -> Message:
         """Put an artifact on the board, then into the repo (files + one commit).
@@ -49,6 +71,8 @@ class Publisher:
         """
         files = self._files(artifact)
         self.ws.check(files)
+        if self._waiting and (isinstance(artifact, Design) or not self._waiting_paths().isdisjoint(files)):
+            self.flush()  # a waiting commit takes its files from the disk: make it before they change
         payload = artifact.model_dump(mode="json")
         msg = self.board.publish(
             self.run_id, artifact.kind, artifact.subject(), role_id, action, step_key, payload, cause_id
@@ -94,9 +118,35 @@ class Publisher:
             f"{one_line(f'{artifact.kind}: {artifact.title()}')}\n\nSoftco-Run: {msg.run_id}\n"
             f"Softco-Message: {msg.id}\nSoftco-SOP: {self.sop.sop_hash}\n"
         )
-        sha = self.ws.commit(changed, message, self._author(msg.sender_role), removed)
+        commit = _Commit(msg.id, changed, removed, message, self._author(msg.sender_role))
+        if self.defer and not every_file:
+            self.ws.note_tracked(changed, removed)  # what the next artifact's check sees, as if committed
+            self._waiting.append(commit)
+        else:
+            self._commit(commit)
+
+    def _commit(self, commit: _Commit) -> None:
+        sha = self.ws.commit(commit.paths, commit.text, commit.author, commit.removed)
         if sha:
-            self.board.set_commit(msg.id, sha)
+            self.board.set_commit(commit.message_id, sha)
+
+    def waiting(self) -> bool:
+        """Whether commits wait for :meth:`flush`."""
+        return bool(self._waiting)
+
+    def _waiting_paths(self) -> set[str]:
+        return {p for c in self._waiting for p in (*c.paths, *c.removed)}
+
+    def flush(self) -> int:
+        """Make the waiting commits, in the order their artifacts were published; returns how many waited."""
+        waiting, self._waiting = self._waiting, []
+        for i, commit in enumerate(waiting):
+            try:
+                self._commit(commit)
+            except BaseException:
+                self._waiting = waiting[i:] + self._waiting  # still waiting; a crash leaves them to heal()
+                raise
+        return len(waiting)
 
     def _dropped_by(self, design: Design) -> list[str]:
         """Files of the design this one replaces (`softco revise`) that it no longer lists, and their tests."""
@@ -111,6 +161,7 @@ class Publisher:
 
     def heal(self) -> int:
         """Finish what a crash left between "on the board" and "committed"; returns how many."""
+        self.flush()
         healed = 0
         for m in list(self.view.messages):
             if m.commit_sha is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import os
 import sqlite3
@@ -15,16 +16,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import git
 from rich.console import Console
 from rich.text import Text
 
-from softco import config
+from softco import config, warmup
 from softco.board import Board, BoardBusy, BoardError, RunRow, StepRow
 from softco.company.dryrun import DryRunLLM, DryRunStep
 from softco.company.lock import Holder, ProjectLock, holder
 from softco.company.scheduler import Company, Outcome, Settings, project_board_path
-from softco.company.workspace import Workspace, WorkspaceError, choose_project_dir, slugify
+from softco.company.workspace import Workspace, WorkspaceError, choose_project_dir, slugify, with_git_errors
+from softco.dependencies import check_dependencies
 from softco.errors import (
     EXIT_BUDGET,
     EXIT_ERROR,
@@ -254,7 +255,7 @@ def step_cache(output: Path, opts: NewOptions, llm: LLM) -> LLM:
     """``llm`` inside the output dir's step cache, unless disabled, recording (which must see every call) or
     free answers (replayed or scripted ones; a person's answers under --human are cached like a model's)."""
     # a step key of "" names no role, so it asks the default provider; people (--human) are cached too
-    if not opts.cache or opts.record is not None or (llm.cache_id_for("") is None and not opts.human):
+    if not opts.cache or opts.record is not None or (not llm.caches() and not opts.human):
         return llm
     return CachedLLM(llm, StepCache(output / ".softco" / "cache.sqlite"))
 
@@ -307,9 +308,18 @@ async def _drive(company: Company, llm: LLM, requirement: str | None, live: Live
         await llm.aclose()
 
 
+def _warm(sop: Sop) -> None:
+    """What the steps after the first need the first time (see softco.warmup): the SOP's templates compiled,
+    the parser of a design's dependencies imported."""
+    for name in sorted(sop.template_names()):
+        sop.env.get_template(name)
+    check_dependencies(["pytest"])
+
+
 def execute(
     company: Company, llm: LLM, board: Board, run_id: str, requirement: str | None, live: Live | None = None
 ) -> Outcome:
+    warmup.add("sop", functools.partial(_warm, company.sop))
     try:
         outcome = asyncio.run(_drive(company, llm, requirement, live))
     except RunCancelled:  # from `softco serve`'s page: stopped as on Ctrl-C, between or inside steps
@@ -336,7 +346,7 @@ def execute(
             "(with another model if it recurs)",
             EXIT_ERROR,
         ) from None
-    except (OSError, sqlite3.Error, git.GitError) as exc:
+    except with_git_errors(OSError, sqlite3.Error) as exc:
         _finish_quietly(board, run_id)
         raise RunError(
             f"writing the project failed ({_describe_io(exc)}); fix that (free disk space, permissions), then "
@@ -360,7 +370,7 @@ def _writing(project: Path) -> Iterator[None]:
     """Writes to the board or the repo outside a run: a failure (a full disk) is one line, and resumable."""
     try:
         yield
-    except (OSError, sqlite3.Error, git.GitError) as exc:
+    except with_git_errors(OSError, sqlite3.Error) as exc:
         raise RunError(
             f"writing the project failed ({_describe_io(exc)}); fix that (free disk space, permissions), then "
             f"`softco resume {project}`",
@@ -496,7 +506,7 @@ def start_new(opts: NewOptions, console: Console, ledger: Ledger | None = None) 
         lock = ProjectLock(project)
         lock.acquire()
         board = Board(project_board_path(project))
-    except (WorkspaceError, OSError, sqlite3.Error, git.GitError) as exc:
+    except with_git_errors(WorkspaceError, OSError, sqlite3.Error) as exc:
         if lock is not None:
             lock.release()
         raise RunError(f"cannot create the project under {out}: {_describe_io(exc)}") from None

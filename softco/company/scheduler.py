@@ -12,8 +12,10 @@ from __future__ import annotations
 import asyncio
 import functools
 import graphlib
+import sys
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,6 +38,9 @@ if TYPE_CHECKING:
 #: Event-loop turns after a step is started before the next one is (see Company._start_ready): a step's
 #: request needs a few (connect, send headers, send body) to leave.
 YIELDS_AFTER_START = 3
+#: Seconds the scheduler lets the steps it started run before it makes the commits waiting (Publisher.flush): time
+#: to render their prompts and send their requests, so that no model waits on a commit (~20 ms each).
+FLUSH_AFTER = 0.02
 
 
 @dataclass
@@ -112,7 +117,9 @@ class Company:
         current_runs = {r for r, b in branch_of.items() if b == current}
         self.finished |= {s.key for s in board.steps() if s.status == "published" and s.run_id in current_runs}
         self.finished |= {m.step_key for m in self.view.messages if branch_of.get(m.run_id, "main") != current}
-        self.publisher = Publisher(sop, board, workspace, run_id, self.view, self.superseded, settings.change)
+        self.publisher = Publisher(
+            sop, board, workspace, run_id, self.view, self.superseded, settings.change, defer=True
+        )
 
     # publishing -------------------------------------------------------------------------
     def publish_requirement(self, text: str) -> Message:
@@ -245,6 +252,7 @@ class Company:
                     await asyncio.sleep(0)
 
     async def run(self, requirement: str | None = None) -> Outcome:
+        self.publisher.heal()  # what an earlier run left uncommitted, before anything new is published
         if requirement is not None and "requirement" not in self.view.latest:
             self.publish_requirement(requirement)
         ctx = StepContext(
@@ -260,7 +268,6 @@ class Company:
             answers=self.settings.answers,
             change=self.settings.change,
         )
-        self.publisher.heal()
         try:
             self.discover()
             while self.queue:
@@ -268,7 +275,13 @@ class Company:
                 head = self.queue[0]
                 while not self.tasks[head.key].done():
                     running = [t for t in self.tasks.values() if not t.done()]
-                    await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                    if self.publisher.waiting():
+                        done, _ = await asyncio.wait(running, timeout=FLUSH_AFTER, return_when=asyncio.FIRST_COMPLETED)
+                        if not done:  # the steps running have sent their requests by now: commit meanwhile
+                            self.publisher.flush()
+                            continue
+                    else:
+                        await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
                     await self._start_ready(ctx)
                 artifacts = await self.tasks[head.key]
                 self.queue.pop(0)
@@ -282,11 +295,23 @@ class Company:
             if self.tasks:
                 await asyncio.gather(*self.tasks.values(), return_exceptions=True)
             self.tasks.clear()
+            self._flush_at_the_end()
         return self.outcome()
+
+    def _flush_at_the_end(self) -> None:
+        """Make the commits still waiting. When the run is stopping on an error, one that fails is left to the
+        next run's :meth:`Publisher.heal` (the board has its artifact) rather than hide the error."""
+        if sys.exc_info()[0] is None:
+            self.publisher.flush()
+            return
+        with suppress(Exception):
+            self.publisher.flush()
 
     async def _review(self, ctx: StepContext, step: Step, artifacts: list[Artifact]) -> list[Artifact]:
         """Show gated kinds to a person before they are published; redo the step on feedback."""
         gate = self.settings.gate
+        if gate is not None:
+            self.publisher.flush()  # a person reviewing sees the repo as it stands
         while gate is not None and len(artifacts) == 1 and artifacts[0].kind in gate.kinds:
             art = artifacts[0]
             check = functools.partial(_validate, type(art), self.view.refs())

@@ -17,6 +17,7 @@ failed with is raised again where its result is asked for, and the openai import
 from __future__ import annotations
 
 import gc
+import sys
 import threading
 from concurrent.futures import Future
 
@@ -57,19 +58,31 @@ def sandbox_description() -> tuple[str, list[str]]:
     return future.result()
 
 
-def import_openai(resume_gc: bool = False) -> None:
+def import_openai(resume_gc: bool = False, standalone: bool = False) -> None:
     """Import the openai client and its HTTP transport in the background (once a process). With
     ``resume_gc``, the caller paused the cyclic garbage collector (see softco.cli._load_run): the thread
     freezes what was imported and resumes the collector once the import is done. Import builds objects that
-    live until exit, and collecting while they are made costs ~0.05 s of the openai import for nothing."""
+    live until exit, and collecting while they are made costs ~0.05 s of the openai import for nothing.
+    ``standalone``: the process is softco's own command, which no other code shares (:func:`_without_trio`)."""
     global _openai
     with _lock:
         if _openai is not None:
             if resume_gc:
                 gc.enable()
             return
+        if standalone:
+            _without_trio()
         _openai = threading.Thread(target=_import_openai, args=(resume_gc,), name="softco-openai-import", daemon=True)
         _openai.start()
+
+
+def _without_trio() -> None:
+    """Tell this process that trio is not installed. The openai client's HTTP transport imports trio whenever it is
+    (e.g. beside selenium), to pick its locks once it knows which event loop runs it: ~70 ms of imports for
+    nothing in softco, whose runs are asyncio's. Only for a process that imports no trio itself (softco's own
+    command, see softco.cli), and only if nothing imported trio yet."""
+    if "trio" not in sys.modules:
+        sys.modules["trio"] = None  # type: ignore[assignment]  # Python's own "no such module" marker
 
 
 def _import_openai(resume_gc: bool = False) -> None:

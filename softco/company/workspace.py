@@ -5,19 +5,22 @@ from __future__ import annotations
 import os
 import re
 import stat
+import subprocess
+import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
-
-import git
-from git.db import GitCmdObjectDB
-from gitdb import IStream
-from gitdb.db import LooseObjectDB
+from typing import TYPE_CHECKING, Any
 
 from softco import git_safe
 from softco.artifacts import check_file_set, check_relative_path
 from softco.errors import SoftcoError
+from softco.safe_text import one_line
+
+if TYPE_CHECKING:
+    import git
 
 GITIGNORE = ".softco/\n__pycache__/\n*.pyc\n.pytest_cache/\n*.egg-info/\n"
 MAX_FILE_BYTES = 512 * 1024
@@ -54,8 +57,10 @@ def choose_project_dir(output: Path, name: str) -> Path:
     raise WorkspaceError(f"{output}: too many projects named {name!r}; pass --name")
 
 
-class _ObjectDB(GitCmdObjectDB):
-    """The repo's object store, read through git itself but written in-process.
+@cache
+def _object_db() -> type[Any]:
+    """The repo's object store, read through git itself but written in-process (the class is made when a repo
+    is first opened: gitpython is imported then, not when softco starts).
 
     gitpython writes a blob or a commit by starting ``git hash-object`` (a process each, a few ms);
     a loose object is only a zlib-compressed file named by its SHA-1, which gitdb writes itself
@@ -64,9 +69,22 @@ class _ObjectDB(GitCmdObjectDB):
     gitpython's own store; 40 commits, median of 9, on 2 shared CPUs at load 10-14), and every publish
     commits on the run's critical path.
     """
+    from git.db import GitCmdObjectDB
+    from gitdb import IStream
+    from gitdb.db import LooseObjectDB
 
-    def store(self, istream: IStream) -> IStream:
-        return LooseObjectDB.store(self, istream)
+    class ObjectDB(GitCmdObjectDB):
+        def store(self, istream: IStream) -> IStream:
+            return LooseObjectDB.store(self, istream)
+
+    return ObjectDB
+
+
+def with_git_errors(*kinds: type[BaseException]) -> tuple[type[BaseException], ...]:
+    """``kinds`` and gitpython's error, for an ``except`` clause (evaluated when something is raised): without it
+    before gitpython was imported, since nothing can have raised it then."""
+    git = sys.modules.get("git")
+    return (*kinds, git.GitError) if git is not None else kinds
 
 
 @dataclass(frozen=True)
@@ -80,11 +98,19 @@ class Workspace:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.repo = git_safe.secure(git.Repo(root, odbt=_ObjectDB))
+        self._repo: git.Repo | None = None
         #: commits made through this object, newest last: (message, sha)
         self._made: list[tuple[str, str]] = []
         #: the paths in git's index, read once and then kept up to date by commit()
         self._tracked: set[str] | None = None
+
+    @property
+    def repo(self) -> git.Repo:
+        """The repo, opened when first needed (a new project's first commit waits until its first request is
+        out: the gitpython import is not in the way of it)."""
+        if self._repo is None:
+            self._repo = git_safe.open_repo(self.root, odbt=_object_db())
+        return self._repo
 
     @classmethod
     def create(cls, root: Path) -> Workspace:
@@ -94,10 +120,24 @@ class Workspace:
             raise WorkspaceError(f"{root} already exists; softco never writes into an existing directory") from None
         except OSError as exc:
             raise WorkspaceError(f"cannot create {root}: {exc.strerror}; choose another --output") from None
-        git.Repo.init(root, initial_branch="main").close()
+        # as gitpython's Repo.init does, without importing it (git runs no hook when it makes a repo)
+        try:
+            subprocess.run(
+                ["git", "init", "--quiet", "--initial-branch=main", str(root)],
+                env=git_safe.environment(git_safe.FIXED),
+                capture_output=True,
+                check=True,
+                timeout=60,
+            )
+        except (OSError, subprocess.SubprocessError) as exc:
+            said = exc.stderr.decode("utf-8", "replace") if isinstance(exc, subprocess.CalledProcessError) else ""
+            why = one_line(said.strip() or str(exc))[:300]
+            raise WorkspaceError(f"cannot make a git repo in {root}: {why}; check that git works here") from None
         (root / ".gitignore").write_text(GITIGNORE)
         (root / ".softco").mkdir()
-        return cls(root)
+        ws = cls(root)
+        ws._tracked = set()  # a new repo tracks nothing: no need to open it to know
+        return ws
 
     def resolve(self, rel: str) -> Path:
         """The absolute path for a repo-relative path, refusing anything that escapes the repo.
@@ -152,6 +192,10 @@ class Workspace:
         if self._tracked is None:
             self._tracked = {str(e[0]) for e in self.repo.index.entries}
         return self._tracked
+
+    def note_tracked(self, paths: list[str], removed: list[str]) -> None:
+        """What :meth:`tracked` says once ``paths`` are added and ``removed`` removed by a commit not made yet."""
+        self._tracked = (self.tracked() - set(removed)) | set(paths)
 
     def write(self, files: dict[str, str]) -> list[str]:
         """Write files (all checked first, see :meth:`check`); return the ones whose content changed."""
@@ -235,6 +279,8 @@ class Workspace:
         parents = [self.repo.head.commit] if self.repo.head.is_valid() else []
         if parents and parents[0].tree.binsha == tree.binsha:
             return None
+        import git
+
         actor = git.Actor(author.name, author.email)
         commit = git.Commit.create_from_tree(
             self.repo, tree, message, parent_commits=parents, head=True, author=actor, committer=actor

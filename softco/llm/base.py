@@ -173,6 +173,11 @@ class LLM(abc.ABC):
         person): a call cancelled while such an endpoint had it counts its bound (softco.llm.budget)."""
         return self.cache_id_for(step_key) is not None
 
+    def caches(self) -> bool:
+        """Whether answers may be cached at all (``cache_id_for`` names someone), asked before any call: a
+        provider whose ``cache_id_for`` has work to do (make a client) answers without doing it."""
+        return self.cache_id_for("") is not None
+
     def accepted(self, request: LLMRequest, response: LLMResponse) -> None:  # noqa: B027 - optional hook
         """``response`` answered ``request`` (a step's first request; the answer may be a re-ask's) and passed
         validation: told once a step by :func:`softco.llm.structured.ask_structured`."""
@@ -197,6 +202,9 @@ class WrapperLLM(LLM):
 
     def billed_for(self, step_key: str) -> bool:
         return self.inner.billed_for(step_key)
+
+    def caches(self) -> bool:
+        return self.cache_id is not None or self.inner.caches()
 
     def accepted(self, request: LLMRequest, response: LLMResponse) -> None:
         self.inner.accepted(request, response)

@@ -27,9 +27,11 @@ endpoint remembers its own structured-output fallback.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import json
 import os
+import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -38,7 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlparse
 
-from softco import config
+from softco import config, warmup
 from softco.llm import prices
 from softco.llm.base import (
     LLM,
@@ -228,6 +230,15 @@ def make_client(base_url: str | None, api_key: str | None, timeouts: CallTimeout
     Its HTTP timeouts are the connect and read parts of ``timeouts`` (default: from the
     environment); the whole-call bound is :class:`OpenAILLM`'s.
     """
+    return client_maker(base_url, api_key, timeouts)()
+
+
+def client_maker(
+    base_url: str | None, api_key: str | None, timeouts: CallTimeouts | None = None
+) -> Callable[[], openai.AsyncOpenAI]:
+    """:func:`make_client` in two: what it checks is checked now (an endpoint is configured, the timeouts are
+    valid), and the client, with the openai import it waits for, is made when the returned function is
+    called: a run gets its project ready while the import finishes (softco.company.startup)."""
     base_url = base_url or config.current().base_url
     api_key = api_key or config.api_key()
     if not api_key:
@@ -239,12 +250,21 @@ def make_client(base_url: str | None, api_key: str | None, timeouts: CallTimeout
                 "provider), or pass --base-url http://127.0.0.1:PORT/v1 for a local server; "
                 "`softco demo` runs offline"
             )
-    t = timeouts or call_timeouts()
+    return functools.partial(_build_client, base_url, api_key, timeouts or call_timeouts())
+
+
+def _build_client(base_url: str | None, api_key: str, t: CallTimeouts) -> openai.AsyncOpenAI:
     import openai
 
     timeout = openai.Timeout(connect=t.connect, read=t.read, write=t.read, pool=t.total)
     # the HTTP client openai would make (its defaults), which starts loading the prices once a request is sent
-    http = openai.DefaultAsyncHttpxClient(event_hooks={"request": [_price_once_sent]})
+    hooks: dict[str, list[Callable[[Any], Any]]] = {"request": [_price_once_sent]}
+    if base_url is not None and urlparse(base_url).scheme == "http":
+        # plain HTTP (a local server) needs no certificates: loading them takes ~25 ms before the first call.
+        # A redirect to HTTPS meets a context that trusts no one and fails, as it should, rather than go on.
+        http = openai.DefaultAsyncHttpxClient(event_hooks=hooks, verify=ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))
+    else:
+        http = openai.DefaultAsyncHttpxClient(event_hooks=hooks)
     return openai.AsyncOpenAI(base_url=base_url, api_key=api_key, max_retries=0, timeout=timeout, http_client=http)
 
 
@@ -259,6 +279,7 @@ async def _price_once_sent(request: Any) -> None:
 async def _on_http_event(event: str, info: Any) -> None:
     if event == "http11.send_request_body.complete":
         prices.warm_up()
+        warmup.start()  # what the run asked to have ready before the next step (softco.warmup)
 
 
 def retry_after(headers: Any) -> float | None:
@@ -306,7 +327,7 @@ def check_role_endpoints(settings: list[ModelSettings]) -> None:
     for s in settings:
         endpoint = role_endpoint(s)
         if endpoint is not None:
-            make_client(*endpoint)
+            client_maker(*endpoint)
 
 
 def rejects_response_format(status: int, body: str) -> bool:
@@ -354,21 +375,23 @@ def schema_instructions(name: str, schema: dict[str, Any]) -> str:
 
 
 class OpenAILLM(LLM):
-    """An OpenAI-compatible endpoint. Pass ``client`` to point it anywhere (tests do)."""
+    """An OpenAI-compatible endpoint. Pass ``client`` to point it anywhere (tests do), or a function that makes
+    it (:func:`client_maker`), called when the client is first needed: a call, or the step cache's key."""
 
     def __init__(
         self,
-        client: openai.AsyncOpenAI,
+        client: openai.AsyncOpenAI | Callable[[], openai.AsyncOpenAI],
         model: str = DEFAULT_MODEL,
         timeouts: CallTimeouts | None = None,
         structured: StructuredMode | None = None,
         modes: EndpointModes | None = None,
         on_notice: Callable[[str], None] | None = None,
     ) -> None:
-        self.client = client
+        # an AsyncOpenAI is not callable: a callable is the function that makes one
+        self._client: openai.AsyncOpenAI | None = None if callable(client) else client
+        self._make_client = client if callable(client) else None
         self.model = model
         self.timeouts = timeouts or call_timeouts()
-        self.cache_id = f"openai|{config.redact_url(str(client.base_url))}|{model}"
         #: one client per endpoint a role's settings route to: (base URL, key variable) -> client
         self._clients: dict[tuple[str | None, str | None], openai.AsyncOpenAI] = {}
         #: the structured-output mode every request uses (--structured / SOFTCO_STRUCTURED); None: negotiate
@@ -377,6 +400,22 @@ class OpenAILLM(LLM):
         self.modes = modes or EndpointModes()
         #: told (one line) when an endpoint's structured-output mode changes
         self.on_notice = on_notice
+
+    @property
+    def client(self) -> openai.AsyncOpenAI:
+        """The default endpoint's client, made the first time it is asked for."""
+        if self._client is None:
+            assert self._make_client is not None
+            self._client = self._make_client()
+        return self._client
+
+    def cache_id_for(self, step_key: str) -> str | None:
+        if self.cache_id is None:
+            self.cache_id = f"openai|{config.redact_url(str(self.client.base_url))}|{self.model}"
+        return self.cache_id
+
+    def caches(self) -> bool:
+        return True  # a model's answers, whichever endpoint gives them
 
     def remember_modes_in(self, path: Path) -> None:
         """Keep the structured-output modes that work in ``path`` (read now, written when one changes)."""
@@ -558,7 +597,7 @@ class OpenAILLM(LLM):
         )
 
     async def aclose(self) -> None:
-        for client in [self.client, *self._clients.values()]:
+        for client in [*([self._client] if self._client is not None else []), *self._clients.values()]:
             await client.close()
 
 

@@ -11,7 +11,7 @@ from softco.llm.base import LLM, LLMError
 from softco.llm.openai import (
     OpenAILLM,
     StructuredSettingError,
-    make_client,
+    client_maker,
     structured_from_env,
     structured_setting,
 )
@@ -41,7 +41,8 @@ def make_llm(
             mode = structured_setting(structured) if structured else structured_from_env()
         except StructuredSettingError as exc:
             raise StructuredSettingError(f"--structured {structured}: {exc}" if structured else str(exc)) from None
-        return OpenAILLM(make_client(base_url, None), model or default_model(), structured=mode, on_notice=on_warning)
+        client = client_maker(base_url, None)  # checked now; made (openai imported) when first needed
+        return OpenAILLM(client, model or default_model(), structured=mode, on_notice=on_warning)
     kind, _, arg = spec.partition(":")
     if kind == "replay" and arg:
         return ReplayLLM(Path(arg), on_warning=on_warning)
