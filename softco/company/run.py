@@ -483,6 +483,12 @@ def print_dry_run(console: Console, dry: DryRunLLM, sop: Sop) -> None:
     )
 
 
+def takes_checkpoints(ledger: Ledger | None) -> bool:
+    """Whether a shared ledger takes the project's state before every call (a Ray worker's, so that another
+    worker can resume the run: softco.eval.ray_backend), which must then hold every artifact's commit."""
+    return bool(getattr(ledger, "takes_checkpoints", False))
+
+
 def start_new(opts: NewOptions, console: Console, ledger: Ledger | None = None) -> int:
     concurrency, why = pick_concurrency(opts)
     opts.concurrency = concurrency  # saved with the run: a resume keeps it
@@ -519,6 +525,7 @@ def start_new(opts: NewOptions, console: Console, ledger: Ledger | None = None) 
         max_fix_rounds=opts.max_fix_rounds,
         concurrency=concurrency,
         gate=_gate(opts, sop, console, project, live),
+        defer_commits=not takes_checkpoints(ledger),
     )
     saved = _jsonable(opts)
     try:
@@ -787,6 +794,7 @@ def _continue(
             revise=changes,
             answers=answers,
             change=change,
+            defer_commits=not takes_checkpoints(ledger),
         )
         progress = Progress(console, limits)
         company = Company(sop, llm, board, ws, run_id, settings, on_event=live.tee(progress.on_event))

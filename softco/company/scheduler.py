@@ -57,6 +57,9 @@ class Settings:
     answers: dict[str, Path] = field(default_factory=dict)
     #: `softco change`: the run works on an existing repo, in a worktree (softco/change/mode.py)
     change: ChangeHooks | None = None
+    #: commits wait until the steps an artifact made ready have sent their requests (Publisher.flush); off where
+    #: the project's state is taken before every call and must have them (a Ray worker's checkpoints)
+    defer_commits: bool = True
 
 
 @dataclass
@@ -118,7 +121,7 @@ class Company:
         self.finished |= {s.key for s in board.steps() if s.status == "published" and s.run_id in current_runs}
         self.finished |= {m.step_key for m in self.view.messages if branch_of.get(m.run_id, "main") != current}
         self.publisher = Publisher(
-            sop, board, workspace, run_id, self.view, self.superseded, settings.change, defer=True
+            sop, board, workspace, run_id, self.view, self.superseded, settings.change, defer=settings.defer_commits
         )
 
     # publishing -------------------------------------------------------------------------

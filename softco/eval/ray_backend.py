@@ -97,6 +97,9 @@ class RayLedger:
     """The worker's side of the shared ledger (a :class:`softco.llm.budget.Ledger`): every reservation asks the
     eval's actor; before it, the project's state is left with the actor if it changed (see the module)."""
 
+    #: the project's state is taken before every call: the run commits each artifact at once (company.run)
+    takes_checkpoints = True
+
     def __init__(self, coordinator: Any, run: str, project: Path) -> None:
         self.coordinator = coordinator
         self.run = run
