@@ -73,6 +73,30 @@ def test_pytest_is_available_offline_in_the_venv(tmp_path: Path) -> None:
     assert ".softco/venv" in res.output
 
 
+def test_a_site_dir_reached_through_a_symlink_in_a_hidden_dir_is_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """softco's venv reached through a symlink under /tmp (hidden in the sandbox): the project's venv must
+    point at the real site-packages, which the sandbox shows, not at the link, which it hides."""
+    import sysconfig
+
+    from softco.sandbox import layout
+
+    real = Path(os.path.realpath(sysconfig.get_paths()["purelib"]))
+    link = tmp_path / "linked-site"
+    link.symlink_to(real)
+    get_paths = sysconfig.get_paths
+
+    def linked(*args: object, **kwargs: object) -> dict[str, str]:
+        return {"purelib": str(link), "platlib": str(link)} if not args and not kwargs else get_paths(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(layout.sysconfig, "get_paths", linked)
+    monkeypatch.setattr(layout.site, "getsitepackages", lambda: [str(link)])
+    assert sandbox.host_site_dirs() == [str(real)]
+    res = run_py(project(tmp_path), "import pytest; print('PYTEST-OK')")
+    assert res.exit_code == 0 and "PYTEST-OK" in res.output, res.output
+
+
 def test_the_strongest_working_mechanism_is_the_default(tmp_path: Path) -> None:
     res = run_py(project(tmp_path), "print('hi')")
     assert res.exit_code == 0, res.output

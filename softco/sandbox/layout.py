@@ -48,12 +48,15 @@ class SandboxError(SoftcoError):
 
 
 def _host_site_dirs() -> list[str]:
+    """softco's own site-packages, as real paths: the sandbox shows them at their real path only (a venv
+    reached through a symlink in a hidden directory such as /tmp would not be found there otherwise)."""
     dirs = [sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]]
     dirs += site.getsitepackages()
     seen: list[str] = []
     for d in dirs:
-        if d not in seen and Path(d).is_dir():
-            seen.append(d)
+        real = os.path.realpath(d)
+        if real not in seen and Path(real).is_dir():
+            seen.append(real)
     return seen
 
 
