@@ -27,6 +27,7 @@ endpoint remembers its own structured-output fallback.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import json
 import os
@@ -244,8 +245,24 @@ def make_client(base_url: str | None, api_key: str | None, timeouts: CallTimeout
 
     timeout = openai.Timeout(connect=t.connect, read=t.read, write=t.read, pool=t.total)
     # the HTTP client openai would make (its defaults), which starts loading the prices once a request is sent
-    http = openai.DefaultAsyncHttpxClient(event_hooks={"request": [_price_once_sent]})
+    http = openai.DefaultAsyncHttpxClient(event_hooks={"request": [_price_once_sent]}, verify=ssl_context())
     return openai.AsyncOpenAI(base_url=base_url, api_key=api_key, max_retries=0, timeout=timeout, http_client=http)
+
+
+def ssl_context() -> Any:
+    """The verifying SSL context openai's HTTP library makes by default, made once a process for the
+    ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` it honours (loading the CA bundle costs ~25 ms of CPU: once a run
+    otherwise); ``True`` (the library makes its own) where that library has no ``create_ssl_context``."""
+    return _ssl_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+
+
+@functools.lru_cache(maxsize=4)
+def _ssl_context(cert_file: str | None, cert_dir: str | None) -> Any:
+    import openai._base_client as base
+
+    lib = getattr(base, "httpx2", None) or getattr(base, "httpx", None)
+    make = getattr(lib, "create_ssl_context", None)
+    return make() if callable(make) else True
 
 
 async def _price_once_sent(request: Any) -> None:
