@@ -15,6 +15,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -407,3 +408,17 @@ def test_no_isolation_says_so(tmp_path: Path) -> None:
 def test_sandbox_python_is_not_softcos_interpreter(tmp_path: Path) -> None:
     res = run_py(project(tmp_path), "import sys; print(sys.executable)")
     assert res.output.strip() != sys.executable
+
+
+def test_mountinfo_escapes_are_read_back() -> None:
+    """The set-up code makes every mount point read-only by the path /proc/self/mountinfo gives, where the
+    kernel writes a space, tab, newline or backslash as an octal escape: it must read them back exactly."""
+    from softco.sandbox.scripts import _MOUNTS
+
+    start = _MOUNTS.index("def unescape(")
+    end = _MOUNTS.index("    return out\n", start) + len("    return out\n")
+    ns: dict[str, Any] = {}
+    exec(_MOUNTS[start:end], ns)  # the function as the sandbox runs it (trusted text of softco's own)
+    assert ns["unescape"]("/mnt/a\\040b\\011c\\012d\\134e") == "/mnt/a b\tc\nd\\e"
+    assert ns["unescape"]("/plain/path") == "/plain/path"
+    assert ns["unescape"]("/odd\\9x\\04") == "/odd\\9x\\04"  # not an escape: kept as it is

@@ -3,7 +3,7 @@ copy, the environment, and the command line that sets it all up (bwrap, unshare,
 
 from __future__ import annotations
 
-import json
+import marshal
 import os
 import shutil
 import site
@@ -309,13 +309,19 @@ def _plan(mechanism: str, spec: _Spec, home: Path, src_fd: int | None, limits: L
         net = [] if spec.network else ["--net"]
         prefix = [unshare, *user, *net, "--ipc", "--uts", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc"]
         prefix += ["--", sys.executable, "-I", "-S", "-c", _MOUNTS + _LAUNCHER]
-        return _Plan(prefix + [json.dumps(mounts)], launcher, home, workdir, _fds(src_fd), _user(uid))
+        return _Plan(prefix + [_encode(mounts)], launcher, home, workdir, _fds(src_fd), _user(uid))
     else:
         if mechanism == "netns" and not spec.network:
             prefix = [shutil.which("unshare") or "unshare", *([] if _as_root() else ["--user", "--map-root-user"])]
             prefix += ["--net", "--"]
         prefix += [sys.executable, "-I", "-S", "-c", _LAUNCHER]
-    return _Plan(prefix + [json.dumps(launcher)], launcher, home, workdir, _fds(src_fd), _user(uid))
+    return _Plan(prefix + [_encode(launcher)], launcher, home, workdir, _fds(src_fd), _user(uid))
+
+
+def _encode(spec: dict[str, object]) -> str:
+    """The set-up code's spec as its one argument: marshal's format in hex, which the sandbox's first python
+    reads without an import (``json`` and the ``re`` it loads cost it about 8 ms of CPU a run)."""
+    return marshal.dumps(spec).hex()
 
 
 def _fds(src_fd: int | None) -> tuple[int, ...]:
