@@ -60,6 +60,13 @@ def _host_site_dirs() -> list[str]:
     return seen
 
 
+def host_python() -> str:
+    """softco's own interpreter by a path the sandbox shows: its directory's real path (a venv reached
+    through a symlink in a hidden directory such as /tmp is shown at its real path only) and its own name,
+    which keeps it in its venv."""
+    return os.path.join(os.path.realpath(os.path.dirname(sys.executable)), os.path.basename(sys.executable))
+
+
 def clean_env(workdir: Path, home: Path, venv: Path) -> dict[str, str]:
     """An environment built from nothing: no keys, no tokens, no user config."""
     return {
@@ -287,7 +294,7 @@ def _plan(mechanism: str, spec: _Spec, home: Path, src_fd: int | None, limits: L
             "--chdir",
             "/",
             "--",
-            sys.executable,
+            host_python(),
             "-I",
             "-S",
             "-c",
@@ -308,13 +315,13 @@ def _plan(mechanism: str, spec: _Spec, home: Path, src_fd: int | None, limits: L
         user = [] if _as_root() else ["--user", "--map-root-user"]
         net = [] if spec.network else ["--net"]
         prefix = [unshare, *user, *net, "--ipc", "--uts", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc"]
-        prefix += ["--", sys.executable, "-I", "-S", "-c", _MOUNTS + _LAUNCHER]
+        prefix += ["--", host_python(), "-I", "-S", "-c", _MOUNTS + _LAUNCHER]
         return _Plan(prefix + [_encode(mounts)], launcher, home, workdir, _fds(src_fd), _user(uid))
     else:
         if mechanism == "netns" and not spec.network:
             prefix = [shutil.which("unshare") or "unshare", *([] if _as_root() else ["--user", "--map-root-user"])]
             prefix += ["--net", "--"]
-        prefix += [sys.executable, "-I", "-S", "-c", _LAUNCHER]
+        prefix += [host_python(), "-I", "-S", "-c", _LAUNCHER]
     return _Plan(prefix + [_encode(launcher)], launcher, home, workdir, _fds(src_fd), _user(uid))
 
 
