@@ -110,15 +110,36 @@ def scores(records: dict[str, RunRecord], steps: bool = True) -> dict[str, dict[
     }
 
 
+def _parent(pid: int) -> int:
+    """The parent's pid of ``pid`` (0 when it is gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0
+    return int(stat.rpartition(")")[2].split()[1])
+
+
+def _ours(pid: int) -> bool:
+    """Whether ``pid`` descends from this process (the test's own Ray cluster): other sessions on this
+    machine may run Ray workers of their own, which a test must not touch."""
+    me = os.getpid()
+    while pid > 1:
+        pid = _parent(pid)
+        if pid == me:
+            return True
+    return False
+
+
 def kill_run_workers() -> list[int]:
-    """SIGKILL the Ray worker processes running a softco run (Ray titles them ``ray::run_on_worker``)."""
+    """SIGKILL the Ray worker processes of this test's cluster running a softco run (Ray titles them
+    ``ray::run_on_worker``); never another process's."""
     killed = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:
             continue
-        if cmdline.startswith(b"ray::run_on_worker"):
+        if cmdline.startswith(b"ray::run_on_worker") and _ours(int(pid)):
             os.kill(int(pid), signal.SIGKILL)
             killed.append(int(pid))
     return killed

@@ -430,3 +430,32 @@ def test_reported_usage_is_bounded() -> None:
     assert reported_usage(hostile) == Usage(prompt_tokens=0, completion_tokens=MAX_REPORTED_TOKENS, source="measured")
     assert reported_usage(SimpleNamespace(prompt_tokens="many", completion_tokens=None)) is None
     assert reported_usage(None) is None
+
+
+def test_clients_of_one_process_share_the_ssl_context(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every run makes its client: the CA bundle is loaded once a process (about 25 ms of CPU each time
+    otherwise), again only for another SSL_CERT_FILE / SSL_CERT_DIR, which the HTTP library honours."""
+    import ssl
+
+    from softco.llm import openai as softco_openai
+
+    loads: list[object] = []
+    load = ssl.SSLContext.load_verify_locations
+
+    def counting(self: ssl.SSLContext, *a: Any, **k: Any) -> None:
+        loads.append(a or k)
+        load(self, *a, **k)
+
+    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", counting)
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    softco_openai._ssl_context.cache_clear()
+    for _ in range(3):
+        asyncio.run(make_client("http://127.0.0.1:9/v1", None).close())
+    assert len(loads) == 1
+    bundle = ssl.get_default_verify_paths().openssl_cafile
+    if Path(bundle).is_file():  # another CA file: a context of its own, which loads that file
+        monkeypatch.setenv("SSL_CERT_FILE", bundle)
+        asyncio.run(make_client("http://127.0.0.1:9/v1", None).close())
+        assert len(loads) == 2 and loads[-1][0] == bundle  # type: ignore[index]
+    softco_openai._ssl_context.cache_clear()

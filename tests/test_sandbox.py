@@ -15,6 +15,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -71,6 +72,30 @@ def test_pytest_is_available_offline_in_the_venv(tmp_path: Path) -> None:
     res = run_py(project(tmp_path), "import pytest, sys; print(sys.prefix)")
     assert res.exit_code == 0, res.output
     assert ".softco/venv" in res.output
+
+
+def test_a_site_dir_reached_through_a_symlink_in_a_hidden_dir_is_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """softco's venv reached through a symlink under /tmp (hidden in the sandbox): the project's venv must
+    point at the real site-packages, which the sandbox shows, not at the link, which it hides."""
+    import sysconfig
+
+    from softco.sandbox import layout
+
+    real = Path(os.path.realpath(sysconfig.get_paths()["purelib"]))
+    link = tmp_path / "linked-site"
+    link.symlink_to(real)
+    get_paths = sysconfig.get_paths
+
+    def linked(*args: object, **kwargs: object) -> dict[str, str]:
+        return {"purelib": str(link), "platlib": str(link)} if not args and not kwargs else get_paths(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(layout.sysconfig, "get_paths", linked)
+    monkeypatch.setattr(layout.site, "getsitepackages", lambda: [str(link)])
+    assert sandbox.host_site_dirs() == [str(real)]
+    res = run_py(project(tmp_path), "import pytest; print('PYTEST-OK')")
+    assert res.exit_code == 0 and "PYTEST-OK" in res.output, res.output
 
 
 def test_the_strongest_working_mechanism_is_the_default(tmp_path: Path) -> None:
@@ -396,3 +421,17 @@ def test_softco_run_from_a_venv_reached_through_a_linked_directory_starts_its_sa
     monkeypatch.setattr(sys, "executable", str(linked / "bin" / Path(sys.executable).name))
     res = run_py(project(tmp_path), "import pytest; print('pytest', pytest.__version__)")
     assert res.exit_code == 0 and "pytest " in res.output, res.output
+
+
+def test_mountinfo_escapes_are_read_back() -> None:
+    """The set-up code makes every mount point read-only by the path /proc/self/mountinfo gives, where the
+    kernel writes a space, tab, newline or backslash as an octal escape: it must read them back exactly."""
+    from softco.sandbox.scripts import _MOUNTS
+
+    start = _MOUNTS.index("def unescape(")
+    end = _MOUNTS.index("    return out\n", start) + len("    return out\n")
+    ns: dict[str, Any] = {}
+    exec(_MOUNTS[start:end], ns)  # the function as the sandbox runs it (trusted text of softco's own)
+    assert ns["unescape"]("/mnt/a\\040b\\011c\\012d\\134e") == "/mnt/a b\tc\nd\\e"
+    assert ns["unescape"]("/plain/path") == "/plain/path"
+    assert ns["unescape"]("/odd\\9x\\04") == "/odd\\9x\\04"  # not an escape: kept as it is

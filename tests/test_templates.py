@@ -129,3 +129,35 @@ def test_templates_are_sandboxed(tmp_path: Path) -> None:
     step = next(s for s in steps_for(fixture_view()) if s.action.name == "write_prd")
     with pytest.raises(TemplateError, match="write_prd.j2"):
         build_request(sop, fixture_view(), step)
+
+
+def test_templates_are_compiled_once_a_process_and_a_changed_sop_is_seen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every run loads its SOP again: the same SOP's templates are not compiled again (an eval runs
+    many runs in one process), and a template a user SOP adds or changes is used at once."""
+    import jinja2
+
+    from softco.sop.prompts import render
+
+    compiled: list[str | None] = []
+    compile_ = jinja2.Environment.compile
+
+    def counting(self: jinja2.Environment, source: object, name: str | None = None, *a: object, **k: object) -> object:
+        compiled.append(name)
+        return compile_(self, source, name, *a, **k)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(jinja2.Environment, "compile", counting)
+    user = tmp_path / "sop"
+    (user / "sop_templates").mkdir(parents=True)
+    (user / "sop_templates" / "notes.j2").write_text("first {{ x }}\n")
+    assert render(load_sop(user).env, "notes.j2", {"x": 1}) == "first 1\n"
+    assert render(load_sop(user).env, "notes.j2", {"x": 2}) == "first 2\n"
+    assert compiled.count("notes.j2") == 1  # the second run's load compiled nothing again
+    # an override of a default template, added between two runs, is used by the next one
+    override = user / "sop_templates" / "dependencies.j2"
+    assert load_sop(user).env.get_template("dependencies.j2").filename != str(override)
+    override.write_text("mine\n")
+    assert render(load_sop(user).env, "dependencies.j2", {}) == "mine\n"
+    (user / "sop_templates" / "notes.j2").write_text("second edit {{ x }}\n")
+    assert render(load_sop(user).env, "notes.j2", {"x": 3}) == "second edit 3\n"

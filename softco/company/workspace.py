@@ -103,6 +103,8 @@ class Workspace:
         self._made: list[tuple[str, str]] = []
         #: the paths in git's index, read once and then kept up to date by commit()
         self._tracked: set[str] | None = None
+        #: the commit this object made last, with its tree's SHA
+        self._last: tuple[git.Commit, bytes] | None = None
 
     @property
     def repo(self) -> git.Repo:
@@ -276,14 +278,44 @@ class Workspace:
         # what `index.commit(..., skip_hooks=True)` does, with "nothing changed" told by the tree's SHA
         # (the index's tree is HEAD's tree) rather than by a `git diff` process
         tree = index.write_tree()
-        parents = [self.repo.head.commit] if self.repo.head.is_valid() else []
-        if parents and parents[0].tree.binsha == tree.binsha:
+        parent, parent_tree = self._head_and_tree()
+        if parent is not None and parent_tree == tree.binsha:
             return None
         import git
+        from git.refs.log import RefLog
+        from git.refs.symbolic import SymbolicReference
 
         actor = git.Actor(author.name, author.email)
+        branch = None if parent is None or self.repo.head.is_detached else self.repo.head.reference
         commit = git.Commit.create_from_tree(
-            self.repo, tree, message, parent_commits=parents, head=True, author=actor, committer=actor
+            self.repo,
+            tree,
+            message,
+            parent_commits=[parent] if parent is not None else [],
+            head=branch is None,  # the first commit, or a detached HEAD: gitpython's own way
+            author=actor,
+            committer=actor,
         )
+        if branch is not None and parent is not None:
+            # what gitpython's head=True does for a branch (the ref, then its reflog and HEAD's, with the
+            # committer of the new commit), without reading back through `git cat-file` the commits it knows
+            SymbolicReference.set_reference(branch, commit)
+            for ref in (branch, self.repo.head):
+                RefLog.append_entry(actor, RefLog.path(ref), parent.binsha, commit.binsha, message)
+        self._last = (commit, tree.binsha)
         self._made.append((message, commit.hexsha))
         return commit.hexsha
+
+    def _head_and_tree(self) -> tuple[git.Commit | None, bytes | None]:
+        """HEAD's commit and its tree's SHA (None, None in an empty repo): the commit this object made last
+        when HEAD still names it (the ref files read, no object), else read from git."""
+        from git.refs.symbolic import SymbolicReference
+
+        try:
+            sha = SymbolicReference.dereference_recursive(self.repo, "HEAD")
+        except ValueError:  # no commit yet
+            return None, None
+        if self._last is not None and self._last[0].hexsha == sha:
+            return self._last
+        head = self.repo.head.commit
+        return head, head.tree.binsha

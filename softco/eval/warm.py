@@ -38,9 +38,14 @@ def warm() -> None:
     """Fill the caches a run fills at its start, in this process (no thread is left running: a fork server
     must fork from a process with one thread). Whatever fails here is left for the run, which does it again
     and reports what went wrong."""
+    import jinja2
+
     from softco import sandbox
+    from softco.errors import SoftcoError
+    from softco.llm import openai as openai_llm
     from softco.llm import prices
     from softco.report import html
+    from softco.sop.load import load_sop
 
     try:
         sandbox.best()  # probes the mechanisms once (a bwrap run), cached for the process
@@ -60,6 +65,13 @@ def warm() -> None:
             "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
         }
     )
+    openai_llm.ssl_context()  # the CA bundle, loaded once for every worker
+    try:  # softco's own SOP: its templates compiled once, for every run of every worker that uses it
+        sop = load_sop()
+        for name in sop.template_names():
+            sop.env.get_template(name)
+    except (OSError, ValueError, SoftcoError, jinja2.TemplateError):
+        pass
     try:
         prices.price_of("gpt-4o-mini")  # builds genai-prices' lookup, as the first priced call does
     except (ImportError, LookupError, ValueError):

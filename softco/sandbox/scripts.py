@@ -14,8 +14,8 @@ PREAMBLE_FAILED = 125
 # Any failure exits PREAMBLE_FAILED: nothing generated has run.
 
 _LAUNCHER = r"""
-import ctypes, json, os, stat, sys
-spec = json.loads(sys.argv[1]); argv = sys.argv[2:]
+import ctypes, marshal, os, stat, sys
+spec = marshal.loads(bytes.fromhex(sys.argv[1])); argv = sys.argv[2:]
 def fail(what):
     sys.stderr.write("softco sandbox: " + what + "; the sandbox could not be set up, nothing was run\n")
     sys.stderr.flush(); os._exit(@FAILED@)
@@ -86,8 +86,8 @@ except OSError as exc:
 # capability but the three the launcher needs to hand the copy to `nobody` (none when not root), then
 # go on with the launcher.
 _MOUNTS = r"""
-import ctypes, errno, json, os, re, sys
-spec = json.loads(sys.argv[1])
+import ctypes, errno, marshal, os, sys
+spec = marshal.loads(bytes.fromhex(sys.argv[1]))
 libc = ctypes.CDLL(None, use_errno=True)
 libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_void_p]
 RDONLY, NOSUID, NODEV, NOEXEC, REMOUNT, BIND, REC = 1, 2, 4, 8, 32, 4096, 16384
@@ -140,7 +140,15 @@ for fd, p in rws:
     if err:
         mfail("bind %s: %s" % (p, os.strerror(err)))
     os.close(fd)
-unescape = lambda s: re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), s)
+def unescape(s):  # mountinfo's octal escapes (\\040 for a space): by hand, `re` costs an import
+    parts = s.split("\\")
+    out = parts[0]
+    for p in parts[1:]:
+        if len(p) >= 3 and all(c in "01234567" for c in p[:3]):
+            out += chr(int(p[:3], 8)) + p[3:]
+        else:
+            out += "\\" + p
+    return out
 points = []
 for line in open("/proc/self/mountinfo"):
     f = line.split()
@@ -171,5 +179,5 @@ KEEP_CAPS = (0, 6, 7, 8) if spec["launcher"]["uid"] is not None else ()  # CHOWN
 for cap in range(last_cap + 1):
     if cap not in KEEP_CAPS and libc.prctl(24, cap, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
         mfail("dropping capability %d: %s" % (cap, os.strerror(ctypes.get_errno())))
-sys.argv[1] = json.dumps(spec["launcher"])
+sys.argv[1] = marshal.dumps(spec["launcher"]).hex()
 """.replace("@FAILED@", str(PREAMBLE_FAILED))

@@ -10,7 +10,7 @@ from pathlib import Path
 from venv import EnvBuilder
 
 from softco.dependencies import check_dependencies
-from softco.sandbox.layout import SandboxError, _host_site_dirs, _Spec, interpreter
+from softco.sandbox.layout import SandboxError, _host_site_dirs, _Spec, host_python
 from softco.sandbox.limits import Limits
 from softco.sandbox.runner import SandboxResult, _sandboxed
 
@@ -92,7 +92,7 @@ def install(
     if index and not index.startswith(("https://", "http://", "file:///")):
         raise SandboxError(f"pip index {index!r} is not an http(s):// or file:/// URL; fix SOFTCO_PIP_INDEX_URL")
     argv = [
-        interpreter(),
+        host_python(),
         "-I",
         "-m",
         "pip",

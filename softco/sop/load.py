@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import stat
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -215,6 +215,28 @@ def load_role(path: Path) -> RoleSpec:
         raise SopError(lines) from None
 
 
+@lru_cache(maxsize=8)
+def _shared_env(
+    dirs: tuple[str, ...], sop_hash: str, listing: tuple[tuple[str, int, int], ...]
+) -> SandboxedEnvironment:
+    """One environment per (template directories, SOP content, every file under them: path, mtime, size);
+    ``sop_hash`` and ``listing`` are only the cache's key."""
+    return make_env([Path(d) for d in dirs])
+
+
+def _listing(dirs: list[Path]) -> tuple[tuple[str, int, int], ...]:
+    """Every file under ``dirs`` (an included template need not be a top-level ``*.j2``): path, mtime, size."""
+    out: list[tuple[str, int, int]] = []
+    for d in dirs:
+        for p in sorted(d.rglob("*")) if d.is_dir() else []:
+            try:
+                st = p.stat()
+            except OSError:
+                continue
+            out.append((str(p), st.st_mtime_ns, st.st_size))
+    return tuple(out)
+
+
 @dataclass
 class Sop:
     """The company's roles in order, and the template environment they render with."""
@@ -233,7 +255,10 @@ class Sop:
 
     @cached_property
     def env(self) -> SandboxedEnvironment:
-        return make_env(self.template_dirs)
+        """The environment of these template directories with this exact content (:attr:`sop_hash`): shared
+        by every run of the process with the same SOP, so its templates are compiled once a process, not
+        once a run (a changed, added or removed file is a new hash, so a new environment)."""
+        return _shared_env(tuple(str(d) for d in self.template_dirs), self.sop_hash, _listing(self.template_dirs))
 
     @cached_property
     def sop_hash(self) -> str:
