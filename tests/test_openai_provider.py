@@ -450,12 +450,14 @@ def test_clients_of_one_process_share_the_ssl_context(monkeypatch: pytest.Monkey
     monkeypatch.delenv("SSL_CERT_FILE", raising=False)
     monkeypatch.delenv("SSL_CERT_DIR", raising=False)
     softco_openai._ssl_context.cache_clear()
-    for _ in range(3):
-        asyncio.run(make_client("http://127.0.0.1:9/v1", None).close())
+    for _ in range(3):  # made, never connected
+        asyncio.run(make_client("https://api.example.com/v1", "sk-test").close())
+    assert len(loads) == 1
+    asyncio.run(make_client("http://127.0.0.1:9/v1", None).close())  # plain HTTP: no certificates at all
     assert len(loads) == 1
     bundle = ssl.get_default_verify_paths().openssl_cafile
     if Path(bundle).is_file():  # another CA file: a context of its own, which loads that file
         monkeypatch.setenv("SSL_CERT_FILE", bundle)
-        asyncio.run(make_client("http://127.0.0.1:9/v1", None).close())
+        asyncio.run(make_client("https://api.example.com/v1", "sk-test").close())
         assert len(loads) == 2 and loads[-1][0] == bundle  # type: ignore[index]
     softco_openai._ssl_context.cache_clear()
