@@ -121,6 +121,26 @@ def test_a_role_endpoint_variable_that_is_not_set_stops_before_any_call(tmp_path
     assert not (tmp_path / "out").exists()
 
 
+def test_a_role_endpoint_variable_must_hold_a_url_and_its_value_is_never_shown(tmp_path: Path) -> None:
+    """A shared SOP names the variable its role's endpoint comes from: one naming a secret (not a URL) stops the
+    run before any call, in one line that names the variable and never repeats its value."""
+    roles = tmp_path / "sop" / "roles"
+    roles.mkdir(parents=True)
+    pm = (ROLES_DIR / "product_manager.yaml").read_text()
+    (roles / "product_manager.yaml").write_text(pm + "model: {base_url_env: SOME_TOKEN}\n")
+    with FakeOpenAIServer([]) as srv:
+        res = run_cli(
+            ["new", REQUIREMENT, "--output", "out", "--sop", "sop"],
+            tmp_path,
+            env={"OPENAI_BASE_URL": srv.base_url, "OPENAI_API_KEY": "sk-test", "SOME_TOKEN": "ghp_secretvalue123"},
+        )
+        assert srv.chat_requests() == []
+    assert res.exit_code == 2, res.stdout + res.stderr
+    assert "SOME_TOKEN" in res.stderr and "http(s)://" in res.stderr and res.stderr.count("\n") == 1
+    assert "ghp_secretvalue123" not in res.stdout + res.stderr
+    assert not (tmp_path / "out").exists()
+
+
 def test_dry_run_needs_no_model_and_keeps_every_prompt(tmp_path: Path) -> None:
     with FakeOpenAIServer([]) as srv:  # any request that leaked out would land here
         res = run_cli(

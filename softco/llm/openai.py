@@ -327,6 +327,12 @@ def role_endpoint(settings: ModelSettings) -> tuple[str | None, str | None] | No
                 f"a role file says base_url_env: {settings.base_url_env}, but {settings.base_url_env} is not set; "
                 f"export {settings.base_url_env}=https://HOST/v1, or remove base_url_env from the role's model"
             )
+        if urlparse(url.strip()).scheme not in ("http", "https"):
+            # the role file may come from anyone: its variable's value is not repeated (it may be a secret)
+            raise EndpointNotConfigured(
+                f"a role file says base_url_env: {settings.base_url_env}, but {settings.base_url_env} does not hold "
+                "an http(s):// URL; set it to the endpoint's URL, or remove base_url_env from the role's model"
+            )
     key = None
     if settings.api_key_env:
         key = config.env_named(settings.api_key_env)
