@@ -435,3 +435,18 @@ def test_mountinfo_escapes_are_read_back() -> None:
     assert ns["unescape"]("/mnt/a\\040b\\011c\\012d\\134e") == "/mnt/a b\tc\nd\\e"
     assert ns["unescape"]("/plain/path") == "/plain/path"
     assert ns["unescape"]("/odd\\9x\\04") == "/odd\\9x\\04"  # not an escape: kept as it is
+
+
+@pytest.mark.parametrize("mechanism", FS_ISOLATING)
+def test_system_files_that_may_hold_an_index_token_read_empty(tmp_path: Path, mechanism: str) -> None:
+    """/etc/pip.conf (a private index's token), a system netrc: any user may read them on the host; generated
+    code reads them empty. (Checked with the files this machine has: CI's has /etc/pip.conf.)"""
+    from softco.sandbox.layout import SECRET_FILES
+
+    present = [f for f in SECRET_FILES if Path(f).is_file() and Path(f).stat().st_size > 0]
+    if not present:
+        pytest.skip("no /etc/pip.conf or system netrc on this machine")
+    code = "import sys; print([len(open(p).read()) for p in sys.argv[1:]])"
+    res = run_py(project(tmp_path), code, mechanism=mechanism, args=tuple(present))
+    assert res.exit_code == 0, res.output
+    assert res.output.strip().splitlines()[-1] == str([0] * len(present)), res.output

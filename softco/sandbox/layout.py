@@ -254,9 +254,24 @@ class _Plan:
     user: str
 
 
+#: System files that may hold credentials though any user can read them: a pip index's token, a netrc. Shown
+#: empty to generated code (softco's own pip, which installs a project's wheels, still reads them).
+SECRET_FILES = ("/etc/pip.conf", "/etc/xdg/pip/pip.conf", "/etc/netrc", "/etc/.netrc")
+
+
+#: An empty file shown in their place.
+EMPTY_FILE = Path(__file__).resolve().parent / "empty"
+
+
+def _masked_files() -> list[Path]:
+    """:data:`SECRET_FILES` that exist here, by their real paths (what a bind mount covers)."""
+    return sorted({_real(f) for f in SECRET_FILES if os.path.isfile(f)})
+
+
 def _plan(mechanism: str, spec: _Spec, home: Path, src_fd: int | None, limits: Limits, drop: bool) -> _Plan:
     isolated_fs = PROVIDES[mechanism].filesystem
     hidden = _hidden_dirs(spec.dest) if isolated_fs else []
+    masked = _masked_files() if isolated_fs and not spec.writable_dest else []
     runtime = _runtime_dirs()
     workdir = spec.dest if isolated_fs or spec.writable_dest else home / "work"
     cwd = home if spec.writable_dest else workdir  # pip runs from an empty directory: no local archive there
@@ -306,6 +321,8 @@ def _plan(mechanism: str, spec: _Spec, home: Path, src_fd: int | None, limits: L
             prefix += [*parents(r, hidden), "--ro-bind", str(r), str(r)]
         for h in late:
             prefix += ["--perms", "0755", "--tmpfs", str(h)]
+        for m in masked:  # an empty file of softco's (bwrap's binds are nodev: /dev/null could not be opened)
+            prefix += ["--ro-bind", str(EMPTY_FILE), str(m)]
         if spec.writable_dest:
             prefix += [*parents(spec.dest, hidden), "--bind", str(spec.dest), str(spec.dest)]
         else:
@@ -350,6 +367,7 @@ def _plan(mechanism: str, spec: _Spec, home: Path, src_fd: int | None, limits: L
             "hidden": [str(h) for h in hidden],
             "rebound": [str(r) for r in rebound],
             "late": [str(h) for h in late],
+            "masked": [str(m) for m in masked],
             "tmpfs": ([] if spec.writable_dest else [str(workdir)]) + [str(home)],
             "size": limits.disk_bytes,
             "ro_binds": [(str(s), str(d)) for s, d in venv_bind],

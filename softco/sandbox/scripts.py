@@ -122,6 +122,10 @@ for path in spec.get("late", []):
     err = mount("tmpfs", path, "tmpfs", NOSUID | NODEV, "size=1m,mode=0755")
     if err:
         mfail("hiding %s: %s" % (path, os.strerror(err)))
+for path in spec.get("masked", []):
+    err = mount("/dev/null", path, None, BIND)
+    if err:
+        mfail("hiding %s: %s" % (path, os.strerror(err)))
 for path in spec["tmpfs"]:
     os.makedirs(path, exist_ok=True)
     err = mount("tmpfs", path, "tmpfs", NOSUID | NODEV, "size=%d,mode=0755" % spec["size"])
