@@ -71,3 +71,15 @@ def test_a_kept_answer_todays_schema_refuses_is_asked_fresh_not_re_asked(tmp_pat
     attempts = ask(CachedLLM(model, StepCache(tmp_path / "c.sqlite")), Renamed)
     assert attempts == 1 and len(model.calls) == 1
     assert [m.content for m in model.calls[0].messages] == ["give n"]  # the plain request, no error quoted
+
+
+def test_a_persons_step_files_are_bounded_and_never_shared_by_two_steps() -> None:
+    """--human: each step's prompt and answer files are named from its key; a custom kind's subject is free text,
+    so a name is cut to a bound and two keys that read alike get two names."""
+    from softco.llm.human import _file_stem
+
+    assert _file_stem("engineer/write_code/shop/cli.py") == "engineer__write_code__shop__cli.py"  # as before
+    alike = ["reviewer/review/x y", "reviewer/review/x:y", "reviewer/review/x/y", "reviewer/review/x__y"]
+    assert len({_file_stem(k) for k in alike}) == len(alike)
+    long = _file_stem("reviewer/review/" + "z" * 5000)
+    assert len(long) <= 100 and long != _file_stem("reviewer/review/" + "z" * 4999)

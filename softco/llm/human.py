@@ -3,6 +3,7 @@ or a file; their answer is validated like a model's (and re-asked with the error
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shlex
@@ -35,7 +36,13 @@ def edit_file(path: Path) -> str:
 
 
 def _file_stem(step_key: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "__", step_key)
+    """A file name for a step's prompt and answer: the key with every other character made ``__``; when that
+    changed it or it is long (a custom kind's subject is free text), cut to 80 characters and told apart by
+    a hash of the whole key, so that two steps never share a file."""
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "__", step_key)
+    if stem.replace("__", "/") == step_key and len(stem) <= 80:
+        return stem
+    return f"{stem[:80]}-{hashlib.sha256(step_key.encode('utf-8')).hexdigest()[:12]}"
 
 
 class HumanLLM(LLM):
