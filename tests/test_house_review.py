@@ -674,3 +674,25 @@ def test_an_endpoint_that_echoes_the_api_key_in_an_error_does_not_put_it_on_the_
     assert res.exit_code == 1, res.stdout + res.stderr
     assert "HTTP 401" in res.stderr and key not in res.stdout + res.stderr
     assert _files_holding(tmp_path / "out", key) == []
+
+
+def test_an_endpoints_file_that_is_a_fifo_is_ignored_not_waited_on(tmp_path: Path) -> None:
+    """endpoints.json is read as untrusted: one that is a FIFO (or a link to one) would wait for a writer forever
+    before every run of its output directory; it is skipped unread, like any other damage."""
+    import os
+    import threading
+
+    from softco.llm.openai import EndpointModes
+
+    path = tmp_path / "endpoints.json"
+    os.mkfifo(path)
+    got: list[object] = []
+    reader = threading.Thread(target=lambda: got.append(EndpointModes(path).get("http://127.0.0.1:8080/v1/")))
+    reader.start()
+    reader.join(30)  # a generous bound on a read that needs no time: past it, the reader is stuck on the FIFO
+    blocked = reader.is_alive()
+    if blocked:  # the old code: stuck in open(); let it go before failing
+        with open(path, "wb"):
+            pass
+        reader.join()
+    assert not blocked and got == [None]

@@ -57,6 +57,7 @@ from softco.llm.base import (
 from softco.llm.strict import strict_compatible
 from softco.llm.structured import bound_text, grammar_safe_schema
 from softco.llm.tokens import count_all, count_tokens
+from softco.text_file import read_text
 
 if TYPE_CHECKING:  # the openai package takes ~0.3 s to import: only runs that call a model pay it
     import openai
@@ -190,10 +191,8 @@ class EndpointModes:
 
     def _load(self) -> dict[str, str]:
         assert self.path is not None
-        try:
-            with self.path.open("rb") as f:
-                raw = f.read(MAX_STATE_BYTES + 1)
-            data = json.loads(raw) if len(raw) <= MAX_STATE_BYTES else {}
+        try:  # a FIFO (which would wait for a writer forever), a directory or a device is not read
+            data = json.loads(read_text(self.path, MAX_STATE_BYTES, "it is softco's own state", regular_only=True))
         except (OSError, ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
             return {}
         endpoints = data.get("endpoints") if isinstance(data, dict) else None
