@@ -259,46 +259,9 @@ def test_fixes_for_different_files_run_at_once(tmp_path: Path) -> None:
         assert (project_dir / path).read_text() == PROJECT.code[path]
 
 
-def test_a_fan_outs_first_request_leaves_before_every_prompt_is_made(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """While no model works, the first of 15 file steps is sent after a few prompts are rendered, not after
-    all 15: the steps start one loop turn apart (Company._start_ready). Counted in the order things happen on
-    the run's event loop (each step's prompt, each request's body sent), never timed."""
-    import softco.llm.openai
-    import softco.steps.step
-
-    events: list[str] = []
-    real_build, real_event = softco.steps.step.build_request, softco.llm.openai._on_http_event
-
-    def build_request(sop: Any, view: Any, step: Any, *args: Any) -> Any:
-        events.append(f"prompt {step.key}")
-        return real_build(sop, view, step, *args)
-
-    async def on_http_event(event: str, info: Any) -> None:
-        if event == "http11.send_request_body.complete":
-            events.append("sent")
-        await real_event(event, info)
-
-    monkeypatch.setattr(softco.steps.step, "build_request", build_request)
-    monkeypatch.setattr(softco.llm.openai, "_on_http_event", on_http_event)
-    build(tmp_path, "out", 16, latency=0.3, per_token=0.0)
-    fan_out = [
-        i for i, e in enumerate(events) if e.startswith(("prompt engineer/write_code", "prompt qa_engineer/write_"))
-    ]
-    assert len(fan_out) == 15, events
-    first_sent = events.index("sent", fan_out[0])
-    prompts_before = sum(1 for e in events[fan_out[0] : first_sent] if e.startswith("prompt"))
-    assert prompts_before < len(fan_out), events  # all 15 came first before a start gave the loop turns
-
-
-def test_an_artifacts_commit_waits_until_the_steps_it_made_ready_have_sent_their_requests(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A commit (~20 ms) made before the next step's request is sent is a time no model works: the PRD is
-    committed after the design's request is out, the design after the first file's, and every artifact is
-    committed by the end, in publishing order. Counted in the order things happen on the run's event loop."""
-    import softco.company.scheduler
+def loop_events(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """What happens on a run's event loop, in order: each step's prompt made ("prompt KEY"), each request's
+    body sent ("sent"), each commit ("commit KIND")."""
     import softco.company.workspace
     import softco.llm.openai
     import softco.steps.step
@@ -323,6 +286,35 @@ def test_an_artifacts_commit_waits_until_the_steps_it_made_ready_have_sent_their
     monkeypatch.setattr(softco.steps.step, "build_request", build_request)
     monkeypatch.setattr(softco.llm.openai, "_on_http_event", on_http_event)
     monkeypatch.setattr(softco.company.workspace.Workspace, "commit", commit)
+    return events
+
+
+def test_a_fan_outs_first_request_leaves_before_every_prompt_is_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While no model works, the first of 15 file steps is sent after a few prompts are rendered, not after
+    all 15: the steps start one loop turn apart (Company._start_ready). Counted in the order things happen on
+    the run's event loop (each step's prompt, each request's body sent), never timed."""
+    events = loop_events(monkeypatch)
+    build(tmp_path, "out", 16, latency=0.3, per_token=0.0)
+    fan_out = [
+        i for i, e in enumerate(events) if e.startswith(("prompt engineer/write_code", "prompt qa_engineer/write_"))
+    ]
+    assert len(fan_out) == 15, events
+    first_sent = events.index("sent", fan_out[0])
+    prompts_before = sum(1 for e in events[fan_out[0] : first_sent] if e.startswith("prompt"))
+    assert prompts_before < len(fan_out), events  # all 15 came first before a start gave the loop turns
+
+
+def test_an_artifacts_commit_waits_until_the_steps_it_made_ready_have_sent_their_requests(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A commit (~20 ms) made before the next step's request is sent is a time no model works: the PRD is
+    committed after the design's request is out, the design after the first file's, and every artifact is
+    committed by the end, in publishing order. Counted in the order things happen on the run's event loop."""
+    import softco.company.scheduler
+
+    events = loop_events(monkeypatch)
     # time enough to send a request on a loaded machine, and to commit before the answer
     monkeypatch.setattr(softco.company.scheduler, "FLUSH_AFTER", 0.25)
     project_dir, _ = build(tmp_path, "out", 4, latency=0.5, per_token=0.0)

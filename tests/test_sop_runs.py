@@ -106,11 +106,16 @@ def test_per_role_model_settings_reach_only_that_roles_requests(tmp_path: Path) 
     assert {r.step for r in main_reqs if r.body["model"] == "big-model"} == {"architect/write_design/project"}
 
 
-def test_a_role_endpoint_variable_that_is_not_set_stops_before_any_call(tmp_path: Path) -> None:
+def pm_with_model(tmp_path: Path, model: str) -> None:
+    """An SOP in ``tmp_path/sop`` whose product manager has the default role's file and ``model:`` settings."""
     roles = tmp_path / "sop" / "roles"
     roles.mkdir(parents=True)
     pm = (ROLES_DIR / "product_manager.yaml").read_text()
-    (roles / "product_manager.yaml").write_text(pm + "model: {base_url_env: PM_BASE_URL}\n")
+    (roles / "product_manager.yaml").write_text(pm + f"model: {model}\n")
+
+
+def test_a_role_endpoint_variable_that_is_not_set_stops_before_any_call(tmp_path: Path) -> None:
+    pm_with_model(tmp_path, "{base_url_env: PM_BASE_URL}")
     with FakeOpenAIServer([]) as srv:
         res = run_cli(
             ["new", REQUIREMENT, "--output", "out", "--sop", "sop"], tmp_path, env={"OPENAI_BASE_URL": srv.base_url}
@@ -124,10 +129,7 @@ def test_a_role_endpoint_variable_that_is_not_set_stops_before_any_call(tmp_path
 def test_a_role_endpoint_variable_must_hold_a_url_and_its_value_is_never_shown(tmp_path: Path) -> None:
     """A shared SOP names the variable its role's endpoint comes from: one naming a secret (not a URL) stops the
     run before any call, in one line that names the variable and never repeats its value."""
-    roles = tmp_path / "sop" / "roles"
-    roles.mkdir(parents=True)
-    pm = (ROLES_DIR / "product_manager.yaml").read_text()
-    (roles / "product_manager.yaml").write_text(pm + "model: {base_url_env: SOME_TOKEN}\n")
+    pm_with_model(tmp_path, "{base_url_env: SOME_TOKEN}")
     with FakeOpenAIServer([]) as srv:
         res = run_cli(
             ["new", REQUIREMENT, "--output", "out", "--sop", "sop"],

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlparse
 
-from softco import config, warmup
+from softco import config
 from softco.llm import prices
 from softco.llm.base import (
     LLM,
@@ -293,8 +293,7 @@ async def _price_once_sent(request: Any) -> None:
 
 async def _on_http_event(event: str, info: Any) -> None:
     if event == "http11.send_request_body.complete":
-        prices.warm_up()
-        warmup.start()  # what the run asked to have ready before the next step (softco.warmup)
+        prices.warm_up()  # and whatever else the run asked to have ready before the next step (softco.warmup)
 
 
 def retry_after(headers: Any) -> float | None:

@@ -18,12 +18,11 @@ import json
 import math
 import re
 import threading
-import time
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
 
-from softco import config
+from softco import config, warmup
 from softco.errors import UsageError
 from softco.text_file import read_text
 
@@ -150,31 +149,23 @@ def price_of(model: str) -> tuple[float, float] | None:
     return float(inp) * scale, float(out) * scale
 
 
-#: How long the warm-up waits before it loads: the first call's request leaves first (its thread would
-#: otherwise take turns with the one sending it); its answer takes longer than this to come back.
-WARM_UP_DELAY = 0.1
+_loaded = False
 
 
 def _load_data() -> None:
-    time.sleep(WARM_UP_DELAY)
+    global _loaded
     try:
         from genai_prices import Usage, calc_price
 
         calc_price(Usage(input_tokens=0, output_tokens=0), "gpt-4o-mini")  # imports the data, builds its lookup
-    except Exception:  # pricing a call does it again, and says what failed
-        pass
+    finally:
+        _loaded = True  # tried once: pricing a call does it again, and says what failed
 
 
-_warming: threading.Thread | None = None
-_warming_lock = threading.Lock()
-
-
-def warm_up() -> threading.Thread:
-    """Load genai-prices' data in a background thread, once a process (the first model call starts it, so
-    the ~0.2 s of imports run while its answer is awaited, not before the call)."""
-    global _warming
-    with _warming_lock:
-        if _warming is None:
-            _warming = threading.Thread(target=_load_data, name="softco-prices", daemon=True)
-            _warming.start()
-        return _warming
+def warm_up() -> threading.Thread | None:
+    """Load genai-prices' data in softco's warm-up thread (:mod:`softco.warmup`), once a process: the first model
+    call starts it, so the ~0.2 s of imports run while its answer is awaited, not before the call. Returns the
+    thread (None: loaded already, nothing else to run)."""
+    if not _loaded:
+        warmup.add("prices", _load_data)
+    return warmup.start()

@@ -48,14 +48,20 @@ def check_dir(user_dir: Path | None, final_kind: str = FINAL_KIND) -> list[Probl
 
     Raises :class:`SopError` when ``user_dir`` is not a directory.
     """
+    sop, problems = _loaded(user_dir)
+    return problems if sop is None else problems + check_sop(sop, final_kind)
+
+
+def _loaded(user_dir: Path | None) -> tuple[Sop | None, list[Problem]]:
+    """The SOP (None when it cannot be loaded) and the problems found on the way: stray files, and what made
+    the load fail. Raises :class:`SopError` when ``user_dir`` is not a directory."""
     problems = _stray_files(user_dir) if user_dir is not None and user_dir.is_dir() else []
     try:
-        sop = load_sop(user_dir)
+        return load_sop(user_dir), problems
     except SopError as exc:
         if not exc.problems:
             raise
-        return problems + exc.problems
-    return problems + check_sop(sop, final_kind)
+        return None, problems + exc.problems
 
 
 def load_checked_sop(user_dir: Path | None, cache: Path | None = None) -> Sop:
@@ -68,13 +74,9 @@ def load_checked_sop(user_dir: Path | None, cache: Path | None = None) -> Sop:
     clean check is noted; a SOP with problems is checked (and reported) every time. The cache is best
     effort: a directory that cannot be written costs only the check.
     """
-    problems = _stray_files(user_dir) if user_dir is not None and user_dir.is_dir() else []
-    try:
-        sop = load_sop(user_dir)
-    except SopError as exc:
-        if not exc.problems:
-            raise
-        raise SopError(problems + exc.problems) from None
+    sop, problems = _loaded(user_dir)
+    if sop is None:
+        raise SopError(problems)
     noted = cache / "sop-checks" / check_key(sop) if cache is not None and not problems else None
     if noted is not None and _still_true(noted):
         return sop
