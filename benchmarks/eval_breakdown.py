@@ -138,10 +138,10 @@ def thread_timed(name, obj, attr):
             p[0] += 1; p[1] += time.thread_time() - c0; p[3].append(round(time.thread_time() - c0, 3))
     setattr(obj, attr, wrapper)
 
-import softco.company.run as company_run, softco.company.workspace as workspace, softco.llm.providers as providers
+import softco.company.run as company_run, softco.company.workspace as workspace, softco.llm.openai as llm_openai
 thread_timed("softco run: of which checking the SOP", company_run, "load_checked_sop")
 thread_timed("softco run: of which git commits (GitPython)", workspace.Workspace, "commit")
-thread_timed("softco run: of which making the openai client", providers, "make_client")
+thread_timed("softco run: of which making the openai client", llm_openai, "_build_client")
 spec._generate = timed("softco run", spec._generate)
 spec._figures = timed("figures and report", spec._figures)
 spec._score = timed("scoring (in process)", spec._score)

@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 from eval_helpers import invoke, results, write_task
-from fake_server import FakeOpenAIServer, FakeRequest
+from fake_server import FakeOpenAIServer, FakeReply, FakeRequest
 from scripted_project import REQUIREMENT, answers
 
 from softco import sandbox
-from softco.eval import local
+from softco.eval import forkserver, local
 from softco.report import html
 
 
@@ -64,11 +64,11 @@ def test_the_report_reads_its_scripts_once_a_process(monkeypatch: pytest.MonkeyP
 def test_the_fork_server_fills_the_caches_a_run_fills(tmp_path: Path) -> None:
     """Workers are forked from the fork server: what it did, none of them does again (the sandbox's probe, the
     report's template and scripts, the highlighter, the price data, the client's answer model)."""
-    ctx = local._context()
+    ctx = forkserver.context()
     assert ctx is not None
-    from multiprocessing import forkserver
+    from multiprocessing import forkserver as mp_forkserver
 
-    assert "softco.eval.warmed" in forkserver._forkserver._preload_modules  # type: ignore[attr-defined]
+    assert "softco.eval.warmed" in mp_forkserver._forkserver._preload_modules  # type: ignore[attr-defined]
     check = """
 import gc, sys
 import softco.eval.warmed
@@ -80,32 +80,35 @@ assert html._page_assets.cache_info().currsize == 1, "the report's scripts were 
 assert "report.html.j2" in {k[1] for k in html._env().cache.keys()}, "the report's template was not compiled"
 assert "_tokens" in vars(lexers.PythonLexer), "Python's highlighting rules were not compiled"
 assert gc.get_freeze_count() > 0, "nothing was frozen out of the collector's reach"
+assert gc.isenabled(), "the collector was left paused for the workers"
 print("WARM")
 """
     proc = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 0 and "WARM" in proc.stdout, proc.stdout + proc.stderr
 
 
-def test_the_first_runs_start_after_the_one_before_made_its_first_call(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Eight runs started together burn their start-ups at once, then wait on the model at once, then run their
-    tests at once, and stay in step. Each of the first --jobs runs starts once the run started before it has
-    made its first model call; then the workers go on as runs finish."""
-    monkeypatch.setattr(local, "RAMP_MAX_S", 120.0, raising=False)  # ordering, not timing: never cut short
+def _paced_eval(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, cpus: int, jobs: int, tasks: int
+) -> tuple[list[float], list[float]]:
+    """``tasks`` runs with ``--jobs`` on a machine of ``cpus`` CPUs, each run's first answer 0.4 s late: when
+    each run started, and when the run started before it could have had its first answer, in starting order."""
+    monkeypatch.setattr(local, "PACE_MAX_S", 120.0)  # ordering, not timing: never cut short
+    monkeypatch.setattr(local, "cpus", lambda: cpus)
     suite = tmp_path / "suite"
-    tasks = [f"calc-{i}" for i in range(1, 4)]
-    for i, task in enumerate(tasks, 1):
+    names = [f"calc-{i}" for i in range(1, tasks + 1)]
+    for i, task in enumerate(names, 1):
         write_task(suite, task, requirement=f"{REQUIREMENT} (variant {i})")
     script = answers()
-    first_call: dict[str, float] = {}
+    first_answer: dict[str, float] = {}
 
     def answer(req: FakeRequest) -> Any:
         body = json.dumps(req.body)
-        for i, task in enumerate(tasks, 1):
-            if f"(variant {i})" in body:
-                first_call.setdefault(task, time.time())
-        return script[req.step or ""]
+        reply = script[req.step or ""]
+        for i, task in enumerate(names, 1):
+            if f"(variant {i})" in body and task not in first_answer:
+                first_answer[task] = time.time() + 0.4  # not sent before then
+                return FakeReply(content=reply, delay=0.4)
+        return reply
 
     out = tmp_path / "ev"
     with FakeOpenAIServer(answer) as srv:
@@ -118,21 +121,64 @@ def test_the_first_runs_start_after_the_one_before_made_its_first_call(
             "--model",
             "fake",
             "--jobs",
-            "3",
+            str(jobs),
             "--output",
             str(out),
         )
         assert not srv.errors, srv.errors
     assert code == 0, text
-    assert [r.status for r in results(out).records] == ["done"] * 3
+    assert [r.status for r in results(out).records] == ["done"] * tasks
     started: dict[str, float] = {}
-    for task in tasks:
+    for task in names:
         with sqlite3.connect(out / "runs" / "fake" / "seed-1" / task / ".softco" / "board.sqlite") as db:
             (started[task],) = db.execute("SELECT MIN(started_at) FROM runs").fetchone()
-    order = sorted(tasks, key=started.__getitem__)
-    assert set(first_call) == set(tasks)
-    for before, after in zip(order, order[1:], strict=False):
-        assert started[after] > first_call[before], (before, after, started, first_call)
+    assert set(first_answer) == set(names)
+    order = sorted(names, key=started.__getitem__)
+    return [started[t] for t in order[1:]], [first_answer[t] for t in order[:-1]]
+
+
+def test_where_runs_outnumber_the_cpus_runs_start_one_answer_apart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Eight runs started together on two CPUs wait on the model together, then run their tests together, and
+    finish together, so the next eight start together too. Where --jobs is more than the CPUs, each of the
+    first --jobs runs starts once the run started before it has had its first answer."""
+    started, answered_before = _paced_eval(tmp_path, monkeypatch, cpus=1, jobs=3, tasks=3)
+    for start, answered in zip(started, answered_before, strict=True):
+        assert start > answered, (started, answered_before)
+
+
+def test_with_a_cpu_for_every_job_the_runs_start_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no more jobs than CPUs there is nothing to interleave: no run waits for another's answer."""
+    started, answered_before = _paced_eval(tmp_path, monkeypatch, cpus=3, jobs=3, tasks=3)
+    assert started[-1] < answered_before[0], (started, answered_before)
+
+
+def test_the_fork_server_starts_before_the_driver_is_imported(tmp_path: Path) -> None:
+    """The fork server's start-up (about 1.5 s of imports and warm-up) is the first run's wait: `softco eval
+    --jobs N` starts it from the command's options, before it imports the driver and what the driver needs."""
+    write_task(tmp_path / "suite", "calc")
+    probe = """
+import sys
+from multiprocessing import forkserver
+seen = []
+started = forkserver.ensure_running
+def ensure_running():
+    seen.append("softco.eval.driver" in sys.modules)
+    started()
+forkserver.ensure_running = ensure_running
+from softco.cli import run
+run(sys.argv[1:])
+print("SEEN", seen)
+"""
+    argv = ["eval", "--suite", str(tmp_path / "suite"), "--llm", "script:x.json", "--jobs", "2", "--tasks", "nosuch"]
+    proc = subprocess.run(
+        [sys.executable, "-c", probe, *argv],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert "SEEN [False" in proc.stdout, proc.stdout + proc.stderr
 
 
 def test_the_fork_server_starts_before_the_suite_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

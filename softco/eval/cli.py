@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from softco.company import options as o
+from softco.eval import forkserver
 
 if TYPE_CHECKING:
     from softco.eval.driver import EvalOptions
@@ -71,6 +72,7 @@ def eval_cmd(
     **options: Any,
 ) -> None:
     """Score generated projects against hidden acceptance tests: tasks x variants x seeds."""
+    forkserver.start_for(options["backend"], options["jobs"])  # its start-up overlaps the driver's imports
     opts = _options({"suite": suite, "tasks": tasks, "demo": demo, **options})
     from softco.eval.driver import evaluate, terminal
 
@@ -86,6 +88,7 @@ def batch_cmd(
     **options: Any,
 ) -> None:
     """Build a project for each requirement of FILE (no scoring), on the eval's runner."""
+    forkserver.start_for(options["backend"], options["jobs"])  # its start-up overlaps the driver's imports
     opts = _options(options)
     from softco.eval.driver import batch, terminal
 

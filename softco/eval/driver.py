@@ -20,6 +20,7 @@ from rich.console import Console
 
 from softco.config import redact_url
 from softco.errors import EXIT_BUDGET, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, UsageError
+from softco.eval import forkserver
 from softco.eval.results import RESULTS_FILE, EvalResults, Variant, load_results, now, run_cells, write_results
 from softco.eval.spec import RunRecord, RunSpec
 from softco.eval.suite import Suite, load_suite, task_version
@@ -451,10 +452,7 @@ def evaluate(opts: EvalOptions, console: Console) -> int:
     from softco.eval.demo import demo_setup
 
     check_options(opts)
-    if opts.backend == "local" and opts.jobs > 1:
-        from softco.eval.local import start_fork_server
-
-        start_fork_server()
+    forkserver.start_for(opts.backend, opts.jobs)  # if the command line did not start it already
     llm_for: dict[str, str] | None = None
     if opts.demo:
         suite, llm_for = demo_setup()
@@ -524,10 +522,7 @@ def batch(path: Path, opts: EvalOptions, console: Console) -> int:
     from softco.eval.suite import Task
 
     check_options(opts)
-    if opts.backend == "local" and opts.jobs > 1:
-        from softco.eval.local import start_fork_server
-
-        start_fork_server()
+    forkserver.start_for(opts.backend, opts.jobs)  # if the command line did not start it already
     items = read_batch(path)
     tasks = [
         Task(id=slug, requirement=req, acceptance={}, source=str(path.absolute()), time_limit_s=1)

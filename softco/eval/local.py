@@ -6,36 +6,39 @@ share one process, since GitPython changes the process's working directory while
 repo's index. The eval's ledger then lives in a manager process that every worker calls (reserve /
 settle per model call), so the budget holds across all of them.
 
-The first ``--jobs`` runs start one at a time: each waits (at most :data:`RAMP_MAX_S`) until the run
-started before it has made its first model call (or a run has finished). A run's start-up (checking the
-SOP, making the repo and its first prompt) is all CPU; eight started at once burn it together on a small
-machine, then wait on the model together, then run their tests together, and stay in step for the whole
-eval. Started apart, one run's CPU work overlaps the others' model waits.
+Where ``--jobs`` is more than the machine's CPUs, the first ``--jobs`` runs are paced: each starts once
+the run started before it has had its first answer from the model, has ended, or has run for
+:data:`PACE_MAX_S`. Runs started together stay in step for the whole eval: they wait on the model
+together while the CPUs idle, then run their tests, commit and score together, eight processes
+time-sharing two CPUs, and end together, so that the next ones start together too. Started one answer
+apart, one run's CPU work overlaps the others' model waits, and runs end, and the next ones start, apart.
+Once a run has ended, runs start as others end: pacing every start would cap the eval at one run an
+answer's time. With no more jobs than CPUs every run has a CPU, and all start at once.
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import multiprocessing.context
 import os
 import signal
 import time
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
 from multiprocessing.managers import SyncManager
 from pathlib import Path
 from typing import Any
 
 from softco import config
+from softco.eval import forkserver
 from softco.eval.spec import OnDone, OnStart, RunRecord, RunSpec, execute_run, internal_error, not_started
 from softco.llm.budget import Budget, Grant, Ledger, SharedLedger
 
 INTERRUPTED = "interrupted (Ctrl-C): run the same command again to continue"
-#: The longest a run waits to start for the run started before it to reach its first model call.
-RAMP_MAX_S = 2.0
-#: How often the driver looks whether that call was made while it waits.
-RAMP_POLL_S = 0.02
+#: The longest a run waits to start for the run started before it to have its first answer.
+PACE_MAX_S = 2.0
+#: How often the driver looks whether that answer came while it waits.
+PACE_POLL_S = 0.02
 
 
 class _LedgerManager(SyncManager):
@@ -58,20 +61,21 @@ def _run_one(spec: RunSpec, output: Path, ledger: Ledger | None) -> RunRecord:
 
 
 class _Announcing:
-    """The eval's ledger, which also sets ``called`` at the run's first reservation (its first model call)."""
+    """The eval's ledger, which also sets ``answered`` when the run's first model call is settled (its answer
+    came, or the call failed)."""
 
-    def __init__(self, inner: Ledger, called: Any) -> None:
+    def __init__(self, inner: Ledger, answered: Any) -> None:
         self.inner = inner
-        self.called = called
+        self.answered = answered
 
     def reserve(self, tokens: int, usd: float | None) -> Grant:
-        if self.called is not None:
-            self.called.set()
-            self.called = None
         return self.inner.reserve(tokens, usd)
 
     def settle(self, tokens: int, usd: float, used_tokens: int, used_usd: float) -> None:
         self.inner.settle(tokens, usd, used_tokens, used_usd)
+        if self.answered is not None:
+            self.answered.set()
+            self.answered = None
 
 
 def _run_in_worker(
@@ -81,49 +85,42 @@ def _run_in_worker(
     environ: dict[str, str],
     cwd: str,
     settings: config.Config,
-    called: Any = None,
+    answered: Any = None,
 ) -> RunRecord:
     """A worker forked from the fork server, which started with the environment of the first eval of this
     process: each run takes the driver's own environment, working directory and settings (the command's
     flags over the environment over the softco.toml its --output found, not the working directory's).
-    ``called`` (an event of the manager, or None) is set when the run makes its first model call."""
+    ``answered`` (an event of the manager, or None) is set when the run has its first answer."""
     if dict(os.environ) != environ:
         os.environ.clear()
         os.environ.update(environ)
     os.chdir(cwd)
     with config.using(settings):
-        return _run_one(spec, output, _Announcing(ledger, called) if called is not None else ledger)
+        return _run_one(spec, output, _Announcing(ledger, answered) if answered is not None else ledger)
 
 
-def _ramp(previous: Any, running: dict[Future[RunRecord], RunSpec]) -> None:
-    """Wait until the run started last made its first model call (``previous`` set), a run finished, or
-    :data:`RAMP_MAX_S` passed."""
-    deadline = time.monotonic() + RAMP_MAX_S
-    while not previous.is_set():
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return
-        done, _ = wait(running, timeout=min(RAMP_POLL_S, left), return_when=FIRST_COMPLETED)
-        if done:
-            return
+@dataclass
+class _Started:
+    """The run started last: the event it sets at its first answer, its future, when it was started."""
+
+    answered: Any
+    future: Future[RunRecord]
+    at: float = field(default_factory=time.monotonic)
+
+    def holds_the_next(self) -> bool:
+        """The next run waits: this one has had no answer yet, is still running, and started less than
+        :data:`PACE_MAX_S` ago."""
+        return (
+            time.monotonic() - self.at < PACE_MAX_S and not self.future.done() and not self.answered.is_set()
+        )
 
 
-def _context() -> multiprocessing.context.ForkServerContext:
-    """Workers forked from a fork server that imported softco's run machinery and filled its caches once
-    (softco/eval/warmed.py): no thread of the driver is forked, and no worker pays for them again."""
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["softco.eval.warmed", "softco.eval.local"])
-    return ctx
-
-
-def start_fork_server() -> None:
-    """Start the fork server now (it imports and warms in the background): `softco eval --jobs N` calls it
-    as soon as its options are checked, so that its start-up overlaps the driver's own (the suite, the
-    results so far), not the first run's."""
-    from multiprocessing import forkserver
-
-    _context()
-    forkserver.ensure_running()
+def cpus() -> int:
+    """The CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 class LocalBackend:
@@ -152,7 +149,7 @@ class LocalBackend:
             on_done(spec, record)
 
     def _in_workers(self, specs: Sequence[RunSpec], on_done: OnDone, on_start: OnStart | None) -> None:
-        ctx = _context()
+        ctx = forkserver.context()
         manager = _LedgerManager(ctx=ctx)
         manager.start(_ignore_sigint)
         try:
@@ -164,20 +161,16 @@ class LocalBackend:
             queue = list(specs)
             settings = config.current()
             running: dict[Future[RunRecord], RunSpec] = {}
-            ramping = True  # until the first --jobs runs are started, or one finished
-            previous: Any = None  # the event the run started last sets at its first model call
+            pacing = self.jobs > cpus()  # the first runs, only where runs outnumber the CPUs
+            last: _Started | None = None
             with ProcessPoolExecutor(max_workers=self.jobs, mp_context=ctx, initializer=_ignore_sigint) as pool:
                 try:
-                    # the fork server's start (its imports and warm-up) is not a run's start-up: wait for it
-                    # before the first run, so that RAMP_MAX_S counts a run's start-up only
+                    # the fork server's start (its imports and warm-up) is not a run's: wait for it before the
+                    # first run, so that PACE_MAX_S counts a run's own start-up only
                     pool.submit(os.getpid).result()
                     while queue or running:
-                        while queue and len(running) < self.jobs:
-                            if ramping and previous is not None and running:
-                                _ramp(previous, running)
-                                if any(f.done() for f in running):
-                                    ramping = False
-                                    break
+                        free = bool(queue) and len(running) < self.jobs
+                        if free and (last is None or not last.holds_the_next()):
                             spec = queue.pop(0)
                             why = shared.stop_reason()
                             if why is not None:
@@ -185,7 +178,7 @@ class LocalBackend:
                                 continue
                             if on_start is not None:
                                 on_start(spec)
-                            previous = manager.Event() if ramping else None
+                            answered = manager.Event() if pacing else None
                             job = pool.submit(
                                 _run_in_worker,
                                 spec,
@@ -194,16 +187,18 @@ class LocalBackend:
                                 dict(os.environ),
                                 os.getcwd(),
                                 settings,
-                                previous,
+                                answered,
                             )
                             running[job] = spec
-                            ramping = ramping and len(running) < self.jobs
-                        if running:
-                            finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                            ramping = False
-                            for future in finished:
-                                spec = running.pop(future)
-                                on_done(spec, self._result(spec, future))
+                            last = _Started(answered, job) if pacing else None
+                            pacing = pacing and len(running) < self.jobs  # the first --jobs runs only
+                            continue
+                        # a free worker waits for the run started last to have its first answer: look again soon
+                        finished, _ = wait(running, timeout=PACE_POLL_S if free else None, return_when=FIRST_COMPLETED)
+                        for future in finished:
+                            spec = running.pop(future)
+                            on_done(spec, self._result(spec, future))
+                            pacing, last = False, None  # then runs start as others end, at different times
                 except KeyboardInterrupt:
                     # every worker stops before its next model call; the runs in flight end resumable
                     shared.stop(INTERRUPTED)

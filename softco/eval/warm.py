@@ -8,14 +8,18 @@ first): a first run took 0.69 to 0.90 s of CPU without :func:`warm`, 0.47 to 0.5
 
 from __future__ import annotations
 
+import concurrent.futures.thread  # noqa: F401  (asyncio.to_thread's pool: a run's tool steps and test runs)
+
 import openai.lib.streaming.chat  # noqa: F401
 import openai.pagination  # noqa: F401
 import openai.resources.chat.chat  # noqa: F401
 import openai.resources.chat.completions  # noqa: F401
 import openai.resources.chat.completions.messages  # noqa: F401
 import openai.types.chat
+import rich._emoji_codes  # noqa: F401  (a run's log console, at its first line with a colon)
 
 import softco.company.run  # noqa: F401
+import softco.company.startup  # noqa: F401
 import softco.eval.results  # noqa: F401
 import softco.eval.score  # noqa: F401
 import softco.report.html  # noqa: F401
@@ -41,6 +45,7 @@ def warm() -> None:
     import jinja2
 
     from softco import sandbox
+    from softco.dependencies import check_dependencies
     from softco.errors import SoftcoError
     from softco.llm import openai as openai_llm
     from softco.llm import prices
@@ -72,6 +77,7 @@ def warm() -> None:
             sop.env.get_template(name)
     except (OSError, ValueError, SoftcoError, jinja2.TemplateError):
         pass
+    check_dependencies(["pytest"])  # the design's dependency parser (packaging), as a run's warm-up does
     try:
         prices.price_of("gpt-4o-mini")  # builds genai-prices' lookup, as the first priced call does
     except (ImportError, LookupError, ValueError):
