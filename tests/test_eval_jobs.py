@@ -201,3 +201,25 @@ def test_the_fork_server_starts_before_the_suite_is_read(tmp_path: Path, monkeyp
     code, text = invoke("eval", "--suite", str(tmp_path / "suite"), "--llm", "script:x.json", "--jobs", "2")
     assert code == 2 and "stopped by the test" in text, text
     assert seen and seen[0] is not None, "no fork server was running when the suite was read"
+
+
+def test_a_run_that_ends_at_once_does_not_end_the_pacing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run that ends before its first answer (resumed finished, or failed at its start) freed a worker, and then
+    every other of the first --jobs runs started at once: the waves pacing avoids."""
+    import jobs_fakes
+
+    from softco.eval.spec import RunSpec
+    from softco.llm.budget import Budget, SharedLedger
+
+    monkeypatch.setattr(local, "_run_in_worker", jobs_fakes.fake_run)
+    monkeypatch.setattr(local, "cpus", lambda: 1)
+    ids = ["quick", "call-1", "call-2", "call-3"]
+    specs = [RunSpec(task_id=t, variant="v", seed=1, requirement="x", rel_dir=f"r/{t}") for t in ids]
+    starts: dict[str, float] = {}
+    done: list[str] = []
+    backend = local.LocalBackend(tmp_path, SharedLedger(Budget()), jobs=4)
+    backend.run(specs, lambda s, r: done.append(r.status), lambda s: starts.setdefault(s.task_id, time.monotonic()))
+    assert done == ["done"] * 4
+    # call-2 and call-3 each wait for the run before to have its answer (1 s after its call)
+    assert starts["call-2"] - starts["call-1"] > 0.9, starts
+    assert starts["call-3"] - starts["call-2"] > 0.9, starts

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from softco.company import options as o
-from softco.eval import forkserver
 
 if TYPE_CHECKING:
     from softco.eval.driver import EvalOptions
@@ -72,6 +71,8 @@ def eval_cmd(
     **options: Any,
 ) -> None:
     """Score generated projects against hidden acceptance tests: tasks x variants x seeds."""
+    from softco.eval import forkserver  # not at `softco --help`: it imports multiprocessing
+
     forkserver.start_for(options["backend"], options["jobs"])  # its start-up overlaps the driver's imports
     opts = _options({"suite": suite, "tasks": tasks, "demo": demo, **options})
     from softco.eval.driver import evaluate, terminal
@@ -88,6 +89,8 @@ def batch_cmd(
     **options: Any,
 ) -> None:
     """Build a project for each requirement of FILE (no scoring), on the eval's runner."""
+    from softco.eval import forkserver  # not at `softco --help`: it imports multiprocessing
+
     forkserver.start_for(options["backend"], options["jobs"])  # its start-up overlaps the driver's imports
     opts = _options(options)
     from softco.eval.driver import batch, terminal

@@ -161,7 +161,8 @@ class LocalBackend:
             queue = list(specs)
             settings = config.current()
             running: dict[Future[RunRecord], RunSpec] = {}
-            pacing = self.jobs > cpus()  # the first runs, only where runs outnumber the CPUs
+            pacing = min(self.jobs, len(queue)) > cpus()  # the first runs, only where runs outnumber the CPUs
+            paced = 0  # runs started while pacing: the first --jobs
             last: _Started | None = None
             with ProcessPoolExecutor(max_workers=self.jobs, mp_context=ctx, initializer=_ignore_sigint) as pool:
                 try:
@@ -191,14 +192,19 @@ class LocalBackend:
                             )
                             running[job] = spec
                             last = _Started(answered, job) if pacing else None
-                            pacing = pacing and len(running) < self.jobs  # the first --jobs runs only
+                            paced += 1
+                            pacing = pacing and paced < self.jobs  # the first --jobs runs only
                             continue
                         # a free worker waits for the run started last to have its first answer: look again soon
                         finished, _ = wait(running, timeout=PACE_POLL_S if free else None, return_when=FIRST_COMPLETED)
                         for future in finished:
                             spec = running.pop(future)
                             on_done(spec, self._result(spec, future))
-                            pacing, last = False, None  # then runs start as others end, at different times
+                        # a run that ended early (before its answer) does not end the pacing of the first --jobs
+                        # runs: its worker takes the next one once the run started last has had its answer.
+                        # Once they are started, runs start as others end, at different times.
+                        if finished and not pacing:
+                            last = None
                 except KeyboardInterrupt:
                     # every worker stops before its next model call; the runs in flight end resumable
                     shared.stop(INTERRUPTED)
