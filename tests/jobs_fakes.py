@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,11 @@ from softco.eval.spec import RunRecord, RunSpec
 def fake_run(
     spec: RunSpec, output: Path, ledger: Any, environ: dict[str, str], cwd: str, settings: Any, answered: Any = None
 ) -> RunRecord:
-    """``quick-...``: ends at once, no model call; ``call-...``: 0.1 s of start-up, one call answered 1 s later."""
+    """``quick-...``: ends at once, no model call; ``die-...``: its worker process dies (as if killed) 0.2 s in;
+    ``call-...``: 0.1 s of start-up, one call answered 1 s later."""
+    if spec.task_id.startswith("die"):
+        time.sleep(0.2)
+        os._exit(9)
     if not spec.task_id.startswith("quick"):
         led = local._Announcing(ledger, answered) if answered is not None else ledger
         time.sleep(0.1)

@@ -223,3 +223,46 @@ def test_a_run_that_ends_at_once_does_not_end_the_pacing(tmp_path: Path, monkeyp
     # call-2 and call-3 each wait for the run before to have its answer (1 s after its call)
     assert starts["call-2"] - starts["call-1"] > 0.9, starts
     assert starts["call-3"] - starts["call-2"] > 0.9, starts
+
+
+def test_a_worker_that_dies_leaves_a_record_for_every_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker that dies (killed, out of memory) breaks the pool: the runs in flight end with that said, and the
+    runs not started yet get a record saying so too (the next invocation runs them); the eval does not crash with
+    the pool's exception, leaving them without one."""
+    import jobs_fakes
+
+    from softco.eval.spec import RunSpec
+    from softco.llm.budget import Budget, SharedLedger
+
+    monkeypatch.setattr(local, "_run_in_worker", jobs_fakes.fake_run)
+    ids = ["die-1", "call-2", "quick-3", "quick-4"]
+    specs = [RunSpec(task_id=t, variant="v", seed=1, requirement="x", rel_dir=f"r/{t}") for t in ids]
+    records: dict[str, Any] = {}
+    backend = local.LocalBackend(tmp_path, SharedLedger(Budget()), jobs=2)
+    backend.run(specs, lambda s, r: records.setdefault(s.task_id, r))
+    assert set(records) == set(ids)
+    assert {r.status for r in records.values()} == {"error"}, records
+    assert "died" in records["die-1"].error and "died" in records["quick-4"].error, records
+
+
+def test_after_the_first_jobs_runs_a_run_starts_as_another_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the first --jobs runs are paced: pacing every start would cap the eval at one start an answer's time.
+    Once they are started, a run starts when another ends, whatever the run started last is doing."""
+    import jobs_fakes
+
+    from softco.eval.spec import RunSpec
+    from softco.llm.budget import Budget, SharedLedger
+
+    monkeypatch.setattr(local, "_run_in_worker", jobs_fakes.fake_run)
+    monkeypatch.setattr(local, "cpus", lambda: 1)
+    ids = ["call-1", "call-2", "call-3"]
+    specs = [RunSpec(task_id=t, variant="v", seed=1, requirement="x", rel_dir=f"r/{t}") for t in ids]
+    starts: dict[str, float] = {}
+    backend = local.LocalBackend(tmp_path, SharedLedger(Budget()), jobs=2)
+    backend.run(specs, lambda s, r: None, lambda s: starts.setdefault(s.task_id, time.monotonic()))
+    # call-2 waited for call-1's answer (1.1 s in); call-3 started when call-1 ended (1.3 s in), not a second
+    # after, when call-2 had its answer
+    assert starts["call-2"] - starts["call-1"] > 0.9, starts
+    assert starts["call-3"] - starts["call-2"] < 0.9, starts

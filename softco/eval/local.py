@@ -6,14 +6,16 @@ share one process, since GitPython changes the process's working directory while
 repo's index. The eval's ledger then lives in a manager process that every worker calls (reserve /
 settle per model call), so the budget holds across all of them.
 
-Where ``--jobs`` is more than the machine's CPUs, the first ``--jobs`` runs are paced: each starts once
-the run started before it has had its first answer from the model, has ended, or has run for
-:data:`PACE_MAX_S`. Runs started together stay in step for the whole eval: they wait on the model
-together while the CPUs idle, then run their tests, commit and score together, eight processes
-time-sharing two CPUs, and end together, so that the next ones start together too. Started one answer
-apart, one run's CPU work overlaps the others' model waits, and runs end, and the next ones start, apart.
-Once a run has ended, runs start as others end: pacing every start would cap the eval at one run an
-answer's time. With no more jobs than CPUs every run has a CPU, and all start at once.
+Where ``--jobs``, and the runs to do, are more than the machine's CPUs, the first ``--jobs`` runs are
+paced: each starts once the run started before it has had its first answer from the model, has ended,
+or has run for :data:`PACE_MAX_S`. Runs started together stay in step for the whole eval: they wait on
+the model together while the CPUs idle, then run their tests, commit and score together, eight
+processes time-sharing two CPUs, and end together, so that the next ones start together too. Started
+one answer apart, one run's CPU work overlaps the others' model waits, and runs end, and the next ones
+start, apart. Once the first ``--jobs`` runs are started, runs start as others end: pacing every start
+would cap the eval at one start an answer's time. With no more jobs than CPUs every run has a CPU, and
+all start at once. A worker that dies breaks the pool: the runs it was running and the runs not started
+yet end as errors, which the next invocation runs again.
 """
 
 from __future__ import annotations
@@ -35,6 +37,10 @@ from softco.eval.spec import OnDone, OnStart, RunRecord, RunSpec, execute_run, i
 from softco.llm.budget import Budget, Grant, Ledger, SharedLedger
 
 INTERRUPTED = "interrupted (Ctrl-C): run the same command again to continue"
+WORKER_DIED = (
+    "not started: a worker process died (killed, or out of memory) and the others stopped with it; "
+    "run the same command again to run it"
+)
 #: The longest a run waits to start for the run started before it to have its first answer.
 PACE_MAX_S = 2.0
 #: How often the driver looks whether that answer came while it waits.
@@ -115,6 +121,13 @@ class _Started:
         )
 
 
+def _never_started(spec: RunSpec) -> RunRecord:
+    """The record of a run the workers could not start, one of them having died."""
+    record = not_started(spec, WORKER_DIED)
+    record.status = "error"  # not the budget's "not_started": the eval failed, and the next one starts it
+    return record
+
+
 def cpus() -> int:
     """The CPUs this process may run on."""
     try:
@@ -180,16 +193,22 @@ class LocalBackend:
                             if on_start is not None:
                                 on_start(spec)
                             answered = manager.Event() if pacing else None
-                            job = pool.submit(
-                                _run_in_worker,
-                                spec,
-                                self.output,
-                                shared,
-                                dict(os.environ),
-                                os.getcwd(),
-                                settings,
-                                answered,
-                            )
+                            try:
+                                job = pool.submit(
+                                    _run_in_worker,
+                                    spec,
+                                    self.output,
+                                    shared,
+                                    dict(os.environ),
+                                    os.getcwd(),
+                                    settings,
+                                    answered,
+                                )
+                            except BrokenProcessPool:  # a worker died: the pool starts nothing more
+                                for unstarted in [spec, *queue]:
+                                    on_done(unstarted, _never_started(unstarted))
+                                queue.clear()
+                                continue
                             running[job] = spec
                             last = _Started(answered, job) if pacing else None
                             paced += 1
