@@ -6,16 +6,17 @@ share one process, since GitPython changes the process's working directory while
 repo's index. The eval's ledger then lives in a manager process that every worker calls (reserve /
 settle per model call), so the budget holds across all of them.
 
-Where ``--jobs``, and the runs to do, are more than the machine's CPUs, the first ``--jobs`` runs are
-paced: each starts once the run started before it has had its first answer from the model, has ended,
-or has run for :data:`PACE_MAX_S`. Runs started together stay in step for the whole eval: they wait on
-the model together while the CPUs idle, then run their tests, commit and score together, eight
-processes time-sharing two CPUs, and end together, so that the next ones start together too. Started
-one answer apart, one run's CPU work overlaps the others' model waits, and runs end, and the next ones
-start, apart. Once the first ``--jobs`` runs are started, runs start as others end: pacing every start
-would cap the eval at one start an answer's time. With no more jobs than CPUs every run has a CPU, and
-all start at once. A worker that dies breaks the pool: the runs it was running and the runs not started
-yet end as errors, which the next invocation runs again.
+Where ``--jobs``, and the runs to do, are more than the machine's CPUs, the first runs are paced: each
+starts once the run started before it has had its first answer from the model, has ended, or has run
+for :data:`PACE_MAX_S`. Runs started together stay in step for the whole eval: they wait on the model
+together while the CPUs idle, then run their tests, commit and score together, eight processes
+time-sharing two CPUs, and end together, so that the next ones start together too. Started one answer
+apart, one run's CPU work overlaps the others' model waits, and runs end, and the next ones start,
+apart. Pacing ends once ``--jobs`` runs are started or a run that had an answer has ended (one that
+ended before, having finished earlier or failed at its start, says nothing about the others); then
+runs start as others end: pacing every start would cap the eval at one start an answer's time. With no
+more jobs than CPUs every run has a CPU, and all start at once. A worker that dies breaks the pool: the
+runs it was running and the runs not started yet end as errors, which the next invocation runs again.
 """
 
 from __future__ import annotations
@@ -175,8 +176,9 @@ class LocalBackend:
             settings = config.current()
             running: dict[Future[RunRecord], RunSpec] = {}
             pacing = min(self.jobs, len(queue)) > cpus()  # the first runs, only where runs outnumber the CPUs
-            paced = 0  # runs started while pacing: the first --jobs
+            paced = 0  # runs started while pacing: at most the first --jobs
             last: _Started | None = None
+            paced_runs: dict[Future[RunRecord], Any] = {}  # their first-answer events
             with ProcessPoolExecutor(max_workers=self.jobs, mp_context=ctx, initializer=_ignore_sigint) as pool:
                 try:
                     # the fork server's start (its imports and warm-up) is not a run's: wait for it before the
@@ -210,6 +212,8 @@ class LocalBackend:
                                 queue.clear()
                                 continue
                             running[job] = spec
+                            if answered is not None:
+                                paced_runs[job] = answered
                             last = _Started(answered, job) if pacing else None
                             paced += 1
                             pacing = pacing and paced < self.jobs  # the first --jobs runs only
@@ -219,9 +223,12 @@ class LocalBackend:
                         for future in finished:
                             spec = running.pop(future)
                             on_done(spec, self._result(spec, future))
-                        # a run that ended early (before its answer) does not end the pacing of the first --jobs
-                        # runs: its worker takes the next one once the run started last has had its answer.
-                        # Once they are started, runs start as others end, at different times.
+                            answered = paced_runs.pop(future, None)
+                            if answered is not None and answered.is_set():
+                                pacing = False  # a run went through its model calls and ended: runs are apart now
+                        # a run that ended before its first answer (resumed when it had finished, or failed at its
+                        # start) does not end the pacing: its worker takes the next run once the run started last
+                        # has had its answer. Once pacing ends, runs start as others end, at different times.
                         if finished and not pacing:
                             last = None
                 except KeyboardInterrupt:
