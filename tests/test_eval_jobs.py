@@ -268,3 +268,37 @@ def test_once_pacing_ends_a_run_starts_as_another_ends(
     # after, when call-2 had its answer
     assert starts["call-2"] - starts["call-1"] > 0.9, starts
     assert starts["call-3"] - starts["call-2"] < 0.9, starts
+
+
+@pytest.mark.parametrize(
+    ("files", "quota"),
+    [
+        ({"cpu.max": "150000 100000\n"}, 1.5),
+        ({"cpu.max": "max 100000\n"}, None),
+        ({"cpu/cpu.cfs_quota_us": "200000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 2.0),
+        ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, None),
+        ({"cpu.max": "garbage"}, None),
+        ({}, None),
+    ],
+    ids=["v2-quota", "v2-none", "v1-quota", "v1-none", "unreadable", "no-cgroup"],
+)
+def test_a_containers_cpu_quota_counts_as_its_cpus(tmp_path: Path, files: dict[str, str], quota: float | None) -> None:
+    """A container started with --cpus 2 on a 32-CPU machine sees 32 CPUs in its affinity: its cgroup's quota
+    says it has 2, and pacing must know that."""
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    assert local.cpu_quota(tmp_path) == quota
+
+
+def test_the_cpus_are_the_fewer_of_the_affinity_and_the_quota(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A quota of half a CPU still leaves one; a quota above the affinity changes nothing."""
+    import os
+
+    affinity = len(os.sched_getaffinity(0))
+    monkeypatch.setattr(local, "cpu_quota", lambda root: 0.5)
+    assert local.cpus() == 1
+    monkeypatch.setattr(local, "cpu_quota", lambda root: affinity + 10.0)
+    assert local.cpus() == affinity
+    monkeypatch.setattr(local, "cpu_quota", lambda root: None)
+    assert local.cpus() == affinity

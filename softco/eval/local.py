@@ -21,6 +21,7 @@ runs it was running and the runs not started yet end as errors, which the next i
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import time
@@ -130,11 +131,50 @@ def _never_started(spec: RunSpec) -> RunRecord:
 
 
 def cpus() -> int:
-    """The CPUs this process may run on."""
+    """The CPUs this process may run on: its CPU affinity, lowered to its cgroup's CPU quota where it has one
+    (a container started with ``--cpus 2`` on a larger machine)."""
     try:
-        return len(os.sched_getaffinity(0))
+        n = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+        n = os.cpu_count() or 1
+    quota = cpu_quota(Path("/sys/fs/cgroup"))
+    return max(1, min(n, math.ceil(quota))) if quota is not None else n
+
+
+def cpu_quota(root: Path) -> float | None:
+    """The CPUs' worth of time this process's cgroup may use (cgroup v2 ``cpu.max``, v1 ``cpu.cfs_quota_us``
+    over ``cpu.cfs_period_us``), looked for in its own cgroup, then at the hierarchy's root (a container's);
+    None where there is no quota or nothing readable."""
+    own = {"": "/"}
+    try:
+        for line in (Path("/proc/self/cgroup")).read_text().splitlines():
+            _, controllers, where = line.split(":", 2)
+            for c in controllers.split(",") if controllers else [""]:
+                own[c] = where
+    except (OSError, ValueError):
+        pass
+    places: list[tuple[Path, str | None]] = [
+        (root / own.get("", "/").lstrip("/") / "cpu.max", None),
+        (root / "cpu.max", None),
+        (root / "cpu" / own.get("cpu", "/").lstrip("/") / "cpu.cfs_quota_us", "cpu.cfs_period_us"),
+        (root / "cpu" / "cpu.cfs_quota_us", "cpu.cfs_period_us"),
+    ]
+    for path, period_name in places:
+        try:
+            if period_name is None:
+                quota_text, period_text = path.read_text().split()[:2]
+            else:
+                quota_text, period_text = path.read_text().strip(), (path.parent / period_name).read_text().strip()
+        except (OSError, ValueError):
+            continue
+        if quota_text in ("max", "-1"):
+            return None
+        try:
+            quota, period = int(quota_text), int(period_text)
+        except ValueError:
+            return None
+        return quota / period if quota > 0 and period > 0 else None
+    return None
 
 
 class LocalBackend:
