@@ -38,12 +38,25 @@ finally:
 """
 
 
-def softco(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, dict[str, list[str]], str]:
+def run_probe(probe: str, args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``probe`` (a script that ends by running softco's CLI) with softco's arguments, no endpoint of the caller's."""
     full = {k: v for k, v in os.environ.items() if k not in {"OPENAI_API_KEY", "OPENAI_BASE_URL"}}
     full.update(env)
-    proc = subprocess.run(
-        [sys.executable, "-c", PROBE, *args], cwd=cwd, env=full, capture_output=True, text=True, timeout=300
+    return subprocess.run(
+        [sys.executable, "-c", probe, *args], cwd=cwd, env=full, capture_output=True, text=True, timeout=300
     )
+
+
+def refused_new(probe: str, tmp_path: Path, latency: float = 0.0) -> subprocess.CompletedProcess[str]:
+    """`softco new` under ``probe`` against an endpoint that refuses every answer (after ``latency``): the run
+    stops early, with an error."""
+    with FakeOpenAIServer(lambda req: "not json", latency=latency) as srv:
+        args = ["new", REQUIREMENT, "--output", "out", "--base-url", srv.base_url, "--concurrency", "1"]
+        return run_probe(probe, args, tmp_path, {"TMPDIR": str(tmp_path)})
+
+
+def softco(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, dict[str, list[str]], str]:
+    proc = run_probe(PROBE, args, cwd, env)
     seen = {line.split()[1]: line.split()[2:] for line in proc.stderr.splitlines() if line.startswith("SEEN ")}
     return proc.returncode, seen, proc.stdout + proc.stderr
 
@@ -112,13 +125,7 @@ def test_the_collector_rests_through_the_openai_import_and_prices_load_once_the_
 ) -> None:
     """The openai import builds objects that live until exit: the cyclic collector stays paused through it
     (and is on again after); genai-prices' data loads once the first request is on its way, not before."""
-    env = {k: v for k, v in os.environ.items() if k not in {"OPENAI_API_KEY", "OPENAI_BASE_URL"}}
-    env["TMPDIR"] = str(tmp_path)
-    with FakeOpenAIServer(lambda req: "not json") as srv:  # every answer is refused: the run stops early
-        args = ["new", REQUIREMENT, "--output", "out", "--base-url", srv.base_url, "--concurrency", "1"]
-        proc = subprocess.run(
-            [sys.executable, "-c", ORDER_PROBE, *args], cwd=tmp_path, env=env, capture_output=True, text=True
-        )
+    proc = refused_new(ORDER_PROBE, tmp_path)
     output = proc.stdout + proc.stderr
     assert proc.returncode == 1 and "softco: error:" in output, output
     events = [line.split()[1:] for line in proc.stderr.splitlines() if line.startswith("EVENT ")]
@@ -185,13 +192,7 @@ finally:
 def test_what_the_later_steps_need_first_is_made_ready_while_the_first_answer_is_awaited(tmp_path: Path) -> None:
     """The templates of the steps after the first are compiled, and the parser of a design's dependencies
     imported, in the background once the first request is out (softco.warmup), not between two steps."""
-    env = {k: v for k, v in os.environ.items() if k not in {"OPENAI_API_KEY", "OPENAI_BASE_URL"}}
-    env["TMPDIR"] = str(tmp_path)
-    with FakeOpenAIServer(lambda req: "not json", latency=1.0) as srv:  # refused, after a second each
-        args = ["new", REQUIREMENT, "--output", "out", "--base-url", srv.base_url, "--concurrency", "1"]
-        proc = subprocess.run(
-            [sys.executable, "-c", WARM_PROBE, *args], cwd=tmp_path, env=env, capture_output=True, text=True
-        )
+    proc = refused_new(WARM_PROBE, tmp_path, latency=1.0)  # each answer refused after a second
     output = proc.stdout + proc.stderr
     assert proc.returncode == 1 and "softco: error:" in output, output
     seen = [line.split()[1:] for line in proc.stderr.splitlines() if line.startswith("SEEN ")]
