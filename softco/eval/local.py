@@ -216,9 +216,8 @@ class LocalBackend:
             settings = config.current()
             running: dict[Future[RunRecord], RunSpec] = {}
             pacing = min(self.jobs, len(queue)) > cpus()  # the first runs, only where runs outnumber the CPUs
-            paced = 0  # runs started while pacing: at most the first --jobs
             last: _Started | None = None
-            paced_runs: dict[Future[RunRecord], Any] = {}  # their first-answer events
+            paced_runs: dict[Future[RunRecord], Any] = {}  # the runs started while pacing: their first-answer events
             with ProcessPoolExecutor(max_workers=self.jobs, mp_context=ctx, initializer=_ignore_sigint) as pool:
                 try:
                     # the fork server's start (its imports and warm-up) is not a run's: wait for it before the
@@ -255,15 +254,14 @@ class LocalBackend:
                             if answered is not None:
                                 paced_runs[job] = answered
                             last = _Started(answered, job) if pacing else None
-                            paced += 1
-                            pacing = pacing and paced < self.jobs  # the first --jobs runs only
+                            pacing = pacing and len(paced_runs) < self.jobs  # the first --jobs runs only
                             continue
                         # a free worker waits for the run started last to have its first answer: look again soon
                         finished, _ = wait(running, timeout=PACE_POLL_S if free else None, return_when=FIRST_COMPLETED)
                         for future in finished:
                             spec = running.pop(future)
                             on_done(spec, self._result(spec, future))
-                            answered = paced_runs.pop(future, None)
+                            answered = paced_runs.get(future)
                             if answered is not None and answered.is_set():
                                 pacing = False  # a run went through its model calls and ended: runs are apart now
                         # a run that ended before its first answer (resumed when it had finished, or failed at its
